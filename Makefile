@@ -1,0 +1,83 @@
+# tko — TCP keepalive offload in eBPF. `make help` lists the targets.
+SHELL := /bin/bash
+BUILD ?= build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	  -Iinclude -I$(BUILD) -Iagent
+LDLIBS := -lbpf -lelf -lz
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinux -Iinclude -Ibpf
+
+BPF_PROGS := ctl xdp_ingress tc_egress
+BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
+SKELS := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
+BPF_HDRS := $(wildcard bpf/lib/*.h) include/tko_types.h
+
+# libtko: everything but main.c, shared by the binary and the tests.
+LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
+LIB_OBJS := $(LIB_SRCS:agent/%.c=$(BUILD)/agent/%.o)
+AGENT_HDRS := $(wildcard agent/*.h) $(wildcard include/*.h)
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+PROG_TESTS := $(patsubst tests/prog/%.c,$(BUILD)/tests/%,$(wildcard tests/prog/prog_*.c))
+TEST_HELPERS := $(BUILD)/tests/tcpkit
+
+.PHONY: all deps test unit-test prog-test e2e-test demo vmlinux clean help
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/tko
+
+help:
+	@echo "make deps    install what this Debian machine lacks (root)"
+	@echo "make         build build/tko"
+	@echo "make test    build and run every test (root; namespaces only)"
+	@echo "make demo    show tko answering a server's keepalives for a sleeping device"
+	@echo "make vmlinux regenerate vmlinux/vmlinux.h from this kernel's BTF"
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name tko_$(subst -,_,$*) > $@
+
+$(BUILD)/agent/%.o: agent/%.c $(AGENT_HDRS) $(SKELS) | $(BUILD)/agent
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libtko.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/tko: $(BUILD)/agent/main.o $(BUILD)/libtko.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libtko.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/prog_%: tests/prog/prog_%.c tests/prog/frames.h $(BUILD)/libtko.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests
+	$(CC) $(CFLAGS) $< -o $@
+
+$(BUILD) $(BUILD)/bpf $(BUILD)/agent $(BUILD)/tests:
+	mkdir -p $@
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(PROG_TESTS) $(TEST_HELPERS)
+	@tests/run.sh $(BUILD)
+
+demo: deps
+	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
+	@scripts/demo.sh $(BUILD)
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+clean:
+	rm -rf $(BUILD)

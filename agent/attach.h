@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Attaching the datapath to an interface: XDP ingress + TC egress. */
+#ifndef TKO_ATTACH_H
+#define TKO_ATTACH_H
+
+#include <stdbool.h>
+
+struct iface {
+	char name[16];		/* IF_NAMESIZE */
+	int ifindex;
+	bool xdp_attached;
+	bool tc_hook_created;	/* we created clsact: remove it on detach */
+	bool tc_attached;
+	unsigned int xdp_flags;
+};
+
+/* Attach both programs; on failure nothing stays attached. */
+int iface_attach(struct iface *ifc, int xdp_fd, int tc_fd);
+void iface_detach(struct iface *ifc);
+
+#endif /* TKO_ATTACH_H */

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The subcommands of `tko` and what they share. */
+#ifndef TKO_CLI_H
+#define TKO_CLI_H
+
+#include <stdbool.h>
+#include "tko.h"
+
+int cmd_agent(int argc, char **argv);
+int cmd_start(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+
+/* Exit codes: 0 ok, 1 operation failed, 2 usage error. */
+#define EXIT_USAGE 2
+
+/* One sentence on stderr when not root; returns false. */
+bool require_root(void);
+
+/* Open the pins with a clear message on failure ("no agent running", ...). */
+int cli_open(const char *pin_dir, struct tko **t);
+
+#endif /* TKO_CLI_H */

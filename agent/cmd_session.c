@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* tko start | stop | list | events | stats: the CLI over libtko. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "format.h"
+#include "log.h"
+#include "parse.h"
+
+#define OPT_PIN_DIR 1000
+
+bool require_root(void)
+{
+	if (geteuid() == 0)
+		return true;
+	pr_warn("must be run as root (it needs CAP_BPF and CAP_NET_ADMIN)");
+	return false;
+}
+
+int cli_open(const char *pin_dir, struct tko **t)
+{
+	int err = tko_open(pin_dir, t);
+
+	if (err == -ENOENT)
+		pr_warn("no agent running: nothing pinned in %s (start 'tko agent' first)", pin_dir);
+	else if (err)
+		pr_warn("cannot open the pins in %s: %s", pin_dir, strerror(-err));
+	return err;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "tko %s: ", cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try 'tko %s --help')\n", cmd);
+	return EXIT_USAGE;
+}
+
+/* Options every session command shares: --pin-dir, --json, --help. */
+struct common {
+	const char *pin_dir;
+	bool json;
+	bool follow;
+};
+
+static const char start_help[] =
+	"usage: tko start LOCAL REMOTE [OPTIONS]\n"
+	"Offload the keepalives of the TCP session LOCAL <-> REMOTE (LOCAL is the endpoint\n"
+	"tko speaks for). Its state is learned from its next segments, or given with --state.\n"
+	"  --idle S            idle seconds before tko takes over (default 60)\n"
+	"  --interval S        seconds between answered probes (default 60)\n"
+	"  --retry-interval S  seconds after an unanswered probe (default 10)\n"
+	"  --retries N         unanswered probes before the peer is dead (default 5)\n"
+	"  --probe zero|byte   probe with no payload (Linux) or one byte (BSD) (default zero)\n"
+	"  --oneshot           end the session on traffic instead of re-arming\n"
+	"  --state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]\n"
+	"                      the endpoint's sequence state, handed over explicitly\n"
+	"  --pin-dir DIR       the agent's pin directory\n";
+
+int cmd_start(int argc, char **argv)
+{
+	enum { O_IDLE = 1, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_ONESHOT, O_STATE };
+	static const struct option opts[] = {
+		{ "idle", required_argument, NULL, O_IDLE },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "retry-interval", required_argument, NULL, O_RETRY_INTERVAL },
+		{ "retries", required_argument, NULL, O_RETRIES },
+		{ "probe", required_argument, NULL, O_PROBE },
+		{ "oneshot", no_argument, NULL, O_ONESHOT },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *pin_dir = tko_default_pin_dir();
+	struct tko_tcp_state tcp, *tcpp = NULL;
+	struct tko_config cfg;
+	struct tko_key key;
+	char err[256], l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
+	struct tko *t;
+	__u8 have = 0;
+	int c, ret = 0;
+
+	tko_config_default(&cfg);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_IDLE:
+			ret = parse_uint(optarg, "--idle", TKO_TIME_MIN, TKO_TIME_MAX, &cfg.idle_s, err, sizeof(err));
+			break;
+		case O_INTERVAL:
+			ret = parse_uint(optarg, "--interval", TKO_TIME_MIN, TKO_TIME_MAX, &cfg.interval_s, err, sizeof(err));
+			break;
+		case O_RETRY_INTERVAL:
+			ret = parse_uint(optarg, "--retry-interval", TKO_TIME_MIN, TKO_TIME_MAX, &cfg.retry_interval_s, err, sizeof(err));
+			break;
+		case O_RETRIES:
+			ret = parse_uint(optarg, "--retries", 1, TKO_RETRIES_MAX, &cfg.retries, err, sizeof(err));
+			break;
+		case O_PROBE:
+			ret = parse_probe(optarg, &cfg.probe, err, sizeof(err));
+			break;
+		case O_ONESHOT:
+			cfg.flags |= TKO_F_ONESHOT;
+			break;
+		case O_STATE:
+			ret = parse_state(optarg, &tcp, &have, err, sizeof(err));
+			tcpp = &tcp;
+			break;
+		case OPT_PIN_DIR:
+			pin_dir = optarg;
+			break;
+		case 'h':
+			fputs(start_help, stdout);
+			return 0;
+		default:
+			return usage_error("start", "%s", "bad option");
+		}
+		if (ret)
+			return usage_error("start", "%s", err);
+	}
+	if (argc - optind != 2)
+		return usage_error("start", "%s", "expected LOCAL and REMOTE");
+	if (parse_key(argv[optind], argv[optind + 1], &key, err, sizeof(err)))
+		return usage_error("start", "%s", err);
+	if (!require_root())
+		return 1;
+	if (cli_open(pin_dir, &t))
+		return 1;
+
+	ret = tko_session_start(t, &key, &cfg, tcpp, have);
+	tko_close(t);
+	format_key(&key, l, r);
+	switch (ret) {
+	case 0:
+		printf("started %s -> %s (%s)\n", l, r,
+		       tcpp ? "state given" : "learning from traffic");
+		return 0;
+	case -EEXIST:
+		pr_warn("session %s -> %s is already offloaded", l, r);
+		break;
+	case -E2BIG:
+	case -ENOMEM:
+		pr_warn("session table full: cannot offload %s -> %s (see --max-sessions)", l, r);
+		break;
+	default:
+		pr_warn("cannot start %s -> %s: %s", l, r, strerror(-ret));
+	}
+	return 1;
+}
+
+/* Options of the commands that take only --pin-dir, --json and maybe --follow. */
+static int parse_common(int argc, char **argv, const char *cmd, const char *help,
+			bool with_follow, struct common *o)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c;
+
+	o->pin_dir = tko_default_pin_dir();
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o->json = true;
+			break;
+		case 'f':
+			if (!with_follow)
+				return usage_error(cmd, "%s", "unknown option --follow");
+			o->follow = true;
+			break;
+		case OPT_PIN_DIR:
+			o->pin_dir = optarg;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return -1;
+		default:
+			return usage_error(cmd, "%s", "bad option");
+		}
+	}
+	return 0;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: tko stop LOCAL REMOTE [--pin-dir DIR]\n"
+		"End the offload of a session; its handoff state is reported as a 'stopped' event.\n";
+	char err[256], l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
+	struct common o = {};
+	struct tko_key key;
+	struct tko *t;
+	int ret;
+
+	ret = parse_common(argc, argv, "stop", help, false, &o);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	if (argc - optind != 2)
+		return usage_error("stop", "%s", "expected LOCAL and REMOTE");
+	if (parse_key(argv[optind], argv[optind + 1], &key, err, sizeof(err)))
+		return usage_error("stop", "%s", err);
+	if (!require_root() || cli_open(o.pin_dir, &t))
+		return 1;
+	ret = tko_session_stop(t, &key);
+	tko_close(t);
+	format_key(&key, l, r);
+	if (ret == -ENOENT) {
+		pr_warn("no session %s -> %s", l, r);
+		return 1;
+	}
+	if (ret) {
+		pr_warn("cannot stop %s -> %s: %s", l, r, strerror(-ret));
+		return 1;
+	}
+	printf("stopped %s -> %s\n", l, r);
+	return 0;
+}
+
+struct list_ctx {
+	bool json;
+	int n;
+	__u64 now;
+};
+
+static int print_session(const struct tko_key *k, const struct tko_session *s, void *ctx)
+{
+	struct list_ctx *lc = ctx;
+	char line[1024];
+
+	format_session(k, s, lc->now, lc->json, line, sizeof(line));
+	printf("%s%s\n", lc->json && lc->n ? "," : "", line);
+	lc->n++;
+	return 0;
+}
+
+int cmd_list(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: tko list [--json] [--pin-dir DIR]\n"
+		"The offloaded sessions, their state and counters.\n";
+	struct common o = {};
+	struct list_ctx lc = {};
+	struct tko *t;
+	int ret;
+
+	ret = parse_common(argc, argv, "list", help, false, &o);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	if (optind != argc)
+		return usage_error("list", "unexpected argument '%s'", argv[optind]);
+	if (!require_root() || cli_open(o.pin_dir, &t))
+		return 1;
+	lc.json = o.json;
+	lc.now = now_ns();
+	if (o.json)
+		printf("[\n");
+	else
+		printf("%s\n", session_header());
+	ret = tko_session_foreach(t, print_session, &lc);
+	if (o.json)
+		printf("]\n");
+	tko_close(t);
+	if (ret) {
+		pr_warn("cannot read the session table: %s", strerror(-ret));
+		return 1;
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t stop_follow;
+
+static void on_signal(int sig)
+{
+	stop_follow = 1;
+}
+
+static int print_event(const struct tko_event *e, void *ctx)
+{
+	bool json = *(bool *)ctx;
+	char line[1024];
+
+	format_event(e, json, line, sizeof(line));
+	printf("%s\n", line);
+	return 0;
+}
+
+int cmd_events(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: tko events [--json] [--follow] [--pin-dir DIR]\n"
+		"The last events (kept in the pinned event log, oldest first); --follow waits\n"
+		"for new ones until interrupted.\n";
+	struct common o = {};
+	__u64 after = 0;
+	struct tko *t;
+	int ret;
+
+	ret = parse_common(argc, argv, "events", help, true, &o);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	if (optind != argc)
+		return usage_error("events", "unexpected argument '%s'", argv[optind]);
+	if (!require_root() || cli_open(o.pin_dir, &t))
+		return 1;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	do {
+		ret = tko_events_read(t, &after, print_event, &o.json);
+		if (ret || !o.follow)
+			break;
+		usleep(100 * 1000);	/* a CLI poll; the agent itself blocks on the ring buffer */
+	} while (!stop_follow);
+	tko_close(t);
+	if (ret) {
+		pr_warn("cannot read the event log: %s", strerror(-ret));
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: tko stats [--json] [--pin-dir DIR]\n"
+		"Datapath counters, summed over CPUs.\n";
+	static const char *const names[TKO_ST_MAX] = {
+		[TKO_ST_XDP_SEEN] = "xdp_session_frames",
+		[TKO_ST_PEER_PROBES_ANSWERED] = "peer_probes_answered",
+		[TKO_ST_ANSWERS_LIMITED] = "answers_rate_limited",
+		[TKO_ST_TC_SEEN] = "tc_session_frames",
+		[TKO_ST_SUSPENDED] = "suspended",
+		[TKO_ST_INVALIDATED] = "invalidated",
+		[TKO_ST_EVENTS] = "events",
+		[TKO_ST_EVENTS_LOST] = "events_lost",
+		[TKO_ST_OFF_PATH] = "off_path_segments",
+	};
+	__u64 v[TKO_ST_MAX];
+	struct common o = {};
+	struct tko *t;
+	int ret;
+
+	ret = parse_common(argc, argv, "stats", help, false, &o);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	if (optind != argc)
+		return usage_error("stats", "unexpected argument '%s'", argv[optind]);
+	if (!require_root() || cli_open(o.pin_dir, &t))
+		return 1;
+	ret = tko_stats_read(t, v);
+	tko_close(t);
+	if (ret) {
+		pr_warn("cannot read the counters: %s", strerror(-ret));
+		return 1;
+	}
+	for (int i = 0; i < TKO_ST_MAX; i++) {
+		if (o.json)
+			printf("%s\"%s\":%llu%s", i ? "" : "{", names[i], (unsigned long long)v[i],
+			       i == TKO_ST_MAX - 1 ? "}\n" : ",");
+		else
+			printf("%-22s %llu\n", names[i], (unsigned long long)v[i]);
+	}
+	return 0;
+}

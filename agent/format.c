@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "format.h"
+
+#define NAME(table, i) ((i) < sizeof(table) / sizeof(table[0]) && table[i] ? table[i] : "unknown")
+
+const char *state_name(__u8 state)
+{
+	static const char *names[] = {
+		[TKO_LEARNING] = "learning", [TKO_ACTIVE] = "active",
+		[TKO_SUSPENDED] = "suspended", [TKO_PEER_DEAD] = "peer_dead",
+		[TKO_STOPPED] = "stopped",
+	};
+	return NAME(names, state);
+}
+
+const char *event_name(__u8 type)
+{
+	static const char *names[] = {
+		[TKO_EV_OFFLOADED] = "offloaded", [TKO_EV_SUSPENDED] = "suspended",
+		[TKO_EV_RESUMED] = "resumed", [TKO_EV_INVALIDATED] = "invalidated",
+		[TKO_EV_PEER_DEAD] = "peer_dead", [TKO_EV_STOPPED] = "stopped",
+		[TKO_EV_STARTED] = "started",
+	};
+	return NAME(names, type);
+}
+
+const char *reason_name(__u8 reason)
+{
+	static const char *names[] = {
+		[TKO_R_NONE] = "none", [TKO_R_REQUEST] = "request", [TKO_R_IDLE] = "idle",
+		[TKO_R_DATA_LOCAL] = "data_local", [TKO_R_DATA_PEER] = "data_peer",
+		[TKO_R_FIN_LOCAL] = "fin_local", [TKO_R_FIN_PEER] = "fin_peer",
+		[TKO_R_RST_LOCAL] = "rst_local", [TKO_R_RST_PEER] = "rst_peer",
+		[TKO_R_SYN_LOCAL] = "syn_local", [TKO_R_DRIFT] = "drift",
+		[TKO_R_RETRIES] = "retries",
+	};
+	return NAME(names, reason);
+}
+
+void format_endpoint(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (family == TKO_AF_INET6) {
+		inet_ntop(AF_INET6, addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, port);
+	} else {
+		inet_ntop(AF_INET, addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, port);
+	}
+}
+
+void format_key(const struct tko_key *k, char *local, char *remote)
+{
+	format_endpoint(k->family, k->laddr, k->lport, local, ENDPOINT_STRLEN);
+	format_endpoint(k->family, k->raddr, k->rport, remote, ENDPOINT_STRLEN);
+}
+
+int format_event(const struct tko_event *e, bool json, char *buf, size_t len)
+{
+	char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
+
+	format_key(&e->key, l, r);
+	if (json)
+		return snprintf(buf, len,
+				"{\"seq\":%llu,\"ts_ns\":%llu,\"event\":\"%s\",\"reason\":\"%s\","
+				"\"local\":\"%s\",\"remote\":\"%s\",\"state\":\"%s\","
+				"\"probes_sent\":%u,\"probes_answered\":%u,"
+				"\"peer_probes_answered\":%u,\"unanswered\":%u,"
+				"\"next_probe_ms\":%u,\"snd_nxt\":%u,\"rcv_nxt\":%u,"
+				"\"window\":%u,\"tsval\":%u,\"tsecr\":%u}",
+				(unsigned long long)e->seq, (unsigned long long)e->ts_ns,
+				event_name(e->type), reason_name(e->reason), l, r,
+				state_name(e->state), e->cnt.probes_sent, e->cnt.probes_answered,
+				e->cnt.peer_probes_answered, e->cnt.unanswered, e->next_probe_ms,
+				e->tcp.snd_nxt, e->tcp.rcv_nxt, e->tcp.window, e->tcp.ts_val,
+				e->tcp.ts_ecr);
+	return snprintf(buf, len,
+			"%-11s %s -> %s reason=%s state=%s probes=%u/%u peer_probes=%u "
+			"next_probe_ms=%u snd_nxt=%u rcv_nxt=%u",
+			event_name(e->type), l, r, reason_name(e->reason), state_name(e->state),
+			e->cnt.probes_sent, e->cnt.probes_answered, e->cnt.peer_probes_answered,
+			e->next_probe_ms, e->tcp.snd_nxt, e->tcp.rcv_nxt);
+}
+
+const char *session_header(void)
+{
+	return "LOCAL                  REMOTE                 STATE      IDLE  INTVL  "
+	       "PROBES  ANSWERED  PEER_PROBES  SND_NXT     RCV_NXT";
+}
+
+int format_session(const struct tko_key *k, const struct tko_session *s, __u64 now_ns,
+		   bool json, char *buf, size_t len)
+{
+	char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
+	__u64 next_ms = s->next_ns > now_ns ? (s->next_ns - now_ns) / 1000000 : 0;
+
+	format_key(k, l, r);
+	if (json)
+		return snprintf(buf, len,
+				"{\"local\":\"%s\",\"remote\":\"%s\",\"state\":\"%s\","
+				"\"idle_s\":%u,\"interval_s\":%u,\"retry_interval_s\":%u,"
+				"\"retries\":%u,\"probe\":\"%s\",\"oneshot\":%s,"
+				"\"learned\":%s,\"timestamps\":%s,\"ifindex\":%u,"
+				"\"probes_sent\":%u,\"probes_answered\":%u,"
+				"\"peer_probes_answered\":%u,\"answers_limited\":%u,"
+				"\"next_ms\":%llu,\"snd_nxt\":%u,\"rcv_nxt\":%u,\"window\":%u,"
+				"\"tsval\":%u,\"tsecr\":%u}",
+				l, r, state_name(s->state), s->cfg.idle_s, s->cfg.interval_s,
+				s->cfg.retry_interval_s, s->cfg.retries,
+				s->cfg.probe == TKO_PROBE_BYTE ? "byte" : "zero",
+				s->cfg.flags & TKO_F_ONESHOT ? "true" : "false",
+				s->have & TKO_HAVE_SEQ ? "true" : "false",
+				s->have & TKO_HAVE_TS ? "true" : "false", s->ifindex,
+				s->cnt.probes_sent, s->cnt.probes_answered,
+				s->cnt.peer_probes_answered, s->cnt.answers_limited,
+				(unsigned long long)next_ms, s->tcp.snd_nxt, s->tcp.rcv_nxt,
+				s->tcp.window, s->tcp.ts_val, s->tcp.ts_ecr);
+	return snprintf(buf, len, "%-22s %-22s %-10s %-5u %-6u %-7u %-9u %-12u %-11u %u",
+			l, r, state_name(s->state), s->cfg.idle_s, s->cfg.interval_s,
+			s->cnt.probes_sent, s->cnt.probes_answered, s->cnt.peer_probes_answered,
+			s->tcp.snd_nxt, s->tcp.rcv_nxt);
+}

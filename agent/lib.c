@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* libtko: sessions, events and counters through the agent's pins. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "tko.h"
+#include "loader.h"
+
+struct tko {
+	int sessions_fd;
+	int event_log_fd;
+	int stats_fd;
+	int start_fd;
+	int stop_fd;
+};
+
+const char *tko_default_pin_dir(void)
+{
+	const char *d = getenv("TKO_PIN_DIR");
+
+	return d && *d ? d : TKO_PIN_DIR_DEFAULT;
+}
+
+void tko_config_default(struct tko_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	/* Below the shortest NAT/LB idle timeouts met in practice (4 min). */
+	cfg->idle_s = 60;
+	cfg->interval_s = 60;
+	cfg->retry_interval_s = 10;
+	cfg->retries = 5;
+	cfg->probe = TKO_PROBE_ZERO;
+}
+
+static int open_pin(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+void tko_close(struct tko *t)
+{
+	if (!t)
+		return;
+	int *fds[] = { &t->sessions_fd, &t->event_log_fd, &t->stats_fd, &t->start_fd, &t->stop_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	free(t);
+}
+
+int tko_open(const char *pin_dir, struct tko **out)
+{
+	struct tko *t = calloc(1, sizeof(*t));
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	t->sessions_fd = open_pin(pin_dir, PIN_SESSIONS);
+	t->event_log_fd = open_pin(pin_dir, PIN_EVENT_LOG);
+	t->stats_fd = open_pin(pin_dir, PIN_STATS);
+	t->start_fd = open_pin(pin_dir, PIN_CTL_START);
+	t->stop_fd = open_pin(pin_dir, PIN_CTL_STOP);
+	err = t->sessions_fd < 0 ? t->sessions_fd :
+	      t->event_log_fd < 0 ? t->event_log_fd :
+	      t->stats_fd < 0 ? t->stats_fd :
+	      t->start_fd < 0 ? t->start_fd :
+	      t->stop_fd < 0 ? t->stop_fd : 0;
+	if (err) {
+		tko_close(t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
+static int run_ctl(int prog_fd, struct tko_ctl_args *args)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(*args));
+	int err = bpf_prog_test_run_opts(prog_fd, &opts);
+
+	if (err)
+		return err < 0 ? err : -EIO;
+	return (int)opts.retval;
+}
+
+int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko_config *cfg,
+		      const struct tko_tcp_state *tcp, __u8 have)
+{
+	struct tko_ctl_args args = {};
+
+	if (cfg->idle_s < TKO_TIME_MIN || cfg->idle_s > TKO_TIME_MAX ||
+	    cfg->interval_s < TKO_TIME_MIN || cfg->interval_s > TKO_TIME_MAX ||
+	    cfg->retry_interval_s < TKO_TIME_MIN || cfg->retry_interval_s > TKO_TIME_MAX ||
+	    cfg->retries < 1 || cfg->retries > TKO_RETRIES_MAX || cfg->probe > TKO_PROBE_BYTE)
+		return -EINVAL;
+	args.key = *key;
+	args.cfg = *cfg;
+	args.cfg.flags &= ~TKO_F_STATE_GIVEN;
+	if (tcp) {
+		args.cfg.flags |= TKO_F_STATE_GIVEN;
+		args.tcp = *tcp;
+		args.have = have;
+	}
+	return run_ctl(t->start_fd, &args);
+}
+
+int tko_session_stop(struct tko *t, const struct tko_key *key)
+{
+	struct tko_ctl_args args = { .key = *key };
+
+	return run_ctl(t->stop_fd, &args);
+}
+
+int tko_session_get(struct tko *t, const struct tko_key *key, struct tko_session *s)
+{
+	return bpf_map_lookup_elem(t->sessions_fd, key, s) ? -errno : 0;
+}
+
+int tko_session_foreach(struct tko *t, tko_session_fn cb, void *ctx)
+{
+	struct tko_key key, next;
+	struct tko_session s;
+	void *prev = NULL;
+	int ret;
+
+	while (!bpf_map_get_next_key(t->sessions_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(t->sessions_fd, &key, &s))
+			continue;	/* ended meanwhile */
+		ret = cb(&key, &s, ctx);
+		if (ret)
+			return ret;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static int cmp_event_seq(const void *a, const void *b)
+{
+	const struct tko_event *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int tko_events_read(struct tko *t, __u64 *after, tko_event_fn cb, void *ctx)
+{
+	struct tko_event *evs = calloc(TKO_EVENT_LOG_LEN, sizeof(*evs));
+	size_t n = 0;
+	int ret = 0;
+
+	if (!evs)
+		return -ENOMEM;
+	for (__u32 i = 0; i < TKO_EVENT_LOG_LEN; i++) {
+		if (bpf_map_lookup_elem(t->event_log_fd, &i, &evs[n])) {
+			ret = -errno;
+			goto out;
+		}
+		if (evs[n].seq > *after)
+			n++;
+	}
+	qsort(evs, n, sizeof(*evs), cmp_event_seq);
+	for (size_t i = 0; i < n && !ret; i++) {
+		*after = evs[i].seq;
+		ret = cb(&evs[i], ctx);
+	}
+out:
+	free(evs);
+	return ret;
+}
+
+int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 i = 0; i < TKO_ST_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(t->stats_fd, &i, vals)) {
+			int err = -errno;
+
+			free(vals);
+			return err;
+		}
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}

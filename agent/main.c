@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* tko: TCP keepalive offload. main() only dispatches subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+} commands[] = {
+	{ "agent", cmd_agent, "--iface IF[,IF...] [--pin-dir DIR] [--max-sessions N] [--json]" },
+	{ "start", cmd_start, "LOCAL REMOTE [--idle S] [--interval S] [--retry-interval S] "
+			      "[--retries N]\n                [--probe zero|byte] [--oneshot] "
+			      "[--state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]]" },
+	{ "stop", cmd_stop, "LOCAL REMOTE" },
+	{ "list", cmd_list, "[--json]" },
+	{ "events", cmd_events, "[--json] [--follow]" },
+	{ "stats", cmd_stats, "[--json]" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tko COMMAND [OPTIONS]\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  tko %-6s %s\n", commands[i].name, commands[i].usage);
+	fprintf(f, "\nLOCAL and REMOTE are ADDR:PORT or [ADDR6]:PORT; LOCAL is the offloaded endpoint.\n"
+		   "Every command takes --pin-dir DIR (default $TKO_PIN_DIR or /sys/fs/bpf/tko).\n"
+		   "Times are whole seconds. 'tko COMMAND --help' describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "tko: unknown command '%s' (try 'tko --help')\n", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Writing the IP + TCP headers of a segment tko sends on the endpoint's
+ * behalf, checksums included. Used in place over a received frame (XDP
+ * answers); addresses and ports are the ones already in the frame, swapped.
+ */
+#ifndef TKO_BPF_FORGE_H
+#define TKO_BPF_FORGE_H
+
+#include "parse.h"
+
+#define TKO_TTL 64
+#define IP_DF 0x4000
+#define TCP_TS_HDRLEN (sizeof(struct tcphdr) + 12)	/* NOP, NOP, TS */
+
+/* What goes into the forged TCP header; host byte order. */
+struct seg {
+	__u32 seq;
+	__u32 ack;
+	__u32 ts_val;
+	__u32 ts_ecr;
+	__u16 window;
+	__u8 has_ts;
+	__u8 pad;
+};
+
+static __always_inline __u16 csum_fold32(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+static __always_inline void swap_bytes(__u8 *a, __u8 *b, int n)
+{
+	__u8 t;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < n; i++) {
+		t = a[i];
+		a[i] = b[i];
+		b[i] = t;
+	}
+}
+
+/* Turn the received segment at p into a reply: swap MACs, addresses and ports. */
+static __always_inline void pkt_reverse(struct pkt *p)
+{
+	__be16 port;
+
+	swap_bytes(p->eth->h_dest, p->eth->h_source, 6);
+	if (!p->v6) {
+		__be32 a = p->ip4->saddr;
+
+		p->ip4->saddr = p->ip4->daddr;
+		p->ip4->daddr = a;
+	} else {
+		swap_bytes((__u8 *)&p->ip6->saddr, (__u8 *)&p->ip6->daddr, 16);
+	}
+	port = p->tcp->source;
+	p->tcp->source = p->tcp->dest;
+	p->tcp->dest = port;
+}
+
+/*
+ * Write a pure ACK described by g over the TCP header at p->tcp and fix up
+ * the IP header for it (no payload). The caller trims the frame to the
+ * returned length (from the start of the IP header) afterwards.
+ * Returns -1 if the frame is too short to hold the new header.
+ */
+static __always_inline int forge_ack(struct pkt *p, const struct seg *g, void *data_end)
+{
+	struct tcphdr *th = p->tcp;
+	__u32 tcp_len = g->has_ts ? TCP_TS_HDRLEN : sizeof(struct tcphdr);
+	__u64 sum;
+
+	if ((void *)th + TCP_TS_HDRLEN > data_end && g->has_ts)
+		return -1;
+	th->seq = bpf_htonl(g->seq);
+	th->ack_seq = bpf_htonl(g->ack);
+	((__u8 *)th)[12] = (tcp_len / 4) << 4;	/* data offset, reserved bits 0 */
+	((__u8 *)th)[13] = TH_ACK;
+	th->window = bpf_htons(g->window);
+	th->check = 0;
+	th->urg_ptr = 0;
+	if (g->has_ts) {
+		__u8 *o = (__u8 *)(th + 1);
+
+		if ((void *)(o + 12) > data_end)
+			return -1;
+		o[0] = TCPOPT_NOP;
+		o[1] = TCPOPT_NOP;
+		o[2] = TCPOPT_TS;
+		o[3] = TCPOLEN_TS;
+		*(__be32 *)(o + 4) = bpf_htonl(g->ts_val);
+		*(__be32 *)(o + 8) = bpf_htonl(g->ts_ecr);
+	}
+
+	if (!p->v6) {
+		struct iphdr *ip = p->ip4;
+		struct {
+			__be32 saddr, daddr;
+			__u8 zero, proto;
+			__be16 len;
+		} ph = { ip->saddr, ip->daddr, 0, IPPROTO_TCP_, bpf_htons(tcp_len) };
+
+		ip->tos = 0;
+		ip->tot_len = bpf_htons(sizeof(*ip) + tcp_len);
+		ip->id = 0;
+		ip->frag_off = bpf_htons(IP_DF);
+		ip->ttl = TKO_TTL;
+		ip->check = 0;
+		ip->check = csum_fold32(bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0));
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+	} else {
+		struct ipv6hdr *ip6 = p->ip6;
+		struct {
+			struct in6_addr saddr, daddr;
+			__be32 len;
+			__u8 zero[3], proto;
+		} ph = {};
+
+		__builtin_memcpy(&ph.saddr, &ip6->saddr, 16);
+		__builtin_memcpy(&ph.daddr, &ip6->daddr, 16);
+		ph.len = bpf_htonl(tcp_len);
+		ph.proto = IPPROTO_TCP_;
+		*(__be32 *)ip6 = bpf_htonl(0x60000000);	/* version 6, no class, no flow label */
+		ip6->payload_len = bpf_htons(tcp_len);
+		ip6->hop_limit = TKO_TTL;
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+	}
+	if (g->has_ts)
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)th, TCP_TS_HDRLEN, sum);
+	else
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)th, sizeof(*th), sum);
+	th->check = csum_fold32(sum);
+	return (p->v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) + tcp_len;
+}
+
+#endif /* TKO_BPF_FORGE_H */

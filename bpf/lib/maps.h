@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The maps every tko program shares. Each BPF object declares them (this
+ * header); the loader creates them once, with the control object, and hands
+ * the same fds to the others (bpf_map__reuse_fd), so there is one table.
+ */
+#ifndef TKO_BPF_MAPS_H
+#define TKO_BPF_MAPS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "tko_types.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT);	/* the loader may resize */
+	__type(key, struct tko_key);
+	__type(value, struct tko_session);
+} sessions SEC(".maps");
+
+/* Wakes the agent: one record per lifecycle change. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, TKO_RINGBUF_BYTES);
+} events SEC(".maps");
+
+/* The last TKO_EVENT_LOG_LEN events, readable without the agent (`tko events`). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TKO_EVENT_LOG_LEN);
+	__type(key, __u32);
+	__type(value, struct tko_event);
+} event_log SEC(".maps");
+
+/* Entry 0: the sequence number of the last event written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} event_seq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TKO_ST_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		(*v)++;
+}
+
+#endif /* TKO_BPF_MAPS_H */

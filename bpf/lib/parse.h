@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Frame parsing shared by the XDP and TC programs. One parser, used on both
+ * sides, so that "what is a segment of this session" means the same thing on
+ * ingress and egress. Every access is bounds-checked against data_end; any
+ * frame that is not plain Ethernet [+ one 802.1Q tag] + IPv4 (no options, no
+ * fragment) or IPv6 (no extension header) + TCP is left alone.
+ */
+#ifndef TKO_BPF_PARSE_H
+#define TKO_BPF_PARSE_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "tko_types.h"
+
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define ETH_P_8021Q	0x8100
+#define ETH_P_8021AD	0x88A8
+#define IPPROTO_TCP_	6
+#define IP_MF		0x2000
+#define IP_OFFSET	0x1FFF
+
+#define TCPOPT_EOL	0
+#define TCPOPT_NOP	1
+#define TCPOPT_TS	8
+#define TCPOLEN_TS	10
+#define TCPOPT_MD5SIG	19	/* RFC 2385 */
+#define TCPOPT_AO	29	/* RFC 5925 */
+#define TCP_MAX_OPTLEN	40
+/*
+ * Options walked per segment. Real stacks send a handful (NOP,NOP,TS and a
+ * few SACK blocks); a header that needs more steps is left alone rather than
+ * making every frame pay for the verifier's worst case.
+ */
+#define TCP_MAX_OPTS	8
+
+/* TCP flags as they sit in byte 13 of the header. */
+#define TH_FIN	0x01
+#define TH_SYN	0x02
+#define TH_RST	0x04
+#define TH_PSH	0x08
+#define TH_ACK	0x10
+#define TH_URG	0x20
+
+struct vlan_hdr_ {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* What the parser found, with pointers into the frame. */
+struct pkt {
+	struct ethhdr *eth;
+	struct iphdr *ip4;	/* one of ip4/ip6 is set */
+	struct ipv6hdr *ip6;
+	struct tcphdr *tcp;
+	__u32 l3_off;		/* from the start of the frame */
+	__u32 payload_len;	/* TCP payload bytes per the IP length fields */
+	__u32 seq;		/* host order */
+	__u32 ack;
+	__u16 vlan;		/* VLAN id, 0 if untagged */
+	__u8 flags;		/* TH_* */
+	__u8 has_ts;
+	__u8 signed_;		/* MD5/AO option: never forge on this session */
+	__u8 v6;		/* test this, not the pointers: the verifier
+				 * tracks a constant, not which pointer is NULL */
+	__u8 pad[2];
+	__u32 ts_val;		/* host order */
+	__u32 ts_ecr;
+};
+
+/*
+ * Walk the TCP options, at most TCP_MAX_OPTLEN bytes. Fast path: Linux puts
+ * NOP,NOP,TS first on every non-SYN segment of a timestamped session.
+ */
+static __always_inline int parse_tcp_options(struct pkt *p, void *data_end)
+{
+	__u8 *opt = (__u8 *)(p->tcp + 1);
+	__u32 optlen = p->tcp->doff * 4 - sizeof(struct tcphdr);
+	__u32 off = 0;
+	int i;
+
+	if (optlen >= 12 && (void *)(opt + 12) <= data_end &&
+	    opt[0] == TCPOPT_NOP && opt[1] == TCPOPT_NOP &&
+	    opt[2] == TCPOPT_TS && opt[3] == TCPOLEN_TS) {
+		p->has_ts = 1;
+		p->ts_val = bpf_ntohl(*(__be32 *)(opt + 4));
+		p->ts_ecr = bpf_ntohl(*(__be32 *)(opt + 8));
+		off = 12;
+	}
+
+	for (i = 0; i < TCP_MAX_OPTS; i++) {
+		__u8 *o, kind, len;
+
+		if (off >= optlen)
+			break;
+		o = opt + (off & 0x3f);
+		if ((void *)(o + 1) > data_end)
+			return -1;
+		kind = o[0];
+		if (kind == TCPOPT_EOL)
+			return 0;
+		if (kind == TCPOPT_NOP) {
+			off++;
+			continue;
+		}
+		if ((void *)(o + 2) > data_end)
+			return -1;
+		len = o[1];
+		if (len < 2 || off + len > optlen)
+			return -1;	/* malformed: not ours to interpret */
+		if (kind == TCPOPT_MD5SIG || kind == TCPOPT_AO)
+			p->signed_ = 1;
+		if (kind == TCPOPT_TS) {
+			if (len != TCPOLEN_TS || (void *)(o + TCPOLEN_TS) > data_end)
+				return -1;
+			p->has_ts = 1;
+			p->ts_val = bpf_ntohl(*(__be32 *)(o + 2));
+			p->ts_ecr = bpf_ntohl(*(__be32 *)(o + 6));
+		}
+		off += len;
+	}
+	return off < optlen ? -1 : 0;
+}
+
+/*
+ * Returns 0 when the frame is a well-formed TCP segment tko may look at.
+ * frame_len is the whole frame's length: on TC the payload of a large skb may
+ * lie beyond data_end (non-linear), and only the headers must be linear.
+ */
+static __always_inline int parse_frame(void *data, void *data_end, __u32 frame_len,
+				       struct pkt *p)
+{
+	struct ethhdr *eth = data;
+	__u32 off = sizeof(*eth);
+	__u16 proto;
+	__u32 l4_len;
+	struct tcphdr *tcp;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	p->eth = eth;
+	proto = eth->h_proto;
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		struct vlan_hdr_ *vh = data + off;
+
+		if ((void *)(vh + 1) > data_end)
+			return -1;
+		p->vlan = bpf_ntohs(vh->tci) & 0x0fff;
+		proto = vh->proto;
+		off += sizeof(*vh);
+	}
+	p->l3_off = off;
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+		__u16 tot;
+
+		if ((void *)(ip + 1) > data_end)
+			return -1;
+		/* Options and fragments are rare on TCP and never keepalives. */
+		if (ip->version != 4 || ip->ihl != 5 || ip->protocol != IPPROTO_TCP_)
+			return -1;
+		if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+			return -1;
+		tot = bpf_ntohs(ip->tot_len);
+		if (tot < sizeof(*ip) + sizeof(struct tcphdr) || off + tot > frame_len)
+			return -1;
+		p->ip4 = ip;
+		l4_len = tot - sizeof(*ip);
+		tcp = (void *)(ip + 1);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+		__u16 plen;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return -1;
+		if (ip6->version != 6 || ip6->nexthdr != IPPROTO_TCP_)
+			return -1;
+		plen = bpf_ntohs(ip6->payload_len);
+		if (plen < sizeof(struct tcphdr) ||
+		    off + sizeof(*ip6) + plen > frame_len)
+			return -1;
+		p->ip6 = ip6;
+		p->v6 = 1;
+		l4_len = plen;
+		tcp = (void *)(ip6 + 1);
+	} else {
+		return -1;
+	}
+
+	if ((void *)(tcp + 1) > data_end)
+		return -1;
+	if (tcp->doff < 5 || tcp->doff * 4 > l4_len)
+		return -1;
+	p->tcp = tcp;
+	p->payload_len = l4_len - tcp->doff * 4;
+	p->seq = bpf_ntohl(tcp->seq);
+	p->ack = bpf_ntohl(tcp->ack_seq);
+	p->flags = ((__u8 *)tcp)[13];
+	return parse_tcp_options(p, data_end);
+}
+
+/*
+ * Session key of a segment. ingress: the frame comes from the peer, so the
+ * local (offloaded) endpoint is its destination; egress: its source.
+ */
+static __always_inline void pkt_key(const struct pkt *p, struct tko_key *k, bool ingress)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	if (!p->v6) {
+		k->family = TKO_AF_INET;
+		if (ingress) {
+			__builtin_memcpy(k->laddr, &p->ip4->daddr, 4);
+			__builtin_memcpy(k->raddr, &p->ip4->saddr, 4);
+		} else {
+			__builtin_memcpy(k->laddr, &p->ip4->saddr, 4);
+			__builtin_memcpy(k->raddr, &p->ip4->daddr, 4);
+		}
+	} else {
+		k->family = TKO_AF_INET6;
+		if (ingress) {
+			__builtin_memcpy(k->laddr, &p->ip6->daddr, 16);
+			__builtin_memcpy(k->raddr, &p->ip6->saddr, 16);
+		} else {
+			__builtin_memcpy(k->laddr, &p->ip6->saddr, 16);
+			__builtin_memcpy(k->raddr, &p->ip6->daddr, 16);
+		}
+	}
+	if (ingress) {
+		k->lport = bpf_ntohs(p->tcp->dest);
+		k->rport = bpf_ntohs(p->tcp->source);
+	} else {
+		k->lport = bpf_ntohs(p->tcp->source);
+		k->rport = bpf_ntohs(p->tcp->dest);
+	}
+}
+
+/* RFC 1982 serial number arithmetic on 32-bit sequence numbers. */
+static __always_inline bool seq_after(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) > 0;
+}
+
+#endif /* TKO_BPF_PARSE_H */

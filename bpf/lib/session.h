@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Session transitions caused by traffic, shared by the XDP and TC programs. */
+#ifndef TKO_BPF_SESSION_H
+#define TKO_BPF_SESSION_H
+
+#include "events.h"
+
+#define CLOCK_MONOTONIC 1
+
+static __always_inline __u64 idle_ns(const struct tko_session *s)
+{
+	return (__u64)s->cfg.idle_s * NSEC_PER_SEC;
+}
+
+static __always_inline void set_state(struct tko_session *s, __u8 state)
+{
+	s->prev_state = s->state;
+	s->state = state;
+}
+
+/*
+ * The connection is over (FIN, RST, a new SYN on the tuple): report it with
+ * the handoff state and forget the session. Deleting the element also cancels
+ * its timer.
+ */
+static __always_inline void session_end(const struct tko_key *k, struct tko_session *s,
+					__u8 reason)
+{
+	set_state(s, TKO_STOPPED);
+	s->next_ns = 0;
+	stat_inc(TKO_ST_INVALIDATED);
+	emit_event(k, s, TKO_EV_INVALIDATED, reason);
+	bpf_map_delete_elem(&sessions, k);
+}
+
+/*
+ * Payload in either direction: the endpoint is awake. An ACTIVE session is
+ * suspended and re-arms after the next idle period (or ends, --oneshot); the
+ * timer of a LEARNING/SUSPENDED session already measures idleness from
+ * last_seen_ns.
+ */
+static __always_inline void session_traffic(const struct tko_key *k, struct tko_session *s,
+					    __u8 reason, __u64 now)
+{
+	s->last_seen_ns = now;
+	if (s->state != TKO_ACTIVE)
+		return;
+	if (s->cfg.flags & TKO_F_ONESHOT) {
+		session_end(k, s, reason);
+		return;
+	}
+	set_state(s, TKO_SUSPENDED);
+	s->next_ns = now + idle_ns(s);
+	stat_inc(TKO_ST_SUSPENDED);
+	emit_event(k, s, TKO_EV_SUSPENDED, reason);
+	bpf_timer_start(&s->timer, idle_ns(s), 0);
+}
+
+#endif /* TKO_BPF_SESSION_H */

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * TC egress: the offloaded endpoint's own segments leaving the box (a local
+ * socket, or a device's traffic forwarded by a gateway). They are the
+ * authority on the session's state: SND.NXT, RCV.NXT, the advertised window,
+ * timestamps and the L2 path are captured here (the modem APIs' "monitor
+ * mode"). Payload, FIN, RST or SYN from the endpoint suspends or ends the
+ * offload. Never changes or drops a frame.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "lib/parse.h"
+#include "lib/session.h"
+
+#define TC_ACT_OK 0
+/* Ethernet + VLAN + IPv6 + the largest TCP header: all the parser reads. */
+#define MAX_HDR_LEN (14 + 4 + 40 + 60)
+
+/*
+ * The endpoint's own keepalive probe (SEG.SEQ = SND.NXT - 1, 0 or 1 byte)
+ * is not new data: it neither advances SND.NXT nor counts as activity, and
+ * its answer must reach the endpoint (XDP lets it pass).
+ */
+static __always_inline bool is_own_probe(const struct pkt *p, const struct tko_session *s)
+{
+	return (s->have & TKO_HAVE_SEQ) && p->payload_len <= 1 &&
+	       !(p->flags & (TH_SYN | TH_FIN | TH_RST)) && p->seq == s->tcp.snd_nxt - 1;
+}
+
+static __always_inline void learn(struct __sk_buff *skb, const struct pkt *p,
+				  struct tko_session *s, bool own_probe)
+{
+	bool have_seq = s->have & TKO_HAVE_SEQ;
+	__u32 end_seq = p->seq + p->payload_len + !!(p->flags & TH_FIN);
+
+	if (!own_probe && (!have_seq || seq_after(end_seq, s->tcp.snd_nxt)))
+		s->tcp.snd_nxt = end_seq;
+	if (!have_seq || seq_after(p->ack, s->tcp.rcv_nxt))
+		s->tcp.rcv_nxt = p->ack;
+	s->tcp.window = bpf_ntohs(p->tcp->window);
+	if (p->has_ts) {
+		/* The endpoint's clock only moves forward (RFC 7323 5.3). */
+		if (!(s->have & TKO_HAVE_TS) || seq_after(p->ts_val, s->tcp.ts_val))
+			s->tcp.ts_val = p->ts_val;
+		s->tcp.ts_ecr = p->ts_ecr;
+		s->have |= TKO_HAVE_TS;
+	}
+	__builtin_memcpy(s->lmac, p->eth->h_source, 6);
+	__builtin_memcpy(s->rmac, p->eth->h_dest, 6);
+	s->ifindex = skb->ifindex;
+	s->have |= TKO_HAVE_SEQ | TKO_HAVE_L2;
+}
+
+SEC("tc")
+int tko_tc_egress(struct __sk_buff *skb)
+{
+	struct tko_session *s;
+	struct tko_key key;
+	struct pkt p = {};
+	void *data, *data_end;
+	bool own_probe, drift;
+	__u32 linear;
+	__u64 now;
+
+	if (skb->mark == TKO_MARK)
+		return TC_ACT_OK;	/* forged by tko: not the endpoint speaking */
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	/* Headers are almost always linear; pull them in if they are not. A
+	 * frame shorter than MAX_HDR_LEN is pulled whole. */
+	linear = data_end - data;
+	if (linear < MAX_HDR_LEN && linear < skb->len &&
+	    bpf_skb_pull_data(skb, MAX_HDR_LEN))
+		bpf_skb_pull_data(skb, 0);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (parse_frame(data, data_end, skb->len, &p))
+		return TC_ACT_OK;
+	pkt_key(&p, &key, false);
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (!s)
+		return TC_ACT_OK;
+	stat_inc(TKO_ST_TC_SEEN);
+	now = bpf_ktime_get_ns();
+
+	if (p.flags & TH_RST) {
+		session_end(&key, s, TKO_R_RST_LOCAL);
+		return TC_ACT_OK;
+	}
+	if (p.flags & TH_SYN) {
+		/* A handshake on a registered tuple: learn once it completes; a
+		 * new SYN on a session already captured is a new connection. */
+		if (s->have & TKO_HAVE_SEQ)
+			session_end(&key, s, TKO_R_SYN_LOCAL);
+		return TC_ACT_OK;
+	}
+	if (!(p.flags & TH_ACK))
+		return TC_ACT_OK;
+
+	own_probe = is_own_probe(&p, s);
+	/* A pure ACK of an ACTIVE session must agree with the table: if it
+	 * does not, the endpoint saw something tko did not. */
+	drift = s->state == TKO_ACTIVE && !own_probe &&
+		(p.seq != s->tcp.snd_nxt || p.ack != s->tcp.rcv_nxt);
+	learn(skb, &p, s, own_probe);
+
+	if (p.flags & TH_FIN)
+		session_end(&key, s, TKO_R_FIN_LOCAL);
+	else if (p.payload_len && !own_probe)
+		session_traffic(&key, s, TKO_R_DATA_LOCAL, now);
+	else if (drift)
+		session_traffic(&key, s, TKO_R_DRIFT, now);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

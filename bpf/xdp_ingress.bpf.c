@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * XDP ingress: the peer's segments arriving for an offloaded endpoint.
+ *  - a keepalive probe of an ACTIVE session is answered here with XDP_TX, so
+ *    the endpoint (a sleeping device behind the gateway, an idle socket) is
+ *    never woken;
+ *  - valid payload, FIN or RST from the peer suspends or ends the offload;
+ *  - everything else passes untouched. tko never drops a frame.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "lib/session.h"
+#include "lib/forge.h"
+
+/*
+ * A keepalive probe (RFC 1122 4.2.3.6; RFC 9293 3.8.4): a bare ACK with
+ * SEG.SEQ = RCV.NXT - 1 and zero or one byte. Answer only an exact match,
+ * acknowledging exactly what the endpoint sent: anything else is either not
+ * a keepalive or not from the real peer.
+ */
+static __always_inline bool is_peer_probe(const struct pkt *p, const struct tko_session *s)
+{
+	if ((p->flags & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACK)) != TH_ACK)
+		return false;
+	return p->payload_len <= 1 && p->seq == s->tcp.rcv_nxt - 1 &&
+	       p->ack == s->tcp.snd_nxt;
+}
+
+/* Per-session answer budget: tko must never become a reflector. */
+static __always_inline bool answer_allowed(struct tko_session *s, __u64 now)
+{
+	if (now - s->answer_window_ns >= NSEC_PER_SEC) {
+		s->answer_window_ns = now;
+		s->answers_in_window = 0;
+	}
+	if (s->answers_in_window >= TKO_ANSWER_BURST) {
+		__sync_fetch_and_add(&s->cnt.answers_limited, 1);
+		stat_inc(TKO_ST_ANSWERS_LIMITED);
+		return false;
+	}
+	s->answers_in_window++;
+	return true;
+}
+
+/* Rewrite the probe into the endpoint's answer: seq = SND.NXT, ack = RCV.NXT. */
+static __always_inline int answer_probe(struct xdp_md *ctx, struct pkt *p,
+					struct tko_session *s)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct seg g = {
+		.seq = s->tcp.snd_nxt,
+		.ack = s->tcp.rcv_nxt,
+		.window = s->tcp.window,
+		.has_ts = p->has_ts,
+		/* RFC 7323: echo the probe's TSval; send the endpoint's own last
+		 * TSval, which it will never go below (PAWS on the peer). */
+		.ts_val = s->tcp.ts_val,
+		.ts_ecr = p->ts_val,
+	};
+	int l3_len, delta;
+
+	pkt_reverse(p);
+	l3_len = forge_ack(p, &g, data_end);
+	if (l3_len < 0)
+		return -1;
+	delta = (int)(p->l3_off + l3_len) - (int)(data_end - data);
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return -1;
+	return 0;
+}
+
+SEC("xdp")
+int tko_xdp_ingress(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct tko_session *s;
+	struct pkt p = {};
+	struct tko_key key;
+	bool in_seq;
+	__u64 now;
+
+	if (parse_frame(data, data_end, data_end - data, &p))
+		return XDP_PASS;
+	pkt_key(&p, &key, true);
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (!s)
+		return XDP_PASS;
+	stat_inc(TKO_ST_XDP_SEEN);
+	now = bpf_ktime_get_ns();
+
+	if (!(s->have & TKO_HAVE_SEQ))
+		return XDP_PASS;	/* nothing to compare with yet: TC egress learns */
+
+	if (s->state == TKO_ACTIVE && is_peer_probe(&p, s)) {
+		/* TSopt on every segment or on none (RFC 7323 3.2); MD5/AO
+		 * segments cannot be signed here. */
+		if (!!p.has_ts != !!(s->have & TKO_HAVE_TS) || p.signed_)
+			return XDP_PASS;
+		if (!answer_allowed(s, now))
+			return XDP_PASS;
+		if (answer_probe(ctx, &p, s))
+			return XDP_PASS;
+		s->tcp.ts_ecr = p.ts_val;
+		__sync_fetch_and_add(&s->cnt.peer_probes_answered, 1);
+		stat_inc(TKO_ST_PEER_PROBES_ANSWERED);
+		return XDP_TX;
+	}
+
+	/* RFC 5961: only an exact RCV.NXT makes a RST, FIN or data segment
+	 * count; anything else may be off-path and changes nothing. */
+	in_seq = p.seq == s->tcp.rcv_nxt;
+	if (p.flags & TH_RST) {
+		if (in_seq)
+			session_end(&key, s, TKO_R_RST_PEER);
+		else
+			stat_inc(TKO_ST_OFF_PATH);
+		return XDP_PASS;
+	}
+	if (p.flags & TH_SYN)
+		return XDP_PASS;
+	if (p.flags & TH_FIN || p.payload_len) {
+		if (!in_seq) {
+			stat_inc(TKO_ST_OFF_PATH);
+			return XDP_PASS;
+		}
+		if (p.flags & TH_FIN)
+			session_end(&key, s, TKO_R_FIN_PEER);
+		else
+			session_traffic(&key, s, TKO_R_DATA_PEER, now);
+	}
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libtko: the operations of the tko CLI for C programs. Everything goes
+ * through the maps and control programs the agent pinned in a bpffs
+ * directory, so a caller needs no agent connection, only root (or CAP_BPF +
+ * CAP_NET_ADMIN) and the pin directory.
+ *
+ * Functions return 0 or a negative errno.
+ */
+#ifndef TKO_H
+#define TKO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "tko_types.h"
+
+#define TKO_PIN_DIR_DEFAULT "/sys/fs/bpf/tko"
+
+struct tko;	/* an open pin directory */
+
+/* TKO_PIN_DIR from the environment, or TKO_PIN_DIR_DEFAULT. */
+const char *tko_default_pin_dir(void);
+
+/* Open the agent's pins; -ENOENT means no agent has pinned anything there. */
+int tko_open(const char *pin_dir, struct tko **t);
+void tko_close(struct tko *t);
+
+/* Defaults a session gets unless the caller says otherwise. */
+void tko_config_default(struct tko_config *cfg);
+
+/*
+ * Register a session. tcp is NULL to learn the state from traffic ("monitor
+ * mode"), or the state the endpoint hands over (have = TKO_HAVE_SEQ, plus
+ * TKO_HAVE_TS with ts_val/ts_ecr). -EEXIST: already offloaded; -E2BIG: the
+ * session table is full; -EINVAL: a value out of range.
+ */
+int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko_config *cfg,
+		      const struct tko_tcp_state *tcp, __u8 have);
+
+/* End a session; its handoff state goes out as a "stopped" event. -ENOENT: no such session. */
+int tko_session_stop(struct tko *t, const struct tko_key *key);
+
+/* One session; -ENOENT if absent. */
+int tko_session_get(struct tko *t, const struct tko_key *key, struct tko_session *s);
+
+/* Call cb for every session; a non-zero return from cb stops the walk and is returned. */
+typedef int (*tko_session_fn)(const struct tko_key *key, const struct tko_session *s, void *ctx);
+int tko_session_foreach(struct tko *t, tko_session_fn cb, void *ctx);
+
+/*
+ * Call cb, oldest first, for each event still in the event log whose seq is
+ * greater than *after; *after is advanced past the last one delivered.
+ */
+typedef int (*tko_event_fn)(const struct tko_event *e, void *ctx);
+int tko_events_read(struct tko *t, __u64 *after, tko_event_fn cb, void *ctx);
+
+/* Global counters summed over CPUs, indexed by enum tko_stat. */
+int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX]);
+
+#endif /* TKO_H */

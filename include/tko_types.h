@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Structures shared by the BPF datapath and userspace. They are also what
+ * `bpftool map dump pinned /sys/fs/bpf/tko/<map>` prints, so every field is
+ * fixed-width, explicitly padded and named for a human reading a dump.
+ */
+#ifndef TKO_TYPES_H
+#define TKO_TYPES_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#include <linux/bpf.h>
+#endif
+
+#define TKO_MAX_SESSIONS_DEFAULT 65536
+#define TKO_EVENT_LOG_LEN	 1024	/* power of two */
+#define TKO_RINGBUF_BYTES	 (256 * 1024)
+
+/* skb->mark of frames tko forged itself, so TC egress skips them. */
+#define TKO_MARK 0x746b6f00	/* "tko\0" */
+
+/*
+ * Answers to the peer's probes allowed per session per second: a peer probes
+ * at most once per second per RFC 1122 practice; anything above a small burst
+ * is somebody trying to use tko as a reflector.
+ */
+#define TKO_ANSWER_BURST 4
+
+/* Limits of the time options, in whole seconds. */
+#define TKO_TIME_MIN 1
+#define TKO_TIME_MAX (7 * 24 * 3600)
+#define TKO_RETRIES_MAX 255
+
+enum tko_family {
+	TKO_AF_INET = 2,	/* AF_INET */
+	TKO_AF_INET6 = 10,	/* AF_INET6 */
+};
+
+/* Session lifecycle (docs/architecture.md). */
+enum tko_state {
+	TKO_LEARNING = 0,	/* registered; state captured from traffic, waiting for idle */
+	TKO_ACTIVE = 1,		/* idle: tko answers (and, with the carrier, sends) keepalives */
+	TKO_SUSPENDED = 2,	/* traffic seen; re-arms after the next idle period */
+	TKO_PEER_DEAD = 3,	/* retries exhausted */
+	TKO_STOPPED = 4,	/* ended by request or by FIN/RST */
+};
+
+enum tko_probe_style {
+	TKO_PROBE_ZERO = 0,	/* ACK, seq = SND.NXT - 1, no payload (Linux style) */
+	TKO_PROBE_BYTE = 1,	/* ACK, seq = SND.NXT - 1, one garbage byte (BSD style) */
+};
+
+/* tko_session.flags */
+enum {
+	TKO_F_ONESHOT = 1 << 0,		/* end the session on the first suspension */
+	TKO_F_STATE_GIVEN = 1 << 1,	/* sequence state supplied with --state */
+};
+
+/* tko_session.have: what has been captured so far. */
+enum {
+	TKO_HAVE_SEQ = 1 << 0,	/* snd_nxt, rcv_nxt, window */
+	TKO_HAVE_L2 = 1 << 1,	/* ifindex and MAC addresses */
+	TKO_HAVE_TS = 1 << 2,	/* the session uses RFC 7323 timestamps */
+};
+
+enum tko_event_type {
+	TKO_EV_OFFLOADED = 1,	/* LEARNING -> ACTIVE */
+	TKO_EV_SUSPENDED = 2,	/* ACTIVE -> SUSPENDED */
+	TKO_EV_RESUMED = 3,	/* SUSPENDED -> ACTIVE */
+	TKO_EV_INVALIDATED = 4,	/* the session ended because of traffic (FIN, RST, SYN) */
+	TKO_EV_PEER_DEAD = 5,
+	TKO_EV_STOPPED = 6,	/* ended by `tko stop` */
+	TKO_EV_STARTED = 7,	/* registered by `tko start` */
+};
+
+enum tko_reason {
+	TKO_R_NONE = 0,
+	TKO_R_REQUEST = 1,	/* start/stop asked for it */
+	TKO_R_IDLE = 2,		/* the idle period elapsed */
+	TKO_R_DATA_LOCAL = 3,	/* payload from the offloaded endpoint */
+	TKO_R_DATA_PEER = 4,	/* payload from the peer */
+	TKO_R_FIN_LOCAL = 5,
+	TKO_R_FIN_PEER = 6,
+	TKO_R_RST_LOCAL = 7,
+	TKO_R_RST_PEER = 8,
+	TKO_R_SYN_LOCAL = 9,	/* a new connection reused the tuple */
+	TKO_R_DRIFT = 10,	/* endpoint's segment disagrees with the table */
+	TKO_R_RETRIES = 11,	/* probes went unanswered */
+};
+
+/*
+ * Session key. "local" is the offloaded endpoint, "remote" its peer.
+ * Addresses are in network byte order (IPv4 in the first four bytes, the
+ * rest zero); ports are in host byte order so that dumps are readable.
+ */
+struct tko_key {
+	__u8 family;		/* enum tko_family */
+	__u8 pad[3];
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/* Configuration of a session, as given to `tko start`. */
+struct tko_config {
+	__u32 idle_s;		/* idle time before the offload takes over */
+	__u32 interval_s;	/* between answered probes */
+	__u32 retry_interval_s;	/* after an unanswered probe */
+	__u32 retries;		/* unanswered probes before PEER_DEAD */
+	__u8 probe;		/* enum tko_probe_style */
+	__u8 flags;		/* TKO_F_* */
+	__u8 pad[2];
+};
+
+/*
+ * TCP state of the offloaded endpoint, in its own terms (RFC 793 names).
+ * window is the raw 16-bit field the endpoint last advertised (already
+ * scaled down by wscale); ts_val is the endpoint's last TSval and ts_ecr the
+ * peer's last TSval (TS.Recent) that the endpoint echoed.
+ */
+struct tko_tcp_state {
+	__u32 snd_nxt;
+	__u32 rcv_nxt;
+	__u32 ts_val;
+	__u32 ts_ecr;
+	__u16 window;
+	__u8 wscale;
+	__u8 pad;
+};
+
+/* Counters carried in the session and in every event (the handoff state). */
+struct tko_counters {
+	__u32 probes_sent;		/* our probes forged */
+	__u32 probes_answered;		/* peer's answers to them consumed */
+	__u32 peer_probes_answered;	/* peer's probes answered by tko */
+	__u32 unanswered;		/* our probes currently unanswered */
+	__u32 answers_limited;		/* peer probes not answered: rate limit */
+	__u32 pad;
+};
+
+struct tko_session {
+	struct tko_config cfg;
+	struct tko_tcp_state tcp;
+	struct tko_counters cnt;
+	__u8 state;		/* enum tko_state */
+	__u8 have;		/* TKO_HAVE_* */
+	__u8 prev_state;	/* state before the last transition */
+	__u8 pad0;
+	__u32 ifindex;		/* egress interface towards the peer */
+	__u8 lmac[6];		/* source MAC of the endpoint's frames */
+	__u8 rmac[6];		/* their destination MAC (peer or next hop) */
+	__u64 started_ns;	/* CLOCK_MONOTONIC */
+	__u64 last_seen_ns;	/* last payload/SYN/FIN in either direction */
+	__u64 next_ns;		/* next deadline of the timer */
+	__u64 answer_window_ns;	/* start of the current rate-limit second */
+	__u32 answers_in_window;
+	__u32 pad1;
+#ifdef __VMLINUX_H__
+	struct bpf_timer timer;
+#else
+	__u64 timer[2];		/* struct bpf_timer: opaque to userspace */
+#endif
+};
+
+/* One lifecycle change, sent on the ring buffer and kept in event_log. */
+struct tko_event {
+	__u64 seq;		/* 1, 2, ...: position in event_log */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+	struct tko_key key;
+	__u8 type;		/* enum tko_event_type */
+	__u8 reason;		/* enum tko_reason */
+	__u8 state;		/* state after the change */
+	__u8 pad;
+	__u32 next_probe_ms;	/* time left to the next deadline, 0 if none */
+	struct tko_tcp_state tcp;
+	struct tko_counters cnt;
+};
+
+/* Global counters: index into the per-CPU `stats` array. */
+enum tko_stat {
+	TKO_ST_XDP_SEEN = 0,		/* TCP frames of a known session at XDP */
+	TKO_ST_PEER_PROBES_ANSWERED,
+	TKO_ST_ANSWERS_LIMITED,
+	TKO_ST_TC_SEEN,			/* TCP frames of a known session at TC */
+	TKO_ST_SUSPENDED,
+	TKO_ST_INVALIDATED,
+	TKO_ST_EVENTS,
+	TKO_ST_EVENTS_LOST,		/* ring buffer full */
+	TKO_ST_OFF_PATH,		/* segments with wrong seq/ack, ignored */
+	TKO_ST_MAX,
+};
+
+/*
+ * Context of the control programs (BPF_PROG_TYPE_SYSCALL, run with
+ * BPF_PROG_RUN); they return 0 or -errno as the run's retval.
+ */
+struct tko_ctl_args {
+	struct tko_key key;
+	struct tko_config cfg;
+	struct tko_tcp_state tcp;	/* used when cfg.flags has TKO_F_STATE_GIVEN */
+	__u8 have;			/* TKO_HAVE_* bits valid in tcp */
+	__u8 pad[3];
+};
+
+#endif /* TKO_TYPES_H */

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install, idempotently, what a Debian 12 machine lacks to build and test tko.
+# Only missing packages are installed; nothing is upgraded.
+set -euo pipefail
+
+PKGS=(make gcc pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+      libcmocka-dev iproute2 ethtool tcpdump tshark nftables kmod procps)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]}; run 'make deps' as root" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]} (apt-get; this can take a minute)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# tshark asks whether non-root users may capture: answer no, unattended.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"
