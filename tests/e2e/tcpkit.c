@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tcpkit: the real TCP endpoints of the end-to-end tests and the demo.
+ *
+ *   tcpkit server ADDR PORT [IDLE INTVL CNT]
+ *       accept one connection (with SO_KEEPALIVE when IDLE INTVL CNT are
+ *       given) and print, one line each: "accepted PEER", "recv LINE",
+ *       "eof", or "error REASON" when the kernel gives the connection up.
+ *   tcpkit client ADDR PORT
+ *       connect, print "connected LOCAL REMOTE", then send every line read
+ *       from stdin; at the end of stdin keep the connection open, idle,
+ *       until killed.
+ *
+ * Lines go to stdout unbuffered so a test can wait for them.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int make_addr(const char *host, const char *port, struct sockaddr_storage *ss,
+		     socklen_t *len)
+{
+	struct sockaddr_in *s4 = (void *)ss;
+	struct sockaddr_in6 *s6 = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(atoi(port));
+		*len = sizeof(*s4);
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(atoi(port));
+		*len = sizeof(*s6);
+		return AF_INET6;
+	}
+	fprintf(stderr, "tcpkit: bad address %s\n", host);
+	exit(2);
+}
+
+static void fmt(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+	} else {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	}
+}
+
+static void die(const char *what)
+{
+	printf("error %s: %s\n", what, strerror(errno));
+	exit(3);
+}
+
+static int server(int argc, char **argv)
+{
+	struct sockaddr_storage ss, peer;
+	socklen_t len, plen = sizeof(peer);
+	char buf[4096], name[80];
+	int fam, lfd, fd, one = 1;
+	size_t have = 0;
+
+	fam = make_addr(argv[2], argv[3], &ss, &len);
+	lfd = socket(fam, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (void *)&ss, len) || listen(lfd, 1))
+		die("listen");
+	printf("listening\n");
+	fd = accept(lfd, (void *)&peer, &plen);
+	if (fd < 0)
+		die("accept");
+	if (argc == 7) {
+		int idle = atoi(argv[4]), intvl = atoi(argv[5]), cnt = atoi(argv[6]);
+
+		if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)))
+			die("keepalive");
+	}
+	fmt(&peer, name, sizeof(name));
+	printf("accepted %s\n", name);
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		char *nl;
+
+		if (n < 0)
+			die("read");
+		if (n == 0) {
+			printf("eof\n");
+			return 0;
+		}
+		have += n;
+		buf[have] = '\0';
+		while ((nl = strchr(buf, '\n'))) {
+			*nl = '\0';
+			printf("recv %s\n", buf);
+			have -= nl + 1 - buf;
+			memmove(buf, nl + 1, have + 1);
+		}
+	}
+}
+
+static _Noreturn void client(char **argv)
+{
+	struct sockaddr_storage ss, local;
+	socklen_t len, llen = sizeof(local);
+	char line[4096], l[80], r[80];
+	int fam, fd;
+
+	fam = make_addr(argv[2], argv[3], &ss, &len);
+	fd = socket(fam, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (void *)&ss, len))
+		die("connect");
+	getsockname(fd, (void *)&local, &llen);
+	fmt(&local, l, sizeof(l));
+	fmt(&ss, r, sizeof(r));
+	printf("connected %s %s\n", l, r);
+	while (fgets(line, sizeof(line), stdin)) {
+		if (write(fd, line, strlen(line)) < 0)
+			die("write");
+		printf("sent %s", line);
+	}
+	for (;;)
+		pause();
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc >= 4 && !strcmp(argv[1], "server") && (argc == 4 || argc == 7))
+		return server(argc, argv);
+	if (argc == 4 && !strcmp(argv[1], "client"))
+		client(argv);
+	fprintf(stderr, "usage: tcpkit server ADDR PORT [IDLE INTVL CNT] | client ADDR PORT\n");
+	return 2;
+}
