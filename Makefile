@@ -24,7 +24,7 @@ AGENT_HDRS := $(wildcard agent/*.h) $(wildcard include/*.h)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 PROG_TESTS := $(patsubst tests/prog/%.c,$(BUILD)/tests/%,$(wildcard tests/prog/prog_*.c))
-TEST_HELPERS := $(BUILD)/tests/tcpkit
+TEST_HELPERS := $(BUILD)/tests/tcpkit $(BUILD)/tests/xdp_pass.bpf.o
 
 .PHONY: all deps test unit-test prog-test e2e-test demo vmlinux clean help
 .DELETE_ON_ERROR:
@@ -64,6 +64,9 @@ $(BUILD)/tests/prog_%: tests/prog/prog_%.c tests/prog/frames.h $(BUILD)/libtko.a
 
 $(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< -o $@
+
+$(BUILD)/tests/xdp_pass.bpf.o: tests/e2e/xdp_pass.bpf.c | $(BUILD)/tests
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/agent $(BUILD)/tests:
 	mkdir -p $@

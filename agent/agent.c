@@ -224,6 +224,9 @@ int cmd_agent(int argc, char **argv)
 	if (ret)
 		return ret < 0 ? 0 : ret;
 
+	/* From here on a signal ends the agent through its cleanup path. */
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	tko_bpf_setup_logging();
 	if (tko_ensure_bpffs(a.pin_dir))
 		return 1;
@@ -250,8 +253,6 @@ int cmd_agent(int argc, char **argv)
 		goto fail;
 	a.pinned = true;
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (int i = 0; i < a.nifaces; i++)
 		pr_info("attached to %s (ifindex %d, %s XDP)", a.ifaces[i].name,

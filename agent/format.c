@@ -89,7 +89,7 @@ int format_event(const struct tko_event *e, bool json, char *buf, size_t len)
 
 const char *session_header(void)
 {
-	return "LOCAL                  REMOTE                 STATE      IDLE  INTVL  "
+	return "LOCAL                  REMOTE                 STATE      IDLE   INTVL  "
 	       "PROBES  ANSWERED  PEER_PROBES  SND_NXT     RCV_NXT";
 }
 
@@ -120,7 +120,7 @@ int format_session(const struct tko_key *k, const struct tko_session *s, __u64 n
 				s->cnt.peer_probes_answered, s->cnt.answers_limited,
 				(unsigned long long)next_ms, s->tcp.snd_nxt, s->tcp.rcv_nxt,
 				s->tcp.window, s->tcp.ts_val, s->tcp.ts_ecr);
-	return snprintf(buf, len, "%-22s %-22s %-10s %-5u %-6u %-7u %-9u %-12u %-11u %u",
+	return snprintf(buf, len, "%-22s %-22s %-10s %-6u %-6u %-7u %-9u %-12u %-11u %u",
 			l, r, state_name(s->state), s->cfg.idle_s, s->cfg.interval_s,
 			s->cnt.probes_sent, s->cnt.probes_answered, s->cnt.peer_probes_answered,
 			s->tcp.snd_nxt, s->tcp.rcv_nxt);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@ int parse_uint(const char *s, const char *name, unsigned long min, unsigned long
 	unsigned long long v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	/* strtoull would accept leading whitespace and a sign: only digits are a number */
+	if (!s || !isdigit((unsigned char)*s))
 		fail(EINVAL, "%s: '%s' is not a whole number", name, s ? s : "");
 	errno = 0;
 	v = strtoull(s, &end, 10);

@@ -1,0 +1,76 @@
+# shellcheck shell=bash
+# The built-in topology of the demo and the end-to-end tests, sourced by both:
+#
+#   [dev] d0 ---- g0 [gw] g1 ---- s0 [srv]
+#   device        gateway: tko     server
+#                 agent on g1
+#
+# Addresses come from the benchmarking range 198.18.0.0/15 (RFC 2544) and a
+# ULA prefix, and exist only inside these namespaces. Names carry a per-run
+# prefix so that runs never collide; topo_down removes everything topo_up made.
+
+TOPO_V4_DEV=198.18.1.2
+TOPO_V4_GW_DEV=198.18.1.1
+TOPO_V4_GW_SRV=198.19.2.1
+TOPO_V4_SRV=198.19.2.2
+TOPO_V6_DEV=fd74:6b6f:1::2
+TOPO_V6_GW_DEV=fd74:6b6f:1::1
+TOPO_V6_GW_SRV=fd74:6b6f:2::1
+TOPO_V6_SRV=fd74:6b6f:2::2
+
+# topo_up PREFIX XDP_PASS_OBJ: namespaces $PREFIX-dev, -gw, -srv.
+topo_up() {
+	local p=$1 pass_obj=$2
+	TOPO_DEV=$p-dev TOPO_GW=$p-gw TOPO_SRV=$p-srv
+	local ns
+	for ns in "$TOPO_DEV" "$TOPO_GW" "$TOPO_SRV"; do
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+		# Before the veths exist, so that they inherit it: no DAD delay, and
+		# addresses that survive the device's link going down and up.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 \
+			net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.keep_addr_on_down=1
+	done
+	ip link add d0 netns "$TOPO_DEV" type veth peer name g0 netns "$TOPO_GW" || return 1
+	ip link add g1 netns "$TOPO_GW" type veth peer name s0 netns "$TOPO_SRV" || return 1
+	ip -n "$TOPO_DEV" addr add $TOPO_V4_DEV/24 dev d0
+	ip -n "$TOPO_DEV" addr add $TOPO_V6_DEV/64 dev d0 nodad
+	ip -n "$TOPO_GW" addr add $TOPO_V4_GW_DEV/24 dev g0
+	ip -n "$TOPO_GW" addr add $TOPO_V6_GW_DEV/64 dev g0 nodad
+	ip -n "$TOPO_GW" addr add $TOPO_V4_GW_SRV/24 dev g1
+	ip -n "$TOPO_GW" addr add $TOPO_V6_GW_SRV/64 dev g1 nodad
+	ip -n "$TOPO_SRV" addr add $TOPO_V4_SRV/24 dev s0
+	ip -n "$TOPO_SRV" addr add $TOPO_V6_SRV/64 dev s0 nodad
+	ip -n "$TOPO_DEV" link set d0 up
+	ip -n "$TOPO_GW" link set g0 up
+	ip -n "$TOPO_GW" link set g1 up
+	ip -n "$TOPO_SRV" link set s0 up
+	ip netns exec "$TOPO_GW" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	topo_device_routes
+	# onlink: IPv6 installs the prefix route only once the carrier is seen,
+	# which linkwatch reports asynchronously.
+	ip -n "$TOPO_SRV" route add default via $TOPO_V4_GW_SRV dev s0 onlink
+	ip -n "$TOPO_SRV" -6 route add default via $TOPO_V6_GW_SRV dev s0 onlink
+	# The server's NIC receives what the gateway sends with XDP_TX (see xdp_pass.bpf.c).
+	ip -n "$TOPO_SRV" link set dev s0 xdp obj "$pass_obj" sec xdp
+}
+
+topo_device_routes() {
+	ip -n "$TOPO_DEV" route replace default via $TOPO_V4_GW_DEV dev d0 onlink
+	ip -n "$TOPO_DEV" -6 route replace default via $TOPO_V6_GW_DEV dev d0 onlink
+}
+
+# The device "sleeps": its link goes down, nothing it owns answers.
+topo_device_sleep() { ip -n "$TOPO_DEV" link set d0 down; }
+topo_device_wake() { ip -n "$TOPO_DEV" link set d0 up && topo_device_routes; }
+
+topo_down() {
+	local ns
+	for ns in "${TOPO_DEV:-}" "${TOPO_GW:-}" "${TOPO_SRV:-}"; do
+		[ -n "$ns" ] || continue
+		# Processes left in the namespace (servers, captures) go first.
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	return 0
+}

@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# Helpers of the end-to-end tests: results as "ok - ..." / "not ok - ...",
+# polling instead of sleeping, and one cleanup that always runs.
+set -u
+BUILD=${1:-build}
+BUILD=$(cd "$BUILD" && pwd)
+TKO=$BUILD/tko
+TCPKIT=$BUILD/tests/tcpkit
+XDP_PASS=$BUILD/tests/xdp_pass.bpf.o
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/topology.sh"
+
+PREFIX=tko$$
+WORK=$(mktemp -d /tmp/tko-e2e.XXXXXX)
+PIN=/sys/fs/bpf/$PREFIX
+AGENT_PID=
+FAILED=0
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; FAILED=1; }
+check() {	# check "description" command...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+note() { echo "# $*"; }
+
+# wait_for SECONDS command...: poll every 100 ms; 0 when the command succeeded.
+wait_for() {
+	local limit=$(($1 * 10)) i
+	shift
+	for ((i = 0; i < limit; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+in_gw() { nsenter --net=/run/netns/"$TOPO_GW" "$@"; }
+
+# agent_start ARGS...: tko agent in the gateway namespace, pins shared with us.
+agent_start() {
+	# nsenter execs the agent: $! is the agent itself, signals reach it.
+	nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --pin-dir "$PIN" "$@" \
+		>"$WORK/agent.out" 2>"$WORK/agent.err" &
+	AGENT_PID=$!
+	wait_for 10 grep -q "ready" "$WORK/agent.err"
+}
+
+agent_stop() {
+	[ -n "$AGENT_PID" ] || return 0
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	local rc=$?
+	[ $rc -eq 0 ] || cat "$WORK/agent.err" >&2
+	AGENT_PID=
+	return $rc
+}
+
+# tko CMD ARGS...: the CLI against this test's pins.
+tko() { local cmd=$1; shift; "$TKO" "$cmd" --pin-dir "$PIN" "$@"; }
+
+cleanup() {
+	agent_stop
+	jobs -p | xargs -r kill 2>/dev/null
+	topo_down
+	rm -rf "$PIN"
+	if [ -n "${TKO_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+finish() {
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
