@@ -19,11 +19,13 @@
 
 int log_verbose;
 
+/*
+ * libbpf speaks only with -v: tko's own message says what failed in one
+ * line; the verifier log and the kernel's extack text are the details.
+ */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level == LIBBPF_DEBUG && !log_verbose)
-		return 0;
-	if (level == LIBBPF_INFO && !log_verbose)
+	if (!log_verbose)
 		return 0;
 	return vfprintf(stderr, fmt, args);
 }
@@ -70,7 +72,7 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	}
 	err = tko_ctl__load(b->ctl);
 	if (err) {
-		pr_warn("cannot load the control programs: %s", strerror(-err));
+		pr_warn("cannot load the control programs: %s (-v shows the verifier log)", strerror(-err));
 		goto fail;
 	}
 	err = SHARE_MAPS(b->xdp, b->ctl) ?: SHARE_MAPS(b->tc, b->ctl);
@@ -78,12 +80,12 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		goto fail;
 	err = tko_xdp_ingress__load(b->xdp);
 	if (err) {
-		pr_warn("cannot load the XDP ingress program: %s", strerror(-err));
+		pr_warn("cannot load the XDP ingress program: %s (-v shows the verifier log)", strerror(-err));
 		goto fail;
 	}
 	err = tko_tc_egress__load(b->tc);
 	if (err) {
-		pr_warn("cannot load the TC egress program: %s", strerror(-err));
+		pr_warn("cannot load the TC egress program: %s (-v shows the verifier log)", strerror(-err));
 		goto fail;
 	}
 	return 0;

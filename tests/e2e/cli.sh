@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The command line contract: errors are one clear line and a non-zero exit;
+# the agent attaches, pins, refuses to double up, and leaves nothing behind.
+. "$(dirname "$0")/lib.sh"
+
+# expect CODE PATTERN description command...: exit status and stderr line.
+expect() {
+	local code=$1 pattern=$2 what=$3 rc
+	shift 3
+	"$@" >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	if [ "$rc" -ne "$code" ]; then
+		not_ok "$what: exit $rc, wanted $code ($(head -c 300 "$WORK/err"))"
+	elif ! grep -qE -e "$pattern" "$WORK/err" "$WORK/out"; then
+		not_ok "$what: output lacks /$pattern/: $(head -c 300 "$WORK/err")"
+	elif [ "$code" -ne 0 ] && [ "$(wc -l <"$WORK/err")" -ne 1 ]; then
+		not_ok "$what: error is not one line: $(cat "$WORK/err")"
+	else
+		ok "$what"
+	fi
+}
+
+L=$TOPO_V4_DEV:40000 R=$TOPO_V4_SRV:5000
+
+expect 2 "no command given" "no command" "$TKO"
+expect 2 "unknown command" "unknown command" "$TKO" frobnicate
+expect 1 "must be run as root" "not root" setpriv --reuid=65534 --regid=65534 --clear-groups "$TKO" list --pin-dir "$PIN"
+expect 1 "no agent running" "no agent running" tko list
+expect 1 "no agent running" "start without an agent" tko start $L $R
+expect 2 "bad address '198.18.1:80'" "malformed address" tko start 198.18.1:80 $R
+expect 2 "not an IPv6 address" "malformed IPv6 address" tko start "[fd74::zz]:80" "[fd74::1]:80"
+expect 2 "same address family" "mixed families" tko start $L "[fd74::1]:80"
+expect 2 "port: 70000 is out of range" "port out of range" tko start $TOPO_V4_DEV:70000 $R
+expect 2 "--idle: 0 is out of range" "idle out of range" tko start $L $R --idle 0
+expect 2 "--retries: 'x' is not a whole number" "retries not a number" tko start $L $R --retries x
+expect 2 "--probe: 'half'" "unknown probe style" tko start $L $R --probe half
+expect 2 "rcv_nxt' is required" "incomplete --state" tko start $L $R --state snd_nxt=1,win=5
+expect 2 "expected LOCAL and REMOTE" "missing REMOTE" tko stop $L
+expect 2 "--iface is required" "agent without --iface" "$TKO" agent --pin-dir "$PIN"
+
+topo_up "$PREFIX" "$XDP_PASS" || { not_ok "topology"; finish; }
+expect 1 "unknown interface 'nosuch0'" "agent on an unknown interface" \
+	nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --iface g1,nosuch0 --pin-dir "$PIN"
+check "no pins left by the failed agent" test ! -e "$PIN"
+check "agent starts with a table of 2 sessions" agent_start --iface g0,g1 --max-sessions 2
+check "pins are root-only (0600)" \
+	bash -c "[ \"\$(stat -c %a '$PIN/sessions' '$PIN/ctl_start' | sort -u)\" = 600 ]"
+expect 1 "already holds tko pins" "second agent on the same pins" \
+	nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --iface g1 --pin-dir "$PIN"
+expect 1 "another XDP program is attached" "second agent on the same interface" \
+	nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --iface g1 --pin-dir "$PIN-2"
+check "the refused agent removed its pins" test ! -e "$PIN-2"
+
+expect 0 "started $L -> $R \(learning" "start, learning from traffic" tko start $L $R --idle 5
+expect 1 "already offloaded" "start twice" tko start $L $R
+expect 0 "state given" "start with --state" tko start "[$TOPO_V6_DEV]:40001" "[$TOPO_V6_SRV]:443" \
+	--state snd_nxt=4294967295,rcv_nxt=7,win=502,wscale=7,tsval=11,tsecr=12 --probe byte --oneshot
+expect 1 "session table full" "table full" tko start $TOPO_V4_DEV:40002 $R
+check "list shows both sessions" bash -c "[ \$('$TKO' list --pin-dir '$PIN' | grep -c learning) -eq 2 ]"
+check "list --json carries the given state" bash -c "'$TKO' list --json --pin-dir '$PIN' |
+	grep -q '\"local\":\"\[$TOPO_V6_DEV\]:40001\".*\"probe\":\"byte\",\"oneshot\":true,\"learned\":true,\"timestamps\":true.*\"snd_nxt\":4294967295,\"rcv_nxt\":7,\"window\":502,\"tsval\":11,\"tsecr\":12'"
+expect 1 "no session" "stop an unknown session" tko stop $TOPO_V4_DEV:40002 $R
+expect 0 "stopped $L -> $R" "stop" tko stop $L $R
+check "a stopped event in the log" bash -c "'$TKO' events --pin-dir '$PIN' | grep -q '^stopped  *$L -> $R reason=request'"
+check "events --json is one object per line" bash -c "'$TKO' events --json --pin-dir '$PIN' |
+	grep -vc '^{\"seq\":[0-9]*,.*}\$' | grep -qx 0"
+expect 0 "events  *[0-9]+" "stats" tko stats
+check "the agent printed the events as they happened" wait_for 5 grep -q "^stopped .*$L -> $R" "$WORK/agent.out"
+
+check "agent exits 0 on SIGTERM" agent_stop
+check "agent reported the handoff of the session left" grep -q "^stopped .*\[$TOPO_V6_DEV\]:40001" "$WORK/agent.out"
+check "pins removed" test ! -e "$PIN"
+check "XDP detached" bash -c "! ip -n '$TOPO_GW' link show g1 | grep -q xdp"
+check "TC filter detached" bash -c "[ -z \"\$(tc -n '$TOPO_GW' filter show dev g1 egress)\" ]"
+finish
