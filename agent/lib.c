@@ -105,6 +105,10 @@ int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko
 	    cfg->retry_interval_s < TKO_TIME_MIN || cfg->retry_interval_s > TKO_TIME_MAX ||
 	    cfg->retries < 1 || cfg->retries > TKO_RETRIES_MAX || cfg->probe > TKO_PROBE_BYTE)
 		return -EINVAL;
+	if (key->family != TKO_AF_INET && key->family != TKO_AF_INET6)
+		return -EINVAL;
+	if (tcp && tcp->wscale > 14)	/* RFC 7323 2.3 */
+		return -EINVAL;
 	args.key = *key;
 	args.cfg = *cfg;
 	args.cfg.flags &= ~TKO_F_STATE_GIVEN;
@@ -130,21 +134,38 @@ int tko_session_get(struct tko *t, const struct tko_key *key, struct tko_session
 
 int tko_session_foreach(struct tko *t, tko_session_fn cb, void *ctx)
 {
-	struct tko_key key, next;
-	struct tko_session s;
-	void *prev = NULL;
-	int ret;
+	/*
+	 * Batched lookups walk the hash table bucket by bucket: unlike
+	 * get_next_key, a session deleted meanwhile cannot restart the walk
+	 * and list the others twice.
+	 */
+	enum { CHUNK = 256 };
+	struct tko_key *keys = calloc(CHUNK, sizeof(*keys));
+	struct tko_session *vals = calloc(CHUNK, sizeof(*vals));
+	__u64 batch = 0;
+	void *in = NULL;
+	int ret = 0, err;
 
-	while (!bpf_map_get_next_key(t->sessions_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(t->sessions_fd, &key, &s))
-			continue;	/* ended meanwhile */
-		ret = cb(&key, &s, ctx);
-		if (ret)
-			return ret;
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
 	}
-	return errno == ENOENT ? 0 : -errno;
+	do {
+		__u32 n = CHUNK;
+
+		err = bpf_map_lookup_batch(t->sessions_fd, in, &batch, keys, vals, &n, NULL);
+		if (err && err != -ENOENT) {
+			ret = err;
+			break;
+		}
+		for (__u32 i = 0; i < n && !ret; i++)
+			ret = cb(&keys[i], &vals[i], ctx);
+		in = &batch;
+	} while (!err && !ret);
+out:
+	free(keys);
+	free(vals);
+	return ret;
 }
 
 static int cmp_event_seq(const void *a, const void *b)
