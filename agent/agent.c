@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "carrier.h"
 #include "cli.h"
 #include "format.h"
 #include "loader.h"
@@ -26,17 +27,22 @@
 #include "ctl.skel.h"
 #include "xdp_ingress.skel.h"
 #include "tc_egress.skel.h"
+#include "carrier.skel.h"
 
 #define MAX_IFACES 32
+/* The agent's only periodic wakeup: the carrier watchdog. */
+#define HOUSEKEEPING_MS 2000
 
 static const char agent_help[] =
-	"usage: tko agent --iface IF[,IF...] [--pin-dir DIR] [--max-sessions N] [--json] [-v]\n"
+	"usage: tko agent --iface IF[,IF...] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS]\n"
+	"                 [--json] [-v]\n"
 	"Load tko's datapath on the interfaces facing the peers (XDP ingress, TC egress),\n"
 	"pin its maps in DIR, and print one line per session event until SIGINT/SIGTERM,\n"
 	"when everything is detached and unpinned.\n"
 	"  --iface IF[,IF...]  interfaces towards the peers (required)\n"
 	"  --pin-dir DIR       bpffs directory for the pins (default $TKO_PIN_DIR or /sys/fs/bpf/tko)\n"
 	"  --max-sessions N    size of the session table (default 65536)\n"
+	"  --tick-ms MS        carrier period: probes leave at most this late (default 5)\n"
 	"  --json              events as JSON objects, one per line\n"
 	"  -v, --verbose       libbpf's debug output\n";
 
@@ -45,13 +51,21 @@ struct agent {
 	int nifaces;
 	const char *pin_dir;
 	__u32 max_sessions;
+	__u32 tick_ms;
 	bool json;
+	struct carrier carrier;
 	struct tko_bpf bpf;
 	struct ring_buffer *rb;
 	bool pinned;
 };
 
 static volatile sig_atomic_t exiting;
+
+/* Long enough for several carrier passes, whatever the tick. */
+static int housekeeping_ms(unsigned int tick_ms)
+{
+	return tick_ms * 4 > HOUSEKEEPING_MS ? tick_ms * 4 : HOUSEKEEPING_MS;
+}
 
 static void on_signal(int sig)
 {
@@ -112,12 +126,13 @@ static int parse_ifaces(struct agent *a, const char *list)
 
 static int parse_args(struct agent *a, int argc, char **argv)
 {
-	enum { O_IFACE = 1, O_PIN_DIR, O_MAX, O_JSON };
+	enum { O_IFACE = 1, O_PIN_DIR, O_MAX, O_JSON, O_TICK };
 	static const struct option opts[] = {
 		{ "iface", required_argument, NULL, O_IFACE },
 		{ "pin-dir", required_argument, NULL, O_PIN_DIR },
 		{ "max-sessions", required_argument, NULL, O_MAX },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "tick-ms", required_argument, NULL, O_TICK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -128,6 +143,7 @@ static int parse_args(struct agent *a, int argc, char **argv)
 
 	a->pin_dir = tko_default_pin_dir();
 	a->max_sessions = TKO_MAX_SESSIONS_DEFAULT;
+	a->tick_ms = TKO_TICK_MS_DEFAULT;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
 		switch (c) {
@@ -146,6 +162,13 @@ static int parse_args(struct agent *a, int argc, char **argv)
 			break;
 		case O_JSON:
 			a->json = true;
+			break;
+		case O_TICK:
+			if (parse_uint(optarg, "--tick-ms", TICK_MS_MIN, TICK_MS_MAX, &a->tick_ms,
+				       err, sizeof(err))) {
+				fprintf(stderr, "tko agent: %s\n", err);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'v':
 			log_verbose = 1;
@@ -210,6 +233,7 @@ static void agent_cleanup(struct agent *a)
 	if (a->bpf.ctl && a->rb)
 		stop_all_sessions(a);
 	ring_buffer__free(a->rb);
+	carrier_teardown(&a->carrier);
 	if (a->pinned)
 		tko_bpf_unpin(a->pin_dir);
 	tko_bpf_destroy(&a->bpf);
@@ -249,6 +273,9 @@ int cmd_agent(int argc, char **argv)
 				 bpf_program__fd(a.bpf.tc->progs.tko_tc_egress)))
 			goto fail;
 	}
+	if (carrier_setup(&a.carrier, bpf_program__fd(a.bpf.carrier->progs.tko_carrier),
+			  bpf_map__fd(a.bpf.ctl->maps.carrier), a.tick_ms))
+		goto fail;
 	if (tko_bpf_pin(&a.bpf, a.pin_dir))
 		goto fail;
 	a.pinned = true;
@@ -258,14 +285,20 @@ int cmd_agent(int argc, char **argv)
 		pr_info("attached to %s (ifindex %d, %s XDP)", a.ifaces[i].name,
 			a.ifaces[i].ifindex,
 			a.ifaces[i].xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" : "native");
+	pr_info("carrier on %s/%s, one pass every %u ms", CARRIER_LOOP_IF, CARRIER_PEER_IF,
+		a.tick_ms);
 	pr_info("ready: pins in %s, session table of %u", a.pin_dir, a.max_sessions);
 
+	/* Asleep on the ring buffer: woken by events, and by the watchdog's
+	 * period, never per keepalive. */
 	while (!exiting) {
-		err = ring_buffer__poll(a.rb, -1);
+		err = ring_buffer__poll(a.rb, housekeeping_ms(a.tick_ms));
 		if (err < 0 && err != -EINTR) {
 			pr_warn("ring buffer: %s", strerror(-err));
 			break;
 		}
+		if (!exiting)
+			carrier_check(&a.carrier);
 	}
 	pr_info("stopping: ending sessions, detaching, unpinning");
 	agent_cleanup(&a);

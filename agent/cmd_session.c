@@ -354,7 +354,15 @@ int cmd_stats(int argc, char **argv)
 		[TKO_ST_EVENTS] = "events",
 		[TKO_ST_EVENTS_LOST] = "events_lost",
 		[TKO_ST_OFF_PATH] = "off_path_segments",
+		[TKO_ST_PROBES_QUEUED] = "probes_queued",
+		[TKO_ST_PROBES_SENT] = "probes_sent",
+		[TKO_ST_PROBES_ANSWERED] = "probes_answered",
+		[TKO_ST_QUEUE_FULL] = "probe_queue_full",
+		[TKO_ST_EMIT_ERRORS] = "emit_errors",
+		[TKO_ST_PEER_DEAD] = "peer_dead",
+		[TKO_ST_CARRIER_PASSES] = "carrier_passes",
 	};
+	_Static_assert(sizeof(names) / sizeof(names[0]) == TKO_ST_MAX, "a counter without a name");
 	__u64 v[TKO_ST_MAX];
 	struct common o = {};
 	struct tko *t;

@@ -16,6 +16,7 @@
 #include "ctl.skel.h"
 #include "xdp_ingress.skel.h"
 #include "tc_egress.skel.h"
+#include "carrier.skel.h"
 
 int log_verbose;
 
@@ -50,7 +51,9 @@ static int share_map(struct bpf_map *dst, const struct bpf_map *src)
 	share_map((skel)->maps.events, (ctl)->maps.events) ?:         \
 	share_map((skel)->maps.event_log, (ctl)->maps.event_log) ?:   \
 	share_map((skel)->maps.event_seq, (ctl)->maps.event_seq) ?:   \
-	share_map((skel)->maps.stats, (ctl)->maps.stats))
+	share_map((skel)->maps.stats, (ctl)->maps.stats) ?:           \
+	share_map((skel)->maps.due, (ctl)->maps.due) ?:               \
+	share_map((skel)->maps.carrier, (ctl)->maps.carrier))
 
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 {
@@ -60,13 +63,16 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	b->ctl = tko_ctl__open();
 	b->xdp = tko_xdp_ingress__open();
 	b->tc = tko_tc_egress__open();
-	if (!b->ctl || !b->xdp || !b->tc) {
+	b->carrier = tko_carrier__open();
+	if (!b->ctl || !b->xdp || !b->tc || !b->carrier) {
 		err = -errno;
 		pr_warn("cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
 	}
 	if (max_sessions) {
-		err = bpf_map__set_max_entries(b->ctl->maps.sessions, max_sessions);
+		/* One due probe per session at most: the queue never needs more. */
+		err = bpf_map__set_max_entries(b->ctl->maps.sessions, max_sessions) ?:
+		      bpf_map__set_max_entries(b->ctl->maps.due, max_sessions);
 		if (err)
 			goto fail;
 	}
@@ -75,7 +81,8 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		pr_warn("cannot load the control programs: %s (-v shows the verifier log)", strerror(-err));
 		goto fail;
 	}
-	err = SHARE_MAPS(b->xdp, b->ctl) ?: SHARE_MAPS(b->tc, b->ctl);
+	err = SHARE_MAPS(b->xdp, b->ctl) ?: SHARE_MAPS(b->tc, b->ctl) ?:
+	      SHARE_MAPS(b->carrier, b->ctl);
 	if (err)
 		goto fail;
 	err = tko_xdp_ingress__load(b->xdp);
@@ -88,6 +95,11 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		pr_warn("cannot load the TC egress program: %s (-v shows the verifier log)", strerror(-err));
 		goto fail;
 	}
+	err = tko_carrier__load(b->carrier);
+	if (err) {
+		pr_warn("cannot load the carrier program: %s (-v shows the verifier log)", strerror(-err));
+		goto fail;
+	}
 	return 0;
 fail:
 	tko_bpf_destroy(b);
@@ -96,6 +108,7 @@ fail:
 
 void tko_bpf_destroy(struct tko_bpf *b)
 {
+	tko_carrier__destroy(b->carrier);
 	tko_tc_egress__destroy(b->tc);
 	tko_xdp_ingress__destroy(b->xdp);
 	tko_ctl__destroy(b->ctl);

@@ -8,11 +8,13 @@
 struct tko_ctl;
 struct tko_xdp_ingress;
 struct tko_tc_egress;
+struct tko_carrier;
 
 struct tko_bpf {
 	struct tko_ctl *ctl;		/* owns the maps; start/stop programs, timers */
 	struct tko_xdp_ingress *xdp;
 	struct tko_tc_egress *tc;
+	struct tko_carrier *carrier;	/* emits the probes queued by the timers */
 };
 
 /* Pin names inside the pin directory. */

@@ -104,6 +104,8 @@ int tko_tc_egress(struct __sk_buff *skb)
 	drift = s->state == TKO_ACTIVE && !own_probe &&
 		(p.seq != s->tcp.snd_nxt || p.ack != s->tcp.rcv_nxt);
 	learn(skb, &p, s, own_probe);
+	if (own_probe)
+		s->endpoint_probe = 1;
 
 	if (p.flags & TH_FIN)
 		session_end(&key, s, TKO_R_FIN_LOCAL);

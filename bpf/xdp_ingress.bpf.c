@@ -4,8 +4,10 @@
  *  - a keepalive probe of an ACTIVE session is answered here with XDP_TX, so
  *    the endpoint (a sleeping device behind the gateway, an idle socket) is
  *    never woken;
+ *  - the peer's answer to tko's own probe is consumed (XDP_DROP): the peer is
+ *    alive, and the endpoint must not see an ACK it did not ask for;
  *  - valid payload, FIN or RST from the peer suspends or ends the offload;
- *  - everything else passes untouched. tko never drops a frame.
+ *  - everything else passes untouched.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -24,6 +26,18 @@ static __always_inline bool is_peer_probe(const struct pkt *p, const struct tko_
 		return false;
 	return p->payload_len <= 1 && p->seq == s->tcp.rcv_nxt - 1 &&
 	       p->ack == s->tcp.snd_nxt;
+}
+
+/*
+ * The peer's answer to a keepalive: a bare ACK at exactly RCV.NXT that
+ * acknowledges exactly SND.NXT. Linux may add SACK blocks (D-SACK for a
+ * 1-byte probe); other options are allowed, payload is not.
+ */
+static __always_inline bool is_probe_answer(const struct pkt *p, const struct tko_session *s)
+{
+	if ((p->flags & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACK)) != TH_ACK)
+		return false;
+	return p->payload_len == 0 && p->seq == s->tcp.rcv_nxt && p->ack == s->tcp.snd_nxt;
 }
 
 /* Per-session answer budget: tko must never become a reflector. */
@@ -61,7 +75,7 @@ static __always_inline int answer_probe(struct xdp_md *ctx, struct pkt *p,
 	int l3_len, delta;
 
 	pkt_reverse(p);
-	l3_len = forge_ack(p, &g, data_end);
+	l3_len = forge_segment(p, &g, data_end);
 	if (l3_len < 0)
 		return -1;
 	delta = (int)(p->l3_off + l3_len) - (int)(data_end - data);
@@ -103,9 +117,28 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 		if (answer_probe(ctx, &p, s))
 			return XDP_PASS;
 		s->tcp.ts_ecr = p.ts_val;
+		s->cnt.unanswered = 0;	/* a peer that probes is alive */
 		__sync_fetch_and_add(&s->cnt.peer_probes_answered, 1);
 		stat_inc(TKO_ST_PEER_PROBES_ANSWERED);
 		return XDP_TX;
+	}
+
+	if (s->state == TKO_ACTIVE && is_probe_answer(&p, s) &&
+	    (s->cnt.unanswered || s->endpoint_probe)) {
+		if (p.has_ts)
+			s->tcp.ts_ecr = p.ts_val;
+		if (s->cnt.unanswered) {
+			s->cnt.unanswered = 0;
+			__sync_fetch_and_add(&s->cnt.probes_answered, 1);
+			stat_inc(TKO_ST_PROBES_ANSWERED);
+		}
+		/* The endpoint's own kernel keepalive waits for this same ACK:
+		 * let it through, or its keepalive would count a loss. */
+		if (s->endpoint_probe) {
+			s->endpoint_probe = 0;
+			return XDP_PASS;
+		}
+		return XDP_DROP;
 	}
 
 	/* RFC 5961: only an exact RCV.NXT makes a RST, FIN or data segment

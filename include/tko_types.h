@@ -26,6 +26,17 @@
  */
 #define TKO_ANSWER_BURST 4
 
+/*
+ * The carrier (docs/architecture.md): one frame circulating through a private
+ * veth pair; each pass emits the probes that timers queued. Its EtherType is
+ * the IEEE 802 local experimental one, so it can never be mistaken for traffic.
+ */
+#define TKO_CARRIER_ETHERTYPE	0x88B5
+#define TKO_CARRIER_MAGIC	0x746b6f63	/* "tkoc" */
+#define TKO_CARRIER_LEN		64
+#define TKO_CARRIER_BUDGET	32	/* probes emitted per pass at most */
+#define TKO_TICK_MS_DEFAULT	5
+
 /* Limits of the time options, in whole seconds. */
 #define TKO_TIME_MIN 1
 #define TKO_TIME_MAX (7 * 24 * 3600)
@@ -54,6 +65,7 @@ enum tko_probe_style {
 enum {
 	TKO_F_ONESHOT = 1 << 0,		/* end the session on the first suspension */
 	TKO_F_STATE_GIVEN = 1 << 1,	/* sequence state supplied with --state */
+	TKO_F_ON_DEAD_RESET = 1 << 2,	/* reset the endpoint's connection when the peer is dead */
 };
 
 /* tko_session.have: what has been captured so far. */
@@ -146,13 +158,14 @@ struct tko_session {
 	__u8 state;		/* enum tko_state */
 	__u8 have;		/* TKO_HAVE_* */
 	__u8 prev_state;	/* state before the last transition */
-	__u8 pad0;
+	__u8 endpoint_probe;	/* the endpoint's own keepalive awaits its answer */
 	__u32 ifindex;		/* egress interface towards the peer */
 	__u8 lmac[6];		/* source MAC of the endpoint's frames */
 	__u8 rmac[6];		/* their destination MAC (peer or next hop) */
 	__u64 started_ns;	/* CLOCK_MONOTONIC */
 	__u64 last_seen_ns;	/* last payload/SYN/FIN in either direction */
 	__u64 next_ns;		/* next deadline of the timer */
+	__u64 probe_ns;		/* when our last probe was queued */
 	__u64 answer_window_ns;	/* start of the current rate-limit second */
 	__u32 answers_in_window;
 	__u32 pad1;
@@ -188,8 +201,32 @@ enum tko_stat {
 	TKO_ST_EVENTS,
 	TKO_ST_EVENTS_LOST,		/* ring buffer full */
 	TKO_ST_OFF_PATH,		/* segments with wrong seq/ack, ignored */
+	TKO_ST_PROBES_QUEUED,		/* by the timers */
+	TKO_ST_PROBES_SENT,		/* emitted by the carrier */
+	TKO_ST_PROBES_ANSWERED,		/* peer's answers consumed at XDP */
+	TKO_ST_QUEUE_FULL,		/* probes that found the due queue full */
+	TKO_ST_EMIT_ERRORS,		/* clone_redirect failures */
+	TKO_ST_PEER_DEAD,
+	TKO_ST_CARRIER_PASSES,
 	TKO_ST_MAX,
 };
+
+/* The carrier's control block: entry 0 of the `carrier` array. */
+struct tko_carrier_state {
+	__u32 loop_ifindex;	/* where the carrier goes back out (tko0) */
+	__u32 generation;	/* frames of another generation are stale: dropped */
+	__u64 passes;
+	__u64 last_pass_ns;
+};
+
+/* The carrier frame's header; the rest of TKO_CARRIER_LEN is zero. */
+struct tko_carrier_hdr {
+	__u8 dst[6];
+	__u8 src[6];
+	__be16 proto;		/* TKO_CARRIER_ETHERTYPE */
+	__be32 magic;		/* TKO_CARRIER_MAGIC */
+	__u32 generation;
+} __attribute__((packed));
 
 /*
  * Context of the control programs (BPF_PROG_TYPE_SYSCALL, run with

@@ -2,7 +2,8 @@
 /*
  * Writing the IP + TCP headers of a segment tko sends on the endpoint's
  * behalf, checksums included. Used in place over a received frame (XDP
- * answers); addresses and ports are the ones already in the frame, swapped.
+ * answers: addresses and ports already in the frame, swapped) and over a
+ * frame built on the stack (the carrier's probes and resets).
  */
 #ifndef TKO_BPF_FORGE_H
 #define TKO_BPF_FORGE_H
@@ -21,7 +22,9 @@ struct seg {
 	__u32 ts_ecr;
 	__u16 window;
 	__u8 has_ts;
-	__u8 pad;
+	__u8 flags;		/* TH_*; 0 means a pure ACK */
+	__u8 payload_len;	/* 0, or 1 for a BSD-style probe (a zero byte) */
+	__u8 pad[3];
 };
 
 static __always_inline __u16 csum_fold32(__u64 sum)
@@ -65,23 +68,26 @@ static __always_inline void pkt_reverse(struct pkt *p)
 }
 
 /*
- * Write a pure ACK described by g over the TCP header at p->tcp and fix up
- * the IP header for it (no payload). The caller trims the frame to the
- * returned length (from the start of the IP header) afterwards.
- * Returns -1 if the frame is too short to hold the new header.
+ * Write the segment described by g over the TCP header at p->tcp (and its
+ * payload byte, if any, right after it) and fix up the IP header for it. The
+ * caller sizes the frame to the returned length (from the start of the IP
+ * header). Returns -1 if the frame is too short.
  */
-static __always_inline int forge_ack(struct pkt *p, const struct seg *g, void *data_end)
+static __always_inline int forge_segment(struct pkt *p, const struct seg *g, void *data_end)
 {
 	struct tcphdr *th = p->tcp;
-	__u32 tcp_len = g->has_ts ? TCP_TS_HDRLEN : sizeof(struct tcphdr);
+	__u32 hdr_len = g->has_ts ? TCP_TS_HDRLEN : sizeof(struct tcphdr);
+	__u32 tcp_len = hdr_len + (g->payload_len ? 1 : 0);
 	__u64 sum;
 
+	if ((void *)th + hdr_len + 1 > data_end && g->payload_len)
+		return -1;
 	if ((void *)th + TCP_TS_HDRLEN > data_end && g->has_ts)
 		return -1;
 	th->seq = bpf_htonl(g->seq);
 	th->ack_seq = bpf_htonl(g->ack);
-	((__u8 *)th)[12] = (tcp_len / 4) << 4;	/* data offset, reserved bits 0 */
-	((__u8 *)th)[13] = TH_ACK;
+	((__u8 *)th)[12] = (hdr_len / 4) << 4;	/* data offset, reserved bits 0 */
+	((__u8 *)th)[13] = g->flags ?: TH_ACK;
 	th->window = bpf_htons(g->window);
 	th->check = 0;
 	th->urg_ptr = 0;
@@ -96,6 +102,15 @@ static __always_inline int forge_ack(struct pkt *p, const struct seg *g, void *d
 		o[3] = TCPOLEN_TS;
 		*(__be32 *)(o + 4) = bpf_htonl(g->ts_val);
 		*(__be32 *)(o + 8) = bpf_htonl(g->ts_ecr);
+	}
+	/* The probe's byte is zero: it adds nothing to the checksum, only its
+	 * length (in the pseudo-header) counts. */
+	if (g->payload_len) {
+		__u8 *b = (__u8 *)th + (hdr_len & 0x3f);
+
+		if ((void *)(b + 1) > data_end)
+			return -1;
+		*b = 0;
 	}
 
 	if (!p->v6) {

@@ -40,6 +40,20 @@ struct {
 	__type(value, __u64);
 } event_seq SEC(".maps");
 
+/* Keys of the sessions whose probe is due: filled by timers, drained by the carrier. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT);	/* the loader may resize */
+	__type(value, struct tko_key);
+} due SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tko_carrier_state);
+} carrier SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, TKO_ST_MAX);

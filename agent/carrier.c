@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "carrier.h"
+#include "log.h"
+#include "tko_types.h"
+
+extern char **environ;
+
+/*
+ * Run ip(8)/tc(8) from iproute2, a dependency of tko anyway: creating a veth
+ * pair and a TBF qdisc is one line there and a page of rtnetlink here.
+ * Returns the exit status, or -errno if it could not run.
+ */
+static int run(const char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	int status, err;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	err = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (err)
+		return -err;
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -EINTR;
+}
+
+static void disable_ipv6(const char *ifname)
+{
+	char path[128];
+	FILE *f;
+
+	/* No router solicitations or MLD reports on the private link. */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("1", f);
+		fclose(f);
+	}
+}
+
+int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_ms)
+{
+	/* TBF lets one carrier frame through per tick: rate = frame / tick. */
+	unsigned long rate_bit = TKO_CARRIER_LEN * 8UL * 1000 / tick_ms;
+	char rate[32], burst[16];
+	const char *add[] = { "ip", "link", "add", CARRIER_LOOP_IF, "type", "veth",
+			      "peer", "name", CARRIER_PEER_IF, NULL };
+	const char *up0[] = { "ip", "link", "set", CARRIER_LOOP_IF, "up", NULL };
+	const char *up1[] = { "ip", "link", "set", CARRIER_PEER_IF, "up", NULL };
+	const char *tbf[] = { "tc", "qdisc", "replace", "dev", CARRIER_LOOP_IF, "root", "tbf",
+			      "rate", rate, "burst", burst, "limit", "10000", NULL };
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .handle = 1, .priority = 1);
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->tick_ms = tick_ms;
+	c->map_fd = map_fd;
+	if (if_nametoindex(CARRIER_LOOP_IF)) {
+		pr_warn("carrier interface %s already exists: another agent runs in this network "
+			"namespace, or one was killed ('ip link del %s' removes it)",
+			CARRIER_LOOP_IF, CARRIER_LOOP_IF);
+		return -EEXIST;
+	}
+	err = run(add);
+	if (err) {
+		pr_warn("cannot create the carrier veth pair %s/%s (ip exited with %d)",
+			CARRIER_LOOP_IF, CARRIER_PEER_IF, err);
+		return -EIO;
+	}
+	c->created = true;
+	c->loop_ifindex = if_nametoindex(CARRIER_LOOP_IF);
+	c->peer_ifindex = if_nametoindex(CARRIER_PEER_IF);
+	disable_ipv6(CARRIER_LOOP_IF);
+	disable_ipv6(CARRIER_PEER_IF);
+	snprintf(rate, sizeof(rate), "%lubit", rate_bit);
+	/* A bucket of two frames: the carrier never waits longer than a tick. */
+	snprintf(burst, sizeof(burst), "%d", 2 * TKO_CARRIER_LEN);
+	if (run(up0) || run(up1) || (err = run(tbf))) {
+		pr_warn("cannot set up the carrier link (tc qdisc tbf rate %s burst %s)", rate, burst);
+		return -EIO;
+	}
+
+	hook.ifindex = c->peer_ifindex;
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		pr_warn("%s: cannot create the clsact qdisc: %s", CARRIER_PEER_IF, strerror(-err));
+		return err;
+	}
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		pr_warn("%s: cannot attach the carrier program: %s", CARRIER_PEER_IF, strerror(-err));
+		return err;
+	}
+	return carrier_inject(c);
+}
+
+int carrier_inject(struct carrier *c)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_ifindex = c->loop_ifindex,
+		.sll_halen = 6,
+		.sll_addr = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+	};
+	__u8 frame[TKO_CARRIER_LEN] = {};
+	struct tko_carrier_hdr *h = (void *)frame;
+	struct tko_carrier_state st = {};
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	/* A new generation first: a frame of the old one, if it still
+	 * circulates somewhere, is dropped at its next pass. */
+	bpf_map_lookup_elem(c->map_fd, &zero, &st);
+	st.loop_ifindex = c->loop_ifindex;
+	st.generation = ++c->generation;
+	if (bpf_map_update_elem(c->map_fd, &zero, &st, BPF_ANY)) {
+		err = -errno;
+		pr_warn("cannot update the carrier map: %s", strerror(errno));
+		return err;
+	}
+	c->last_passes = st.passes;
+
+	memset(h->dst, 0xff, 6);
+	h->proto = htons(TKO_CARRIER_ETHERTYPE);
+	h->magic = htonl(TKO_CARRIER_MAGIC);
+	h->generation = c->generation;
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0 || sendto(fd, frame, sizeof(frame), 0, (void *)&sll, sizeof(sll)) < 0) {
+		err = -errno;
+		pr_warn("cannot inject the carrier frame on %s: %s", CARRIER_LOOP_IF, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+int carrier_check(struct carrier *c)
+{
+	struct tko_carrier_state st;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(c->map_fd, &zero, &st))
+		return 0;
+	if (st.passes != c->last_passes) {
+		c->last_passes = st.passes;
+		return 0;
+	}
+	pr_warn("carrier lost (no pass for a whole housekeeping period): re-injecting");
+	return carrier_inject(c) ? 0 : 1;
+}
+
+void carrier_teardown(struct carrier *c)
+{
+	const char *del[] = { "ip", "link", "del", CARRIER_LOOP_IF, NULL };
+
+	if (c->created && run(del))
+		pr_warn("cannot remove the carrier interface %s", CARRIER_LOOP_IF);
+	c->created = false;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The carrier's userspace half: the private veth pair, its pacing qdisc, the
+ * injection of the one circulating frame, and the watchdog that re-injects it
+ * if it is ever lost (docs/architecture.md, "The carrier").
+ */
+#ifndef TKO_CARRIER_H
+#define TKO_CARRIER_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#define CARRIER_LOOP_IF	"tko0"	/* its qdisc paces the carrier */
+#define CARRIER_PEER_IF	"tko1"	/* runs the carrier program at TC ingress */
+#define TICK_MS_MIN 1
+#define TICK_MS_MAX 1000
+
+struct carrier {
+	int loop_ifindex;
+	int peer_ifindex;
+	unsigned int tick_ms;
+	int map_fd;		/* the `carrier` array */
+	__u32 generation;
+	__u64 last_passes;
+	bool created;
+};
+
+/* Create tko0/tko1, pace tko0 at one carrier frame per tick, attach prog_fd. */
+int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_ms);
+/* Start (or restart, with a new generation) the circulating frame. */
+int carrier_inject(struct carrier *c);
+/* Watchdog: re-inject if no pass happened since the last call; 1 if it did. */
+int carrier_check(struct carrier *c);
+/* Remove the veth pair (and with it the qdisc and the filter). */
+void carrier_teardown(struct carrier *c);
+
+#endif /* TKO_CARRIER_H */
