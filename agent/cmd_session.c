@@ -67,13 +67,16 @@ static const char start_help[] =
 	"  --retries N         unanswered probes before the peer is dead (default 5)\n"
 	"  --probe zero|byte   probe with no payload (Linux) or one byte (BSD) (default zero)\n"
 	"  --oneshot           end the session on traffic instead of re-arming\n"
+	"  --on-dead none|reset  when the peer is dead, also reset the endpoint's\n"
+	"                      connection (a local socket fails at once) (default none)\n"
 	"  --state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]\n"
 	"                      the endpoint's sequence state, handed over explicitly\n"
 	"  --pin-dir DIR       the agent's pin directory\n";
 
 int cmd_start(int argc, char **argv)
 {
-	enum { O_IDLE = 1, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_ONESHOT, O_STATE };
+	enum { O_IDLE = 1, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_ONESHOT, O_STATE,
+	       O_ON_DEAD };
 	static const struct option opts[] = {
 		{ "idle", required_argument, NULL, O_IDLE },
 		{ "interval", required_argument, NULL, O_INTERVAL },
@@ -81,6 +84,7 @@ int cmd_start(int argc, char **argv)
 		{ "retries", required_argument, NULL, O_RETRIES },
 		{ "probe", required_argument, NULL, O_PROBE },
 		{ "oneshot", no_argument, NULL, O_ONESHOT },
+		{ "on-dead", required_argument, NULL, O_ON_DEAD },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 		{ "help", no_argument, NULL, 'h' },
@@ -116,6 +120,9 @@ int cmd_start(int argc, char **argv)
 			break;
 		case O_ONESHOT:
 			cfg.flags |= TKO_F_ONESHOT;
+			break;
+		case O_ON_DEAD:
+			ret = parse_on_dead(optarg, &cfg.flags, err, sizeof(err));
 			break;
 		case O_STATE:
 			ret = parse_state(optarg, &tcp, &have, err, sizeof(err));

@@ -80,11 +80,12 @@ int format_event(const struct tko_event *e, bool json, char *buf, size_t len)
 				e->tcp.snd_nxt, e->tcp.rcv_nxt, e->tcp.window, e->tcp.ts_val,
 				e->tcp.ts_ecr);
 	return snprintf(buf, len,
-			"%-11s %s -> %s reason=%s state=%s probes=%u/%u peer_probes=%u "
-			"next_probe_ms=%u snd_nxt=%u rcv_nxt=%u",
+			"%-11s %s -> %s reason=%s state=%s probes=%u/%u unanswered=%u "
+			"peer_probes=%u next_probe_ms=%u snd_nxt=%u rcv_nxt=%u",
 			event_name(e->type), l, r, reason_name(e->reason), state_name(e->state),
-			e->cnt.probes_sent, e->cnt.probes_answered, e->cnt.peer_probes_answered,
-			e->next_probe_ms, e->tcp.snd_nxt, e->tcp.rcv_nxt);
+			e->cnt.probes_sent, e->cnt.probes_answered, e->cnt.unanswered,
+			e->cnt.peer_probes_answered, e->next_probe_ms, e->tcp.snd_nxt,
+			e->tcp.rcv_nxt);
 }
 
 const char *session_header(void)

@@ -10,9 +10,10 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *usage;
 } commands[] = {
-	{ "agent", cmd_agent, "--iface IF[,IF...] [--pin-dir DIR] [--max-sessions N] [--json]" },
+	{ "agent", cmd_agent, "--iface IF[,IF...] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS] [--json]" },
 	{ "start", cmd_start, "LOCAL REMOTE [--idle S] [--interval S] [--retry-interval S] "
 			      "[--retries N]\n                [--probe zero|byte] [--oneshot] "
+			      "[--on-dead none|reset]\n                "
 			      "[--state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]]" },
 	{ "stop", cmd_stop, "LOCAL REMOTE" },
 	{ "list", cmd_list, "[--json]" },

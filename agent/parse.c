@@ -164,3 +164,14 @@ int parse_state(const char *s, struct tko_tcp_state *tcp, __u8 *have,
 	*have = TKO_HAVE_SEQ | ((seen & (1u << TSVAL)) ? TKO_HAVE_TS : 0);
 	return 0;
 }
+
+int parse_on_dead(const char *s, __u8 *flags, char *err, size_t errlen)
+{
+	if (s && !strcmp(s, "none"))
+		*flags &= ~TKO_F_ON_DEAD_RESET;
+	else if (s && !strcmp(s, "reset"))
+		*flags |= TKO_F_ON_DEAD_RESET;
+	else
+		fail(EINVAL, "--on-dead: '%s' is not one of none, reset", s ? s : "");
+	return 0;
+}

@@ -26,4 +26,7 @@ int parse_state(const char *s, struct tko_tcp_state *tcp, __u8 *have,
 /* "zero" or "byte". */
 int parse_probe(const char *s, __u8 *probe, char *err, size_t errlen);
 
+/* "none" or "reset": clears or sets TKO_F_ON_DEAD_RESET in *flags. */
+int parse_on_dead(const char *s, __u8 *flags, char *err, size_t errlen);
+
 #endif /* TKO_PARSE_H */

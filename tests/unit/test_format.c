@@ -302,7 +302,7 @@ static struct tko_event sample_event(void)
 
 static const char sample_event_text[] =
 	"suspended   192.168.0.2:40000 -> 203.0.113.7:443 reason=data_peer state=suspended "
-	"probes=5/4 peer_probes=3 next_probe_ms=59000 snd_nxt=1000 rcv_nxt=2000";
+	"probes=5/4 unanswered=1 peer_probes=3 next_probe_ms=59000 snd_nxt=1000 rcv_nxt=2000";
 
 static const char sample_event_json[] =
 	"{\"seq\":42,\"ts_ns\":1234567890123,\"event\":\"suspended\",\"reason\":\"data_peer\","
@@ -344,7 +344,7 @@ static void test_event_text_ipv6_unknown(void **state)
 
 	format_event(&e, false, buf, sizeof(buf));
 	assert_string_equal(buf, "unknown     [fd00::1]:1 -> [fd00::2]:2 reason=unknown "
-			    "state=unknown probes=0/0 peer_probes=0 next_probe_ms=0 "
+			    "state=unknown probes=0/0 unanswered=0 peer_probes=0 next_probe_ms=0 "
 			    "snd_nxt=0 rcv_nxt=0");
 }
 
