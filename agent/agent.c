@@ -29,7 +29,7 @@
 #include "tc_egress.skel.h"
 #include "carrier.skel.h"
 
-#define MAX_IFACES 32
+#define MAX_IFACES TKO_MAX_IFACES
 /* The agent's only periodic wakeup: the carrier watchdog. */
 #define HOUSEKEEPING_MS 2000
 
@@ -273,8 +273,12 @@ int cmd_agent(int argc, char **argv)
 				 bpf_program__fd(a.bpf.tc->progs.tko_tc_egress)))
 			goto fail;
 	}
+	int ifindex[MAX_IFACES];
+
+	for (int i = 0; i < a.nifaces; i++)
+		ifindex[i] = a.ifaces[i].ifindex;
 	if (carrier_setup(&a.carrier, bpf_program__fd(a.bpf.carrier->progs.tko_carrier),
-			  bpf_map__fd(a.bpf.ctl->maps.carrier), a.tick_ms))
+			  bpf_map__fd(a.bpf.ctl->maps.carrier), a.tick_ms, ifindex, a.nifaces))
 		goto fail;
 	if (tko_bpf_pin(&a.bpf, a.pin_dir))
 		goto fail;

@@ -55,7 +55,8 @@ static void disable_ipv6(const char *ifname)
 	}
 }
 
-int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_ms)
+int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_ms,
+		  const int *ifindex, int n)
 {
 	/* TBF lets one carrier frame through per tick: rate = frame / tick. */
 	unsigned long rate_bit = TKO_CARRIER_LEN * 8UL * 1000 / tick_ms;
@@ -73,6 +74,8 @@ int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_
 	memset(c, 0, sizeof(*c));
 	c->tick_ms = tick_ms;
 	c->map_fd = map_fd;
+	for (int i = 0; i < n && i < TKO_MAX_IFACES; i++)
+		c->ifindex[i] = ifindex[i];
 	if (if_nametoindex(CARRIER_LOOP_IF)) {
 		pr_warn("carrier interface %s already exists: another agent runs in this network "
 			"namespace, or one was killed ('ip link del %s' removes it)",
@@ -131,6 +134,8 @@ int carrier_inject(struct carrier *c)
 	bpf_map_lookup_elem(c->map_fd, &zero, &st);
 	st.loop_ifindex = c->loop_ifindex;
 	st.generation = ++c->generation;
+	for (int i = 0; i < TKO_MAX_IFACES; i++)
+		st.ifindex[i] = c->ifindex[i];
 	if (bpf_map_update_elem(c->map_fd, &zero, &st, BPF_ANY)) {
 		err = -errno;
 		pr_warn("cannot update the carrier map: %s", strerror(errno));

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <linux/types.h>
+#include "tko_types.h"
 
 #define CARRIER_LOOP_IF	"tko0"	/* its qdisc paces the carrier */
 #define CARRIER_PEER_IF	"tko1"	/* runs the carrier program at TC ingress */
@@ -22,11 +23,16 @@ struct carrier {
 	int map_fd;		/* the `carrier` array */
 	__u32 generation;
 	__u64 last_passes;
+	int ifindex[TKO_MAX_IFACES];
 	bool created;
 };
 
-/* Create tko0/tko1, pace tko0 at one carrier frame per tick, attach prog_fd. */
-int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_ms);
+/*
+ * Create tko0/tko1, pace tko0 at one carrier frame per tick, attach prog_fd.
+ * ifindex[0..n) are the agent's interfaces (routes of sessions without L2).
+ */
+int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_ms,
+		  const int *ifindex, int n);
 /* Start (or restart, with a new generation) the circulating frame. */
 int carrier_inject(struct carrier *c);
 /* Watchdog: re-inject if no pass happened since the last call; 1 if it did. */

@@ -115,7 +115,47 @@ static __always_inline int emit(struct __sk_buff *skb, __u8 *buf, int len, __u32
 	return bpf_clone_redirect(skb, ifindex, flags);
 }
 
-static __always_inline void serve(struct __sk_buff *skb, struct tko_key *k)
+/*
+ * A session handed over with --state has no L2 path yet: route it like the
+ * stack would, out of one of the agent's interfaces, neighbour included.
+ */
+static __always_inline bool resolve_l2(struct __sk_buff *skb, const struct tko_key *k,
+				       struct tko_session *s, const struct tko_carrier_state *c)
+{
+	struct bpf_fib_lookup fib;
+	int i;
+
+	for (i = 0; i < TKO_MAX_IFACES; i++) {
+		if (!c->ifindex[i])
+			break;
+		__builtin_memset(&fib, 0, sizeof(fib));
+		fib.l4_protocol = IPPROTO_TCP_;
+		fib.sport = bpf_htons(k->lport);
+		fib.dport = bpf_htons(k->rport);
+		fib.ifindex = c->ifindex[i];
+		if (k->family == TKO_AF_INET6) {
+			fib.family = TKO_AF_INET6;
+			__builtin_memcpy(fib.ipv6_src, k->laddr, 16);
+			__builtin_memcpy(fib.ipv6_dst, k->raddr, 16);
+		} else {
+			fib.family = TKO_AF_INET;
+			__builtin_memcpy(&fib.ipv4_src, k->laddr, 4);
+			__builtin_memcpy(&fib.ipv4_dst, k->raddr, 4);
+		}
+		if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT) ==
+		    BPF_FIB_LKUP_RET_SUCCESS) {
+			s->ifindex = fib.ifindex;
+			copy_mac(s->lmac, fib.smac);
+			copy_mac(s->rmac, fib.dmac);
+			s->have |= TKO_HAVE_L2;
+			return true;
+		}
+	}
+	return false;
+}
+
+static __always_inline void serve(struct __sk_buff *skb, struct tko_key *k,
+				  const struct tko_carrier_state *c)
 {
 	__u64 raw[(FRAME_OFF + MAX_FRAME + 7) / 8] = {};
 	__u8 *buf = (__u8 *)raw + FRAME_OFF;
@@ -123,8 +163,12 @@ static __always_inline void serve(struct __sk_buff *skb, struct tko_key *k)
 	int len;
 
 	s = bpf_map_lookup_elem(&sessions, k);
-	if (!s || !(s->have & TKO_HAVE_L2))
+	if (!s)
 		return;
+	if (!(s->have & TKO_HAVE_L2) && !resolve_l2(skb, k, s, c)) {
+		stat_inc(TKO_ST_EMIT_ERRORS);	/* no route or no neighbour yet */
+		return;
+	}
 	if (s->state == TKO_ACTIVE) {
 		len = build_frame(buf, k, s, false);
 		if (emit(skb, buf, len, s->ifindex, 0)) {
@@ -169,7 +213,7 @@ int tko_carrier(struct __sk_buff *skb)
 
 		if (bpf_map_pop_elem(&due, &k))
 			break;
-		serve(skb, &k);
+		serve(skb, &k, c);
 	}
 
 	/* Restore the carrier and send it round again. */

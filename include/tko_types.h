@@ -211,12 +211,17 @@ enum tko_stat {
 	TKO_ST_MAX,
 };
 
+#define TKO_MAX_IFACES 16
+
 /* The carrier's control block: entry 0 of the `carrier` array. */
 struct tko_carrier_state {
 	__u32 loop_ifindex;	/* where the carrier goes back out (tko0) */
 	__u32 generation;	/* frames of another generation are stale: dropped */
 	__u64 passes;
 	__u64 last_pass_ns;
+	/* The agent's interfaces: where a session with no L2 state yet (given
+	 * with --state, no traffic seen) is routed, found with bpf_fib_lookup. */
+	__u32 ifindex[TKO_MAX_IFACES];
 };
 
 /* The carrier frame's header; the rest of TKO_CARRIER_LEN is zero. */

@@ -66,11 +66,69 @@ topo_device_wake() { ip -n "$TOPO_DEV" link set d0 up && topo_device_routes; }
 
 topo_down() {
 	local ns
-	for ns in "${TOPO_DEV:-}" "${TOPO_GW:-}" "${TOPO_SRV:-}"; do
+	for ns in "${TOPO_DEV:-}" "${TOPO_GW:-}" "${TOPO_NAT:-}" "${TOPO_SRV:-}"; do
 		[ -n "$ns" ] || continue
 		# Processes left in the namespace (servers, captures) go first.
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
 	return 0
+}
+
+# topo_nat_up PREFIX XDP_PASS_OBJ IDLE_TIMEOUT_S: a carrier-grade NAT between
+# the gateway and the server, with a short TCP idle timeout (IPv4):
+#
+#   [dev] d0 -- g0 [gw] g1 -- n0 [nat] n1 -- s0 [srv]
+#                 tko agent      masquerade; a flow idle for IDLE_TIMEOUT_S
+#                 on g1          is forgotten, and a non-SYN segment of an
+#                                unknown flow is dropped
+TOPO_V4_NAT_GW=198.19.2.2
+TOPO_V4_NAT_OUT=198.19.3.1
+TOPO_V4_NAT_SRV=198.19.3.2
+
+topo_nat_up() {
+	local p=$1 pass_obj=$2 timeout=$3 ns
+	TOPO_DEV=$p-dev TOPO_GW=$p-gw TOPO_NAT=$p-nat TOPO_SRV=$p-srv
+	for ns in "$TOPO_DEV" "$TOPO_GW" "$TOPO_NAT" "$TOPO_SRV"; do
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+	done
+	ip link add d0 netns "$TOPO_DEV" type veth peer name g0 netns "$TOPO_GW" || return 1
+	ip link add g1 netns "$TOPO_GW" type veth peer name n0 netns "$TOPO_NAT" || return 1
+	ip link add n1 netns "$TOPO_NAT" type veth peer name s0 netns "$TOPO_SRV" || return 1
+	ip -n "$TOPO_DEV" addr add $TOPO_V4_DEV/24 dev d0
+	ip -n "$TOPO_GW" addr add $TOPO_V4_GW_DEV/24 dev g0
+	ip -n "$TOPO_GW" addr add $TOPO_V4_GW_SRV/24 dev g1
+	ip -n "$TOPO_NAT" addr add $TOPO_V4_NAT_GW/24 dev n0
+	ip -n "$TOPO_NAT" addr add $TOPO_V4_NAT_OUT/24 dev n1
+	ip -n "$TOPO_SRV" addr add $TOPO_V4_NAT_SRV/24 dev s0
+	ip -n "$TOPO_DEV" link set d0 up
+	ip -n "$TOPO_GW" link set g0 up
+	ip -n "$TOPO_GW" link set g1 up
+	ip -n "$TOPO_NAT" link set n0 up
+	ip -n "$TOPO_NAT" link set n1 up
+	ip -n "$TOPO_SRV" link set s0 up
+	ip netns exec "$TOPO_GW" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$TOPO_NAT" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$TOPO_DEV" route replace default via $TOPO_V4_GW_DEV dev d0 onlink
+	ip -n "$TOPO_GW" route add default via $TOPO_V4_NAT_GW dev g1 onlink
+	ip -n "$TOPO_NAT" route add 198.18.1.0/24 via $TOPO_V4_GW_SRV dev n0 onlink
+	ip -n "$TOPO_SRV" route add default via $TOPO_V4_NAT_OUT dev s0 onlink
+	ip -n "$TOPO_NAT" link set dev n0 xdp obj "$pass_obj" sec xdp
+	ip netns exec "$TOPO_NAT" nft -f - <<NFT || return 1
+table ip tko_test_nat {
+	chain nat_out {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "n1" masquerade
+	}
+	chain drop_unknown {
+		type filter hook forward priority filter; policy accept;
+		ct state invalid drop
+		ct state new tcp flags & (syn | ack | fin | rst) != syn drop
+	}
+}
+NFT
+	# Strict tracking: a segment of a forgotten flow is not picked up again.
+	ip netns exec "$TOPO_NAT" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 \
+		net.netfilter.nf_conntrack_tcp_timeout_established="$timeout" || return 1
 }

@@ -9,7 +9,9 @@
  *   tcpkit client ADDR PORT
  *       connect, print "connected LOCAL REMOTE", then send every line read
  *       from stdin; at the end of stdin keep the connection open, idle,
- *       until killed.
+ *       until killed. Prints "recv LINE" for what the server sends and
+ *       "error REASON" (exit 3) when the kernel reports the connection
+ *       reset or timed out.
  *
  * Lines go to stdout unbuffered so a test can wait for them.
  */
@@ -134,13 +136,35 @@ static _Noreturn void client(char **argv)
 	fmt(&local, l, sizeof(l));
 	fmt(&ss, r, sizeof(r));
 	printf("connected %s %s\n", l, r);
-	while (fgets(line, sizeof(line), stdin)) {
-		if (write(fd, line, strlen(line)) < 0)
-			die("write");
-		printf("sent %s", line);
+	struct pollfd pfd[2] = { { .fd = 0, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0)
+			die("poll");
+		if (pfd[1].revents) {
+			ssize_t n = read(fd, line, sizeof(line) - 1);
+
+			if (n < 0)
+				die("read");
+			if (n == 0) {
+				printf("eof\n");
+				exit(0);
+			}
+			line[n] = '\0';
+			printf("recv %s", line);
+		}
+		if (pfd[0].revents) {
+			ssize_t n = read(0, line, sizeof(line));
+
+			if (n <= 0) {
+				pfd[0].fd = -1;	/* end of stdin: stay connected, idle */
+				continue;
+			}
+			if (write(fd, line, n) < 0)
+				die("write");
+			printf("sent %.*s", (int)n, line);
+		}
 	}
-	for (;;)
-		pause();
 }
 
 int main(int argc, char **argv)
