@@ -26,8 +26,10 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 PROG_TESTS := $(patsubst tests/prog/%.c,$(BUILD)/tests/%,$(wildcard tests/prog/prog_*.c))
 TEST_HELPERS := $(BUILD)/tests/tcpkit $(BUILD)/tests/xdp_pass.bpf.o
 
-.PHONY: all deps test unit-test prog-test e2e-test demo vmlinux clean help
+.PHONY: all deps test demo vmlinux clean help
 .DELETE_ON_ERROR:
+# Objects and skeletons are inputs of several targets: never delete them.
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 
 all: $(BUILD)/tko
 
@@ -59,7 +61,7 @@ $(BUILD)/tko: $(BUILD)/agent/main.o $(BUILD)/libtko.a
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/prog_%: tests/prog/prog_%.c tests/prog/frames.h $(BUILD)/libtko.a | $(BUILD)/tests
+$(BUILD)/tests/prog_%: tests/prog/prog_%.c $(wildcard tests/prog/*.h) $(SKELS) $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests

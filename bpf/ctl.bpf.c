@@ -108,6 +108,18 @@ static int session_timer(void *map, struct tko_key *k, struct tko_session *s)
 	return 0;
 }
 
+/*
+ * The context is copied out with bpf_probe_read_kernel(), which the verifier
+ * does not size. One direct read of its last byte makes the verifier record
+ * the whole struct as the context's size, so that BPF_PROG_RUN refuses a
+ * shorter context (-EINVAL) instead of the copy reading past the kernel's
+ * copy of it.
+ */
+static __always_inline void ctx_whole(struct tko_ctl_args *ctx)
+{
+	(void)((volatile __u8 *)ctx)[sizeof(*ctx) - 1];
+}
+
 SEC("syscall")
 int tko_start(struct tko_ctl_args *ctx)
 {
@@ -117,6 +129,7 @@ int tko_start(struct tko_ctl_args *ctx)
 	__u64 now = bpf_ktime_get_ns();
 	long err;
 
+	ctx_whole(ctx);
 	/*
 	 * One copy out of the context: clang turns field accesses into loads
 	 * through a moved ctx pointer, which the verifier refuses.
@@ -169,6 +182,7 @@ int tko_stop(struct tko_ctl_args *ctx)
 	struct tko_session *s;
 	struct tko_key key;
 
+	ctx_whole(ctx);
 	if (bpf_probe_read_kernel(&key, sizeof(key), &ctx->key))
 		return -EINVAL;
 	s = bpf_map_lookup_elem(&sessions, &key);
