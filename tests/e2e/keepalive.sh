@@ -127,5 +127,18 @@ note "agent: $((c1 - c0)) context switches while $((s1 - s0)) probes were sent"
 check "probes flow without the agent (>= 400 in 10 s)" test $((s1 - s0)) -ge 400
 check "the agent slept through them (<= 12 context switches in 10 s)" test $((c1 - c0)) -le 12
 
+# --- 4. a lost carrier is re-injected ----------------------------------------
+passes() { tko stats | awk '$1 == "carrier_passes" { print $2 }'; }
+advancing() { local a; a=$(passes); sleep 0.2; [ "$(passes)" -gt "$a" ]; }
+stalled() { ! advancing; }
+# Drop everything tko0 sends for a moment: the circulating frame is lost.
+in_gw tc qdisc add dev tko0 clsact
+in_gw tc filter add dev tko0 egress bpf da bytecode '1,6 0 0 2'	# cBPF: return TC_ACT_SHOT
+check "carrier passes stop when the frame is lost" wait_for 2 stalled
+in_gw tc qdisc del dev tko0 clsact
+check "the watchdog re-injects it within its period" wait_for 6 advancing
+check "the agent said so" grep -q "carrier lost" "$WORK/agent.err"
+
 check "agent exits cleanly" agent_stop
+check "the carrier veth pair is removed" bash -c "! ip -n '$TOPO_GW' link show tko0 2>/dev/null"
 finish
