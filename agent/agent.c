@@ -1,16 +1,25 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * tko agent: load the datapath, attach it to the interfaces, pin the maps
- * and control programs, then sleep on the ring buffer and print one line per
- * event until SIGINT/SIGTERM. The agent is never woken per keepalive.
+ * tko agent: load the datapath (or adopt the one an earlier agent left
+ * pinned), attach it to the interfaces, run the carrier, then sleep on the
+ * ring buffer and print one line per event until SIGINT/SIGTERM.
+ *
+ * The datapath never depends on this process: everything is pinned and
+ * attached through the kernel, so sessions keep running if the agent is
+ * killed, and a new agent adopts them. On SIGINT/SIGTERM the agent removes
+ * everything, unless --persist; `tko unload` (or `tko agent --cleanup`)
+ * removes a datapath left behind.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/if_link.h>
@@ -24,52 +33,91 @@
 #include "loader.h"
 #include "log.h"
 #include "parse.h"
-#include "ctl.skel.h"
-#include "xdp_ingress.skel.h"
-#include "tc_egress.skel.h"
-#include "carrier.skel.h"
 
 #define MAX_IFACES TKO_MAX_IFACES
 /* The agent's only periodic wakeup: the carrier watchdog. */
 #define HOUSEKEEPING_MS 2000
+#define LOCK_DIR "/run/tko"
 
 static const char agent_help[] =
 	"usage: tko agent --iface IF[,IF...] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS]\n"
-	"                 [--json] [-v]\n"
+	"                 [--config FILE] [--persist] [--json] [-v]\n"
+	"       tko agent --cleanup [--pin-dir DIR]\n"
 	"Load tko's datapath on the interfaces facing the peers (XDP ingress, TC egress),\n"
-	"pin its maps in DIR, and print one line per session event until SIGINT/SIGTERM,\n"
-	"when everything is detached and unpinned.\n"
+	"run the carrier that sends tko's own probes, pin everything in DIR, and print one\n"
+	"line per session event. A datapath left pinned by an agent that died is adopted,\n"
+	"sessions included. SIGINT/SIGTERM removes everything, unless --persist.\n"
 	"  --iface IF[,IF...]  interfaces towards the peers (required)\n"
 	"  --pin-dir DIR       bpffs directory for the pins (default $TKO_PIN_DIR or /sys/fs/bpf/tko)\n"
-	"  --max-sessions N    size of the session table (default 65536)\n"
+	"  --max-sessions N    size of the session table (default 65536; fixed once loaded)\n"
 	"  --tick-ms MS        carrier period: probes leave at most this late (default 5)\n"
+	"  --config FILE       read options from FILE ('key = value' lines: iface, pin-dir,\n"
+	"                      max-sessions, tick-ms, json, persist, and the session defaults\n"
+	"                      idle, interval, retry-interval, retries, probe); the command\n"
+	"                      line wins\n"
+	"  --persist           on exit, leave the datapath running (for restarts, upgrades)\n"
+	"  --cleanup           remove a datapath left pinned in DIR, then exit\n"
 	"  --json              events as JSON objects, one per line\n"
 	"  -v, --verbose       libbpf's debug output\n";
 
 struct agent {
 	struct iface ifaces[MAX_IFACES];
 	int nifaces;
+	char iface_list[512];
 	const char *pin_dir;
+	char pin_dir_buf[PATH_MAX];
 	__u32 max_sessions;
 	__u32 tick_ms;
 	bool json;
-	struct carrier carrier;
-	struct tko_bpf bpf;
-	struct ring_buffer *rb;
+	bool persist;
+	bool cleanup;
+	struct tko_config defaults;	/* of `tko start` */
+	unsigned int set;		/* options given on the command line */
+	struct tko_bpf bpf;		/* a fresh load; empty when adopting */
+	struct tko_fds fds;		/* everything, by pin (owned only when adopted) */
+	bool adopted;
 	bool pinned;
+	struct carrier carrier;
+	struct ring_buffer *rb;
+	int lock_fd;
+};
+
+enum {
+	O_IFACE = 1, O_PIN_DIR, O_MAX, O_JSON, O_TICK, O_CONFIG, O_PERSIST, O_CLEANUP,
+	O_IDLE, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_VERBOSE, O_HELP,
+};
+
+static const struct option agent_opts[] = {
+	{ "iface", required_argument, NULL, O_IFACE },
+	{ "pin-dir", required_argument, NULL, O_PIN_DIR },
+	{ "max-sessions", required_argument, NULL, O_MAX },
+	{ "tick-ms", required_argument, NULL, O_TICK },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ "persist", no_argument, NULL, O_PERSIST },
+	{ "cleanup", no_argument, NULL, O_CLEANUP },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "verbose", no_argument, NULL, O_VERBOSE },
+	{ "help", no_argument, NULL, O_HELP },
+	/* Config file only: the defaults of `tko start`. */
+	{ "idle", required_argument, NULL, O_IDLE },
+	{ "interval", required_argument, NULL, O_INTERVAL },
+	{ "retry-interval", required_argument, NULL, O_RETRY_INTERVAL },
+	{ "retries", required_argument, NULL, O_RETRIES },
+	{ "probe", required_argument, NULL, O_PROBE },
+	{}
 };
 
 static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	exiting = 1;
+}
 
 /* Long enough for several carrier passes, whatever the tick. */
 static int housekeeping_ms(unsigned int tick_ms)
 {
 	return tick_ms * 4 > HOUSEKEEPING_MS ? tick_ms * 4 : HOUSEKEEPING_MS;
-}
-
-static void on_signal(int sig)
-{
-	exiting = 1;
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -124,68 +172,167 @@ static int parse_ifaces(struct agent *a, const char *list)
 	return 0;
 }
 
+static int read_config(struct agent *a, const char *path);
+
+/*
+ * One option, from the command line or the config file (from_file): the
+ * command line wins, so the file does not override what it already set.
+ * Returns 0, or an exit code after saying what is wrong.
+ */
+static int apply_option(struct agent *a, int opt, const char *arg, bool from_file,
+			const char *where)
+{
+	char err[256];
+	int ret = 0;
+
+	if (from_file && (a->set & (1u << opt)))
+		return 0;
+	if (!from_file)
+		a->set |= 1u << opt;
+	switch (opt) {
+	case O_IFACE:
+		snprintf(a->iface_list, sizeof(a->iface_list), "%s", arg);
+		break;
+	case O_PIN_DIR:
+		snprintf(a->pin_dir_buf, sizeof(a->pin_dir_buf), "%s", arg);
+		a->pin_dir = a->pin_dir_buf;
+		break;
+	case O_MAX:
+		ret = parse_uint(arg, "--max-sessions", 1, 1U << 26, &a->max_sessions, err,
+				 sizeof(err));
+		break;
+	case O_TICK:
+		ret = parse_uint(arg, "--tick-ms", TICK_MS_MIN, TICK_MS_MAX, &a->tick_ms, err,
+				 sizeof(err));
+		break;
+	case O_IDLE:
+		ret = parse_uint(arg, "idle", TKO_TIME_MIN, TKO_TIME_MAX, &a->defaults.idle_s,
+				 err, sizeof(err));
+		break;
+	case O_INTERVAL:
+		ret = parse_uint(arg, "interval", TKO_TIME_MIN, TKO_TIME_MAX,
+				 &a->defaults.interval_s, err, sizeof(err));
+		break;
+	case O_RETRY_INTERVAL:
+		ret = parse_uint(arg, "retry-interval", TKO_TIME_MIN, TKO_TIME_MAX,
+				 &a->defaults.retry_interval_s, err, sizeof(err));
+		break;
+	case O_RETRIES:
+		ret = parse_uint(arg, "retries", 1, TKO_RETRIES_MAX, &a->defaults.retries, err,
+				 sizeof(err));
+		break;
+	case O_PROBE:
+		ret = parse_probe(arg, &a->defaults.probe, err, sizeof(err));
+		break;
+	case O_JSON:
+	case O_PERSIST:
+	case O_CLEANUP:
+	case O_VERBOSE: {
+		bool on = !arg || !strcmp(arg, "true") || !strcmp(arg, "yes") || !strcmp(arg, "1");
+
+		if (arg && !on && strcmp(arg, "false") && strcmp(arg, "no") && strcmp(arg, "0")) {
+			snprintf(err, sizeof(err), "'%s' is not true or false", arg);
+			ret = -EINVAL;
+		} else if (opt == O_JSON) {
+			a->json = on;
+		} else if (opt == O_PERSIST) {
+			a->persist = on;
+		} else if (opt == O_CLEANUP) {
+			a->cleanup = on;
+		} else {
+			log_verbose = on;
+		}
+		break;
+	}
+	case O_CONFIG:
+		return read_config(a, arg);
+	default:
+		snprintf(err, sizeof(err), "bad option");
+		ret = -EINVAL;
+	}
+	if (ret) {
+		fprintf(stderr, "tko agent: %s%s\n", where, err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* 'key = value' lines; '#' starts a comment. Keys are the long options. */
+static int read_config(struct agent *a, const char *path)
+{
+	char line[1024], where[PATH_MAX + 32];
+	FILE *f = fopen(path, "r");
+	int n = 0, ret = 0;
+
+	if (!f) {
+		pr_warn("cannot read config file %s: %s", path, strerror(errno));
+		return 1;
+	}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		char *key = line, *val, *end;
+		const struct option *o;
+
+		n++;
+		line[strcspn(line, "#\n")] = '\0';
+		key += strspn(key, " \t");
+		if (!*key)
+			continue;
+		val = strchr(key, '=');
+		snprintf(where, sizeof(where), "%s:%d: ", path, n);
+		if (!val) {
+			fprintf(stderr, "tko agent: %sexpected 'key = value'\n", where);
+			ret = EXIT_USAGE;
+			break;
+		}
+		*val++ = '\0';
+		for (end = key + strlen(key); end > key && (end[-1] == ' ' || end[-1] == '\t');)
+			*--end = '\0';
+		val += strspn(val, " \t");
+		for (end = val + strlen(val); end > val && (end[-1] == ' ' || end[-1] == '\t');)
+			*--end = '\0';
+		for (o = agent_opts; o->name; o++)
+			if (!strcmp(o->name, key))
+				break;
+		if (!o->name || o->val == O_CONFIG || o->val == O_HELP || o->val == O_CLEANUP) {
+			fprintf(stderr, "tko agent: %sunknown key '%s'\n", where, key);
+			ret = EXIT_USAGE;
+			break;
+		}
+		ret = apply_option(a, o->val, val, true, where);
+	}
+	fclose(f);
+	return ret;
+}
+
 static int parse_args(struct agent *a, int argc, char **argv)
 {
-	enum { O_IFACE = 1, O_PIN_DIR, O_MAX, O_JSON, O_TICK };
-	static const struct option opts[] = {
-		{ "iface", required_argument, NULL, O_IFACE },
-		{ "pin-dir", required_argument, NULL, O_PIN_DIR },
-		{ "max-sessions", required_argument, NULL, O_MAX },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "tick-ms", required_argument, NULL, O_TICK },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *ifaces = NULL;
-	char err[256];
-	int c;
+	int c, ret;
 
 	a->pin_dir = tko_default_pin_dir();
 	a->max_sessions = TKO_MAX_SESSIONS_DEFAULT;
 	a->tick_ms = TKO_TICK_MS_DEFAULT;
+	tko_config_default(&a->defaults);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
-		switch (c) {
-		case O_IFACE:
-			ifaces = optarg;
-			break;
-		case O_PIN_DIR:
-			a->pin_dir = optarg;
-			break;
-		case O_MAX:
-			if (parse_uint(optarg, "--max-sessions", 1, 1U << 26, &a->max_sessions,
-				       err, sizeof(err))) {
-				fprintf(stderr, "tko agent: %s\n", err);
-				return EXIT_USAGE;
-			}
-			break;
-		case O_JSON:
-			a->json = true;
-			break;
-		case O_TICK:
-			if (parse_uint(optarg, "--tick-ms", TICK_MS_MIN, TICK_MS_MAX, &a->tick_ms,
-				       err, sizeof(err))) {
-				fprintf(stderr, "tko agent: %s\n", err);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'v':
-			log_verbose = 1;
-			break;
-		case 'h':
+	while ((c = getopt_long(argc, argv, "hv", agent_opts, NULL)) != -1) {
+		if (c == 'h' || c == O_HELP) {
 			fputs(agent_help, stdout);
 			return -1;
-		default:
+		}
+		if (c == 'v')
+			c = O_VERBOSE;
+		if (c == '?' || (c >= O_IDLE && c <= O_PROBE)) {
 			fprintf(stderr, "tko agent: bad option (try 'tko agent --help')\n");
 			return EXIT_USAGE;
 		}
+		ret = apply_option(a, c, optarg, false, "");
+		if (ret)
+			return ret;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "tko agent: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!ifaces) {
+	if (!a->cleanup && !a->iface_list[0]) {
 		fprintf(stderr, "tko agent: --iface is required (try 'tko agent --help')\n");
 		return EXIT_USAGE;
 	}
@@ -195,119 +342,290 @@ static int parse_args(struct agent *a, int argc, char **argv)
 	}
 	if (!require_root())
 		return 1;
-	return parse_ifaces(a, ifaces) ? 1 : 0;
+	return a->cleanup || !parse_ifaces(a, a->iface_list) ? 0 : 1;
 }
 
-/* Pins left by a running agent, or by one that was killed. */
-static bool pins_exist(const char *dir)
+/*
+ * One agent per pin directory: an exclusive lock on a file named after it
+ * (bpffs holds no regular files). The lock goes with the process, so a killed
+ * agent never blocks the next one. Returns the fd, or -1 after saying why.
+ */
+static int take_lock(const char *pin_dir)
 {
-	char path[4096];
+	char path[PATH_MAX + 32], name[PATH_MAX], pid[32];
+	int fd, n;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, PIN_SESSIONS);
-	return access(path, F_OK) == 0;
+	snprintf(name, sizeof(name), "%s", pin_dir);
+	for (char *p = name; *p; p++)
+		if (*p == '/')
+			*p = '_';
+	mkdir(LOCK_DIR, 0700);
+	snprintf(path, sizeof(path), "%s/%s.lock", LOCK_DIR, name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pr_warn("cannot open the lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		pr_warn("another tko agent (pid %s) is running with pins in %s",
+			*pid ? pid : "?", pin_dir);
+		close(fd);
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, n, 0) != n)
+		pr_debug("cannot write the pid into %s", path);
+	return fd;
 }
 
-/* End every session so its handoff state is reported, then drain the events. */
-static void stop_all_sessions(struct agent *a)
+/* End every session so its handoff state is reported. */
+static void stop_all_sessions(const struct tko_fds *f, __u32 limit)
 {
-	int map_fd = bpf_map__fd(a->bpf.ctl->maps.sessions);
-	int prog_fd = bpf_program__fd(a->bpf.ctl->progs.tko_stop);
 	struct tko_ctl_args args = {};
-	int n = 0;
+	__u32 n = 0;
 
-	while (!bpf_map_get_next_key(map_fd, NULL, &args.key)) {
+	while (!bpf_map_get_next_key(f->fd[P_SESSIONS], NULL, &args.key) && n++ <= limit) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
 
-		if (bpf_prog_test_run_opts(prog_fd, &opts) || opts.retval)
-			bpf_map_delete_elem(map_fd, &args.key);	/* never loop forever */
-		if (++n > (int)a->max_sessions)
-			break;
+		if (bpf_prog_test_run_opts(f->fd[P_CTL_STOP], &opts) || opts.retval)
+			bpf_map_delete_elem(f->fd[P_SESSIONS], &args.key);	/* never loop forever */
 	}
-	ring_buffer__consume(a->rb);
 }
 
-static void agent_cleanup(struct agent *a)
+/* The interfaces the datapath was attached to, as recorded in the carrier map. */
+static int recorded_ifaces(const struct tko_fds *f, int ifindex[TKO_MAX_IFACES])
 {
-	for (int i = 0; i < a->nifaces; i++)
-		iface_detach(&a->ifaces[i]);
-	if (a->bpf.ctl && a->rb)
-		stop_all_sessions(a);
+	struct tko_carrier_state st = {};
+	__u32 zero = 0;
+	int n = 0;
+
+	if (bpf_map_lookup_elem(f->fd[P_CARRIER], &zero, &st))
+		return 0;
+	for (int i = 0; i < TKO_MAX_IFACES && st.ifindex[i]; i++)
+		ifindex[n++] = st.ifindex[i];
+	return n;
+}
+
+/* Remove a whole datapath: sessions (reported), attachments, carrier, pins. */
+static void unload(const struct tko_fds *f, const char *pin_dir, __u32 limit)
+{
+	int ifindex[TKO_MAX_IFACES], n = recorded_ifaces(f, ifindex);
+
+	stop_all_sessions(f, limit);
+	for (int i = 0; i < n; i++)
+		iface_detach_ours(ifindex[i], f->fd[P_PROG_XDP], f->fd[P_PROG_TC]);
+	carrier_remove();
+	tko_bpf_unpin(pin_dir);
+}
+
+static void agent_exit(struct agent *a)
+{
+	if (!a->persist && a->fds.fd[P_SESSIONS] > 0) {
+		for (int i = 0; i < a->nifaces; i++)
+			iface_detach(&a->ifaces[i]);
+		stop_all_sessions(&a->fds, a->max_sessions);
+		if (a->rb)
+			ring_buffer__consume(a->rb);	/* print the handoff states */
+		carrier_teardown(&a->carrier);
+		if (a->pinned)
+			tko_bpf_unpin(a->pin_dir);
+	}
 	ring_buffer__free(a->rb);
-	carrier_teardown(&a->carrier);
-	if (a->pinned)
-		tko_bpf_unpin(a->pin_dir);
+	if (a->adopted)
+		tko_fds_close(&a->fds);
 	tko_bpf_destroy(&a->bpf);
+	if (a->lock_fd > 0)
+		close(a->lock_fd);
+}
+
+/* Either adopt what is pinned, or load and pin a new datapath. */
+static int get_datapath(struct agent *a)
+{
+	int err = tko_pins_open(a->pin_dir, &a->fds);
+
+	if (!err) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info), zero = 0;
+
+		a->adopted = a->pinned = true;
+		if (!bpf_obj_get_info_by_fd(a->fds.fd[P_SESSIONS], &info, &len))
+			a->max_sessions = info.max_entries;
+		pr_info("adopting the datapath pinned in %s (session table of %u)", a->pin_dir,
+			a->max_sessions);
+		return bpf_map_update_elem(a->fds.fd[P_DEFAULTS], &zero, &a->defaults, BPF_ANY) ?
+		       -errno : 0;
+	}
+	if (err != -ENOENT)
+		return err;
+
+	err = tko_bpf_load(&a->bpf, a->max_sessions);
+	if (err)
+		return err;
+	tko_bpf_fds(&a->bpf, &a->fds);
+	{
+		__u32 zero = 0;
+
+		if (bpf_map_update_elem(a->fds.fd[P_DEFAULTS], &zero, &a->defaults, BPF_ANY))
+			return -errno;
+	}
+	err = tko_bpf_pin(&a->fds, a->pin_dir);
+	if (err)
+		return err;
+	a->pinned = true;
+	return 0;
+}
+
+static int agent_run(struct agent *a)
+{
+	int ifindex[MAX_IFACES], prev[TKO_MAX_IFACES], nprev, err = 0;
+
+	/* Interfaces an earlier agent attached to but this one is not given. */
+	nprev = a->adopted ? recorded_ifaces(&a->fds, prev) : 0;
+	for (int i = 0; i < a->nifaces; i++) {
+		if (iface_attach(&a->ifaces[i], a->fds.fd[P_PROG_XDP], a->fds.fd[P_PROG_TC]))
+			return -1;
+		ifindex[i] = a->ifaces[i].ifindex;
+	}
+	for (int j = 0; j < nprev; j++) {
+		bool kept = false;
+
+		for (int i = 0; i < a->nifaces; i++)
+			kept |= prev[j] == a->ifaces[i].ifindex;
+		if (!kept)
+			iface_detach_ours(prev[j], a->fds.fd[P_PROG_XDP], a->fds.fd[P_PROG_TC]);
+	}
+	if (carrier_setup(&a->carrier, a->fds.fd[P_PROG_CARRIER], a->fds.fd[P_CARRIER],
+			  a->tick_ms, ifindex, a->nifaces, a->adopted))
+		return -1;
+
+	/* Events produced while no agent listened are still in the ring. */
+	a->rb = ring_buffer__new(a->fds.fd[P_EVENTS], handle_event, a, NULL);
+	if (!a->rb) {
+		pr_warn("cannot open the event ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int i = 0; i < a->nifaces; i++)
+		pr_info("%s %s (ifindex %d, %s XDP)",
+			a->ifaces[i].adopted ? "adopted" : "attached to", a->ifaces[i].name,
+			a->ifaces[i].ifindex,
+			a->ifaces[i].xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" : "native");
+	pr_info("carrier on %s/%s, one pass every %u ms", CARRIER_LOOP_IF, CARRIER_PEER_IF,
+		a->tick_ms);
+	pr_info("ready: pins in %s, session table of %u%s", a->pin_dir, a->max_sessions,
+		a->persist ? ", the datapath stays when the agent exits" : "");
+
+	/* Asleep on the ring buffer: woken by events, and by the watchdog's
+	 * period, never per keepalive. */
+	while (!exiting) {
+		err = ring_buffer__poll(a->rb, housekeeping_ms(a->tick_ms));
+		if (err < 0 && err != -EINTR) {
+			pr_warn("ring buffer: %s", strerror(-err));
+			return -1;
+		}
+		if (!exiting)
+			carrier_check(&a->carrier);
+	}
+	if (a->persist)
+		pr_info("stopping; the datapath keeps running (pins in %s)", a->pin_dir);
+	else
+		pr_info("stopping: ending sessions, detaching, unpinning %s", a->pin_dir);
+	return 0;
+}
+
+/* tko agent --cleanup, tko unload: remove what a dead agent left. */
+static int cleanup(const char *pin_dir)
+{
+	struct tko_fds f;
+	int err, lock = take_lock(pin_dir);
+
+	if (lock < 0)
+		return 1;
+	err = tko_pins_open(pin_dir, &f);
+	if (err == -ENOENT) {
+		pr_info("nothing pinned in %s", pin_dir);
+		/* A carrier without pins can only be a leftover. */
+		carrier_remove();
+		close(lock);
+		return 0;
+	}
+	if (err) {
+		close(lock);
+		return 1;
+	}
+	unload(&f, pin_dir, ~0U);
+	tko_fds_close(&f);
+	close(lock);
+	pr_info("removed the datapath pinned in %s", pin_dir);
+	return 0;
 }
 
 int cmd_agent(int argc, char **argv)
 {
-	struct agent a = {};
-	int err, ret;
+	struct agent a = { .lock_fd = -1 };
+	int ret;
 
 	ret = parse_args(&a, argc, argv);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 
-	/* From here on a signal ends the agent through its cleanup path. */
+	/* From here on a signal ends the agent through its exit path. */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	tko_bpf_setup_logging();
 	if (tko_ensure_bpffs(a.pin_dir))
 		return 1;
-	if (pins_exist(a.pin_dir)) {
-		pr_warn("%s already holds tko pins: another agent is running there, or one was "
-			"killed (remove the directory to start afresh)", a.pin_dir);
+	if (a.cleanup)
+		return cleanup(a.pin_dir);
+	a.lock_fd = take_lock(a.pin_dir);
+	if (a.lock_fd < 0)
 		return 1;
-	}
+	for (int i = 0; i < P_MAX; i++)
+		a.fds.fd[i] = -1;
 
-	err = tko_bpf_load(&a.bpf, a.max_sessions);
-	if (err)
-		return 1;
-	a.rb = ring_buffer__new(bpf_map__fd(a.bpf.ctl->maps.events), handle_event, &a, NULL);
-	if (!a.rb) {
-		pr_warn("cannot open the event ring buffer: %s", strerror(errno));
-		goto fail;
-	}
-	for (int i = 0; i < a.nifaces; i++) {
-		if (iface_attach(&a.ifaces[i], bpf_program__fd(a.bpf.xdp->progs.tko_xdp_ingress),
-				 bpf_program__fd(a.bpf.tc->progs.tko_tc_egress)))
-			goto fail;
-	}
-	int ifindex[MAX_IFACES];
+	ret = get_datapath(&a) ? -1 : agent_run(&a);
+	/* A failed fresh start leaves nothing behind; a failed adoption leaves
+	 * the sessions it found running. */
+	if (ret)
+		a.persist = a.adopted;
+	agent_exit(&a);
+	return ret ? 1 : 0;
+}
 
-	for (int i = 0; i < a.nifaces; i++)
-		ifindex[i] = a.ifaces[i].ifindex;
-	if (carrier_setup(&a.carrier, bpf_program__fd(a.bpf.carrier->progs.tko_carrier),
-			  bpf_map__fd(a.bpf.ctl->maps.carrier), a.tick_ms, ifindex, a.nifaces))
-		goto fail;
-	if (tko_bpf_pin(&a.bpf, a.pin_dir))
-		goto fail;
-	a.pinned = true;
+int cmd_unload(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *pin_dir = tko_default_pin_dir();
+	int c;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 0; i < a.nifaces; i++)
-		pr_info("attached to %s (ifindex %d, %s XDP)", a.ifaces[i].name,
-			a.ifaces[i].ifindex,
-			a.ifaces[i].xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" : "native");
-	pr_info("carrier on %s/%s, one pass every %u ms", CARRIER_LOOP_IF, CARRIER_PEER_IF,
-		a.tick_ms);
-	pr_info("ready: pins in %s, session table of %u", a.pin_dir, a.max_sessions);
-
-	/* Asleep on the ring buffer: woken by events, and by the watchdog's
-	 * period, never per keepalive. */
-	while (!exiting) {
-		err = ring_buffer__poll(a.rb, housekeeping_ms(a.tick_ms));
-		if (err < 0 && err != -EINTR) {
-			pr_warn("ring buffer: %s", strerror(-err));
-			break;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'p') {
+			pin_dir = optarg;
+		} else if (c == 'h') {
+			printf("usage: tko unload [--pin-dir DIR]\n"
+			       "Remove the datapath pinned in DIR (left running by an agent that was\n"
+			       "killed or ran with --persist): sessions (reported as stopped),\n"
+			       "attachments, the carrier, the pins. Refused while an agent runs.\n");
+			return 0;
+		} else {
+			fprintf(stderr, "tko unload: bad option (try 'tko unload --help')\n");
+			return EXIT_USAGE;
 		}
-		if (!exiting)
-			carrier_check(&a.carrier);
 	}
-	pr_info("stopping: ending sessions, detaching, unpinning");
-	agent_cleanup(&a);
-	return err < 0 && err != -EINTR ? 1 : 0;
-fail:
-	agent_cleanup(&a);
-	return 1;
+	if (optind != argc) {
+		fprintf(stderr, "tko unload: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!require_root())
+		return 1;
+	tko_bpf_setup_logging();
+	return cleanup(pin_dir);
 }

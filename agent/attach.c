@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <string.h>
+#include <net/if.h>
 #include <linux/if_link.h>
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "loader.h"
 #include "log.h"
 
 /* Our filter's place in clsact egress: fixed, so detach removes only ours. */
@@ -61,13 +63,52 @@ static int attach_tc(struct iface *ifc, int fd)
 	return 0;
 }
 
+/* tko's XDP program already there (attached by an agent that is gone)? */
+static bool adopt_xdp(struct iface *ifc, int fd)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifc->ifindex, 0, &q) || q.prog_id != tko_obj_id(fd))
+		return false;
+	ifc->xdp_flags = q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	ifc->xdp_attached = true;
+	return true;
+}
+
+static bool adopt_tc(struct iface *ifc, int fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TKO_TC_HANDLE, .priority = TKO_TC_PRIO);
+
+	if (bpf_tc_query(&hook, &opts) || opts.prog_id != tko_obj_id(fd))
+		return false;
+	ifc->tc_attached = true;
+	return true;
+}
+
 int iface_attach(struct iface *ifc, int xdp_fd, int tc_fd)
 {
-	int err = attach_xdp(ifc, xdp_fd) ?: attach_tc(ifc, tc_fd);
+	int err = 0;
 
+	ifc->adopted = adopt_xdp(ifc, xdp_fd) & adopt_tc(ifc, tc_fd);
+	if (!ifc->xdp_attached)
+		err = attach_xdp(ifc, xdp_fd);
+	if (!err && !ifc->tc_attached)
+		err = attach_tc(ifc, tc_fd);
 	if (err)
 		iface_detach(ifc);
 	return err;
+}
+
+void iface_detach_ours(int ifindex, int xdp_fd, int tc_fd)
+{
+	struct iface ifc = { .ifindex = ifindex };
+
+	if (!if_indextoname(ifindex, ifc.name))
+		return;	/* gone with its programs */
+	adopt_xdp(&ifc, xdp_fd);
+	adopt_tc(&ifc, tc_fd);
+	iface_detach(&ifc);
 }
 
 void iface_detach(struct iface *ifc)

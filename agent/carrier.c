@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "carrier.h"
+#include "loader.h"
 #include "log.h"
 #include "tko_types.h"
 
@@ -55,20 +56,57 @@ static void disable_ipv6(const char *ifname)
 	}
 }
 
-int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_ms,
-		  const int *ifindex, int n)
+static int attach_carrier(struct carrier *c, int prog_fd)
 {
-	/* TBF lets one carrier frame through per tick: rate = frame / tick. */
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = c->peer_ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		pr_warn("%s: cannot create the clsact qdisc: %s", CARRIER_PEER_IF, strerror(-err));
+		return err;
+	}
+	/* Already there (an agent that is gone attached it): keep it. */
+	if (!bpf_tc_query(&hook, &opts) && opts.prog_id == tko_obj_id(prog_fd))
+		return 0;
+	opts.prog_id = 0;
+	opts.prog_fd = prog_fd;
+	opts.flags = BPF_TC_F_REPLACE;
+	err = bpf_tc_attach(&hook, &opts);
+	if (err)
+		pr_warn("%s: cannot attach the carrier program: %s", CARRIER_PEER_IF, strerror(-err));
+	return err;
+}
+
+/* TBF lets one carrier frame through per tick: rate = frame / tick. */
+static int pace(unsigned int tick_ms)
+{
 	unsigned long rate_bit = TKO_CARRIER_LEN * 8UL * 1000 / tick_ms;
 	char rate[32], burst[16];
+	const char *tbf[] = { "tc", "qdisc", "replace", "dev", CARRIER_LOOP_IF, "root", "tbf",
+			      "rate", rate, "burst", burst, "limit", "10000", NULL };
+
+	snprintf(rate, sizeof(rate), "%lubit", rate_bit);
+	/* A bucket of two frames: the carrier never waits longer than a tick. */
+	snprintf(burst, sizeof(burst), "%d", 2 * TKO_CARRIER_LEN);
+	if (run(tbf)) {
+		pr_warn("cannot pace the carrier (tc qdisc replace dev %s root tbf rate %s burst %s)",
+			CARRIER_LOOP_IF, rate, burst);
+		return -EIO;
+	}
+	return 0;
+}
+
+int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_ms,
+		  const int *ifindex, int n, bool adopt)
+{
 	const char *add[] = { "ip", "link", "add", CARRIER_LOOP_IF, "type", "veth",
 			      "peer", "name", CARRIER_PEER_IF, NULL };
 	const char *up0[] = { "ip", "link", "set", CARRIER_LOOP_IF, "up", NULL };
 	const char *up1[] = { "ip", "link", "set", CARRIER_PEER_IF, "up", NULL };
-	const char *tbf[] = { "tc", "qdisc", "replace", "dev", CARRIER_LOOP_IF, "root", "tbf",
-			      "rate", rate, "burst", burst, "limit", "10000", NULL };
-	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .handle = 1, .priority = 1);
+	struct tko_carrier_state st = {};
+	__u32 zero = 0;
 	int err;
 
 	memset(c, 0, sizeof(*c));
@@ -76,12 +114,29 @@ int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_
 	c->map_fd = map_fd;
 	for (int i = 0; i < n && i < TKO_MAX_IFACES; i++)
 		c->ifindex[i] = ifindex[i];
+
 	if (if_nametoindex(CARRIER_LOOP_IF)) {
-		pr_warn("carrier interface %s already exists: another agent runs in this network "
-			"namespace, or one was killed ('ip link del %s' removes it)",
-			CARRIER_LOOP_IF, CARRIER_LOOP_IF);
-		return -EEXIST;
+		if (!adopt) {
+			pr_warn("carrier interface %s already exists: another agent runs in this "
+				"network namespace, or one was killed ('tko unload' or 'ip link del "
+				"%s' removes it)", CARRIER_LOOP_IF, CARRIER_LOOP_IF);
+			return -EEXIST;
+		}
+		/* Adopt the running carrier: same generation, new interface list. */
+		c->created = true;
+		c->loop_ifindex = if_nametoindex(CARRIER_LOOP_IF);
+		c->peer_ifindex = if_nametoindex(CARRIER_PEER_IF);
+		if (bpf_map_lookup_elem(map_fd, &zero, &st) == 0) {
+			c->generation = st.generation;
+			c->last_passes = st.passes;
+			st.loop_ifindex = c->loop_ifindex;
+			for (int i = 0; i < TKO_MAX_IFACES; i++)
+				st.ifindex[i] = c->ifindex[i];
+			bpf_map_update_elem(map_fd, &zero, &st, BPF_ANY);
+		}
+		return pace(tick_ms) ?: attach_carrier(c, prog_fd);
 	}
+
 	err = run(add);
 	if (err) {
 		pr_warn("cannot create the carrier veth pair %s/%s (ip exited with %d)",
@@ -93,25 +148,15 @@ int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_
 	c->peer_ifindex = if_nametoindex(CARRIER_PEER_IF);
 	disable_ipv6(CARRIER_LOOP_IF);
 	disable_ipv6(CARRIER_PEER_IF);
-	snprintf(rate, sizeof(rate), "%lubit", rate_bit);
-	/* A bucket of two frames: the carrier never waits longer than a tick. */
-	snprintf(burst, sizeof(burst), "%d", 2 * TKO_CARRIER_LEN);
-	if (run(up0) || run(up1) || (err = run(tbf))) {
-		pr_warn("cannot set up the carrier link (tc qdisc tbf rate %s burst %s)", rate, burst);
+	if (run(up0) || run(up1)) {
+		pr_warn("cannot bring the carrier link %s/%s up", CARRIER_LOOP_IF, CARRIER_PEER_IF);
 		return -EIO;
 	}
-
-	hook.ifindex = c->peer_ifindex;
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST) {
-		pr_warn("%s: cannot create the clsact qdisc: %s", CARRIER_PEER_IF, strerror(-err));
+	err = pace(tick_ms) ?: attach_carrier(c, prog_fd);
+	if (err)
 		return err;
-	}
-	err = bpf_tc_attach(&hook, &opts);
-	if (err) {
-		pr_warn("%s: cannot attach the carrier program: %s", CARRIER_PEER_IF, strerror(-err));
-		return err;
-	}
+	if (bpf_map_lookup_elem(map_fd, &zero, &st) == 0)
+		c->generation = st.generation;	/* new frames get a newer one */
 	return carrier_inject(c);
 }
 
@@ -172,11 +217,17 @@ int carrier_check(struct carrier *c)
 	return carrier_inject(c) ? 0 : 1;
 }
 
-void carrier_teardown(struct carrier *c)
+void carrier_remove(void)
 {
 	const char *del[] = { "ip", "link", "del", CARRIER_LOOP_IF, NULL };
 
-	if (c->created && run(del))
+	if (if_nametoindex(CARRIER_LOOP_IF) && run(del))
 		pr_warn("cannot remove the carrier interface %s", CARRIER_LOOP_IF);
+}
+
+void carrier_teardown(struct carrier *c)
+{
+	if (c->created)
+		carrier_remove();
 	c->created = false;
 }

@@ -12,9 +12,13 @@ int cmd_stop(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_unload(int argc, char **argv);
 
 /* Exit codes: 0 ok, 1 operation failed, 2 usage error. */
 #define EXIT_USAGE 2
+
+/* "tko CMD: <fmt with arg> (try 'tko CMD --help')" on stderr; returns EXIT_USAGE. */
+int usage_error(const char *cmd, const char *fmt, const char *arg);
 
 /* One sentence on stderr when not root; returns false. */
 bool require_root(void);

@@ -42,7 +42,7 @@ static __u64 now_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
+int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "tko %s: ", cmd);
 	fprintf(stderr, fmt, arg);
@@ -55,128 +55,19 @@ struct common {
 	const char *pin_dir;
 	bool json;
 	bool follow;
+	bool prometheus;
 };
 
-static const char start_help[] =
-	"usage: tko start LOCAL REMOTE [OPTIONS]\n"
-	"Offload the keepalives of the TCP session LOCAL <-> REMOTE (LOCAL is the endpoint\n"
-	"tko speaks for). Its state is learned from its next segments, or given with --state.\n"
-	"  --idle S            idle seconds before tko takes over (default 60)\n"
-	"  --interval S        seconds between answered probes (default 60)\n"
-	"  --retry-interval S  seconds after an unanswered probe (default 10)\n"
-	"  --retries N         unanswered probes before the peer is dead (default 5)\n"
-	"  --probe zero|byte   probe with no payload (Linux) or one byte (BSD) (default zero)\n"
-	"  --oneshot           end the session on traffic instead of re-arming\n"
-	"  --on-dead none|reset  when the peer is dead, also reset the endpoint's\n"
-	"                      connection (a local socket fails at once) (default none)\n"
-	"  --state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]\n"
-	"                      the endpoint's sequence state, handed over explicitly\n"
-	"  --pin-dir DIR       the agent's pin directory\n";
+enum { WITH_FOLLOW = 1, WITH_PROMETHEUS = 2 };
 
-int cmd_start(int argc, char **argv)
-{
-	enum { O_IDLE = 1, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_ONESHOT, O_STATE,
-	       O_ON_DEAD };
-	static const struct option opts[] = {
-		{ "idle", required_argument, NULL, O_IDLE },
-		{ "interval", required_argument, NULL, O_INTERVAL },
-		{ "retry-interval", required_argument, NULL, O_RETRY_INTERVAL },
-		{ "retries", required_argument, NULL, O_RETRIES },
-		{ "probe", required_argument, NULL, O_PROBE },
-		{ "oneshot", no_argument, NULL, O_ONESHOT },
-		{ "on-dead", required_argument, NULL, O_ON_DEAD },
-		{ "state", required_argument, NULL, O_STATE },
-		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *pin_dir = tko_default_pin_dir();
-	struct tko_tcp_state tcp, *tcpp = NULL;
-	struct tko_config cfg;
-	struct tko_key key;
-	char err[256], l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
-	struct tko *t;
-	__u8 have = 0;
-	int c, ret = 0;
-
-	tko_config_default(&cfg);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_IDLE:
-			ret = parse_uint(optarg, "--idle", TKO_TIME_MIN, TKO_TIME_MAX, &cfg.idle_s, err, sizeof(err));
-			break;
-		case O_INTERVAL:
-			ret = parse_uint(optarg, "--interval", TKO_TIME_MIN, TKO_TIME_MAX, &cfg.interval_s, err, sizeof(err));
-			break;
-		case O_RETRY_INTERVAL:
-			ret = parse_uint(optarg, "--retry-interval", TKO_TIME_MIN, TKO_TIME_MAX, &cfg.retry_interval_s, err, sizeof(err));
-			break;
-		case O_RETRIES:
-			ret = parse_uint(optarg, "--retries", 1, TKO_RETRIES_MAX, &cfg.retries, err, sizeof(err));
-			break;
-		case O_PROBE:
-			ret = parse_probe(optarg, &cfg.probe, err, sizeof(err));
-			break;
-		case O_ONESHOT:
-			cfg.flags |= TKO_F_ONESHOT;
-			break;
-		case O_ON_DEAD:
-			ret = parse_on_dead(optarg, &cfg.flags, err, sizeof(err));
-			break;
-		case O_STATE:
-			ret = parse_state(optarg, &tcp, &have, err, sizeof(err));
-			tcpp = &tcp;
-			break;
-		case OPT_PIN_DIR:
-			pin_dir = optarg;
-			break;
-		case 'h':
-			fputs(start_help, stdout);
-			return 0;
-		default:
-			return usage_error("start", "%s", "bad option");
-		}
-		if (ret)
-			return usage_error("start", "%s", err);
-	}
-	if (argc - optind != 2)
-		return usage_error("start", "%s", "expected LOCAL and REMOTE");
-	if (parse_key(argv[optind], argv[optind + 1], &key, err, sizeof(err)))
-		return usage_error("start", "%s", err);
-	if (!require_root())
-		return 1;
-	if (cli_open(pin_dir, &t))
-		return 1;
-
-	ret = tko_session_start(t, &key, &cfg, tcpp, have);
-	tko_close(t);
-	format_key(&key, l, r);
-	switch (ret) {
-	case 0:
-		printf("started %s -> %s (%s)\n", l, r,
-		       tcpp ? "state given" : "learning from traffic");
-		return 0;
-	case -EEXIST:
-		pr_warn("session %s -> %s is already offloaded", l, r);
-		break;
-	case -E2BIG:
-	case -ENOMEM:
-		pr_warn("session table full: cannot offload %s -> %s (see --max-sessions)", l, r);
-		break;
-	default:
-		pr_warn("cannot start %s -> %s: %s", l, r, strerror(-ret));
-	}
-	return 1;
-}
-
-/* Options of the commands that take only --pin-dir, --json and maybe --follow. */
+/* Options of the commands that take only --pin-dir, --json and maybe more. */
 static int parse_common(int argc, char **argv, const char *cmd, const char *help,
-			bool with_follow, struct common *o)
+			unsigned int extras, struct common *o)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "prometheus", no_argument, NULL, 'P' },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -191,9 +82,14 @@ static int parse_common(int argc, char **argv, const char *cmd, const char *help
 			o->json = true;
 			break;
 		case 'f':
-			if (!with_follow)
+			if (!(extras & WITH_FOLLOW))
 				return usage_error(cmd, "%s", "unknown option --follow");
 			o->follow = true;
+			break;
+		case 'P':
+			if (!(extras & WITH_PROMETHEUS))
+				return usage_error(cmd, "%s", "unknown option --prometheus");
+			o->prometheus = true;
 			break;
 		case OPT_PIN_DIR:
 			o->pin_dir = optarg;
@@ -219,7 +115,7 @@ int cmd_stop(int argc, char **argv)
 	struct tko *t;
 	int ret;
 
-	ret = parse_common(argc, argv, "stop", help, false, &o);
+	ret = parse_common(argc, argv, "stop", help, 0, &o);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	if (argc - optind != 2)
@@ -270,7 +166,7 @@ int cmd_list(int argc, char **argv)
 	struct tko *t;
 	int ret;
 
-	ret = parse_common(argc, argv, "list", help, false, &o);
+	ret = parse_common(argc, argv, "list", help, 0, &o);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	if (optind != argc)
@@ -322,7 +218,7 @@ int cmd_events(int argc, char **argv)
 	struct tko *t;
 	int ret;
 
-	ret = parse_common(argc, argv, "events", help, true, &o);
+	ret = parse_common(argc, argv, "events", help, WITH_FOLLOW, &o);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	if (optind != argc)
@@ -346,54 +242,100 @@ int cmd_events(int argc, char **argv)
 	return 0;
 }
 
+static const char *const stat_names[TKO_ST_MAX] = {
+	[TKO_ST_XDP_SEEN] = "xdp_session_frames",
+	[TKO_ST_PEER_PROBES_ANSWERED] = "peer_probes_answered",
+	[TKO_ST_ANSWERS_LIMITED] = "answers_rate_limited",
+	[TKO_ST_TC_SEEN] = "tc_session_frames",
+	[TKO_ST_SUSPENDED] = "suspended",
+	[TKO_ST_INVALIDATED] = "invalidated",
+	[TKO_ST_EVENTS] = "events",
+	[TKO_ST_EVENTS_LOST] = "events_lost",
+	[TKO_ST_OFF_PATH] = "off_path_segments",
+	[TKO_ST_PROBES_QUEUED] = "probes_queued",
+	[TKO_ST_PROBES_SENT] = "probes_sent",
+	[TKO_ST_PROBES_ANSWERED] = "probes_answered",
+	[TKO_ST_QUEUE_FULL] = "probe_queue_full",
+	[TKO_ST_EMIT_ERRORS] = "emit_errors",
+	[TKO_ST_PEER_DEAD] = "peer_dead",
+	[TKO_ST_CARRIER_PASSES] = "carrier_passes",
+};
+_Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == TKO_ST_MAX, "a counter without a name");
+
+static int count_state(const struct tko_key *k, const struct tko_session *s, void *ctx)
+{
+	__u64 *by_state = ctx;
+
+	if (s->state <= TKO_STOPPED)
+		by_state[s->state]++;
+	return 0;
+}
+
+/* The Prometheus text exposition format, version 0.0.4. */
+static int print_prometheus(struct tko *t, const __u64 v[TKO_ST_MAX])
+{
+	__u64 by_state[TKO_STOPPED + 1] = {}, ev[TKO_EV_STATS_LEN];
+	int ret;
+
+	ret = tko_session_foreach(t, count_state, by_state) ?: tko_event_stats_read(t, ev);
+	if (ret)
+		return ret;
+	printf("# HELP tko_sessions Offloaded sessions by lifecycle state.\n"
+	       "# TYPE tko_sessions gauge\n");
+	for (int i = 0; i <= TKO_STOPPED; i++)
+		printf("tko_sessions{state=\"%s\"} %llu\n", state_name(i),
+		       (unsigned long long)by_state[i]);
+	printf("# HELP tko_events_total Session lifecycle events by event and reason "
+	       "(invalidations: suspended, invalidated, peer_dead).\n"
+	       "# TYPE tko_events_total counter\n");
+	for (int type = 1; type < TKO_EVENTS_MAX; type++)
+		for (int r = 0; r < TKO_REASONS_MAX; r++) {
+			__u64 n = ev[type * TKO_REASONS_MAX + r];
+
+			if (n)
+				printf("tko_events_total{event=\"%s\",reason=\"%s\"} %llu\n",
+				       event_name(type), reason_name(r), (unsigned long long)n);
+		}
+	for (int i = 0; i < TKO_ST_MAX; i++)
+		printf("# TYPE tko_%s_total counter\ntko_%s_total %llu\n", stat_names[i],
+		       stat_names[i], (unsigned long long)v[i]);
+	return 0;
+}
+
 int cmd_stats(int argc, char **argv)
 {
 	static const char help[] =
-		"usage: tko stats [--json] [--pin-dir DIR]\n"
-		"Datapath counters, summed over CPUs.\n";
-	static const char *const names[TKO_ST_MAX] = {
-		[TKO_ST_XDP_SEEN] = "xdp_session_frames",
-		[TKO_ST_PEER_PROBES_ANSWERED] = "peer_probes_answered",
-		[TKO_ST_ANSWERS_LIMITED] = "answers_rate_limited",
-		[TKO_ST_TC_SEEN] = "tc_session_frames",
-		[TKO_ST_SUSPENDED] = "suspended",
-		[TKO_ST_INVALIDATED] = "invalidated",
-		[TKO_ST_EVENTS] = "events",
-		[TKO_ST_EVENTS_LOST] = "events_lost",
-		[TKO_ST_OFF_PATH] = "off_path_segments",
-		[TKO_ST_PROBES_QUEUED] = "probes_queued",
-		[TKO_ST_PROBES_SENT] = "probes_sent",
-		[TKO_ST_PROBES_ANSWERED] = "probes_answered",
-		[TKO_ST_QUEUE_FULL] = "probe_queue_full",
-		[TKO_ST_EMIT_ERRORS] = "emit_errors",
-		[TKO_ST_PEER_DEAD] = "peer_dead",
-		[TKO_ST_CARRIER_PASSES] = "carrier_passes",
-	};
-	_Static_assert(sizeof(names) / sizeof(names[0]) == TKO_ST_MAX, "a counter without a name");
+		"usage: tko stats [--json | --prometheus] [--pin-dir DIR]\n"
+		"Datapath counters, summed over CPUs. --prometheus adds sessions by state and\n"
+		"events by reason, in the Prometheus text format.\n";
 	__u64 v[TKO_ST_MAX];
 	struct common o = {};
 	struct tko *t;
 	int ret;
 
-	ret = parse_common(argc, argv, "stats", help, false, &o);
+	ret = parse_common(argc, argv, "stats", help, WITH_PROMETHEUS, &o);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	if (optind != argc)
 		return usage_error("stats", "unexpected argument '%s'", argv[optind]);
+	if (o.json && o.prometheus)
+		return usage_error("stats", "%s", "--json and --prometheus exclude each other");
 	if (!require_root() || cli_open(o.pin_dir, &t))
 		return 1;
 	ret = tko_stats_read(t, v);
+	if (!ret && o.prometheus)
+		ret = print_prometheus(t, v);
 	tko_close(t);
 	if (ret) {
 		pr_warn("cannot read the counters: %s", strerror(-ret));
 		return 1;
 	}
-	for (int i = 0; i < TKO_ST_MAX; i++) {
+	for (int i = 0; i < TKO_ST_MAX && !o.prometheus; i++) {
 		if (o.json)
-			printf("%s\"%s\":%llu%s", i ? "" : "{", names[i], (unsigned long long)v[i],
-			       i == TKO_ST_MAX - 1 ? "}\n" : ",");
+			printf("%s\"%s\":%llu%s", i ? "" : "{", stat_names[i],
+			       (unsigned long long)v[i], i == TKO_ST_MAX - 1 ? "}\n" : ",");
 		else
-			printf("%-22s %llu\n", names[i], (unsigned long long)v[i]);
+			printf("%-22s %llu\n", stat_names[i], (unsigned long long)v[i]);
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "loader.h"
 
 struct tko {
+	char pin_dir[PATH_MAX];
 	int sessions_fd;
 	int event_log_fd;
 	int stats_fd;
@@ -67,6 +68,7 @@ int tko_open(const char *pin_dir, struct tko **out)
 
 	if (!t)
 		return -ENOMEM;
+	snprintf(t->pin_dir, sizeof(t->pin_dir), "%s", pin_dir);
 	t->sessions_fd = open_pin(pin_dir, PIN_SESSIONS);
 	t->event_log_fd = open_pin(pin_dir, PIN_EVENT_LOG);
 	t->stats_fd = open_pin(pin_dir, PIN_STATS);
@@ -83,6 +85,24 @@ int tko_open(const char *pin_dir, struct tko **out)
 	}
 	*out = t;
 	return 0;
+}
+
+int tko_config_agent_default(struct tko *t, struct tko_config *cfg)
+{
+	struct tko_config pinned;
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	tko_config_default(cfg);
+	fd = open_pin(t->pin_dir, "defaults");
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;	/* an agent without configured defaults */
+	if (bpf_map_lookup_elem(fd, &zero, &pinned))
+		err = -errno;
+	else if (pinned.idle_s)	/* all zero: never set */
+		*cfg = pinned;
+	close(fd);
+	return err;
 }
 
 static int run_ctl(int prog_fd, struct tko_ctl_args *args)
@@ -201,7 +221,8 @@ out:
 	return ret;
 }
 
-int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX])
+/* Sum a per-CPU array of __u64 counters over the possible CPUs. */
+static int sum_percpu(int fd, __u64 *out, __u32 n)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 *vals;
@@ -211,9 +232,9 @@ int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX])
 	vals = calloc(ncpu, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (__u32 i = 0; i < TKO_ST_MAX; i++) {
+	for (__u32 i = 0; i < n; i++) {
 		out[i] = 0;
-		if (bpf_map_lookup_elem(t->stats_fd, &i, vals)) {
+		if (bpf_map_lookup_elem(fd, &i, vals)) {
 			int err = -errno;
 
 			free(vals);
@@ -224,4 +245,20 @@ int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX])
 	}
 	free(vals);
 	return 0;
+}
+
+int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX])
+{
+	return sum_percpu(t->stats_fd, out, TKO_ST_MAX);
+}
+
+int tko_event_stats_read(struct tko *t, __u64 out[TKO_EV_STATS_LEN])
+{
+	int fd = open_pin(t->pin_dir, "ev_stats"), err;
+
+	if (fd < 0)
+		return fd;
+	err = sum_percpu(fd, out, TKO_EV_STATS_LEN);
+	close(fd);
+	return err;
 }

@@ -53,7 +53,9 @@ static int share_map(struct bpf_map *dst, const struct bpf_map *src)
 	share_map((skel)->maps.event_seq, (ctl)->maps.event_seq) ?:   \
 	share_map((skel)->maps.stats, (ctl)->maps.stats) ?:           \
 	share_map((skel)->maps.due, (ctl)->maps.due) ?:               \
-	share_map((skel)->maps.carrier, (ctl)->maps.carrier))
+	share_map((skel)->maps.carrier, (ctl)->maps.carrier) ?:       \
+	share_map((skel)->maps.ev_stats, (ctl)->maps.ev_stats) ?:     \
+	share_map((skel)->maps.defaults, (ctl)->maps.defaults))
 
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 {
@@ -115,37 +117,53 @@ void tko_bpf_destroy(struct tko_bpf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static const char *const pin_names[] = {
-	PIN_SESSIONS, PIN_EVENTS, PIN_EVENT_LOG, PIN_EVENT_SEQ, PIN_STATS,
-	PIN_CTL_START, PIN_CTL_STOP,
+const char *const pin_names[P_MAX] = {
+	[P_SESSIONS] = PIN_SESSIONS, [P_EVENTS] = PIN_EVENTS, [P_EVENT_LOG] = PIN_EVENT_LOG,
+	[P_EVENT_SEQ] = PIN_EVENT_SEQ, [P_STATS] = PIN_STATS, [P_DUE] = "due",
+	[P_CARRIER] = "carrier", [P_EV_STATS] = "ev_stats", [P_DEFAULTS] = "defaults",
+	[P_CTL_START] = PIN_CTL_START, [P_CTL_STOP] = PIN_CTL_STOP,
+	[P_PROG_XDP] = "prog_xdp_ingress", [P_PROG_TC] = "prog_tc_egress",
+	[P_PROG_CARRIER] = "prog_carrier",
 };
 
-int tko_bpf_pin(struct tko_bpf *b, const char *dir)
+void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 {
-	struct tko_ctl *c = b->ctl;
-	int fds[] = {
-		bpf_map__fd(c->maps.sessions), bpf_map__fd(c->maps.events),
-		bpf_map__fd(c->maps.event_log), bpf_map__fd(c->maps.event_seq),
-		bpf_map__fd(c->maps.stats), bpf_program__fd(c->progs.tko_start),
-		bpf_program__fd(c->progs.tko_stop),
-	};
+	const struct tko_ctl *c = b->ctl;
+
+	f->fd[P_SESSIONS] = bpf_map__fd(c->maps.sessions);
+	f->fd[P_EVENTS] = bpf_map__fd(c->maps.events);
+	f->fd[P_EVENT_LOG] = bpf_map__fd(c->maps.event_log);
+	f->fd[P_EVENT_SEQ] = bpf_map__fd(c->maps.event_seq);
+	f->fd[P_STATS] = bpf_map__fd(c->maps.stats);
+	f->fd[P_DUE] = bpf_map__fd(c->maps.due);
+	f->fd[P_CARRIER] = bpf_map__fd(c->maps.carrier);
+	f->fd[P_EV_STATS] = bpf_map__fd(c->maps.ev_stats);
+	f->fd[P_DEFAULTS] = bpf_map__fd(c->maps.defaults);
+	f->fd[P_CTL_START] = bpf_program__fd(c->progs.tko_start);
+	f->fd[P_CTL_STOP] = bpf_program__fd(c->progs.tko_stop);
+	f->fd[P_PROG_XDP] = bpf_program__fd(b->xdp->progs.tko_xdp_ingress);
+	f->fd[P_PROG_TC] = bpf_program__fd(b->tc->progs.tko_tc_egress);
+	f->fd[P_PROG_CARRIER] = bpf_program__fd(b->carrier->progs.tko_carrier);
+}
+
+int tko_bpf_pin(const struct tko_fds *f, const char *dir)
+{
 	char path[PATH_MAX];
-	size_t i;
 
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		pr_warn("cannot create pin directory %s: %s", dir, strerror(errno));
 		return -errno;
 	}
-	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+	for (int i = 0; i < P_MAX; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
-		if (bpf_obj_pin(fds[i], path)) {
+		if (bpf_obj_pin(f->fd[i], path)) {
 			int err = -errno;
 
 			pr_warn("cannot pin %s: %s", path, strerror(errno));
 			tko_bpf_unpin(dir);
 			return err;
 		}
-		/* Only root may change sessions (pins default to the umask). */
+		/* Only root may change sessions, whatever the umask. */
 		chmod(path, 0600);
 	}
 	return 0;
@@ -154,13 +172,82 @@ int tko_bpf_pin(struct tko_bpf *b, const char *dir)
 void tko_bpf_unpin(const char *dir)
 {
 	char path[PATH_MAX];
-	size_t i;
 
-	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {
+	for (int i = 0; i < P_MAX; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
 		unlink(path);
 	}
 	rmdir(dir);
+}
+
+void tko_fds_close(struct tko_fds *f)
+{
+	for (int i = 0; i < P_MAX; i++) {
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+		f->fd[i] = -1;
+	}
+}
+
+__u32 tko_obj_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	/* bpf_prog_info and bpf_map_info both start with type, id. */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+/* A map pinned by another build of tko may have another layout: refuse it. */
+static int check_map(int fd, const char *name, __u32 key_size, __u32 value_size)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.key_size != key_size || info.value_size != value_size) {
+		pr_warn("pinned map %s has another layout (key %u, value %u bytes; this tko "
+			"wants %u, %u): made by another version; 'tko unload' removes it",
+			name, info.key_size, info.value_size, key_size, value_size);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int tko_pins_open(const char *dir, struct tko_fds *f)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	for (int i = 0; i < P_MAX; i++)
+		f->fd[i] = -1;
+	for (int i = 0; i < P_MAX && !err; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
+		f->fd[i] = bpf_obj_get(path);
+		if (f->fd[i] < 0) {
+			err = -errno;
+			if (err != -ENOENT)
+				pr_warn("cannot open %s: %s", path, strerror(errno));
+			else if (i)
+				pr_warn("%s is missing: the pins in %s are incomplete ('tko unload' "
+					"removes them)", path, dir);
+		}
+	}
+	if (!err)
+		err = check_map(f->fd[P_SESSIONS], PIN_SESSIONS, sizeof(struct tko_key),
+				sizeof(struct tko_session)) ?:
+		      check_map(f->fd[P_EVENT_LOG], PIN_EVENT_LOG, sizeof(__u32),
+				sizeof(struct tko_event)) ?:
+		      check_map(f->fd[P_CARRIER], "carrier", sizeof(__u32),
+				sizeof(struct tko_carrier_state)) ?:
+		      check_map(f->fd[P_DEFAULTS], "defaults", sizeof(__u32),
+				sizeof(struct tko_config));
+	if (err)
+		tko_fds_close(f);
+	return err;
 }
 
 int tko_ensure_bpffs(const char *dir)

@@ -17,7 +17,7 @@ struct tko_bpf {
 	struct tko_carrier *carrier;	/* emits the probes queued by the timers */
 };
 
-/* Pin names inside the pin directory. */
+/* Pin names inside the pin directory (libtko opens these). */
 #define PIN_SESSIONS	"sessions"
 #define PIN_EVENTS	"events"
 #define PIN_EVENT_LOG	"event_log"
@@ -26,6 +26,23 @@ struct tko_bpf {
 #define PIN_CTL_START	"ctl_start"
 #define PIN_CTL_STOP	"ctl_stop"
 
+/*
+ * Everything the datapath is made of, by pin. The agent pins all of it, so
+ * that the datapath outlives the agent and a new agent can adopt it.
+ */
+enum pin_id {
+	P_SESSIONS, P_EVENTS, P_EVENT_LOG, P_EVENT_SEQ, P_STATS, P_DUE, P_CARRIER,
+	P_EV_STATS, P_DEFAULTS,
+	P_CTL_START, P_CTL_STOP, P_PROG_XDP, P_PROG_TC, P_PROG_CARRIER,
+	P_MAX
+};
+extern const char *const pin_names[P_MAX];
+
+/* One fd per pin; -1 where absent. */
+struct tko_fds {
+	int fd[P_MAX];
+};
+
 /* Route libbpf's messages through our log (warnings always, debug with -v). */
 void tko_bpf_setup_logging(void);
 
@@ -33,9 +50,22 @@ void tko_bpf_setup_logging(void);
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions);
 void tko_bpf_destroy(struct tko_bpf *b);
 
-/* Pin the maps and control programs in dir (created 0700); unpin removes them. */
-int tko_bpf_pin(struct tko_bpf *b, const char *dir);
+/* The fds of a loaded datapath (owned by b: do not close). */
+void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f);
+
+/* Pin everything in dir (created 0700, pins 0600); unpin removes them. */
+int tko_bpf_pin(const struct tko_fds *f, const char *dir);
 void tko_bpf_unpin(const char *dir);
+
+/*
+ * Open a pinned datapath (fds owned by f: tko_fds_close). -ENOENT if there
+ * is none; -EPROTO if its maps do not have this build's layout.
+ */
+int tko_pins_open(const char *dir, struct tko_fds *f);
+void tko_fds_close(struct tko_fds *f);
+
+/* The kernel id of a pinned program or map fd, 0 on error. */
+__u32 tko_obj_id(int fd);
 
 /* Mount bpffs on the directory holding dir if it is not a bpffs already. */
 int tko_ensure_bpffs(const char *dir);

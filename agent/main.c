@@ -10,7 +10,9 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *usage;
 } commands[] = {
-	{ "agent", cmd_agent, "--iface IF[,IF...] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS] [--json]" },
+	{ "agent", cmd_agent, "--iface IF[,IF...] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS]\n"
+			      "                [--config FILE] [--persist] [--json] [-v]\n"
+			      "  tko agent  --cleanup [--pin-dir DIR]" },
 	{ "start", cmd_start, "LOCAL REMOTE [--idle S] [--interval S] [--retry-interval S] "
 			      "[--retries N]\n                [--probe zero|byte] [--oneshot] "
 			      "[--on-dead none|reset]\n                "
@@ -18,7 +20,8 @@ static const struct {
 	{ "stop", cmd_stop, "LOCAL REMOTE" },
 	{ "list", cmd_list, "[--json]" },
 	{ "events", cmd_events, "[--json] [--follow]" },
-	{ "stats", cmd_stats, "[--json]" },
+	{ "stats", cmd_stats, "[--json | --prometheus]" },
+	{ "unload", cmd_unload, "" },
 };
 
 static void usage(FILE *f)

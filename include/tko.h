@@ -25,8 +25,12 @@ const char *tko_default_pin_dir(void);
 int tko_open(const char *pin_dir, struct tko **t);
 void tko_close(struct tko *t);
 
-/* Defaults a session gets unless the caller says otherwise. */
+/* Built-in defaults of a session. */
 void tko_config_default(struct tko_config *cfg);
+
+/* The defaults the running agent was configured with (tko agent --config), or
+ * the built-in ones if it was given none. */
+int tko_config_agent_default(struct tko *t, struct tko_config *cfg);
 
 /*
  * Register a session. tcp is NULL to learn the state from traffic ("monitor
@@ -56,5 +60,8 @@ int tko_events_read(struct tko *t, __u64 *after, tko_event_fn cb, void *ctx);
 
 /* Global counters summed over CPUs, indexed by enum tko_stat. */
 int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX]);
+
+/* Events counted by type and reason: out[type * TKO_REASONS_MAX + reason]. */
+int tko_event_stats_read(struct tko *t, __u64 out[TKO_EV_STATS_LEN]);
 
 #endif /* TKO_H */

@@ -190,6 +190,11 @@ struct tko_event {
 	struct tko_counters cnt;
 };
 
+/* `ev_stats` (per-CPU) counts events by type and reason: index type * 16 + reason. */
+#define TKO_REASONS_MAX	16
+#define TKO_EVENTS_MAX	8
+#define TKO_EV_STATS_LEN (TKO_EVENTS_MAX * TKO_REASONS_MAX)
+
 /* Global counters: index into the per-CPU `stats` array. */
 enum tko_stat {
 	TKO_ST_XDP_SEEN = 0,		/* TCP frames of a known session at XDP */

@@ -47,6 +47,7 @@ static __always_inline void emit_event(const struct tko_key *k, const struct tko
 		e->seq = seq;
 	}
 	stat_inc(TKO_ST_EVENTS);
+	ev_stat_inc(type, reason);
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {

@@ -61,9 +61,33 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TKO_EV_STATS_LEN);
+	__type(key, __u32);
+	__type(value, __u64);
+} ev_stats SEC(".maps");
+
+/* Entry 0: what `tko start` uses for an option it is not given (agent config). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tko_config);
+} defaults SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline void ev_stat_inc(__u8 type, __u8 reason)
+{
+	__u32 idx = (type % TKO_EVENTS_MAX) * TKO_REASONS_MAX + reason % TKO_REASONS_MAX;
+	__u64 *v = bpf_map_lookup_elem(&ev_stats, &idx);
 
 	if (v)
 		(*v)++;

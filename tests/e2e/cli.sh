@@ -45,7 +45,7 @@ check "no pins left by the failed agent" test ! -e "$PIN"
 check "agent starts with a table of 2 sessions" agent_start --iface g0,g1 --max-sessions 2
 check "pins are root-only (0600)" \
 	bash -c "[ \"\$(stat -c %a '$PIN/sessions' '$PIN/ctl_start' | sort -u)\" = 600 ]"
-expect 1 "already holds tko pins" "second agent on the same pins" \
+expect 1 "another tko agent \(pid [0-9]+\) is running with pins in" "second agent on the same pins" \
 	nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --iface g1 --pin-dir "$PIN"
 expect 1 "another XDP program is attached" "second agent on the same interface" \
 	nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --iface g1 --pin-dir "$PIN-2"

@@ -35,10 +35,10 @@
 
 /* ---- the fake kernel ----------------------------------------------------- */
 
-static const char *const pin_names[] = {
+static const char *const lib_pin_names[] = {
 	PIN_SESSIONS, PIN_EVENT_LOG, PIN_STATS, PIN_CTL_START, PIN_CTL_STOP,
 };
-enum { P_SESSIONS, P_EVENT_LOG, P_STATS, P_START, P_STOP, NPINS };
+enum { LP_SESSIONS, LP_EVENT_LOG, LP_STATS, LP_START, LP_STOP, LP_N };
 
 #define MAX_FAKE_SESSIONS 8
 
@@ -46,7 +46,7 @@ static struct {
 	bool on;			/* fake pins instead of libbpf's bpf_obj_get */
 	int missing;			/* index of a pin that does not exist, or -1 */
 	char dir[PATH_MAX];		/* where lib.c must look */
-	int fd[NPINS];			/* what bpf_obj_get handed out, -1 if nothing */
+	int fd[LP_N];			/* what bpf_obj_get handed out, -1 if nothing */
 	int gets;			/* bpf_obj_get calls */
 
 	/* bpf_prog_test_run_opts */
@@ -72,7 +72,7 @@ static int fake_reset(void **state)
 {
 	memset(&fk, 0, sizeof(fk));
 	fk.missing = fk.log_fail_at = fk.stats_fail_at = -1;
-	for (int i = 0; i < NPINS; i++)
+	for (int i = 0; i < LP_N; i++)
 		fk.fd[i] = -1;
 	return 0;
 }
@@ -94,8 +94,8 @@ int bpf_obj_get(const char *path)
 		return real ? real(path) : fail_errno(ENOSYS);
 	}
 	fk.gets++;
-	for (int i = 0; i < NPINS; i++) {
-		snprintf(want, sizeof(want), "%s/%s", fk.dir, pin_names[i]);
+	for (int i = 0; i < LP_N; i++) {
+		snprintf(want, sizeof(want), "%s/%s", fk.dir, lib_pin_names[i]);
 		if (strcmp(path, want))
 			continue;
 		if (i == fk.missing)
@@ -135,7 +135,7 @@ int bpf_map_lookup_elem(int fd, const void *key, void *value)
 {
 	__u32 idx;
 
-	if (fd >= 0 && fd == fk.fd[P_SESSIONS]) {
+	if (fd >= 0 && fd == fk.fd[LP_SESSIONS]) {
 		int i = fake_session_index(key);
 
 		if (i < 0)
@@ -144,7 +144,7 @@ int bpf_map_lookup_elem(int fd, const void *key, void *value)
 		return 0;
 	}
 	memcpy(&idx, key, sizeof(idx));
-	if (fd >= 0 && fd == fk.fd[P_EVENT_LOG]) {
+	if (fd >= 0 && fd == fk.fd[LP_EVENT_LOG]) {
 		if (idx >= TKO_EVENT_LOG_LEN)
 			return fail_errno(ENOENT);
 		if ((int)idx == fk.log_fail_at)
@@ -152,7 +152,7 @@ int bpf_map_lookup_elem(int fd, const void *key, void *value)
 		memcpy(value, &fk.log[idx], sizeof(fk.log[idx]));
 		return 0;
 	}
-	if (fd >= 0 && fd == fk.fd[P_STATS]) {
+	if (fd >= 0 && fd == fk.fd[LP_STATS]) {
 		int ncpu = libbpf_num_possible_cpus();
 
 		if (idx >= TKO_ST_MAX)
@@ -177,7 +177,7 @@ int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, vo
 	__u64 start = in_batch ? *(__u64 *)in_batch : 0, i;
 	__u32 n = 0;
 
-	if (fd < 0 || fd != fk.fd[P_SESSIONS])
+	if (fd < 0 || fd != fk.fd[LP_SESSIONS])
 		fail_msg("bpf_map_lookup_batch on unexpected fd %d", fd);
 	for (i = start; i < (__u64)fk.nsessions && n < *count; i++, n++) {
 		memcpy((struct tko_key *)keys + n, &fk.keys[i], sizeof(fk.keys[i]));
@@ -322,23 +322,23 @@ static void test_close_null(void **state)
 static void test_open_close_fake(void **state)
 {
 	struct tko *t = fake_open();
-	int fds[NPINS];
+	int fds[LP_N];
 
-	assert_int_equal(fk.gets, NPINS);	/* every pin, under the given directory */
-	for (int i = 0; i < NPINS; i++) {
+	assert_int_equal(fk.gets, LP_N);	/* every pin, under the given directory */
+	for (int i = 0; i < LP_N; i++) {
 		assert_true(fd_is_open(fk.fd[i]));
 		fds[i] = fk.fd[i];
 	}
 	tko_close(t);
-	for (int i = 0; i < NPINS; i++)
+	for (int i = 0; i < LP_N; i++)
 		if (fd_is_open(fds[i]))
-			fail_msg("pin %s: fd %d left open by tko_close", pin_names[i], fds[i]);
+			fail_msg("pin %s: fd %d left open by tko_close", lib_pin_names[i], fds[i]);
 }
 
 /* Whichever pin is missing, tko_open fails with -ENOENT and leaks no fd. */
 static void test_open_one_pin_missing(void **state)
 {
-	for (int m = 0; m < NPINS; m++) {
+	for (int m = 0; m < LP_N; m++) {
 		struct tko *t = (struct tko *)&t;
 		int ret;
 
@@ -348,11 +348,11 @@ static void test_open_one_pin_missing(void **state)
 		snprintf(fk.dir, sizeof(fk.dir), "/tmp/tko-unit-fake");
 		ret = tko_open(fk.dir, &t);
 		if (ret != -ENOENT)
-			fail_msg("pin %s missing: tko_open returned %d", pin_names[m], ret);
+			fail_msg("pin %s missing: tko_open returned %d", lib_pin_names[m], ret);
 		assert_ptr_equal(t, (struct tko *)&t);
-		for (int i = 0; i < NPINS; i++)
+		for (int i = 0; i < LP_N; i++)
 			if (fd_is_open(fk.fd[i]))
-				fail_msg("pin %s missing: fd of %s leaked", pin_names[m], pin_names[i]);
+				fail_msg("pin %s missing: fd of %s leaked", lib_pin_names[m], lib_pin_names[i]);
 	}
 }
 
@@ -374,7 +374,7 @@ static void test_start_limits_accepted(void **state)
 		fk.runs = 0;
 		assert_int_equal(tko_session_start(t, &key, &ok[i], NULL, 0), 0);
 		assert_int_equal(fk.runs, 1);
-		assert_int_equal(fk.run_fd, fk.fd[P_START]);
+		assert_int_equal(fk.run_fd, fk.fd[LP_START]);
 		assert_int_equal(fk.run_ctx_size, sizeof(struct tko_ctl_args));
 		assert_memory_equal(&fk.run_args.cfg, &ok[i], sizeof(ok[i]));
 	}
@@ -453,7 +453,7 @@ static void test_stop_args(void **state)
 
 	memset(&fk.run_args, 0xa5, sizeof(fk.run_args));
 	assert_int_equal(tko_session_stop(t, &key), 0);
-	assert_int_equal(fk.run_fd, fk.fd[P_STOP]);
+	assert_int_equal(fk.run_fd, fk.fd[LP_STOP]);
 	assert_int_equal(fk.run_ctx_size, sizeof(struct tko_ctl_args));
 	assert_memory_equal(&fk.run_args, &want, sizeof(want));	/* the key, zeros elsewhere */
 	tko_close(t);

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* tko start: one session from the command line, or thousands from a file. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "format.h"
+#include "log.h"
+#include "parse.h"
+
+static const char start_help[] =
+	"usage: tko start LOCAL REMOTE [OPTIONS]\n"
+	"       tko start --file FILE [OPTIONS]\n"
+	"Offload the keepalives of the TCP session LOCAL <-> REMOTE (LOCAL is the endpoint\n"
+	"tko speaks for). Its state is learned from its next segments, or given with --state.\n"
+	"Options not given come from the agent's configuration, else the defaults below.\n"
+	"  --idle S            idle seconds before tko takes over (default 60)\n"
+	"  --interval S        seconds between answered probes (default 60)\n"
+	"  --retry-interval S  seconds after an unanswered probe (default 10)\n"
+	"  --retries N         unanswered probes before the peer is dead (default 5)\n"
+	"  --probe zero|byte   probe with no payload (Linux) or one byte (BSD) (default zero)\n"
+	"  --oneshot           end the session on traffic instead of re-arming\n"
+	"  --on-dead none|reset  when the peer is dead, also reset the endpoint's\n"
+	"                      connection (a local socket fails at once) (default none)\n"
+	"  --state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]\n"
+	"                      the endpoint's sequence state, handed over explicitly\n"
+	"  --file FILE         one session per line: 'LOCAL REMOTE [OPTIONS]' ('-' is stdin;\n"
+	"                      '#' starts a comment); the options given here apply to every\n"
+	"                      line unless the line says otherwise\n"
+	"  --pin-dir DIR       the agent's pin directory\n";
+
+enum { O_IDLE = 1, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_ONESHOT, O_STATE,
+       O_ON_DEAD, O_FILE, O_PIN_DIR, O_HELP };
+
+static const struct option start_opts[] = {
+	{ "idle", required_argument, NULL, O_IDLE },
+	{ "interval", required_argument, NULL, O_INTERVAL },
+	{ "retry-interval", required_argument, NULL, O_RETRY_INTERVAL },
+	{ "retries", required_argument, NULL, O_RETRIES },
+	{ "probe", required_argument, NULL, O_PROBE },
+	{ "oneshot", no_argument, NULL, O_ONESHOT },
+	{ "on-dead", required_argument, NULL, O_ON_DEAD },
+	{ "state", required_argument, NULL, O_STATE },
+	{ "file", required_argument, NULL, O_FILE },
+	{ "pin-dir", required_argument, NULL, O_PIN_DIR },
+	{ "help", no_argument, NULL, O_HELP },
+	{}
+};
+
+/* One session to start: what its options said, and which ones they said. */
+struct request {
+	struct tko_config cfg;
+	unsigned int given;		/* 1 << O_* */
+	struct tko_tcp_state tcp;
+	__u8 have;			/* TKO_HAVE_* of tcp, when given */
+	bool state;
+	const char *pin_dir;
+	const char *file;
+};
+
+/*
+ * Parse the options of argv into r, on top of what r holds. Positional
+ * arguments are left in argv[*first..argc). Returns 0, 1 for --help, or -1
+ * with the reason in err.
+ */
+static int parse_request(int argc, char **argv, struct request *r, int *first,
+			 char *err, size_t errlen)
+{
+	int c, ret = 0;
+
+	optind = 0;	/* full re-initialisation: each file line is a new argv */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", start_opts, NULL)) != -1) {
+		switch (c) {
+		case O_IDLE:
+			ret = parse_uint(optarg, "--idle", TKO_TIME_MIN, TKO_TIME_MAX,
+					 &r->cfg.idle_s, err, errlen);
+			break;
+		case O_INTERVAL:
+			ret = parse_uint(optarg, "--interval", TKO_TIME_MIN, TKO_TIME_MAX,
+					 &r->cfg.interval_s, err, errlen);
+			break;
+		case O_RETRY_INTERVAL:
+			ret = parse_uint(optarg, "--retry-interval", TKO_TIME_MIN, TKO_TIME_MAX,
+					 &r->cfg.retry_interval_s, err, errlen);
+			break;
+		case O_RETRIES:
+			ret = parse_uint(optarg, "--retries", 1, TKO_RETRIES_MAX, &r->cfg.retries,
+					 err, errlen);
+			break;
+		case O_PROBE:
+			ret = parse_probe(optarg, &r->cfg.probe, err, errlen);
+			break;
+		case O_ONESHOT:
+			r->cfg.flags |= TKO_F_ONESHOT;
+			break;
+		case O_ON_DEAD:
+			ret = parse_on_dead(optarg, &r->cfg.flags, err, errlen);
+			break;
+		case O_STATE:
+			ret = parse_state(optarg, &r->tcp, &r->have, err, errlen);
+			r->state = true;
+			break;
+		case O_FILE:
+			r->file = optarg;
+			break;
+		case O_PIN_DIR:
+			r->pin_dir = optarg;
+			break;
+		case 'h':
+		case O_HELP:
+			return 1;
+		default:
+			snprintf(err, errlen, "unknown option or missing value: '%s'",
+				 argv[optind - 1]);
+			return -1;
+		}
+		if (ret)
+			return -1;
+		r->given |= 1u << c;
+	}
+	*first = optind;
+	return 0;
+}
+
+/* What neither the line nor the command line said comes from the agent. */
+static void fill_defaults(struct request *r, const struct tko_config *base)
+{
+	if (!(r->given & (1u << O_IDLE)))
+		r->cfg.idle_s = base->idle_s;
+	if (!(r->given & (1u << O_INTERVAL)))
+		r->cfg.interval_s = base->interval_s;
+	if (!(r->given & (1u << O_RETRY_INTERVAL)))
+		r->cfg.retry_interval_s = base->retry_interval_s;
+	if (!(r->given & (1u << O_RETRIES)))
+		r->cfg.retries = base->retries;
+	if (!(r->given & (1u << O_PROBE)))
+		r->cfg.probe = base->probe;
+}
+
+/* Start one session; a one-line description of a failure into err. */
+static int start_one(struct tko *t, const struct tko_key *key, const struct request *r,
+		     char *err, size_t errlen)
+{
+	char l[ENDPOINT_STRLEN], rem[ENDPOINT_STRLEN];
+	int ret = tko_session_start(t, key, &r->cfg, r->state ? &r->tcp : NULL, r->have);
+
+	format_key(key, l, rem);
+	switch (ret) {
+	case 0:
+		break;
+	case -EEXIST:
+		snprintf(err, errlen, "session %s -> %s is already offloaded", l, rem);
+		break;
+	case -E2BIG:
+	case -ENOMEM:
+		snprintf(err, errlen, "session table full: cannot offload %s -> %s "
+			 "(see tko agent --max-sessions)", l, rem);
+		break;
+	default:
+		snprintf(err, errlen, "cannot start %s -> %s: %s", l, rem, strerror(-ret));
+	}
+	return ret;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Split a line into at most max words; returns the count. */
+static int split(char *line, char **words, int max)
+{
+	int n = 0;
+
+	for (char *tok = strtok(line, " \t\r\n"); tok && n < max; tok = strtok(NULL, " \t\r\n"))
+		words[n++] = tok;
+	return n;
+}
+
+/*
+ * tko start --file: every line is a session; a bad line is reported with its
+ * number and the others still start. Progress every second on stderr.
+ */
+static int start_file(struct tko *t, const struct request *common)
+{
+	FILE *f = strcmp(common->file, "-") ? fopen(common->file, "r") : stdin;
+	char line[4096], err[256];
+	unsigned long lineno = 0, started = 0, failed = 0;
+	double t0 = now_s(), last = t0;
+
+	if (!f) {
+		pr_warn("cannot read %s: %s", common->file, strerror(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *words[64] = { "tko-start" };
+		struct request r = *common;
+		struct tko_key key;
+		int n, first, ret;
+
+		lineno++;
+		line[strcspn(line, "#")] = '\0';
+		n = split(line, words + 1, 62) + 1;
+		if (n == 1)
+			continue;
+		ret = parse_request(n, words, &r, &first, err, sizeof(err));
+		if (!ret && (n - first != 2 || r.file != common->file)) {
+			snprintf(err, sizeof(err), "expected LOCAL REMOTE [OPTIONS]");
+			ret = -1;
+		}
+		if (!ret)
+			ret = parse_key(words[first], words[first + 1], &key, err, sizeof(err)) ?:
+			      start_one(t, &key, &r, err, sizeof(err));
+		if (ret) {
+			if (failed < 10)
+				pr_warn("%s:%lu: %s", common->file, lineno, err);
+			failed++;
+			continue;
+		}
+		started++;
+		if (now_s() - last >= 1) {
+			last = now_s();
+			fprintf(stderr, "tko start: %lu sessions started (%.0f/s)\n", started,
+				started / (last - t0));
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	if (failed > 10)
+		pr_warn("... and %lu more lines failed", failed - 10);
+	printf("started %lu sessions from %s in %.2f s%s", started, common->file,
+	       now_s() - t0, failed ? "" : "\n");
+	if (failed)
+		printf(", %lu lines failed\n", failed);
+	return failed ? 1 : 0;
+}
+
+int cmd_start(int argc, char **argv)
+{
+	struct request r = { .pin_dir = tko_default_pin_dir() };
+	struct tko_config base;
+	struct tko_key key;
+	char err[256];
+	struct tko *t;
+	int first, ret;
+
+	tko_config_default(&r.cfg);
+	ret = parse_request(argc, argv, &r, &first, err, sizeof(err));
+	if (ret == 1) {
+		fputs(start_help, stdout);
+		return 0;
+	}
+	if (ret)
+		return usage_error("start", "%s", err);
+	if (r.file && argc - first != 0)
+		return usage_error("start", "%s", "--file takes the sessions from the file, "
+				   "not from the command line");
+	if (!r.file && argc - first != 2)
+		return usage_error("start", "%s", "expected LOCAL and REMOTE");
+	if (!r.file && parse_key(argv[first], argv[first + 1], &key, err, sizeof(err)))
+		return usage_error("start", "%s", err);
+	if (!require_root() || cli_open(r.pin_dir, &t))
+		return 1;
+	if (!tko_config_agent_default(t, &base))
+		fill_defaults(&r, &base);
+
+	if (r.file) {
+		ret = start_file(t, &r);
+	} else {
+		char l[ENDPOINT_STRLEN], rem[ENDPOINT_STRLEN];
+
+		ret = start_one(t, &key, &r, err, sizeof(err));
+		format_key(&key, l, rem);
+		if (ret)
+			pr_warn("%s", err);
+		else
+			printf("started %s -> %s (%s)\n", l, rem,
+			       r.state ? "state given" : "learning from traffic");
+		ret = ret ? 1 : 0;
+	}
+	tko_close(t);
+	return ret;
+}
