@@ -26,7 +26,12 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 PROG_TESTS := $(patsubst tests/prog/%.c,$(BUILD)/tests/%,$(wildcard tests/prog/prog_*.c))
 TEST_HELPERS := $(BUILD)/tests/tcpkit $(BUILD)/tests/xdp_pass.bpf.o
 
-.PHONY: all deps test demo vmlinux clean help
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR := $(PREFIX)/sbin
+INSTALL ?= install
+
+.PHONY: all deps test demo vmlinux clean help install uninstall
 .DELETE_ON_ERROR:
 # Objects and skeletons are inputs of several targets: never delete them.
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -39,6 +44,8 @@ help:
 	@echo "make test    build and run every test (root; namespaces only)"
 	@echo "make demo    show tko answering a server's keepalives for a sleeping device"
 	@echo "make vmlinux regenerate vmlinux/vmlinux.h from this kernel's BTF"
+	@echo "make bench   run the benchmarks (root; ~15 min, QUICK=1 ~3 min); see docs/performance.md"
+	@echo "make install install tko(8), libtko, the systemd unit (PREFIX=$(PREFIX), DESTDIR=)"
 
 deps:
 	@scripts/deps.sh
@@ -81,8 +88,32 @@ demo: deps
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
 	@scripts/demo.sh $(BUILD)
 
+include bench/bench.mk
+
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+# The binary, the library and its headers, the man page, a systemd unit and
+# an example configuration (never overwriting one that exists).
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/share/doc/tko $(DESTDIR)/etc/tko
+	$(INSTALL) -m 0755 $(BUILD)/tko $(DESTDIR)$(SBINDIR)/tko
+	$(INSTALL) -m 0644 $(BUILD)/libtko.a $(DESTDIR)$(PREFIX)/lib/libtko.a
+	$(INSTALL) -m 0644 include/tko.h include/tko_types.h $(DESTDIR)$(PREFIX)/include/
+	$(INSTALL) -m 0644 docs/tko.8 $(DESTDIR)$(PREFIX)/share/man/man8/tko.8
+	sed 's|@SBINDIR@|$(SBINDIR)|' scripts/tko.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/tko.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/tko.service
+	$(INSTALL) -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/tko/
+	[ -e $(DESTDIR)/etc/tko/tko.conf ] || $(INSTALL) -m 0644 scripts/tko.conf $(DESTDIR)/etc/tko/tko.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/tko $(DESTDIR)$(PREFIX)/lib/libtko.a \
+		$(DESTDIR)$(PREFIX)/include/tko.h $(DESTDIR)$(PREFIX)/include/tko_types.h \
+		$(DESTDIR)$(PREFIX)/share/man/man8/tko.8 \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/tko.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/tko
 
 clean:
 	rm -rf $(BUILD)

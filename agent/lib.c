@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* libtko: sessions, events and counters through the agent's pins. */
+#define _GNU_SOURCE	/* pipe2, F_SETPIPE_SZ */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +107,31 @@ int tko_config_agent_default(struct tko *t, struct tko_config *cfg)
 	return err;
 }
 
+/*
+ * bpf_timer_init() allocates without locks (kmalloc_nolock on recent
+ * kernels), so its memory cgroup charge can only come from the per-CPU
+ * stock of pre-charged pages, which nothing refills in a burst: a few
+ * hundred starts in a row fail with -ENOMEM although memory is plentiful
+ * (not when the agent runs in the root cgroup, which is never charged).
+ * A regular charged allocation on this CPU refills the stock: write and
+ * drain 64 KiB through a pipe (its pages are charged to our cgroup, the
+ * agent's as a rule). The failed start left nothing behind; try again.
+ */
+static void refill_memcg_stock(void)
+{
+	static char buf[65536];
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+		return;
+	fcntl(p[1], F_SETPIPE_SZ, sizeof(buf));
+	if (write(p[1], buf, sizeof(buf)) > 0)
+		while (read(p[0], buf, sizeof(buf)) > 0)
+			;
+	close(p[0]);
+	close(p[1]);
+}
+
 static int run_ctl(int prog_fd, struct tko_ctl_args *args)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(*args));
@@ -137,7 +164,15 @@ int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko
 		args.tcp = *tcp;
 		args.have = have;
 	}
-	return run_ctl(t->start_fd, &args);
+	for (int i = 0;; i++) {
+		int ret = run_ctl(t->start_fd, &args);
+
+		if (ret != -ENOMEM || i == 20)
+			return ret;
+		if (i)
+			usleep(50 << (i < 10 ? i : 10));	/* 100 us .. 51 ms */
+		refill_memcg_stock();
+	}
 }
 
 int tko_session_stop(struct tko *t, const struct tko_key *key)

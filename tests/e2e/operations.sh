@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Operations: the datapath outlives the agent (kill -9, restart, adoption),
+# --persist and tko unload, the config file, bulk start, inspection with
+# bpftool, Prometheus counters.
+. "$(dirname "$0")/lib.sh"
+
+topo_up "$PREFIX" "$XDP_PASS" || { not_ok "topology"; finish; }
+S=$TOPO_V4_SRV
+
+cat >"$WORK/tko.conf" <<CONF
+# session defaults come from here
+iface = g1
+tick-ms = 5
+idle = 1
+interval = 1
+retry-interval = 1
+retries = 200
+CONF
+check "agent starts from a config file" agent_start --config "$WORK/tko.conf"
+check "the config names the interface" grep -q "attached to g1" "$WORK/agent.err"
+
+# A session the server never answers (its port is dropped there): tko probes
+# it every second for 200 retries, so probes flow as long as the datapath does.
+ip netns exec "$TOPO_SRV" nft add table ip tko_test_drop
+ip netns exec "$TOPO_SRV" nft add chain ip tko_test_drop in '{ type filter hook input priority 0; }'
+ip netns exec "$TOPO_SRV" nft add rule ip tko_test_drop in tcp dport 7999 drop
+ip netns exec "$TOPO_GW" ip neigh replace $S lladdr \
+	"$(ip -n "$TOPO_SRV" link show s0 | awk '/ether/ { print $2 }')" dev g1
+check "tko start takes the agent's defaults" tko start $TOPO_V4_DEV:30001 $S:7999 \
+	--state snd_nxt=1000,rcv_nxt=2000,win=512
+check "list shows idle 1, interval 1 from the config" bash -c "'$TKO' list --json --pin-dir '$PIN' |
+	grep -q '\"idle_s\":1,\"interval_s\":1,\"retry_interval_s\":1,\"retries\":200'"
+
+sent() { tko stats | awk '$1 == "probes_sent" { print $2 }'; }
+flowing() { local a; a=$(sent); sleep 1.5; [ "$(sent)" -gt "$a" ]; }
+check "probes flow" wait_for 10 flowing
+
+# --- kill -9: the datapath does not need the agent ----------------------------
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+check "after kill -9, the pins remain" test -e "$PIN/sessions"
+check "after kill -9, probes keep flowing" flowing
+check "after kill -9, XDP stays attached" bash -c "ip -n '$TOPO_GW' link show g1 | grep -q xdp"
+check "tko list works without an agent" bash -c "'$TKO' list --pin-dir '$PIN' | grep -q '$TOPO_V4_DEV:30001'"
+check "tko start works without an agent" tko start $TOPO_V4_DEV:30002 $S:7999 \
+	--state snd_nxt=1,rcv_nxt=2,win=3
+check "tko stop works without an agent" tko stop $TOPO_V4_DEV:30002 $S:7999
+
+xdp_id() { ip -n "$TOPO_GW" -d link show g1 | sed -n 's/.*prog\/xdp id \([0-9]*\).*/\1/p'; }
+id_before=$(xdp_id)
+check "a new agent adopts the datapath" agent_start --config "$WORK/tko.conf"
+check "it says so" grep -q "adopting the datapath pinned in $PIN" "$WORK/agent.err"
+check "it adopted g1's programs" grep -q "adopted g1" "$WORK/agent.err"
+check "the same XDP program stays attached" test "$(xdp_id)" = "$id_before"
+check "one TC filter, not two" \
+	test "$(tc -n "$TOPO_GW" filter show dev g1 egress | grep -c 'tko_tc_egress')" -eq 1
+check "the session survived" bash -c "'$TKO' list --pin-dir '$PIN' | grep -q '$TOPO_V4_DEV:30001 .*active'"
+check "probes still flow" flowing
+check "events of the agent-less time reach the new agent" \
+	wait_for 5 grep -q "^stopped .*$TOPO_V4_DEV:30002" "$WORK/agent.out"
+tko stop $TOPO_V4_DEV:30001 $S:7999 >/dev/null
+check "and it reports new events" wait_for 5 grep -q "^stopped .*$TOPO_V4_DEV:30001" "$WORK/agent.out"
+
+# --- inspection ----------------------------------------------------------------
+tko start $TOPO_V4_DEV:30003 $S:7999 --state snd_nxt=123456,rcv_nxt=654321,win=512 >/dev/null
+check "bpftool dumps sessions with named fields" bash -c "bpftool map dump pinned '$PIN/sessions' |
+	grep -q '\"snd_nxt\": 123456' && bpftool map dump pinned '$PIN/sessions' | grep -q '\"lport\": 30003'"
+check "bpftool dumps the event log with named fields" bash -c "bpftool map dump pinned '$PIN/event_log' |
+	grep -q '\"reason\":'"
+prom=$WORK/prom
+tko stats --prometheus >"$prom"
+check "prometheus: sessions by state" grep -qE '^tko_sessions\{state="(learning|active)"\} 1$' "$prom"
+check "prometheus: events by reason" grep -qE '^tko_events_total\{event="stopped",reason="request"\} [0-9]+$' "$prom"
+check "prometheus: probes and carrier passes" \
+	bash -c "grep -qE '^tko_probes_sent_total [1-9]' '$prom' && grep -qE '^tko_carrier_passes_total [1-9]' '$prom'"
+check "prometheus: every line is a comment or 'name{labels} value'" \
+	bash -c "! grep -vE '^# (HELP|TYPE) |^[a-z_]+(\{[a-z_]+=\"[a-z_]+\"(,[a-z_]+=\"[a-z_]+\")*\})? [0-9]+$' '$prom'"
+
+# --- bulk ------------------------------------------------------------------------
+for i in $(seq 1 2000); do
+	echo "$TOPO_V4_DEV:$((40000 + i)) $S:7999 --state snd_nxt=$i,rcv_nxt=$i,win=100"
+done >"$WORK/bulk"
+check "tko start --file: 2000 sessions" bash -c "'$TKO' start --file '$WORK/bulk' --pin-dir '$PIN' --idle 30 |
+	grep -q '^started 2000 sessions'"
+check "they are all there" test "$(tko list --json | grep -c '"idle_s":30,')" -eq 2000
+printf '%s\n' "# a comment" "$TOPO_V4_DEV:50001 $S:7999" "not-an-address $S:7999" \
+	"$TOPO_V4_DEV:50002 $S:7999 --idle 0" >"$WORK/bad"
+"$TKO" start --file "$WORK/bad" --pin-dir "$PIN" >"$WORK/bad.out" 2>"$WORK/bad.err"
+rc=$?
+check "a bad line fails the run (exit 1)" test $rc -eq 1
+check "and is named with its line number" bash -c "grep -q 'bad:3: bad address' '$WORK/bad.err' &&
+	grep -q 'bad:4: --idle: 0 is out of range' '$WORK/bad.err'"
+check "the good lines still start" grep -q "^started 1 sessions" "$WORK/bad.out"
+
+# --- --persist and tko unload ---------------------------------------------------
+agent_stop
+check "a plain stop removes everything" bash -c "[ ! -e '$PIN' ] && ! ip -n '$TOPO_GW' link show tko0 2>/dev/null"
+check "agent --persist starts" agent_start --config "$WORK/tko.conf" --persist
+tko start $TOPO_V4_DEV:30004 $S:7999 --state snd_nxt=1,rcv_nxt=2,win=3 >/dev/null
+check "agent --persist exits 0" agent_stop
+check "after --persist, the datapath runs on" bash -c "[ -e '$PIN/sessions' ] &&
+	ip -n '$TOPO_GW' link show g1 | grep -q xdp && ip -n '$TOPO_GW' link show tko0 >/dev/null"
+check "tko unload removes it" in_gw "$TKO" unload --pin-dir "$PIN"
+check "pins gone" test ! -e "$PIN"
+check "XDP detached" bash -c "! ip -n '$TOPO_GW' link show g1 | grep -q xdp"
+check "TC filter detached" bash -c "! tc -n '$TOPO_GW' filter show dev g1 egress | grep -q tko"
+check "carrier removed" bash -c "! ip -n '$TOPO_GW' link show tko0 2>/dev/null"
+check "unload with nothing pinned is fine" in_gw "$TKO" unload --pin-dir "$PIN"
+finish
