@@ -16,7 +16,9 @@ static const char start_help[] =
 	"usage: tko start LOCAL REMOTE [OPTIONS]\n"
 	"       tko start --file FILE [OPTIONS]\n"
 	"Offload the keepalives of the TCP session LOCAL <-> REMOTE (LOCAL is the endpoint\n"
-	"tko speaks for). Its state is learned from its next segments, or given with --state.\n"
+	"tko speaks for). A local socket of this network namespace is read from the kernel\n"
+	"(it must be idle: no unsent, unacknowledged or unread data); any other session's\n"
+	"state is learned from its next segments, or given with --state.\n"
 	"Options not given come from the agent's configuration, else the defaults below.\n"
 	"  --idle S            idle seconds before tko takes over (default 60)\n"
 	"  --interval S        seconds between answered probes (default 60)\n"
@@ -142,16 +144,46 @@ static void fill_defaults(struct request *r, const struct tko_config *base)
 		r->cfg.probe = base->probe;
 }
 
-/* Start one session; a one-line description of a failure into err. */
+enum how { HOW_GIVEN, HOW_CAPTURED, HOW_LEARNING };
+static const char *const how_text[] = {
+	[HOW_GIVEN] = "state given",
+	[HOW_CAPTURED] = "local socket, state captured",
+	[HOW_LEARNING] = "learning from traffic",
+};
+
+/*
+ * Start one session; a one-line description of a failure into err. Without
+ * --state, a local socket with the tuple is captured from the kernel (it
+ * must be idle); otherwise the state is learned from traffic (a gateway).
+ */
 static int start_one(struct tko *t, const struct tko_key *key, const struct request *r,
-		     char *err, size_t errlen)
+		     enum how *how, char *err, size_t errlen)
 {
 	char l[ENDPOINT_STRLEN], rem[ENDPOINT_STRLEN];
-	int ret = tko_session_start(t, key, &r->cfg, r->state ? &r->tcp : NULL, r->have);
+	struct tko_capture c = {};
+	int ret;
 
+	if (r->state) {
+		*how = HOW_GIVEN;
+		ret = tko_session_start(t, key, &r->cfg, &r->tcp, r->have);
+	} else {
+		*how = HOW_CAPTURED;
+		ret = tko_session_start_local(t, key, &r->cfg, &c);
+		if (ret == -ENOENT) {
+			*how = HOW_LEARNING;
+			ret = tko_session_start(t, key, &r->cfg, NULL, 0);
+		}
+	}
 	format_key(key, l, rem);
 	switch (ret) {
 	case 0:
+		break;
+	case -EBUSY:
+		snprintf(err, errlen, "socket not idle: %s -> %s has %u bytes unacknowledged, "
+			 "%u unsent, %u unread", l, rem, c.unacked, c.unsent, c.unread);
+		break;
+	case -ENOTCONN:
+		snprintf(err, errlen, "socket %s -> %s is not established", l, rem);
 		break;
 	case -EEXIST:
 		snprintf(err, errlen, "session %s -> %s is already offloaded", l, rem);
@@ -204,6 +236,7 @@ static int start_file(struct tko *t, const struct request *common)
 		char *words[64] = { "tko-start" };
 		struct request r = *common;
 		struct tko_key key;
+		enum how how;
 		int n, first, ret;
 
 		lineno++;
@@ -218,7 +251,7 @@ static int start_file(struct tko *t, const struct request *common)
 		}
 		if (!ret)
 			ret = parse_key(words[first], words[first + 1], &key, err, sizeof(err)) ?:
-			      start_one(t, &key, &r, err, sizeof(err));
+			      start_one(t, &key, &r, &how, err, sizeof(err));
 		if (ret) {
 			if (failed < 10)
 				pr_warn("%s:%lu: %s", common->file, lineno, err);
@@ -276,14 +309,14 @@ int cmd_start(int argc, char **argv)
 		ret = start_file(t, &r);
 	} else {
 		char l[ENDPOINT_STRLEN], rem[ENDPOINT_STRLEN];
+		enum how how;
 
-		ret = start_one(t, &key, &r, err, sizeof(err));
+		ret = start_one(t, &key, &r, &how, err, sizeof(err));
 		format_key(&key, l, rem);
 		if (ret)
 			pr_warn("%s", err);
 		else
-			printf("started %s -> %s (%s)\n", l, rem,
-			       r.state ? "state given" : "learning from traffic");
+			printf("started %s -> %s (%s)\n", l, rem, how_text[how]);
 		ret = ret ? 1 : 0;
 	}
 	tko_close(t);

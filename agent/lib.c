@@ -8,11 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "tko.h"
 #include "loader.h"
+#include "route.h"
 
 struct tko {
 	char pin_dir[PATH_MAX];
@@ -39,6 +43,14 @@ void tko_config_default(struct tko_config *cfg)
 	cfg->retry_interval_s = 10;
 	cfg->retries = 5;
 	cfg->probe = TKO_PROBE_ZERO;
+}
+
+static int tko_config_check(const struct tko_config *cfg)
+{
+	return cfg->idle_s < TKO_TIME_MIN || cfg->idle_s > TKO_TIME_MAX ||
+	       cfg->interval_s < TKO_TIME_MIN || cfg->interval_s > TKO_TIME_MAX ||
+	       cfg->retry_interval_s < TKO_TIME_MIN || cfg->retry_interval_s > TKO_TIME_MAX ||
+	       cfg->retries < 1 || cfg->retries > TKO_RETRIES_MAX || cfg->probe > TKO_PROBE_BYTE;
 }
 
 static int open_pin(const char *dir, const char *name)
@@ -142,15 +154,14 @@ static int run_ctl(int prog_fd, struct tko_ctl_args *args)
 	return (int)opts.retval;
 }
 
+static int start_args(struct tko *t, struct tko_ctl_args *args);
+
 int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko_config *cfg,
 		      const struct tko_tcp_state *tcp, __u8 have)
 {
 	struct tko_ctl_args args = {};
 
-	if (cfg->idle_s < TKO_TIME_MIN || cfg->idle_s > TKO_TIME_MAX ||
-	    cfg->interval_s < TKO_TIME_MIN || cfg->interval_s > TKO_TIME_MAX ||
-	    cfg->retry_interval_s < TKO_TIME_MIN || cfg->retry_interval_s > TKO_TIME_MAX ||
-	    cfg->retries < 1 || cfg->retries > TKO_RETRIES_MAX || cfg->probe > TKO_PROBE_BYTE)
+	if (tko_config_check(cfg))
 		return -EINVAL;
 	if (key->family != TKO_AF_INET && key->family != TKO_AF_INET6)
 		return -EINVAL;
@@ -162,10 +173,15 @@ int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko
 	if (tcp) {
 		args.cfg.flags |= TKO_F_STATE_GIVEN;
 		args.tcp = *tcp;
-		args.have = have;
+		args.have = have & (TKO_HAVE_SEQ | TKO_HAVE_TS);
 	}
+	return start_args(t, &args);
+}
+
+static int start_args(struct tko *t, struct tko_ctl_args *args)
+{
 	for (int i = 0;; i++) {
-		int ret = run_ctl(t->start_fd, &args);
+		int ret = run_ctl(t->start_fd, args);
 
 		if (ret != -ENOMEM || i == 20)
 			return ret;
@@ -221,6 +237,120 @@ out:
 	free(keys);
 	free(vals);
 	return ret;
+}
+
+int tko_capture(struct tko *t, const struct tko_key *key, struct tko_capture *out)
+{
+	int map_fd = open_pin(t->pin_dir, PIN_CAPTURE);
+	int link_fd = open_pin(t->pin_dir, PIN_ITER_CAPTURE);
+	struct tko_capture c = {};
+	int iter_fd = -1, err = 0;
+	char buf[64];
+
+	if (map_fd < 0 || link_fd < 0) {
+		err = map_fd < 0 ? map_fd : link_fd;
+		goto out;
+	}
+	/* Ask for this tuple, walk this netns's TCP sockets, read the answer. */
+	if (bpf_map_update_elem(map_fd, key, &c, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
+	iter_fd = bpf_iter_create(link_fd);
+	if (iter_fd < 0) {
+		err = iter_fd;
+		goto forget;
+	}
+	while ((err = read(iter_fd, buf, sizeof(buf))) > 0)
+		;
+	if (err < 0) {
+		err = -errno;
+		goto forget;
+	}
+	if (bpf_map_lookup_elem(map_fd, key, &c))
+		err = -errno;
+	else if (!c.found)
+		err = -ENOENT;
+	else
+		*out = c;
+forget:
+	bpf_map_delete_elem(map_fd, key);
+out:
+	if (iter_fd >= 0)
+		close(iter_fd);
+	if (map_fd >= 0)
+		close(map_fd);
+	if (link_fd >= 0)
+		close(link_fd);
+	return err;
+}
+
+int tko_session_start_local(struct tko *t, const struct tko_key *key,
+			    const struct tko_config *cfg, struct tko_capture *c)
+{
+	int err = tko_capture(t, key, c);
+
+	if (err)
+		return err;
+	if (!c->established)
+		return -ENOTCONN;
+	/* Android's ERROR_SOCKET_NOT_IDLE: data in flight or unread. */
+	if (c->unacked || c->unsent || c->unread)
+		return -EBUSY;
+	if (tko_config_check(cfg))
+		return -EINVAL;
+
+	struct tko_ctl_args args = { .key = *key, .cfg = *cfg, .tcp = c->tcp };
+
+	args.cfg.flags |= TKO_F_STATE_GIVEN;
+	args.have = c->have & (TKO_HAVE_SEQ | TKO_HAVE_TS);
+	/* The socket sends nothing: find its path now, as the kernel routes it.
+	 * Without a neighbour entry yet, its next segment will teach it. */
+	if (!route_l2(key, &args.ifindex, args.lmac, args.rmac))
+		args.have |= TKO_HAVE_L2;
+	return start_args(t, &args);
+}
+
+int tko_session_start_fd(struct tko *t, int fd, const struct tko_config *cfg)
+{
+	struct sockaddr_storage l, r;
+	socklen_t ll = sizeof(l), rl = sizeof(r);
+	struct tko_capture c;
+	struct tko_key key = {};
+	int type;
+	socklen_t tl = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_STREAM)
+		return -ENOTSOCK;
+	if (getsockname(fd, (void *)&l, &ll) || getpeername(fd, (void *)&r, &rl))
+		return -errno;
+	if (l.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (void *)&l, *b = (void *)&r;
+
+		key.family = TKO_AF_INET;
+		memcpy(key.laddr, &a->sin_addr, 4);
+		memcpy(key.raddr, &b->sin_addr, 4);
+		key.lport = ntohs(a->sin_port);
+		key.rport = ntohs(b->sin_port);
+	} else if (l.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (void *)&l, *b = (void *)&r;
+
+		/* A v4-mapped IPv6 socket is IPv4 on the wire. */
+		if (IN6_IS_ADDR_V4MAPPED(&b->sin6_addr)) {
+			key.family = TKO_AF_INET;
+			memcpy(key.laddr, &a->sin6_addr.s6_addr[12], 4);
+			memcpy(key.raddr, &b->sin6_addr.s6_addr[12], 4);
+		} else {
+			key.family = TKO_AF_INET6;
+			memcpy(key.laddr, &a->sin6_addr, 16);
+			memcpy(key.raddr, &b->sin6_addr, 16);
+		}
+		key.lport = ntohs(a->sin6_port);
+		key.rport = ntohs(b->sin6_port);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	return tko_session_start_local(t, &key, cfg, &c);
 }
 
 static int cmp_event_seq(const void *a, const void *b)

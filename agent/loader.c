@@ -17,6 +17,7 @@
 #include "xdp_ingress.skel.h"
 #include "tc_egress.skel.h"
 #include "carrier.skel.h"
+#include "sock_iter.skel.h"
 
 int log_verbose;
 
@@ -66,7 +67,8 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	b->xdp = tko_xdp_ingress__open();
 	b->tc = tko_tc_egress__open();
 	b->carrier = tko_carrier__open();
-	if (!b->ctl || !b->xdp || !b->tc || !b->carrier) {
+	b->iter = tko_sock_iter__open();
+	if (!b->ctl || !b->xdp || !b->tc || !b->carrier || !b->iter) {
 		err = -errno;
 		pr_warn("cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
@@ -102,6 +104,18 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		pr_warn("cannot load the carrier program: %s (-v shows the verifier log)", strerror(-err));
 		goto fail;
 	}
+	err = tko_sock_iter__load(b->iter);
+	if (err) {
+		pr_warn("cannot load the socket capture iterator: %s (-v shows the verifier log)",
+			strerror(-err));
+		goto fail;
+	}
+	b->iter_link = bpf_program__attach_iter(b->iter->progs.tko_capture, NULL);
+	if (!b->iter_link) {
+		err = -errno;
+		pr_warn("cannot create the socket capture iterator: %s", strerror(errno));
+		goto fail;
+	}
 	return 0;
 fail:
 	tko_bpf_destroy(b);
@@ -110,6 +124,8 @@ fail:
 
 void tko_bpf_destroy(struct tko_bpf *b)
 {
+	bpf_link__destroy(b->iter_link);
+	tko_sock_iter__destroy(b->iter);
 	tko_carrier__destroy(b->carrier);
 	tko_tc_egress__destroy(b->tc);
 	tko_xdp_ingress__destroy(b->xdp);
@@ -123,7 +139,8 @@ const char *const pin_names[P_MAX] = {
 	[P_CARRIER] = "carrier", [P_EV_STATS] = "ev_stats", [P_DEFAULTS] = "defaults",
 	[P_CTL_START] = PIN_CTL_START, [P_CTL_STOP] = PIN_CTL_STOP,
 	[P_PROG_XDP] = "prog_xdp_ingress", [P_PROG_TC] = "prog_tc_egress",
-	[P_PROG_CARRIER] = "prog_carrier",
+	[P_PROG_CARRIER] = "prog_carrier", [P_CAPTURE] = PIN_CAPTURE,
+	[P_ITER_CAPTURE] = PIN_ITER_CAPTURE,
 };
 
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
@@ -144,6 +161,8 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_PROG_XDP] = bpf_program__fd(b->xdp->progs.tko_xdp_ingress);
 	f->fd[P_PROG_TC] = bpf_program__fd(b->tc->progs.tko_tc_egress);
 	f->fd[P_PROG_CARRIER] = bpf_program__fd(b->carrier->progs.tko_carrier);
+	f->fd[P_CAPTURE] = bpf_map__fd(b->iter->maps.capture);
+	f->fd[P_ITER_CAPTURE] = bpf_link__fd(b->iter_link);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)

@@ -9,12 +9,16 @@ struct tko_ctl;
 struct tko_xdp_ingress;
 struct tko_tc_egress;
 struct tko_carrier;
+struct tko_sock_iter;
+struct bpf_link;
 
 struct tko_bpf {
 	struct tko_ctl *ctl;		/* owns the maps; start/stop programs, timers */
 	struct tko_xdp_ingress *xdp;
 	struct tko_tc_egress *tc;
 	struct tko_carrier *carrier;	/* emits the probes queued by the timers */
+	struct tko_sock_iter *iter;	/* captures local sockets (iter/tcp) */
+	struct bpf_link *iter_link;
 };
 
 /* Pin names inside the pin directory (libtko opens these). */
@@ -25,6 +29,8 @@ struct tko_bpf {
 #define PIN_STATS	"stats"
 #define PIN_CTL_START	"ctl_start"
 #define PIN_CTL_STOP	"ctl_stop"
+#define PIN_CAPTURE	"capture"
+#define PIN_ITER_CAPTURE "iter_capture"	/* a link: bpf_iter_create() on it */
 
 /*
  * Everything the datapath is made of, by pin. The agent pins all of it, so
@@ -34,6 +40,7 @@ enum pin_id {
 	P_SESSIONS, P_EVENTS, P_EVENT_LOG, P_EVENT_SEQ, P_STATS, P_DUE, P_CARRIER,
 	P_EV_STATS, P_DEFAULTS,
 	P_CTL_START, P_CTL_STOP, P_PROG_XDP, P_PROG_TC, P_PROG_CARRIER,
+	P_CAPTURE, P_ITER_CAPTURE,
 	P_MAX
 };
 extern const char *const pin_names[P_MAX];

@@ -56,13 +56,13 @@ static __always_inline int build_frame(__u8 *buf, const struct tko_key *k,
 		g.flags = TH_RST | TH_ACK;
 	} else {
 		/* RFC 9293 3.8.4: SEG.SEQ = SND.NXT - 1 makes the peer answer
-		 * with an ACK whatever its state. TSval: the endpoint's last one,
-		 * never ahead of what it will send (PAWS on the peer). */
+		 * with an ACK whatever its state. TSval: never ahead of what the
+		 * endpoint will send (PAWS on the peer). */
 		g.seq = s->tcp.snd_nxt - 1;
 		g.ack = s->tcp.rcv_nxt;
 		g.window = s->tcp.window;
 		g.has_ts = !!(s->have & TKO_HAVE_TS);
-		g.ts_val = s->tcp.ts_val;
+		g.ts_val = session_tsval(s);
 		g.ts_ecr = s->tcp.ts_ecr;
 		g.payload_len = s->cfg.probe == TKO_PROBE_BYTE;
 	}

@@ -151,6 +151,12 @@ int tko_start(struct tko_ctl_args *ctx)
 		__builtin_memcpy(&init.tcp, &args.tcp, sizeof(init.tcp));
 		init.have = args.have & (TKO_HAVE_SEQ | TKO_HAVE_TS);
 	}
+	if ((args.have & TKO_HAVE_L2) && args.ifindex) {
+		init.ifindex = args.ifindex;
+		__builtin_memcpy(init.lmac, args.lmac, 6);
+		__builtin_memcpy(init.rmac, args.rmac, 6);
+		init.have |= TKO_HAVE_L2;
+	}
 	init.state = TKO_LEARNING;
 	init.started_ns = now;
 	init.last_seen_ns = now;

@@ -67,9 +67,9 @@ static __always_inline int answer_probe(struct xdp_md *ctx, struct pkt *p,
 		.ack = s->tcp.rcv_nxt,
 		.window = s->tcp.window,
 		.has_ts = p->has_ts,
-		/* RFC 7323: echo the probe's TSval; send the endpoint's own last
-		 * TSval, which it will never go below (PAWS on the peer). */
-		.ts_val = s->tcp.ts_val,
+		/* RFC 7323: echo the probe's TSval; send a TSval the endpoint
+		 * will never go below (PAWS on the peer). */
+		.ts_val = session_tsval(s),
 		.ts_ecr = p->ts_val,
 	};
 	int l3_len, delta;

@@ -41,6 +41,27 @@ int tko_config_agent_default(struct tko *t, struct tko_config *cfg);
 int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko_config *cfg,
 		      const struct tko_tcp_state *tcp, __u8 have);
 
+/*
+ * Read a local socket of the caller's network namespace from the kernel's
+ * own tcp_sock (a BPF iterator; the socket is not touched): its sequence
+ * state, window, timestamps and tsoffset, and whether it is idle.
+ * -ENOENT: no TCP socket with that tuple here.
+ */
+int tko_capture(struct tko *t, const struct tko_key *key, struct tko_capture *c);
+
+/*
+ * Offload a local socket that is already idle, with no further traffic
+ * needed: captured, then started with that state; forged TSvals follow the
+ * socket's own clock. -ENOENT: no such socket here; -ENOTCONN: not
+ * established; -EBUSY: not idle (unsent, unacknowledged or unread data);
+ * the errors of tko_session_start otherwise. c receives the capture.
+ */
+int tko_session_start_local(struct tko *t, const struct tko_key *key,
+			    const struct tko_config *cfg, struct tko_capture *c);
+
+/* The same for a connected TCP socket given by its file descriptor. */
+int tko_session_start_fd(struct tko *t, int fd, const struct tko_config *cfg);
+
 /* End a session; its handoff state goes out as a "stopped" event. -ENOENT: no such session. */
 int tko_session_stop(struct tko *t, const struct tko_key *key);
 

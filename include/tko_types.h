@@ -56,6 +56,16 @@ enum tko_state {
 	TKO_STOPPED = 4,	/* ended by request or by FIN/RST */
 };
 
+/*
+ * RFC 7323 5.3: a forged TSval must never exceed what the endpoint itself
+ * sends later, or the peer's PAWS check drops the endpoint's segments.
+ */
+enum tko_ts_clock {
+	TKO_TS_CLOCK_LAST = 0,	/* reuse the endpoint's last TSval (forwarded sessions) */
+	TKO_TS_CLOCK_MS = 1,	/* local socket: TCP clock in ms + tsoffset, as the kernel */
+	TKO_TS_CLOCK_US = 2,	/* local socket with usec timestamps (tcp_usec_ts) */
+};
+
 enum tko_probe_style {
 	TKO_PROBE_ZERO = 0,	/* ACK, seq = SND.NXT - 1, no payload (Linux style) */
 	TKO_PROBE_BYTE = 1,	/* ACK, seq = SND.NXT - 1, one garbage byte (BSD style) */
@@ -138,7 +148,8 @@ struct tko_tcp_state {
 	__u32 ts_ecr;
 	__u16 window;
 	__u8 wscale;
-	__u8 pad;
+	__u8 ts_clock;		/* enum tko_ts_clock: where forged TSvals come from */
+	__u32 ts_offset;	/* a local socket's tsoffset (TKO_TS_CLOCK_MS/US) */
 };
 
 /* Counters carried in the session and in every event (the handoff state). */
@@ -239,6 +250,22 @@ struct tko_carrier_hdr {
 } __attribute__((packed));
 
 /*
+ * A local socket as the capture iterator (`iter/tcp`) found it. The CLI or
+ * libtko puts the key in the `capture` hash map, runs the iterator, and
+ * reads the result back.
+ */
+struct tko_capture {
+	__u8 found;		/* a TCP socket of this netns has the tuple */
+	__u8 established;	/* in TCP_ESTABLISHED */
+	__u8 have;		/* TKO_HAVE_SEQ [| TKO_HAVE_TS] */
+	__u8 pad;
+	__u32 unacked;		/* SND.NXT - SND.UNA: sent, not acknowledged */
+	__u32 unsent;		/* write_seq - SND.NXT: written, not sent */
+	__u32 unread;		/* RCV.NXT - copied_seq: received, not read */
+	struct tko_tcp_state tcp;
+};
+
+/*
  * Context of the control programs (BPF_PROG_TYPE_SYSCALL, run with
  * BPF_PROG_RUN); they return 0 or -errno as the run's retval.
  */
@@ -246,8 +273,11 @@ struct tko_ctl_args {
 	struct tko_key key;
 	struct tko_config cfg;
 	struct tko_tcp_state tcp;	/* used when cfg.flags has TKO_F_STATE_GIVEN */
-	__u8 have;			/* TKO_HAVE_* bits valid in tcp */
+	__u8 have;			/* TKO_HAVE_* bits valid in tcp and below */
 	__u8 pad[3];
+	__u32 ifindex;			/* with TKO_HAVE_L2: the path, as routed */
+	__u8 lmac[6];
+	__u8 rmac[6];
 };
 
 #endif /* TKO_TYPES_H */

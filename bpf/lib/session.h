@@ -12,6 +12,21 @@ static __always_inline __u64 idle_ns(const struct tko_session *s)
 	return (__u64)s->cfg.idle_s * NSEC_PER_SEC;
 }
 
+/*
+ * The TSval of a segment forged now for s. A local socket's clock is the
+ * kernel's TCP clock (CLOCK_MONOTONIC, in ms or us) plus its tsoffset: what
+ * the socket itself would send. A forwarded endpoint's clock is unknown:
+ * its last TSval is the most that is sure not to be ahead of it.
+ */
+static __always_inline __u32 session_tsval(const struct tko_session *s)
+{
+	if (s->tcp.ts_clock == TKO_TS_CLOCK_MS)
+		return (__u32)(bpf_ktime_get_ns() / 1000000) + s->tcp.ts_offset;
+	if (s->tcp.ts_clock == TKO_TS_CLOCK_US)
+		return (__u32)(bpf_ktime_get_ns() / 1000) + s->tcp.ts_offset;
+	return s->tcp.ts_val;
+}
+
 static __always_inline void set_state(struct tko_session *s, __u8 state)
 {
 	s->prev_state = s->state;

@@ -37,14 +37,15 @@ wait_for() {
 
 in_gw() { nsenter --net=/run/netns/"$TOPO_GW" "$@"; }
 
-# agent_start ARGS...: tko agent in the gateway namespace, pins shared with us.
+# agent_start ARGS...: tko agent in the gateway namespace (or $AGENT_NS), pins
+# shared with us.
 agent_start() {
 	# Emptied here, not by the child's redirection: the wait below must not
 	# see the previous agent's "ready".
 	: >"$WORK/agent.out"
 	: >"$WORK/agent.err"
 	# nsenter execs the agent: $! is the agent itself, signals reach it.
-	nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --pin-dir "$PIN" "$@" \
+	nsenter --net=/run/netns/"${AGENT_NS:-$TOPO_GW}" "$TKO" agent --pin-dir "$PIN" "$@" \
 		>>"$WORK/agent.out" 2>>"$WORK/agent.err" &
 	AGENT_PID=$!
 	wait_for 10 grep -q "ready" "$WORK/agent.err"
