@@ -12,7 +12,7 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-init
 LDLIBS := -lbpf -lelf -lz
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinux -Iinclude -Ibpf
 
-BPF_PROGS := ctl xdp_ingress tc_egress carrier sock_iter
+BPF_PROGS := ctl xdp_ingress tc_egress carrier sock_iter sockops
 BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 BPF_HDRS := $(wildcard bpf/lib/*.h) include/tko_types.h

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/if_link.h>
@@ -28,11 +29,13 @@
 
 #include "attach.h"
 #include "carrier.h"
+#include "cgroup.h"
 #include "cli.h"
 #include "format.h"
 #include "loader.h"
 #include "log.h"
 #include "parse.h"
+#include "route.h"
 
 #define MAX_IFACES TKO_MAX_IFACES
 /* The agent's only periodic wakeup: the carrier watchdog. */
@@ -40,19 +43,21 @@
 #define LOCK_DIR "/run/tko"
 
 static const char agent_help[] =
-	"usage: tko agent --iface IF[,IF...] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS]\n"
-	"                 [--config FILE] [--persist] [--json] [-v]\n"
+	"usage: tko agent --iface IF[,IF...] [--cgroup PATH] [--pin-dir DIR] [--max-sessions N]\n"
+	"                 [--tick-ms MS] [--config FILE] [--persist] [--json] [-v]\n"
 	"       tko agent --cleanup [--pin-dir DIR]\n"
 	"Load tko's datapath on the interfaces facing the peers (XDP ingress, TC egress),\n"
 	"run the carrier that sends tko's own probes, pin everything in DIR, and print one\n"
 	"line per session event. A datapath left pinned by an agent that died is adopted,\n"
 	"sessions included. SIGINT/SIGTERM removes everything, unless --persist.\n"
 	"  --iface IF[,IF...]  interfaces towards the peers (required)\n"
+	"  --cgroup PATH       cgroup v2 whose local sockets policies apply to, and whose\n"
+	"                      closes are reported (default: the root of the cgroup2 mount)\n"
 	"  --pin-dir DIR       bpffs directory for the pins (default $TKO_PIN_DIR or /sys/fs/bpf/tko)\n"
 	"  --max-sessions N    size of the session table (default 65536; fixed once loaded)\n"
 	"  --tick-ms MS        carrier period: probes leave at most this late (default 5)\n"
 	"  --config FILE       read options from FILE ('key = value' lines: iface, pin-dir,\n"
-	"                      max-sessions, tick-ms, json, persist, and the session defaults\n"
+	"                      cgroup, max-sessions, tick-ms, json, persist, and the session defaults\n"
 	"                      idle, interval, retry-interval, retries, probe); the command\n"
 	"                      line wins\n"
 	"  --persist           on exit, leave the datapath running (for restarts, upgrades)\n"
@@ -64,6 +69,7 @@ struct agent {
 	struct iface ifaces[MAX_IFACES];
 	int nifaces;
 	char iface_list[512];
+	char cgroup[PATH_MAX];		/* sockops attached here */
 	const char *pin_dir;
 	char pin_dir_buf[PATH_MAX];
 	__u32 max_sessions;
@@ -84,11 +90,12 @@ struct agent {
 
 enum {
 	O_IFACE = 1, O_PIN_DIR, O_MAX, O_JSON, O_TICK, O_CONFIG, O_PERSIST, O_CLEANUP,
-	O_IDLE, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_VERBOSE, O_HELP,
+	O_IDLE, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_VERBOSE, O_HELP, O_CGROUP,
 };
 
 static const struct option agent_opts[] = {
 	{ "iface", required_argument, NULL, O_IFACE },
+	{ "cgroup", required_argument, NULL, O_CGROUP },
 	{ "pin-dir", required_argument, NULL, O_PIN_DIR },
 	{ "max-sessions", required_argument, NULL, O_MAX },
 	{ "tick-ms", required_argument, NULL, O_TICK },
@@ -192,6 +199,9 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 	switch (opt) {
 	case O_IFACE:
 		snprintf(a->iface_list, sizeof(a->iface_list), "%s", arg);
+		break;
+	case O_CGROUP:
+		snprintf(a->cgroup, sizeof(a->cgroup), "%s", arg);
 		break;
 	case O_PIN_DIR:
 		snprintf(a->pin_dir_buf, sizeof(a->pin_dir_buf), "%s", arg);
@@ -413,7 +423,11 @@ static int recorded_ifaces(const struct tko_fds *f, int ifindex[TKO_MAX_IFACES])
 static void unload(const struct tko_fds *f, const char *pin_dir, __u32 limit)
 {
 	int ifindex[TKO_MAX_IFACES], n = recorded_ifaces(f, ifindex);
+	struct tko_agent_info info = {};
+	__u32 zero = 0;
 
+	if (!bpf_map_lookup_elem(f->fd[P_AGENT_INFO], &zero, &info) && info.cgroup[0])
+		sockops_detach(info.cgroup, f->fd[P_PROG_SOCKOPS]);
 	stop_all_sessions(f, limit);
 	for (int i = 0; i < n; i++)
 		iface_detach_ours(ifindex[i], f->fd[P_PROG_XDP], f->fd[P_PROG_TC]);
@@ -426,6 +440,8 @@ static void agent_exit(struct agent *a)
 	if (!a->persist && a->fds.fd[P_SESSIONS] > 0) {
 		for (int i = 0; i < a->nifaces; i++)
 			iface_detach(&a->ifaces[i]);
+		if (a->cgroup[0])
+			sockops_detach(a->cgroup, a->fds.fd[P_PROG_SOCKOPS]);
 		stop_all_sessions(&a->fds, a->max_sessions);
 		if (a->rb)
 			ring_buffer__consume(a->rb);	/* print the handoff states */
@@ -439,6 +455,69 @@ static void agent_exit(struct agent *a)
 	tko_bpf_destroy(&a->bpf);
 	if (a->lock_fd > 0)
 		close(a->lock_fd);
+}
+
+/*
+ * sockops on the cgroup (the root of the cgroup2 mount by default), and what
+ * policies need to know: the cgroup and this network namespace's cookie.
+ */
+static int attach_cgroup(struct agent *a)
+{
+	struct tko_agent_info info = {};
+	socklen_t len = sizeof(info.netns_cookie);
+	__u32 level, zero = 0;
+	bool adopted;
+	int fd, err;
+
+	if (!a->cgroup[0] && cgroup2_root(a->cgroup, sizeof(a->cgroup))) {
+		pr_warn("no cgroup2 mount in /proc/mounts: give --cgroup");
+		return -1;
+	}
+	if (strlen(a->cgroup) >= sizeof(info.cgroup)) {
+		pr_warn("--cgroup: path longer than %zu characters", sizeof(info.cgroup) - 1);
+		return -1;
+	}
+	err = cgroup_id(a->cgroup, &info.cgroup_id, &level);
+	if (err) {
+		pr_warn("--cgroup %s: %s", a->cgroup, err == -ENOTDIR ? "not a cgroup v2 directory" :
+			err == -EXDEV ? "not under the cgroup2 mount of /proc/mounts" : strerror(-err));
+		return -1;
+	}
+	if (sockops_attach(a->cgroup, a->fds.fd[P_PROG_SOCKOPS], &adopted))
+		return -1;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &info.netns_cookie, &len))
+		pr_warn("cannot read this network namespace's cookie: policies will match nothing");
+	if (fd >= 0)
+		close(fd);
+	memcpy(info.cgroup, a->cgroup, strlen(a->cgroup) + 1);
+	bpf_map_update_elem(a->fds.fd[P_AGENT_INFO], &zero, &info, BPF_ANY);
+	pr_info("sockops %s cgroup %s", adopted ? "adopted on" : "attached to", a->cgroup);
+	return 0;
+}
+
+/*
+ * Sessions without an L2 path yet (policy sessions, sessions the carrier
+ * could not route): find it as the kernel would route their next segment.
+ * At most a batch per wakeup; the rest waits for the next one.
+ */
+static void resolve_l2(struct agent *a)
+{
+	struct tko_ctl_args args;
+	int n = 0;
+
+	while (n++ < 1024 && !bpf_map_lookup_and_delete_elem(a->fds.fd[P_NEED_L2], NULL, &args.key)) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
+		char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
+		int err = route_l2(&args.key, &args.ifindex, args.lmac, args.rmac);
+
+		if (err) {
+			format_key(&args.key, l, r);
+			pr_debug("%s -> %s: no path yet (%s)", l, r, strerror(-err));
+			continue;
+		}
+		bpf_prog_test_run_opts(a->fds.fd[P_CTL_SET_L2], &opts);
+	}
 }
 
 /* Either adopt what is pinned, or load and pin a new datapath. */
@@ -500,6 +579,8 @@ static int agent_run(struct agent *a)
 	if (carrier_setup(&a->carrier, a->fds.fd[P_PROG_CARRIER], a->fds.fd[P_CARRIER],
 			  a->tick_ms, ifindex, a->nifaces, a->adopted))
 		return -1;
+	if (attach_cgroup(a))
+		return -1;
 
 	/* Events produced while no agent listened are still in the ring. */
 	a->rb = ring_buffer__new(a->fds.fd[P_EVENTS], handle_event, a, NULL);
@@ -526,8 +607,10 @@ static int agent_run(struct agent *a)
 			pr_warn("ring buffer: %s", strerror(-err));
 			return -1;
 		}
-		if (!exiting)
+		if (!exiting) {
 			carrier_check(&a->carrier);
+			resolve_l2(a);
+		}
 	}
 	if (a->persist)
 		pr_info("stopping; the datapath keeps running (pins in %s)", a->pin_dir);

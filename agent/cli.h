@@ -13,6 +13,7 @@ int cmd_list(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 /* Exit codes: 0 ok, 1 operation failed, 2 usage error. */
 #define EXIT_USAGE 2

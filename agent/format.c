@@ -36,7 +36,8 @@ const char *reason_name(__u8 reason)
 		[TKO_R_FIN_LOCAL] = "fin_local", [TKO_R_FIN_PEER] = "fin_peer",
 		[TKO_R_RST_LOCAL] = "rst_local", [TKO_R_RST_PEER] = "rst_peer",
 		[TKO_R_SYN_LOCAL] = "syn_local", [TKO_R_DRIFT] = "drift",
-		[TKO_R_RETRIES] = "retries",
+		[TKO_R_RETRIES] = "retries", [TKO_R_POLICY] = "policy",
+		[TKO_R_CLOSED] = "closed",
 	};
 	return NAME(names, reason);
 }

@@ -18,6 +18,7 @@
 #include "tc_egress.skel.h"
 #include "carrier.skel.h"
 #include "sock_iter.skel.h"
+#include "sockops.skel.h"
 
 int log_verbose;
 
@@ -56,7 +57,10 @@ static int share_map(struct bpf_map *dst, const struct bpf_map *src)
 	share_map((skel)->maps.due, (ctl)->maps.due) ?:               \
 	share_map((skel)->maps.carrier, (ctl)->maps.carrier) ?:       \
 	share_map((skel)->maps.ev_stats, (ctl)->maps.ev_stats) ?:     \
-	share_map((skel)->maps.defaults, (ctl)->maps.defaults))
+	share_map((skel)->maps.defaults, (ctl)->maps.defaults) ?:     \
+	share_map((skel)->maps.policies, (ctl)->maps.policies) ?:     \
+	share_map((skel)->maps.need_l2, (ctl)->maps.need_l2) ?:       \
+	share_map((skel)->maps.agent_info, (ctl)->maps.agent_info))
 
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 {
@@ -68,7 +72,8 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	b->tc = tko_tc_egress__open();
 	b->carrier = tko_carrier__open();
 	b->iter = tko_sock_iter__open();
-	if (!b->ctl || !b->xdp || !b->tc || !b->carrier || !b->iter) {
+	b->sockops = tko_sockops__open();
+	if (!b->ctl || !b->xdp || !b->tc || !b->carrier || !b->iter || !b->sockops) {
 		err = -errno;
 		pr_warn("cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
@@ -86,7 +91,7 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		goto fail;
 	}
 	err = SHARE_MAPS(b->xdp, b->ctl) ?: SHARE_MAPS(b->tc, b->ctl) ?:
-	      SHARE_MAPS(b->carrier, b->ctl);
+	      SHARE_MAPS(b->carrier, b->ctl) ?: SHARE_MAPS(b->sockops, b->ctl);
 	if (err)
 		goto fail;
 	err = tko_xdp_ingress__load(b->xdp);
@@ -102,6 +107,12 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	err = tko_carrier__load(b->carrier);
 	if (err) {
 		pr_warn("cannot load the carrier program: %s (-v shows the verifier log)", strerror(-err));
+		goto fail;
+	}
+	err = tko_sockops__load(b->sockops);
+	if (err) {
+		pr_warn("cannot load the sockops program: %s (-v shows the verifier log)",
+			strerror(-err));
 		goto fail;
 	}
 	err = tko_sock_iter__load(b->iter);
@@ -126,6 +137,7 @@ void tko_bpf_destroy(struct tko_bpf *b)
 {
 	bpf_link__destroy(b->iter_link);
 	tko_sock_iter__destroy(b->iter);
+	tko_sockops__destroy(b->sockops);
 	tko_carrier__destroy(b->carrier);
 	tko_tc_egress__destroy(b->tc);
 	tko_xdp_ingress__destroy(b->xdp);
@@ -140,7 +152,9 @@ const char *const pin_names[P_MAX] = {
 	[P_CTL_START] = PIN_CTL_START, [P_CTL_STOP] = PIN_CTL_STOP,
 	[P_PROG_XDP] = "prog_xdp_ingress", [P_PROG_TC] = "prog_tc_egress",
 	[P_PROG_CARRIER] = "prog_carrier", [P_CAPTURE] = PIN_CAPTURE,
-	[P_ITER_CAPTURE] = PIN_ITER_CAPTURE,
+	[P_ITER_CAPTURE] = PIN_ITER_CAPTURE, [P_POLICIES] = PIN_POLICIES,
+	[P_NEED_L2] = "need_l2", [P_AGENT_INFO] = PIN_AGENT_INFO, [P_CTL_SET_L2] = "ctl_set_l2",
+	[P_PROG_SOCKOPS] = "prog_sockops",
 };
 
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
@@ -163,6 +177,11 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_PROG_CARRIER] = bpf_program__fd(b->carrier->progs.tko_carrier);
 	f->fd[P_CAPTURE] = bpf_map__fd(b->iter->maps.capture);
 	f->fd[P_ITER_CAPTURE] = bpf_link__fd(b->iter_link);
+	f->fd[P_POLICIES] = bpf_map__fd(c->maps.policies);
+	f->fd[P_NEED_L2] = bpf_map__fd(c->maps.need_l2);
+	f->fd[P_AGENT_INFO] = bpf_map__fd(c->maps.agent_info);
+	f->fd[P_CTL_SET_L2] = bpf_program__fd(c->progs.tko_set_l2);
+	f->fd[P_PROG_SOCKOPS] = bpf_program__fd(b->sockops->progs.tko_sockops);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)
@@ -263,7 +282,11 @@ int tko_pins_open(const char *dir, struct tko_fds *f)
 		      check_map(f->fd[P_CARRIER], "carrier", sizeof(__u32),
 				sizeof(struct tko_carrier_state)) ?:
 		      check_map(f->fd[P_DEFAULTS], "defaults", sizeof(__u32),
-				sizeof(struct tko_config));
+				sizeof(struct tko_config)) ?:
+		      check_map(f->fd[P_POLICIES], PIN_POLICIES, sizeof(__u32),
+				sizeof(struct tko_policy)) ?:
+		      check_map(f->fd[P_AGENT_INFO], PIN_AGENT_INFO, sizeof(__u32),
+				sizeof(struct tko_agent_info));
 	if (err)
 		tko_fds_close(f);
 	return err;

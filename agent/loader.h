@@ -10,6 +10,7 @@ struct tko_xdp_ingress;
 struct tko_tc_egress;
 struct tko_carrier;
 struct tko_sock_iter;
+struct tko_sockops;
 struct bpf_link;
 
 struct tko_bpf {
@@ -18,6 +19,7 @@ struct tko_bpf {
 	struct tko_tc_egress *tc;
 	struct tko_carrier *carrier;	/* emits the probes queued by the timers */
 	struct tko_sock_iter *iter;	/* captures local sockets (iter/tcp) */
+	struct tko_sockops *sockops;	/* policies, close of local sockets */
 	struct bpf_link *iter_link;
 };
 
@@ -31,6 +33,8 @@ struct tko_bpf {
 #define PIN_CTL_STOP	"ctl_stop"
 #define PIN_CAPTURE	"capture"
 #define PIN_ITER_CAPTURE "iter_capture"	/* a link: bpf_iter_create() on it */
+#define PIN_POLICIES	"policies"
+#define PIN_AGENT_INFO	"agent_info"
 
 /*
  * Everything the datapath is made of, by pin. The agent pins all of it, so
@@ -40,7 +44,8 @@ enum pin_id {
 	P_SESSIONS, P_EVENTS, P_EVENT_LOG, P_EVENT_SEQ, P_STATS, P_DUE, P_CARRIER,
 	P_EV_STATS, P_DEFAULTS,
 	P_CTL_START, P_CTL_STOP, P_PROG_XDP, P_PROG_TC, P_PROG_CARRIER,
-	P_CAPTURE, P_ITER_CAPTURE,
+	P_CAPTURE, P_ITER_CAPTURE, P_POLICIES, P_NEED_L2, P_AGENT_INFO, P_CTL_SET_L2,
+	P_PROG_SOCKOPS,
 	P_MAX
 };
 extern const char *const pin_names[P_MAX];

@@ -10,7 +10,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *usage;
 } commands[] = {
-	{ "agent", cmd_agent, "--iface IF[,IF...] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS]\n"
+	{ "agent", cmd_agent, "--iface IF[,IF...] [--cgroup PATH] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS]\n"
 			      "                [--config FILE] [--persist] [--json] [-v]\n"
 			      "  tko agent  --cleanup [--pin-dir DIR]" },
 	{ "start", cmd_start, "LOCAL REMOTE [--idle S] [--interval S] [--retry-interval S] "
@@ -18,6 +18,9 @@ static const struct {
 			      "[--on-dead none|reset]\n                "
 			      "[--state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]]" },
 	{ "stop", cmd_stop, "LOCAL REMOTE" },
+	{ "policy", cmd_policy, "add [--cgroup PATH] [--local-port N] [--remote-port N] [--remote PREFIX]\n"
+				"                --idle S --interval S [--retry-interval S] [--retries N]\n"
+				"  tko policy list [--json] | del ID" },
 	{ "list", cmd_list, "[--json]" },
 	{ "events", cmd_events, "[--json] [--follow]" },
 	{ "stats", cmd_stats, "[--json | --prometheus]" },

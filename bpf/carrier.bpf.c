@@ -166,7 +166,10 @@ static __always_inline void serve(struct __sk_buff *skb, struct tko_key *k,
 	if (!s)
 		return;
 	if (!(s->have & TKO_HAVE_L2) && !resolve_l2(skb, k, s, c)) {
-		stat_inc(TKO_ST_EMIT_ERRORS);	/* no route or no neighbour yet */
+		/* No route or neighbour here (a host that does not forward
+		 * refuses bpf_fib_lookup): the agent finds it at its next wakeup. */
+		bpf_map_push_elem(&need_l2, k, 0);
+		stat_inc(TKO_ST_EMIT_ERRORS);
 		return;
 	}
 	if (s->state == TKO_ACTIVE) {

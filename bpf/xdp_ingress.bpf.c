@@ -154,7 +154,12 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	if (p.flags & TH_SYN)
 		return XDP_PASS;
 	if (p.flags & TH_FIN || p.payload_len) {
-		if (!in_seq) {
+		/* FIN and data must also acknowledge exactly SND.NXT (RFC 5961
+		 * 5; an idle endpoint has nothing unacknowledged). Without the
+		 * ACK bit, or acknowledging what was never sent, the endpoint
+		 * drops the segment itself (RFC 9293 3.10.7.4): it must not end
+		 * or suspend the offload either. */
+		if (!in_seq || !(p.flags & TH_ACK) || p.ack != s->tcp.snd_nxt) {
 			stat_inc(TKO_ST_OFF_PATH);
 			return XDP_PASS;
 		}

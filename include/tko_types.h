@@ -108,6 +108,8 @@ enum tko_reason {
 	TKO_R_SYN_LOCAL = 9,	/* a new connection reused the tuple */
 	TKO_R_DRIFT = 10,	/* endpoint's segment disagrees with the table */
 	TKO_R_RETRIES = 11,	/* probes went unanswered */
+	TKO_R_POLICY = 12,	/* a policy matched a new local socket */
+	TKO_R_CLOSED = 13,	/* the local socket left ESTABLISHED (close, reset) */
 };
 
 /*
@@ -179,7 +181,7 @@ struct tko_session {
 	__u64 probe_ns;		/* when our last probe was queued */
 	__u64 answer_window_ns;	/* start of the current rate-limit second */
 	__u32 answers_in_window;
-	__u32 pad1;
+	__u32 policy;		/* id of the policy that created it, 0 for tko start */
 #ifdef __VMLINUX_H__
 	struct bpf_timer timer;
 #else
@@ -248,6 +250,33 @@ struct tko_carrier_hdr {
 	__be32 magic;		/* TKO_CARRIER_MAGIC */
 	__u32 generation;
 } __attribute__((packed));
+
+#define TKO_MAX_POLICIES 64
+
+/*
+ * Zero-touch offload (`tko policy add`): a local socket of the agent's
+ * cgroup that matches every non-zero field is tracked from its
+ * establishment and offloaded after cfg.idle_s seconds without traffic.
+ */
+struct tko_policy {
+	__u32 id;		/* 1.. (slot + 1); 0: free slot */
+	__u32 cgroup_level;	/* depth of cgroup_id below the cgroup2 root */
+	__u64 cgroup_id;	/* the socket's cgroup or one of its ancestors; 0: any */
+	__u16 lport;		/* 0: any */
+	__u16 rport;		/* 0: any */
+	__u8 family;		/* of raddr; 0: any remote */
+	__u8 prefix_len;
+	__u8 pad[2];
+	__u8 raddr[16];		/* network byte order */
+	struct tko_config cfg;
+};
+
+/* What the agent that loaded the datapath attached where (for adoption, unload). */
+struct tko_agent_info {
+	__u64 cgroup_id;	/* sockops attached to this cgroup */
+	__u64 netns_cookie;	/* policies apply to sockets of this network namespace */
+	char cgroup[256];	/* its path */
+};
 
 /*
  * A local socket as the capture iterator (`iter/tcp`) found it. The CLI or

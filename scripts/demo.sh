@@ -16,6 +16,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 PIN=/sys/fs/bpf/tko-demo-$$
+# A cgroup of the demo's own for sockops (local sockets), not the host's root.
+CG=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/tko-demo-$$
+mkdir -p "$CG"
 WORK=$(mktemp -d /tmp/tko-demo.XXXXXX)
 SLEEP_S=10
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -23,6 +26,7 @@ cleanup() {
 	[ -n "${AGENT:-}" ] && kill -TERM "$AGENT" 2>/dev/null && wait "$AGENT" 2>/dev/null
 	jobs -p | xargs -r kill 2>/dev/null
 	topo_down
+	rmdir "$CG" 2>/dev/null
 	rm -rf "$WORK" "$PIN"
 }
 trap cleanup EXIT
@@ -35,7 +39,7 @@ wait_line() {	# wait_line FILE PATTERN: up to 10 s
 
 bold "Topology: device [$TOPO_V4_DEV] -- gateway (tko agent on g1) -- server [$TOPO_V4_SRV]"
 topo_up "tkodemo$$" "$BUILD/tests/xdp_pass.bpf.o" || exit 1
-nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --iface g1 --pin-dir "$PIN" \
+nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --iface g1 --pin-dir "$PIN" --cgroup "$CG" \
 	>"$WORK/agent.out" 2>"$WORK/agent.err" &
 AGENT=$!
 wait_line "$WORK/agent.err" ready

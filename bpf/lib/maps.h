@@ -76,6 +76,27 @@ struct {
 	__type(value, struct tko_config);
 } defaults SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TKO_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct tko_policy);
+} policies SEC(".maps");
+
+/* Sessions whose L2 path the agent must find (rtnetlink) at its next wakeup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 4096);
+	__type(value, struct tko_key);
+} need_l2 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tko_agent_info);
+} agent_info SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);

@@ -40,7 +40,7 @@ scenario() {
 	ip netns exec "$TOPO_SRV" tshark -i s0 -f "tcp port $port" -w "$cap" -q \
 		2>"$WORK/tshark.err" &
 	local tshark_pid=$!
-	wait_for 10 grep -q "Capturing on" "$WORK/tshark.err" || not_ok "$tag: capture starts"
+	wait_for 10 grep -qs "Capturing on" "$WORK/tshark.err" || not_ok "$tag: capture starts"
 
 	ip netns exec "$TOPO_SRV" "$TCPKIT" server "$srv" "$port" $KA_IDLE $KA_INTVL $KA_CNT \
 		>"$WORK/srv.out" 2>&1 &

@@ -46,7 +46,7 @@ connect() {
 ip netns exec "$TOPO_NAT" tshark -i n0 -f "tcp port 7001" -w "$WORK/nat.pcapng" -q \
 	2>"$WORK/tshark.err" &
 TSHARK=$!
-wait_for 10 grep -q "Capturing on" "$WORK/tshark.err" || not_ok "capture starts"
+wait_for 10 grep -qs "Capturing on" "$WORK/tshark.err" || not_ok "capture starts"
 
 check "with tko: connected through the NAT" connect 7001 with
 check "with tko: tko start" tko start "$LOCAL" "$REMOTE" --idle 1 --interval 2 \

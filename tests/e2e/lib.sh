@@ -13,6 +13,10 @@ PREFIX=tko$$
 WORK=$(mktemp -d /tmp/tko-e2e.XXXXXX)
 PIN=/sys/fs/bpf/$PREFIX
 AGENT_PID=
+# The tests' own cgroup v2: sockops attaches here, never to the host's root.
+CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+TEST_CG=$CG_ROOT/$PREFIX
+mkdir -p "$TEST_CG"
 FAILED=0
 
 ok() { echo "ok - $*"; }
@@ -45,7 +49,8 @@ agent_start() {
 	: >"$WORK/agent.out"
 	: >"$WORK/agent.err"
 	# nsenter execs the agent: $! is the agent itself, signals reach it.
-	nsenter --net=/run/netns/"${AGENT_NS:-$TOPO_GW}" "$TKO" agent --pin-dir "$PIN" "$@" \
+	nsenter --net=/run/netns/"${AGENT_NS:-$TOPO_GW}" "$TKO" agent --pin-dir "$PIN" \
+		--cgroup "$TEST_CG" "$@" \
 		>>"$WORK/agent.out" 2>>"$WORK/agent.err" &
 	AGENT_PID=$!
 	wait_for 10 grep -q "ready" "$WORK/agent.err"
@@ -68,6 +73,14 @@ cleanup() {
 	agent_stop
 	jobs -p | xargs -r kill 2>/dev/null
 	topo_down
+	# A cgroup goes once its processes have: move stragglers out first.
+	if [ -d "$TEST_CG" ]; then
+		for p in $(cat "$TEST_CG"/cgroup.procs 2>/dev/null); do
+			kill "$p" 2>/dev/null
+		done
+		for sub in "$TEST_CG"/*/; do [ -d "$sub" ] && rmdir "$sub" 2>/dev/null; done
+		for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$TEST_CG" 2>/dev/null && break; sleep 0.1; done
+	fi
 	rm -rf "$PIN"
 	if [ -n "${TKO_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf "$WORK"; fi
 }

@@ -6,8 +6,9 @@
  *       accept one connection (with SO_KEEPALIVE when IDLE INTVL CNT are
  *       given) and print, one line each: "accepted PEER", "recv LINE",
  *       "eof", or "error REASON" when the kernel gives the connection up.
- *   tcpkit client ADDR PORT
- *       connect, print "connected LOCAL REMOTE", then send every line read
+ *   tcpkit client ADDR PORT [IDLE INTVL CNT]
+ *       connect (with SO_KEEPALIVE when IDLE INTVL CNT are given), print
+ *       "connected LOCAL REMOTE", then send every line read
  *       from stdin; at the end of stdin keep the connection open, idle,
  *       until killed. Prints "recv LINE" for what the server sends and
  *       "error REASON" (exit 3) when the kernel reports the connection
@@ -72,6 +73,17 @@ static void die(const char *what)
 	exit(3);
 }
 
+static void keepalive(int fd, char **argv)
+{
+	int one = 1, idle = atoi(argv[0]), intvl = atoi(argv[1]), cnt = atoi(argv[2]);
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)))
+		die("keepalive");
+}
+
 static int server(int argc, char **argv)
 {
 	struct sockaddr_storage ss, peer;
@@ -89,15 +101,8 @@ static int server(int argc, char **argv)
 	fd = accept(lfd, (void *)&peer, &plen);
 	if (fd < 0)
 		die("accept");
-	if (argc == 7) {
-		int idle = atoi(argv[4]), intvl = atoi(argv[5]), cnt = atoi(argv[6]);
-
-		if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) ||
-		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
-		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) ||
-		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)))
-			die("keepalive");
-	}
+	if (argc == 7)
+		keepalive(fd, argv + 4);
 	fmt(&peer, name, sizeof(name));
 	printf("accepted %s\n", name);
 	for (;;) {
@@ -121,7 +126,7 @@ static int server(int argc, char **argv)
 	}
 }
 
-static _Noreturn void client(char **argv)
+static _Noreturn void client(int argc, char **argv)
 {
 	struct sockaddr_storage ss, local;
 	socklen_t len, llen = sizeof(local);
@@ -132,6 +137,8 @@ static _Noreturn void client(char **argv)
 	fd = socket(fam, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (void *)&ss, len))
 		die("connect");
+	if (argc == 7)
+		keepalive(fd, argv + 4);
 	getsockname(fd, (void *)&local, &llen);
 	fmt(&local, l, sizeof(l));
 	fmt(&ss, r, sizeof(r));
@@ -172,8 +179,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (argc >= 4 && !strcmp(argv[1], "server") && (argc == 4 || argc == 7))
 		return server(argc, argv);
-	if (argc == 4 && !strcmp(argv[1], "client"))
-		client(argv);
-	fprintf(stderr, "usage: tcpkit server ADDR PORT [IDLE INTVL CNT] | client ADDR PORT\n");
+	if ((argc == 4 || argc == 7) && !strcmp(argv[1], "client"))
+		client(argc, argv);
+	fprintf(stderr, "usage: tcpkit server|client ADDR PORT [IDLE INTVL CNT]\n");
 	return 2;
 }
