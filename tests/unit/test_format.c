@@ -211,9 +211,10 @@ static void test_reason_names(void **state)
 		{ TKO_R_FIN_LOCAL, "fin_local" }, { TKO_R_FIN_PEER, "fin_peer" },
 		{ TKO_R_RST_LOCAL, "rst_local" }, { TKO_R_RST_PEER, "rst_peer" },
 		{ TKO_R_SYN_LOCAL, "syn_local" }, { TKO_R_DRIFT, "drift" },
-		{ TKO_R_RETRIES, "retries" },
+		{ TKO_R_RETRIES, "retries" }, { TKO_R_POLICY, "policy" },
+		{ TKO_R_CLOSED, "closed" },
 	};
-	static const unsigned int unknown[] = { TKO_R_RETRIES + 1, 200, 255 };
+	static const unsigned int unknown[] = { TKO_R_CLOSED + 1, 200, 255 };
 
 	check_names(reason_name, c, ARRAY_LEN(c), unknown, ARRAY_LEN(unknown));
 }

@@ -326,8 +326,9 @@ static void test_state_valid(void **state)
 				 state_ok[i].have);
 		if (memcmp(&tcp, &state_ok[i].want, sizeof(tcp)))
 			fail_msg("parse_state('%s'): got snd %u rcv %u win %u ws %u tsval %u "
-				 "tsecr %u pad %u", state_ok[i].in, tcp.snd_nxt, tcp.rcv_nxt,
-				 tcp.window, tcp.wscale, tcp.ts_val, tcp.ts_ecr, tcp.pad);
+				 "tsecr %u clock %u offset %u", state_ok[i].in, tcp.snd_nxt,
+				 tcp.rcv_nxt, tcp.window, tcp.wscale, tcp.ts_val, tcp.ts_ecr,
+				 tcp.ts_clock, tcp.ts_offset);
 	}
 }
 
