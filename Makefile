@@ -88,7 +88,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
 	@scripts/demo.sh $(BUILD)
 
-include bench/bench.mk
+-include bench/bench.mk
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
