@@ -26,21 +26,7 @@ check "agent starts" agent_start --iface g1 --tick-ms 5
 event_seen() { tko events | grep -qE "$1"; }
 session_active() { tko list --json | grep -q "\"local\":\"$1\".*\"state\":\"active\""; }
 
-# connect PORT TAG: a server on PORT, the device connected to it, one line
-# exchanged; sets LOCAL REMOTE and the fd W of the client's stdin.
-connect() {
-	local port=$1 tag=$2
-	mkfifo "$WORK/$tag.in"
-	ip netns exec "$TOPO_SRV" "$TCPKIT" server $SRV "$port" >"$WORK/$tag.srv" 2>&1 &
-	wait_for 5 grep -q listening "$WORK/$tag.srv"
-	ip netns exec "$TOPO_DEV" "$TCPKIT" client $SRV "$port" <"$WORK/$tag.in" \
-		>"$WORK/$tag.cli" 2>&1 &
-	exec {W}>"$WORK/$tag.in"
-	wait_for 5 grep -q connected "$WORK/$tag.cli" || return 1
-	read -r _ LOCAL REMOTE <"$WORK/$tag.cli"
-	echo hello >&$W
-	wait_for 5 grep -q "recv hello" "$WORK/$tag.srv"
-}
+connect() { tcp_pair $SRV "$@"; }
 
 # --- 1. through the NAT, with and without tko -------------------------------
 ip netns exec "$TOPO_NAT" tshark -i n0 -f "tcp port 7001" -w "$WORK/nat.pcapng" -q \

@@ -69,6 +69,28 @@ agent_stop() {
 # tko CMD ARGS...: the CLI against this test's pins.
 tko() { local cmd=$1; shift; "$TKO" "$cmd" --pin-dir "$PIN" "$@"; }
 
+# tcp_pair SRV PORT TAG [CGROUP [IDLE INTVL CNT]]: a tcpkit server on SRV:PORT in
+# the server namespace, and a client in the device namespace (inside CGROUP if
+# given, with SO_KEEPALIVE if IDLE INTVL CNT) connected to it; one line
+# exchanged. Sets LOCAL REMOTE, and W: the fd of the client's stdin (kept
+# open, so the client never sends a FIN of its own).
+tcp_pair() {
+	local srv=$1 port=$2 tag=$3 cg=${4:-}
+	shift 3
+	[ $# -gt 0 ] && shift
+	mkfifo "$WORK/$tag.in"
+	ip netns exec "$TOPO_SRV" "$TCPKIT" server "$srv" "$port" >"$WORK/$tag.srv" 2>&1 &
+	wait_for 5 grep -q listening "$WORK/$tag.srv"
+	bash -c '[ -z "$1" ] || echo $$ > "$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$cg" \
+		nsenter --net=/run/netns/"$TOPO_DEV" "$TCPKIT" client "$srv" "$port" "$@" \
+		<"$WORK/$tag.in" >"$WORK/$tag.cli" 2>&1 &
+	exec {W}>"$WORK/$tag.in"
+	wait_for 5 grep -q connected "$WORK/$tag.cli" || return 1
+	read -r _ LOCAL REMOTE <"$WORK/$tag.cli"
+	echo hello >&$W
+	wait_for 5 grep -q "recv hello" "$WORK/$tag.srv"
+}
+
 cleanup() {
 	agent_stop
 	jobs -p | xargs -r kill 2>/dev/null

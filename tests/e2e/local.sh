@@ -32,22 +32,11 @@ answered() { tko list --json | grep "\"local\":\"$1\"" |
 	     sed -n 's/.*"probes_answered":\([0-9]*\).*/\1/p'; }
 answered_at_least() { local n; n=$(answered "$1"); [ -n "$n" ] && [ "$n" -ge "$2" ]; }
 
-# app PORT TAG [KEEPALIVE...]: a server on PORT and the application, in its
-# cgroup, connected to it; one line exchanged. Sets LOCAL REMOTE W.
+# app PORT TAG [IDLE INTVL CNT]: the application, in its cgroup, connected.
 app() {
 	local port=$1 tag=$2
 	shift 2
-	mkfifo "$WORK/$tag.in"
-	ip netns exec "$TOPO_SRV" "$TCPKIT" server $SRV "$port" >"$WORK/$tag.srv" 2>&1 &
-	wait_for 5 grep -q listening "$WORK/$tag.srv"
-	bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$APP_CG" \
-		nsenter --net=/run/netns/"$TOPO_DEV" "$TCPKIT" client $SRV "$port" "$@" \
-		<"$WORK/$tag.in" >"$WORK/$tag.cli" 2>&1 &
-	exec {W}>"$WORK/$tag.in"
-	wait_for 5 grep -q connected "$WORK/$tag.cli" || return 1
-	read -r _ LOCAL REMOTE <"$WORK/$tag.cli"
-	echo hello >&$W
-	wait_for 5 grep -q "recv hello" "$WORK/$tag.srv"
+	tcp_pair $SRV "$port" "$tag" "$APP_CG" "$@"
 }
 
 # --- tko start on an idle local socket ----------------------------------------
