@@ -163,13 +163,18 @@ static __always_inline void serve(struct __sk_buff *skb, struct tko_key *k,
 	int len;
 
 	s = bpf_map_lookup_elem(&sessions, k);
-	if (!s)
+	/* Stopped, or suspended since its probe was queued: nothing to send. */
+	if (!s || (s->state != TKO_ACTIVE && s->state != TKO_PEER_DEAD))
 		return;
 	if (!(s->have & TKO_HAVE_L2) && !resolve_l2(skb, k, s, c)) {
 		/* No route or neighbour here (a host that does not forward
 		 * refuses bpf_fib_lookup): the agent finds it at its next wakeup. */
 		bpf_map_push_elem(&need_l2, k, 0);
 		stat_inc(TKO_ST_EMIT_ERRORS);
+		/* A dead session's RST has no next time (its key is consumed,
+		 * its timer done): forget it rather than keep it for ever. */
+		if (s->state == TKO_PEER_DEAD)
+			bpf_map_delete_elem(&sessions, k);
 		return;
 	}
 	if (s->state == TKO_ACTIVE) {
@@ -194,6 +199,7 @@ static __always_inline void serve(struct __sk_buff *skb, struct tko_key *k,
 SEC("tc")
 int tko_carrier(struct __sk_buff *skb)
 {
+	__u64 frame[TKO_CARRIER_LEN / 8] = {};
 	struct tko_carrier_hdr hdr;
 	struct tko_carrier_state *c;
 	__u32 zero = 0;
@@ -219,9 +225,12 @@ int tko_carrier(struct __sk_buff *skb)
 		serve(skb, &k, c);
 	}
 
-	/* Restore the carrier and send it round again. */
+	/* Restore the carrier and send it round again: all of it, or the
+	 * last probe's bytes (and what bpf_skb_change_tail() grew the frame
+	 * over, which it does not clear) would go round with it. */
+	__builtin_memcpy(frame, &hdr, sizeof(hdr));
 	if (bpf_skb_change_tail(skb, TKO_CARRIER_LEN, 0) ||
-	    bpf_skb_store_bytes(skb, 0, &hdr, sizeof(hdr), 0))
+	    bpf_skb_store_bytes(skb, 0, frame, TKO_CARRIER_LEN, 0))
 		return TC_ACT_SHOT;	/* lost: the agent's watchdog re-injects */
 	skb->mark = 0;
 	return bpf_redirect(c->loop_ifindex, 0);

@@ -80,12 +80,12 @@ tcp_pair() {
 	[ $# -gt 0 ] && shift
 	mkfifo "$WORK/$tag.in"
 	ip netns exec "$TOPO_SRV" "$TCPKIT" server "$srv" "$port" >"$WORK/$tag.srv" 2>&1 &
-	wait_for 5 grep -q listening "$WORK/$tag.srv"
+	wait_for 5 grep -qs listening "$WORK/$tag.srv"
 	bash -c '[ -z "$1" ] || echo $$ > "$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$cg" \
 		nsenter --net=/run/netns/"$TOPO_DEV" "$TCPKIT" client "$srv" "$port" "$@" \
 		<"$WORK/$tag.in" >"$WORK/$tag.cli" 2>&1 &
 	exec {W}>"$WORK/$tag.in"
-	wait_for 5 grep -q connected "$WORK/$tag.cli" || return 1
+	wait_for 5 grep -qs connected "$WORK/$tag.cli" || return 1
 	read -r _ LOCAL REMOTE <"$WORK/$tag.cli"
 	echo hello >&$W
 	wait_for 5 grep -q "recv hello" "$WORK/$tag.srv"

@@ -74,7 +74,8 @@ struct seg_spec {
 	uint32_t tsval, tsecr;
 	const uint8_t *opts;	/* raw options after TS; length a multiple of 4 */
 	size_t opts_len;
-	size_t payload;		/* payload bytes, a fixed pattern */
+	size_t payload;		/* payload bytes, a fixed pattern ... */
+	bool payload_zero;	/* ... or zeros (a BSD-style keepalive's byte) */
 	/* IP header fields that an answer must not copy from the probe */
 	uint8_t tos;		/* IPv4 TOS, IPv6 traffic class */
 	uint32_t flow;		/* IPv6 flow label (20 bits) */
@@ -199,7 +200,7 @@ static inline size_t put_tcp(uint8_t *p, const struct seg_spec *s)
 	if (s->opts_len)
 		memcpy(o, s->opts, s->opts_len);
 	for (i = 0; i < s->payload; i++)
-		p[hl + i] = (uint8_t)(0xa5 + i);
+		p[hl + i] = s->payload_zero ? 0 : (uint8_t)(0xa5 + i);
 	return hl + s->payload;
 }
 
