@@ -100,10 +100,16 @@ static __always_inline int build_frame(__u8 *buf, const struct tko_key *k,
 	return l3 < 0 ? -1 : (int)sizeof(*eth) + l3;
 }
 
-/* Put frame buf[0..len) in the skb and send a copy out of ifindex. */
-static __always_inline int emit(struct __sk_buff *skb, __u8 *buf, int len, __u32 ifindex,
-				__u64 flags)
+/*
+ * Put frame buf[0..len) in the skb and send a copy out of the session's
+ * interface, on its VLAN if it has one (the tag goes in as the NIC's
+ * offloaded tag, as the stack itself would send it).
+ */
+static __always_inline int emit(struct __sk_buff *skb, __u8 *buf, int len,
+				const struct tko_session *s, __u64 flags)
 {
+	int err;
+
 	if (len < (int)(sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr)) ||
 	    len > MAX_FRAME)
 		return -1;
@@ -112,7 +118,12 @@ static __always_inline int emit(struct __sk_buff *skb, __u8 *buf, int len, __u32
 	if (bpf_skb_store_bytes(skb, 0, buf, len & 0x7f, 0))
 		return -1;
 	skb->mark = TKO_MARK;	/* tko's own TC egress must not learn from it */
-	return bpf_clone_redirect(skb, ifindex, flags);
+	if (s->vlan_proto && bpf_skb_vlan_push(skb, s->vlan_proto, s->vlan_tci))
+		return -1;
+	err = bpf_clone_redirect(skb, s->ifindex, flags);
+	if (s->vlan_proto)
+		bpf_skb_vlan_pop(skb);
+	return err;
 }
 
 /*
@@ -179,7 +190,7 @@ static __always_inline void serve(struct __sk_buff *skb, struct tko_key *k,
 	}
 	if (s->state == TKO_ACTIVE) {
 		len = build_frame(buf, k, s, false);
-		if (emit(skb, buf, len, s->ifindex, 0)) {
+		if (emit(skb, buf, len, s, 0)) {
 			stat_inc(TKO_ST_EMIT_ERRORS);
 			return;
 		}
@@ -190,7 +201,7 @@ static __always_inline void serve(struct __sk_buff *skb, struct tko_key *k,
 		 * peer, so a local socket fails now with ECONNRESET (and a
 		 * device behind a gateway gets it forwarded). */
 		len = build_frame(buf, k, s, true);
-		if (emit(skb, buf, len, s->ifindex, BPF_F_INGRESS_))
+		if (emit(skb, buf, len, s, BPF_F_INGRESS_))
 			stat_inc(TKO_ST_EMIT_ERRORS);
 		bpf_map_delete_elem(&sessions, k);
 	}

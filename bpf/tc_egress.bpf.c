@@ -48,6 +48,15 @@ static __always_inline void learn(struct __sk_buff *skb, const struct pkt *p,
 	__builtin_memcpy(s->lmac, p->eth->h_source, 6);
 	__builtin_memcpy(s->rmac, p->eth->h_dest, 6);
 	s->ifindex = skb->ifindex;
+	/* The endpoint's VLAN, whether the tag is still offloaded in the skb
+	 * or already in the frame: tko's probes must leave with the same. */
+	if (skb->vlan_present) {
+		s->vlan_tci = skb->vlan_tci;
+		s->vlan_proto = skb->vlan_proto;
+	} else {
+		s->vlan_tci = p->vlan_tci;
+		s->vlan_proto = p->vlan_proto;
+	}
 	s->have |= TKO_HAVE_SEQ | TKO_HAVE_L2;
 }
 

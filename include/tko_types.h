@@ -182,6 +182,9 @@ struct tko_session {
 	__u64 answer_window_ns;	/* start of the current rate-limit second */
 	__u32 answers_in_window;
 	__u32 policy;		/* id of the policy that created it, 0 for tko start */
+	__u16 vlan_tci;		/* 802.1Q tag of the endpoint's frames (host order), 0: none */
+	__u16 vlan_proto;	/* its TPID, network order (0x8100, 0x88a8) */
+	__u32 pad2;
 #ifdef __VMLINUX_H__
 	struct bpf_timer timer;
 #else

@@ -59,7 +59,8 @@ struct pkt {
 	__u32 payload_len;	/* TCP payload bytes per the IP length fields */
 	__u32 seq;		/* host order */
 	__u32 ack;
-	__u16 vlan;		/* VLAN id, 0 if untagged */
+	__u16 vlan_tci;		/* the 802.1Q tag in the frame (host order), 0 if none */
+	__u16 vlan_proto;	/* its TPID (network order): 802.1Q or 802.1ad */
 	__u8 flags;		/* TH_* */
 	__u8 has_ts;
 	__u8 signed_;		/* MD5/AO option: never forge on this session */
@@ -147,7 +148,8 @@ static __always_inline int parse_frame(void *data, void *data_end, __u32 frame_l
 
 		if ((void *)(vh + 1) > data_end)
 			return -1;
-		p->vlan = bpf_ntohs(vh->tci) & 0x0fff;
+		p->vlan_tci = bpf_ntohs(vh->tci);
+		p->vlan_proto = proto;
 		proto = vh->proto;
 		off += sizeof(*vh);
 	}

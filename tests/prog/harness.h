@@ -408,6 +408,8 @@ static inline void check_l2(const struct tko_session *s, const struct tko_sessio
 	CHECK_EQ(s->ifindex, want->ifindex, "ifindex");
 	if (memcmp(s->lmac, want->lmac, 6) || memcmp(s->rmac, want->rmac, 6))
 		fail_msg("session MAC addresses differ");
+	CHECK_EQ(s->vlan_tci, want->vlan_tci, "vlan_tci");
+	CHECK_EQ(s->vlan_proto, want->vlan_proto, "vlan_proto");
 }
 
 /*

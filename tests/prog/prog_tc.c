@@ -216,6 +216,9 @@ static void learned(const struct tc_case *c, const struct seg_spec *e,
 	memcpy(want->lmac, e->smac, 6);
 	memcpy(want->rmac, e->dmac, 6);
 	want->ifindex = LO_IFINDEX;
+	/* The tag in the frame (BPF_PROG_RUN has no offloaded one), network-order TPID. */
+	want->vlan_tci = c->prof & P_VLAN ? VLAN_ID : 0;
+	want->vlan_proto = c->prof & P_VLAN ? htons(ETHERTYPE_VLAN) : 0;
 	if (c->own_probe)
 		want->endpoint_probe = 1;
 }
