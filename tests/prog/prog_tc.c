@@ -6,6 +6,7 @@
  * (never changed), what the session learned from it, its state, its events
  * and the counters.
  */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
