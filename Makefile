@@ -43,6 +43,7 @@ help:
 	@echo "make         build build/tko"
 	@echo "make test    build and run every test (root; namespaces only)"
 	@echo "make demo    show tko answering a server's keepalives for a sleeping device"
+	@echo "make fuzz    fuzz the XDP and TC programs (root; FUZZ_ITERATIONS=$(FUZZ_ITERATIONS), FUZZ_SEED=)"
 	@echo "make vmlinux regenerate vmlinux/vmlinux.h from this kernel's BTF"
 	@echo "make bench   run the benchmarks (root; ~15 min, QUICK=1 ~3 min); see docs/performance.md"
 	@echo "make install install tko(8), libtko, the systemd unit (PREFIX=$(PREFIX), DESTDIR=)"
@@ -87,6 +88,16 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
 	@scripts/demo.sh $(BUILD)
+
+# The program fuzzer of make test (tests/prog/prog_fuzz.c), for longer: random
+# and mutated frames through XDP and TC egress, invariants checked after each.
+# FUZZ_SEED defaults to one from the clock; the seed is printed, and a failure
+# prints the command that replays it.
+FUZZ_ITERATIONS ?= 2000000
+FUZZ_SEED ?=
+.PHONY: fuzz
+fuzz: $(BUILD)/tests/prog_fuzz
+	$(BUILD)/tests/prog_fuzz --iterations $(FUZZ_ITERATIONS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 -include bench/bench.mk
 
