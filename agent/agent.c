@@ -503,8 +503,9 @@ static int attach_cgroup(struct agent *a)
  */
 static void resolve_l2(struct agent *a)
 {
+	struct tko_key later[64];
 	struct tko_ctl_args args;
-	int n = 0;
+	int n = 0, nlater = 0;
 
 	while (n++ < 1024 && !bpf_map_lookup_and_delete_elem(a->fds.fd[P_NEED_L2], NULL, &args.key)) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
@@ -514,10 +515,52 @@ static void resolve_l2(struct agent *a)
 		if (err) {
 			format_key(&args.key, l, r);
 			pr_debug("%s -> %s: no path yet (%s)", l, r, strerror(-err));
+			/* The neighbour is being resolved now: try again next time. */
+			if (err == -EHOSTUNREACH && nlater < 64)
+				later[nlater++] = args.key;
 			continue;
 		}
 		bpf_prog_test_run_opts(a->fds.fd[P_CTL_SET_L2], &opts);
 	}
+	for (int i = 0; i < nlater; i++)
+		bpf_map_update_elem(a->fds.fd[P_NEED_L2], NULL, &later[i], BPF_ANY);
+}
+
+/*
+ * An interface that was removed takes tko's programs with it; when one of
+ * that name comes back, attach again (sessions meanwhile probe into the
+ * void, and are declared dead if it takes longer than their retries).
+ */
+static void check_ifaces(struct agent *a)
+{
+	int ifindex[MAX_IFACES];
+	bool changed = false;
+
+	for (int i = 0; i < a->nifaces; i++) {
+		struct iface *ifc = &a->ifaces[i];
+		int now = if_nametoindex(ifc->name);
+
+		if (now == ifc->ifindex && (ifc->xdp_attached || !now))
+			continue;
+		if (!now) {
+			if (ifc->xdp_attached)
+				pr_warn("%s is gone; its sessions wait for it", ifc->name);
+			ifc->xdp_attached = ifc->tc_attached = ifc->tc_hook_created = false;
+			ifc->ifindex = 0;
+			changed = true;
+			continue;
+		}
+		ifc->ifindex = now;
+		ifc->xdp_attached = ifc->tc_attached = ifc->tc_hook_created = false;
+		if (iface_attach(ifc, a->fds.fd[P_PROG_XDP], a->fds.fd[P_PROG_TC]) == 0)
+			pr_info("%s is back (ifindex %d): attached again", ifc->name, now);
+		changed = true;
+	}
+	if (!changed)
+		return;
+	for (int i = 0; i < a->nifaces; i++)
+		ifindex[i] = a->ifaces[i].ifindex;
+	carrier_set_ifaces(&a->carrier, ifindex, a->nifaces);
 }
 
 /* Either adopt what is pinned, or load and pin a new datapath. */
@@ -609,6 +652,7 @@ static int agent_run(struct agent *a)
 		}
 		if (!exiting) {
 			carrier_check(&a->carrier);
+			check_ifaces(a);
 			resolve_l2(a);
 		}
 	}

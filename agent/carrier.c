@@ -202,6 +202,22 @@ int carrier_inject(struct carrier *c)
 	return err;
 }
 
+void carrier_set_ifaces(struct carrier *c, const int *ifindex, int n)
+{
+	struct tko_carrier_state st;
+	__u32 zero = 0;
+	int j = 0;
+
+	memset(c->ifindex, 0, sizeof(c->ifindex));
+	for (int i = 0; i < n && j < TKO_MAX_IFACES; i++)
+		if (ifindex[i])	/* the list ends at the first 0 */
+			c->ifindex[j++] = ifindex[i];
+	if (bpf_map_lookup_elem(c->map_fd, &zero, &st))
+		return;
+	memcpy(st.ifindex, c->ifindex, sizeof(st.ifindex));
+	bpf_map_update_elem(c->map_fd, &zero, &st, BPF_ANY);
+}
+
 int carrier_check(struct carrier *c)
 {
 	struct tko_carrier_state st;

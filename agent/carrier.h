@@ -37,6 +37,8 @@ int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_
 		  const int *ifindex, int n, bool adopt);
 /* Remove a carrier without an agent (tko unload): the veth pair by name. */
 void carrier_remove(void);
+/* The agent's interfaces changed (one removed, or back with a new ifindex). */
+void carrier_set_ifaces(struct carrier *c, const int *ifindex, int n);
 /* Start (or restart, with a new generation) the circulating frame. */
 int carrier_inject(struct carrier *c);
 /* Watchdog: re-inject if no pass happened since the last call; 1 if it did. */

@@ -52,6 +52,27 @@ static int transact(struct nlreq *req, char *buf, size_t len, struct nlmsghdr **
 	return err;
 }
 
+/*
+ * No usable neighbour entry: ask the kernel to resolve it (NTF_USE, as
+ * `ip neigh replace ... use` does), so that it is there at the next try.
+ */
+static void neigh_use(int af, __u32 ifindex, const __u8 *addr, int alen)
+{
+	struct nlreq req = {};
+	struct nlmsghdr *ans;
+	char buf[512];
+
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg));
+	req.nh.nlmsg_type = RTM_NEWNEIGH;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
+	req.nd.ndm_family = af;
+	req.nd.ndm_ifindex = ifindex;
+	req.nd.ndm_flags = NTF_USE;
+	req.nd.ndm_state = NUD_NONE;
+	add_attr(&req, NDA_DST, addr, alen);
+	transact(&req, buf, sizeof(buf), &ans);
+}
+
 int route_l2(const struct tko_key *k, __u32 *ifindex, __u8 lmac[6], __u8 rmac[6])
 {
 	int af = k->family == TKO_AF_INET6 ? AF_INET6 : AF_INET, alen = af == AF_INET6 ? 16 : 4;
@@ -63,16 +84,24 @@ int route_l2(const struct tko_key *k, __u32 *ifindex, __u8 lmac[6], __u8 rmac[6]
 	char buf[4096];
 	int len, err, fd;
 
-	/* Where would the kernel send it? (ip route get REMOTE from LOCAL) */
-	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-	req.nh.nlmsg_type = RTM_GETROUTE;
-	req.nh.nlmsg_flags = NLM_F_REQUEST;
-	req.rt.rtm_family = af;
-	req.rt.rtm_dst_len = alen * 8;
-	req.rt.rtm_src_len = alen * 8;
-	add_attr(&req, RTA_DST, k->raddr, alen);
-	add_attr(&req, RTA_SRC, k->laddr, alen);
-	err = transact(&req, buf, sizeof(buf), &ans);
+	/* Where would the kernel send it? (ip route get REMOTE from LOCAL; a
+	 * forwarded device's LOCAL is not ours, then without "from") */
+	for (int with_src = 1; with_src >= 0; with_src--) {
+		memset(&req, 0, sizeof(req));
+		req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+		req.nh.nlmsg_type = RTM_GETROUTE;
+		req.nh.nlmsg_flags = NLM_F_REQUEST;
+		req.rt.rtm_family = af;
+		req.rt.rtm_dst_len = alen * 8;
+		add_attr(&req, RTA_DST, k->raddr, alen);
+		if (with_src) {
+			req.rt.rtm_src_len = alen * 8;
+			add_attr(&req, RTA_SRC, k->laddr, alen);
+		}
+		err = transact(&req, buf, sizeof(buf), &ans);
+		if (!err)
+			break;
+	}
 	if (err)
 		return err == -ENETUNREACH || err == -EHOSTUNREACH ? -ENETUNREACH : err;
 	*ifindex = 0;
@@ -96,12 +125,12 @@ int route_l2(const struct tko_key *k, __u32 *ifindex, __u8 lmac[6], __u8 rmac[6]
 	req.nd.ndm_ifindex = *ifindex;
 	add_attr(&req, NDA_DST, via, alen);
 	err = transact(&req, buf, sizeof(buf), &ans);
-	if (err)
+	if (err || !(((struct ndmsg *)NLMSG_DATA(ans))->ndm_state & (NUD_REACHABLE | NUD_STALE |
+		NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP))) {
+		neigh_use(af, *ifindex, via, alen);
 		return -EHOSTUNREACH;
+	}
 	err = -EHOSTUNREACH;
-	if (!(((struct ndmsg *)NLMSG_DATA(ans))->ndm_state & (NUD_REACHABLE | NUD_STALE |
-		NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP)))
-		return err;
 	len = RTM_PAYLOAD(ans);
 	for (a = (struct rtattr *)((char *)NLMSG_DATA(ans) + NLMSG_ALIGN(sizeof(struct ndmsg)));
 	     RTA_OK(a, len); a = RTA_NEXT(a, len))

@@ -191,6 +191,11 @@ static __always_inline void serve(struct __sk_buff *skb, struct tko_key *k,
 	if (s->state == TKO_ACTIVE) {
 		len = build_frame(buf, k, s, false);
 		if (emit(skb, buf, len, s, 0)) {
+			/* The interface went down or away: forget the path and
+			 * let the agent find the new one (the probe counts as
+			 * lost; too many and the peer is declared dead). */
+			s->have &= ~TKO_HAVE_L2;
+			bpf_map_push_elem(&need_l2, k, 0);
 			stat_inc(TKO_ST_EMIT_ERRORS);
 			return;
 		}
