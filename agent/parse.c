@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -64,6 +65,12 @@ int parse_endpoint(const char *s, __u8 *family, __u8 addr[16], __u16 *port,
 		if (inet_pton(AF_INET6, host, addr) != 1)
 			fail(EINVAL, "bad address '%s': '%s' is not an IPv6 address", s, host);
 		*family = TKO_AF_INET6;
+		/* ::ffff:a.b.c.d is IPv4 on the wire (how ss shows such sockets). */
+		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)addr)) {
+			memmove(addr, addr + 12, 4);
+			memset(addr + 4, 0, 12);
+			*family = TKO_AF_INET;
+		}
 	} else {
 		if (inet_pton(AF_INET, host, addr) != 1)
 			fail(EINVAL, "bad address '%s': '%s' is not an IPv4 address", s, host);
