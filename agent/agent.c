@@ -22,6 +22,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -600,9 +601,19 @@ static int get_datapath(struct agent *a)
 	return 0;
 }
 
+static __u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int agent_run(struct agent *a)
 {
 	int ifindex[MAX_IFACES], prev[TKO_MAX_IFACES], nprev, err = 0;
+	int period = housekeeping_ms(a->tick_ms);
+	__u64 next;
 
 	/* Interfaces an earlier agent attached to but this one is not given. */
 	nprev = a->adopted ? recorded_ifaces(&a->fds, prev) : 0;
@@ -644,17 +655,24 @@ static int agent_run(struct agent *a)
 
 	/* Asleep on the ring buffer: woken by events, and by the watchdog's
 	 * period, never per keepalive. */
+	next = now_ms() + period;
 	while (!exiting) {
-		err = ring_buffer__poll(a->rb, housekeeping_ms(a->tick_ms));
+		__u64 t = now_ms();
+
+		err = ring_buffer__poll(a->rb, t < next ? (int)(next - t) : 0);
 		if (err < 0 && err != -EINTR) {
 			pr_warn("ring buffer: %s", strerror(-err));
 			return -1;
 		}
-		if (!exiting) {
-			carrier_check(&a->carrier);
-			check_ifaces(a);
-			resolve_l2(a);
-		}
+		/* Housekeeping on its own clock: events wake us too, and the
+		 * watchdog must judge a whole period, not the gap between two
+		 * events (at a long tick that gap holds no pass at all). */
+		if (exiting || now_ms() < next)
+			continue;
+		next = now_ms() + period;
+		carrier_check(&a->carrier);
+		check_ifaces(a);
+		resolve_l2(a);
 	}
 	if (a->persist)
 		pr_info("stopping; the datapath keeps running (pins in %s)", a->pin_dir);
