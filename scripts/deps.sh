@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Install, idempotently, what a Debian 12 machine lacks to build and test tko.
 # Only missing packages are installed; nothing is upgraded.
+#   scripts/deps.sh          what the build and the tests need
+#   scripts/deps.sh bench    that, and what only `make bench` needs: jq (the
+#                            results file) and gnuplot (the plot in
+#                            docs/performance.md)
 set -euo pipefail
 
 PKGS=(make gcc pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
       libcmocka-dev iproute2 ethtool tcpdump tshark nftables kmod procps)
+
+if [ "${1:-}" = bench ]; then
+	PKGS+=(jq gnuplot-nox)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Metric 1, in the kernel: ns of CPU per peer keepalive answered by
+ * tko_xdp_ingress, with 1, 10^4 and 10^6 sessions in the table.
+ *
+ * Each run is one BPF_PROG_RUN (repeat 1) of the XDP program on the peer's
+ * probe of one ACTIVE session, the kernel's own duration (opts.duration).
+ * Why repeat 1: the answer rewrites the frame in place, and BPF_PROG_RUN
+ * repeats on the rewritten frame (an answer, which is not tko's to touch),
+ * and the per-session budget (4 answers a second) would turn every further
+ * run into the rate-limited path. So before each run the session's budget is
+ * cleared (bench_open_window, outside the timed run), and what BPF_PROG_RUN
+ * itself adds to one run is measured with an empty XDP program on the same
+ * frame, interleaved, and subtracted.
+ *
+ * The sessions are inserted ACTIVE with BPF_MAP_UPDATE_BATCH (inproc.h
+ * says why), and the probed ones are spread over the table, so with 10^6
+ * the lookups miss the CPU caches as they would on a busy gateway.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "common.h"
+#include "frames.h"
+#include "inproc.h"
+#include "ctl.skel.h"
+#include "xdp_ingress.skel.h"
+#include "helpers.skel.h"
+
+#define SND	0x1a2b3c4du
+#define RCV	0x5e6f7081u
+#define TSVAL	0x00c0ffeeu
+#define TSECR	0x0badcafeu
+
+static const struct tko_tcp_state state = {
+	.snd_nxt = SND, .rcv_nxt = RCV, .window = 0x1f5, .wscale = 7,
+	.ts_val = TSVAL, .ts_ecr = TSECR,
+};
+
+/* The peer's keepalive probe of session i, as Linux sends it (TSopt). */
+static void probe_frame(uint32_t i, struct frame *f)
+{
+	struct tko_key k = bench_key(i);
+	struct seg_spec s = {
+		.smac = { 2, 0, 0, 0, 0, 1 }, .dmac = { 2, 0, 0, 0, 0, 2 },
+		.sport = k.rport, .dport = k.lport,
+		.seq = RCV - 1, .ack = SND, .flags = F_ACK, .window = 0x2000,
+		.ts = true, .tsval = TSECR + 1000, .tsecr = TSVAL,
+		.ttl = 57, .pad_to = ETH_MIN_LEN,
+	};
+
+	memcpy(s.saddr, k.raddr, 4);
+	memcpy(s.daddr, k.laddr, 4);
+	frame_build(f, &s);
+}
+
+/* One run of prog on f; returns the kernel's duration in ns. */
+static double run_once(int prog_fd, const struct frame *f, int want)
+{
+	uint8_t out[FRAME_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b, .data_size_in = (__u32)f->len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		die("BPF_PROG_RUN: %s", strerror(errno));
+	if (want >= 0 && (int)o.retval != want)
+		die("XDP verdict %u, expected %d (is the session ACTIVE?)", o.retval, want);
+	return o.duration;
+}
+
+/* ACTIVE sessions, as the control program and the timer leave them. */
+static void install(struct inproc *p, uint32_t from, uint32_t to)
+{
+	struct tko_session s = {
+		.cfg = { .idle_s = 60, .interval_s = 60, .retry_interval_s = 10, .retries = 5 },
+		.tcp = state,
+		.state = TKO_ACTIVE,
+		.prev_state = TKO_LEARNING,
+		.have = TKO_HAVE_SEQ | TKO_HAVE_TS,
+	};
+	uint64_t t0 = now_ns();
+
+	s.started_ns = s.last_seen_ns = s.probe_ns = t0;
+	inproc_fill(p, from, to, &s);
+	if (to - from > 1000)
+		progress("%u sessions inserted in %.1f s", to - from, (now_ns() - t0) / 1e9);
+}
+
+static void measure(struct inproc *p, uint32_t count, int rounds, size_t samples)
+{
+	int xdp_fd = bpf_program__fd(p->b.xdp->progs.tko_xdp_ingress);
+	int nop_fd = bpf_program__fd(p->h->progs.bench_nop);
+	size_t m = samples < count ? samples : count;
+	uint32_t *idx = calloc(m, sizeof(*idx));
+	struct frame *f = calloc(m, sizeof(*f));
+	double *tko = calloc(m, sizeof(double)), *nop = calloc(m, sizeof(double));
+	double *net = calloc(rounds, sizeof(double)), *base = calloc(rounds, sizeof(double));
+	struct stats st, sb;
+	char key[64];
+
+	if (!idx || !f || !tko || !nop || !net || !base)
+		die("out of memory");
+	for (size_t j = 0; j < m; j++) {
+		idx[j] = (uint32_t)((uint64_t)j * count / m);
+		probe_frame(idx[j], &f[j]);
+	}
+	/* round -1 warms the caches and the JIT'ed code up; not counted */
+	for (int r = -1; r < rounds; r++) {
+		struct stats a, b;
+
+		for (size_t j = 0; j < m; j++) {
+			struct tko_key k = bench_key(idx[j]);
+
+			inproc_open_window(p, &k);
+			nop[j] = run_once(nop_fd, &f[j], XDP_PASS);
+			tko[j] = run_once(xdp_fd, &f[j], XDP_TX);
+		}
+		if (r < 0)
+			continue;
+		stats_of(tko, m, &a);
+		stats_of(nop, m, &b);
+		net[r] = a.median - b.median;
+		base[r] = b.median;
+	}
+	stats_of(net, rounds, &st);
+	stats_of(base, rounds, &sb);
+	progress("%8u sessions: %s per answer (BPF_PROG_RUN overhead %s subtracted)", count,
+		 stats_str(&st, "ns"), stats_str(&sb, "ns"));
+	snprintf(key, sizeof(key), "answer.run_ns.s%u", count);
+	result_stats(key, &st);
+	snprintf(key, sizeof(key), "answer.run_overhead_ns.s%u", count);
+	result(key, sb.median);
+	free(idx);
+	free(f);
+	free(tko);
+	free(nop);
+	free(net);
+	free(base);
+}
+
+int main(int argc, char **argv)
+{
+	static const uint32_t counts[] = { 1, 10000, 1000000 };
+	struct inproc p;
+	struct opts o;
+	uint32_t have = 0;
+
+	bench_init("answer_run");
+	opts_parse(&o, argc, argv);
+	inproc_load(&p, 1u << 20);
+	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+		install(&p, have, counts[c]);
+		have = counts[c];
+		measure(&p, counts[c], o.quick ? 3 : 7, o.quick ? 300 : 2000);
+	}
+	inproc_destroy(&p);
+	return 0;
+}

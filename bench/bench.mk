@@ -1,0 +1,39 @@
+# Benchmarks (included by the Makefile): `make bench [QUICK=1]`.
+# C programs in build/bench/, driven by bench/run.sh; not tests.
+
+BENCH_LIB_SRCS := bench/common.c bench/inproc.c bench/conns.c bench/agent.c bench/peerctl.c
+BENCH_LIB_OBJS := $(BENCH_LIB_SRCS:bench/%.c=$(BUILD)/bench/%.o)
+BENCH_TOOLS := answer_run answer_wire forge_run scale steady keepalive_cost heartbeat \
+	       invalidation timing
+BENCH_BINS := $(BENCH_TOOLS:%=$(BUILD)/bench/%)
+BENCH_BPF := helpers peer
+BENCH_SKELS := $(BENCH_BPF:%=$(BUILD)/bench/%.skel.h)
+BENCH_HDRS := $(wildcard bench/*.h) $(SKELS) $(BENCH_SKELS)
+BENCH_CFLAGS := -I$(BUILD)/bench -Ibench -Itests/prog
+
+.PHONY: bench bench-build
+.SECONDARY: $(BENCH_SKELS) $(BENCH_BPF:%=$(BUILD)/bench/%.bpf.o)
+
+bench-build: $(BENCH_BINS)
+
+$(BUILD)/bench:
+	mkdir -p $@
+
+# -mcpu=v3: the simulated peer takes sample slots with an atomic fetch-and-add.
+$(BUILD)/bench/%.bpf.o: bench/%.bpf.c $(BPF_HDRS) | $(BUILD)/bench
+	$(CLANG) $(BPF_CFLAGS) -mcpu=v3 -c $< -o $@
+
+$(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name bench_$* > $@
+
+$(BUILD)/bench/%.o: bench/%.c $(BENCH_HDRS) $(AGENT_HDRS) | $(BUILD)/bench
+	$(CC) $(CFLAGS) $(BENCH_CFLAGS) -c $< -o $@
+
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_LIB_OBJS) $(BUILD)/libtko.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
+
+# deps.sh bench adds what only the benchmarks need (gnuplot for the plot).
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all bench-build
+	@bench/run.sh $(BUILD) $(if $(QUICK),--quick)

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Helpers of the benchmarks:
+ *  - bench_nop: an XDP program that does nothing. Run the same way as tko's,
+ *    it measures what BPF_PROG_RUN itself adds to one run (timer reads,
+ *    dispatch), which is subtracted; attached to the endpoint's veth, it
+ *    makes the veth accept the simulated peer's XDP_TX answers when tko's
+ *    own XDP program is not there;
+ *  - bench_drop: drops everything; on the endpoint's veth it gives the
+ *    floor of the wire answer benchmark (a frame delivered and dropped);
+ *  - bench_open_window: clears the per-session answer budget of one session
+ *    (TKO_ANSWER_BURST answers per second), so that the next run of the XDP
+ *    program takes the path of a real probe (the first in its second)
+ *    instead of the rate-limited one. It writes in place: the session's
+ *    timer is untouched (a map update from userspace would replace it).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "tko_types.h"
+
+/* tko's session table; the loader hands over its fd (max_entries follows). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct tko_key);
+	__type(value, struct tko_session);
+} sessions SEC(".maps");
+
+SEC("xdp")
+int bench_nop(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_drop(struct xdp_md *ctx)
+{
+	return XDP_DROP;
+}
+
+SEC("syscall")
+int bench_open_window(struct tko_key *ctx)
+{
+	struct tko_session *s;
+	struct tko_key k;
+
+	if (bpf_probe_read_kernel(&k, sizeof(k), ctx))
+		return -1;
+	s = bpf_map_lookup_elem(&sessions, &k);
+	if (!s)
+		return -2;
+	s->answer_window_ns = 0;
+	s->answers_in_window = 0;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

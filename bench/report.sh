@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# bench/report.sh RAW QUICK WORK: from the "key value" lines the benchmarks
+# printed, write bench/results.json, the results table of
+# docs/performance.md (between its "results" markers) and the plot
+# docs/performance.png (gnuplot: cost per keepalive against session count).
+set -euo pipefail
+RAW=$1 QUICK=$2 WORK=$3
+cd "$(dirname "$0")/.."
+
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+# Every key of the output contract, null when a benchmark failed to give it.
+CONTRACT='answer.xdp_ns answer.kernel_ns answer.ratio forge.ns_per_probe
+forge.max_probes_per_s scale.bytes_per_session scale.max_sessions scale.installs_per_s
+scale.cpu_pct_1e6_at_60s baseline.so_keepalive_bytes_per_socket
+baseline.heartbeat_ns_per_keepalive baseline.heartbeat_wakeups_per_keepalive
+wakeups.per_1000_keepalives invalidation_ms.p50 invalidation_ms.p99 timing_ms.tick_10.p50
+timing_ms.tick_10.p99'
+
+# Dotted keys become nested objects; values are numbers (or quoted strings).
+jq -n -R --arg kernel "$(uname -r)" --arg cpu "$cpu" --argjson cores "$(nproc)" \
+	--argjson quick "$([ "$QUICK" = 1 ] && echo true || echo false)" \
+	--arg contract "$CONTRACT" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
+	reduce (inputs | select(length > 0) | capture("^(?<k>\\S+) (?<v>.*)$")) as $r
+		({}; setpath($r.k | split("."); ($r.v | fromjson)))
+	| . as $m
+	| reduce ($contract | split("\\s+"; null) | .[] | select(length > 0)) as $k
+		($m; if getpath($k | split(".")) == null then setpath($k | split("."); null)
+		     else . end)
+	| . + { machine: { kernel: $kernel, cpu_model: $cpu, cores: $cores },
+		quick: $quick, date: $date }' <"$RAW" >bench/results.json
+echo "bench: wrote bench/results.json"
+
+# --- the table ------------------------------------------------------------------
+v() { jq -r --arg k "$1" 'getpath($k | split(".")) // "n/a" |
+	if type == "number" then (if . >= 1000 then (. | round | tostring)
+	 elif . >= 10 then (. * 10 | round / 10 | tostring)
+	 else (. * 1000 | round / 1000 | tostring) end) else . end' bench/results.json; }
+spread() {
+	local a b
+	a=$(v "${1}_p25") b=$(v "${1}_p75")
+	[ "$a" = n/a ] && echo "" || echo "[$a..$b]"
+}
+row() {	# metric, tko key, baseline label, baseline key, unit
+	printf '| %s | %s %s | %s | %s | %s |\n' "$1" "$(v "$2")" "$(spread "$2")" "$3" \
+		"$([ -n "$4" ] && v "$4" || echo "—")" "$5"
+}
+TABLE=$WORK/table.md
+{
+	echo "Run of $(jq -r .date bench/results.json) ($([ "$QUICK" = 1 ] && echo "QUICK=1" || echo full)):" \
+		"$(nproc) cores, $cpu, kernel $(uname -r). Medians, [p25..p75] over the repetitions."
+	echo
+	echo "| metric | tko | baseline | baseline value | unit |"
+	echo "|---|---|---|---|---|"
+	row "1. answer a peer's probe, CPU per probe on the wire" answer.xdp_ns \
+		"kernel TCP stack of a real socket" answer.kernel_ns "ns"
+	row "1. ratio kernel / tko" answer.ratio "" "" "×"
+	row "1. answer in XDP, BPF_PROG_RUN, 1 session" answer.run_ns.s1 "" "" "ns"
+	row "1. answer in XDP, BPF_PROG_RUN, 10^4 sessions" answer.run_ns.s10000 "" "" "ns"
+	row "1. answer in XDP, BPF_PROG_RUN, 10^6 sessions" answer.run_ns.s1000000 "" "" "ns"
+	row "2. forge one probe (carrier, K=1024 due)" forge.ns_per_probe \
+		"kernel SO_KEEPALIVE, CPU per probe" baseline.so_keepalive_ns_per_probe "ns"
+	row "2. forge one probe (carrier, K=1 due)" forge.ns_per_probe_k.k1 "" "" "ns"
+	row "2. carrier pass with nothing due (idle tick)" forge.idle_pass_ns "" "" "ns"
+	row "2. max forged probes, one core" forge.max_probes_per_s "" "" "probes/s"
+	row "3. installs through libtko (single)" scale.installs_per_s "" "" "sessions/s"
+	row "3. kernel memory per session" scale.bytes_per_session \
+		"SO_KEEPALIVE socket" baseline.so_keepalive_bytes_per_socket "bytes"
+	row "3. largest session table held" scale.max_sessions "" "" "sessions"
+	row "3. steady-state softirq CPU, $(v scale.cpu_sessions) sessions every $(v scale.cpu_interval_s) s" \
+		scale.cpu_pct_1e6_at_60s "" "" "% of a core"
+	row "3. CPU per keepalive in that steady state" scale.cpu_ns_per_keepalive \
+		"userspace heartbeat (epoll+timerfd)" baseline.heartbeat_ns_per_keepalive "ns"
+	row "3. of which tko's BPF programs" scale.bpf_ns_per_keepalive "" "" "ns"
+	row "4/5. process wakeups per keepalive" wakeups.per_keepalive \
+		"userspace heartbeat" baseline.heartbeat_wakeups_per_keepalive "wakeups"
+	row "5. agent context switches per 1000 keepalives" wakeups.per_1000_keepalives "" "" "switches"
+	row "6. data on an ACTIVE session -> agent prints the event, p50" invalidation_ms.p50 "" "" "ms"
+	row "6. same, p99" invalidation_ms.p99 "" "" "ms"
+	for t in 1 10 100; do
+		row "7. probe sent - due, tick $t ms, p50" timing_ms.tick_$t.p50 "" "" "ms"
+		row "7. probe sent - due, tick $t ms, p99" timing_ms.tick_$t.p99 "" "" "ms"
+	done
+} >"$TABLE"
+cat "$TABLE"
+
+# Replace what is between the markers in docs/performance.md.
+if grep -q '<!-- results:begin -->' docs/performance.md 2>/dev/null; then
+	awk -v table="$TABLE" '
+		/<!-- results:begin -->/ { print; while ((getline l < table) > 0) print l; skip = 1; next }
+		/<!-- results:end -->/ { skip = 0 }
+		!skip' docs/performance.md >"$WORK/perf.md" && cp "$WORK/perf.md" docs/performance.md
+	echo "bench: updated the table in docs/performance.md"
+fi
+
+# --- the plot ---------------------------------------------------------------------
+# keepalive_cost prints cost.<approach>.n<N> = ns of CPU per keepalive.
+DATA=$WORK/plot.dat
+jq -r '.cost // {} | to_entries[] | .key as $a | .value | to_entries[] |
+	"\($a) \(.key | ltrimstr("n")) \(.value)"' bench/results.json | sort -k1,1 -k2n >"$DATA"
+if [ -s "$DATA" ] && command -v gnuplot >/dev/null; then
+	gnuplot <<EOF
+set terminal pngcairo size 900,540 font "sans,11"
+set output "docs/performance.png"
+set title "CPU per keepalive against the number of idle sessions (lower is better)"
+set xlabel "sessions"
+set ylabel "ns of CPU per keepalive (whole machine)"
+set logscale xy
+set key top left
+set grid
+plot for [a in "tko kernel heartbeat"] \
+	"< grep '^".a." ' $DATA" using 2:3 with linespoints lw 2 pt 7 title \
+	(a eq "tko" ? "tko (timer + carrier + XDP)" : a eq "kernel" ? "kernel SO\\\\_KEEPALIVE" : \
+	 "userspace heartbeat (epoll + timerfd, 1 byte)")
+EOF
+	echo "bench: wrote docs/performance.png"
+else
+	echo "bench: no cost-per-session data (or no gnuplot): docs/performance.png unchanged"
+fi
