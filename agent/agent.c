@@ -362,35 +362,62 @@ static int parse_args(struct agent *a, int argc, char **argv)
  * (bpffs holds no regular files). The lock goes with the process, so a killed
  * agent never blocks the next one. Returns the fd, or -1 after saying why.
  */
-static int take_lock(const char *pin_dir)
+static void lock_path(const char *pin_dir, char *path, size_t len)
 {
-	char path[PATH_MAX + 32], name[PATH_MAX], pid[32];
-	int fd, n;
+	char name[PATH_MAX];
 
 	snprintf(name, sizeof(name), "%s", pin_dir);
 	for (char *p = name; *p; p++)
 		if (*p == '/')
 			*p = '_';
+	snprintf(path, len, "%s/%.*s.lock", LOCK_DIR, (int)(len - sizeof(LOCK_DIR) - 7), name);
+}
+
+static int take_lock(const char *pin_dir)
+{
+	char path[PATH_MAX + 32], pid[32];
+	struct stat a, b;
+	int fd, n;
+
+	lock_path(pin_dir, path, sizeof(path));
 	mkdir(LOCK_DIR, 0700);
-	snprintf(path, sizeof(path), "%s/%s.lock", LOCK_DIR, name);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		pr_warn("cannot open the lock %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		pr_warn("another tko agent (pid %s) is running with pins in %s",
-			*pid ? pid : "?", pin_dir);
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			pr_warn("cannot open the lock %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			n = pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			pr_warn("another tko agent (pid %s) is running with pins in %s",
+				*pid ? pid : "?", pin_dir);
+			close(fd);
+			return -1;
+		}
+		/* Still the file at that path? An agent leaving unlinks it
+		 * (release_lock): then the lock we hold guards nothing. */
+		if (!fstat(fd, &a) && !stat(path, &b) && a.st_ino == b.st_ino)
+			break;
 		close(fd);
-		return -1;
 	}
 	n = snprintf(pid, sizeof(pid), "%d\n", getpid());
 	if (ftruncate(fd, 0) || pwrite(fd, pid, n, 0) != n)
 		pr_debug("cannot write the pid into %s", path);
 	return fd;
+}
+
+/* Unlink while holding it, so that no lock file outlives its agent. */
+static void release_lock(const char *pin_dir, int fd)
+{
+	char path[PATH_MAX + 32];
+
+	if (fd < 0)
+		return;
+	lock_path(pin_dir, path, sizeof(path));
+	unlink(path);
+	close(fd);
 }
 
 /* End every session so its handoff state is reported. */
@@ -455,8 +482,7 @@ static void agent_exit(struct agent *a)
 	if (a->adopted)
 		tko_fds_close(&a->fds);
 	tko_bpf_destroy(&a->bpf);
-	if (a->lock_fd > 0)
-		close(a->lock_fd);
+	release_lock(a->pin_dir, a->lock_fd);
 }
 
 /*
@@ -695,16 +721,16 @@ static int cleanup(const char *pin_dir)
 		pr_info("nothing pinned in %s", pin_dir);
 		/* A carrier without pins can only be a leftover. */
 		carrier_remove();
-		close(lock);
+		release_lock(pin_dir, lock);
 		return 0;
 	}
 	if (err) {
-		close(lock);
+		release_lock(pin_dir, lock);
 		return 1;
 	}
 	unload(&f, pin_dir, ~0U);
 	tko_fds_close(&f);
-	close(lock);
+	release_lock(pin_dir, lock);
 	pr_info("removed the datapath pinned in %s", pin_dir);
 	return 0;
 }
