@@ -156,10 +156,12 @@ static const char *const how_text[] = {
  * --state, a local socket with the tuple is captured from the kernel (it
  * must be idle); otherwise the state is learned from traffic (a gateway).
  */
+static void describe(int ret, const struct tko_key *key, const struct tko_capture *c,
+		     char *err, size_t errlen);
+
 static int start_one(struct tko *t, const struct tko_key *key, const struct request *r,
 		     enum how *how, char *err, size_t errlen)
 {
-	char l[ENDPOINT_STRLEN], rem[ENDPOINT_STRLEN];
 	struct tko_capture c = {};
 	int ret;
 
@@ -174,13 +176,23 @@ static int start_one(struct tko *t, const struct tko_key *key, const struct requ
 			ret = tko_session_start(t, key, &r->cfg, NULL, 0);
 		}
 	}
+	describe(ret, key, &c, err, errlen);
+	return ret;
+}
+
+/* One sentence for a failed start. */
+static void describe(int ret, const struct tko_key *key, const struct tko_capture *c,
+		     char *err, size_t errlen)
+{
+	char l[ENDPOINT_STRLEN], rem[ENDPOINT_STRLEN];
+
 	format_key(key, l, rem);
 	switch (ret) {
 	case 0:
 		break;
 	case -EBUSY:
 		snprintf(err, errlen, "socket not idle: %s -> %s has %u bytes unacknowledged, "
-			 "%u unsent, %u unread", l, rem, c.unacked, c.unsent, c.unread);
+			 "%u unsent, %u unread", l, rem, c->unacked, c->unsent, c->unread);
 		break;
 	case -ENOTCONN:
 		snprintf(err, errlen, "socket %s -> %s is not established", l, rem);
@@ -189,14 +201,16 @@ static int start_one(struct tko *t, const struct tko_key *key, const struct requ
 		snprintf(err, errlen, "session %s -> %s is already offloaded", l, rem);
 		break;
 	case -E2BIG:
-	case -ENOMEM:
 		snprintf(err, errlen, "session table full: cannot offload %s -> %s "
 			 "(see tko agent --max-sessions)", l, rem);
+		break;
+	case -ENOMEM:
+		snprintf(err, errlen, "cannot offload %s -> %s: the kernel refused memory for "
+			 "its timer (memory cgroup); try again", l, rem);
 		break;
 	default:
 		snprintf(err, errlen, "cannot start %s -> %s: %s", l, rem, strerror(-ret));
 	}
-	return ret;
 }
 
 static double now_s(void)
@@ -221,17 +235,70 @@ static int split(char *line, char **words, int max)
  * tko start --file: every line is a session; a bad line is reported with its
  * number and the others still start. Progress every second on stderr.
  */
+/* Lines with --state go to the kernel TKO_BATCH_MAX at a time. */
+struct batch {
+	struct tko_ctl_args args[TKO_BATCH_MAX];
+	unsigned long line[TKO_BATCH_MAX];
+	int n;
+};
+
+struct file_run {
+	const char *file;
+	unsigned long started, failed;
+	double t0, last;
+};
+
+static void line_failed(struct file_run *fr, unsigned long lineno, const char *err)
+{
+	if (fr->failed < 10)
+		pr_warn("%s:%lu: %s", fr->file, lineno, err);
+	fr->failed++;
+}
+
+static void line_started(struct file_run *fr, unsigned long n)
+{
+	fr->started += n;
+	if (now_s() - fr->last >= 1) {
+		fr->last = now_s();
+		fprintf(stderr, "tko start: %lu sessions started (%.0f/s)\n", fr->started,
+			fr->started / (fr->last - fr->t0));
+	}
+}
+
+static void flush(struct tko *t, struct batch *b, struct file_run *fr)
+{
+	static const struct tko_capture none;
+	int results[TKO_BATCH_MAX];
+	char err[256];
+
+	if (!b->n)
+		return;
+	line_started(fr, tko_session_start_batch(t, b->args, b->n, results));
+	for (int i = 0; i < b->n; i++)
+		if (results[i]) {
+			describe(results[i], &b->args[i].key, &none, err, sizeof(err));
+			line_failed(fr, b->line[i], err);
+		}
+	b->n = 0;
+}
+
+/*
+ * tko start --file: every line is a session; a bad line is reported with its
+ * number and the others still start. Progress every second on stderr.
+ */
 static int start_file(struct tko *t, const struct request *common)
 {
 	FILE *f = strcmp(common->file, "-") ? fopen(common->file, "r") : stdin;
+	struct file_run fr = { .file = common->file, .t0 = now_s() };
+	static struct batch b;
+	unsigned long lineno = 0;
 	char line[4096], err[256];
-	unsigned long lineno = 0, started = 0, failed = 0;
-	double t0 = now_s(), last = t0;
 
 	if (!f) {
 		pr_warn("cannot read %s: %s", common->file, strerror(errno));
 		return 1;
 	}
+	fr.last = fr.t0;
 	while (fgets(line, sizeof(line), f)) {
 		char *words[64] = { "tko-start" };
 		struct request r = *common;
@@ -250,30 +317,39 @@ static int start_file(struct tko *t, const struct request *common)
 			ret = -1;
 		}
 		if (!ret)
-			ret = parse_key(words[first], words[first + 1], &key, err, sizeof(err)) ?:
-			      start_one(t, &key, &r, &how, err, sizeof(err));
-		if (ret) {
-			if (failed < 10)
-				pr_warn("%s:%lu: %s", common->file, lineno, err);
-			failed++;
+			ret = parse_key(words[first], words[first + 1], &key, err, sizeof(err));
+		if (!ret && r.state) {
+			/* Handed-over state: nothing to look up, batch it. */
+			struct tko_ctl_args *a = &b.args[b.n];
+
+			memset(a, 0, sizeof(*a));
+			a->key = key;
+			a->cfg = r.cfg;
+			a->cfg.flags |= TKO_F_STATE_GIVEN;
+			a->tcp = r.tcp;
+			a->have = r.have & (TKO_HAVE_SEQ | TKO_HAVE_TS);
+			b.line[b.n++] = lineno;
+			if (b.n == TKO_BATCH_MAX)
+				flush(t, &b, &fr);
 			continue;
 		}
-		started++;
-		if (now_s() - last >= 1) {
-			last = now_s();
-			fprintf(stderr, "tko start: %lu sessions started (%.0f/s)\n", started,
-				started / (last - t0));
-		}
+		if (!ret)
+			ret = start_one(t, &key, &r, &how, err, sizeof(err));
+		if (ret)
+			line_failed(&fr, lineno, err);
+		else
+			line_started(&fr, 1);
 	}
+	flush(t, &b, &fr);
 	if (f != stdin)
 		fclose(f);
-	if (failed > 10)
-		pr_warn("... and %lu more lines failed", failed - 10);
-	printf("started %lu sessions from %s in %.2f s%s", started, common->file,
-	       now_s() - t0, failed ? "" : "\n");
-	if (failed)
-		printf(", %lu lines failed\n", failed);
-	return failed ? 1 : 0;
+	if (fr.failed > 10)
+		pr_warn("... and %lu more lines failed", fr.failed - 10);
+	printf("started %lu sessions from %s in %.2f s%s", fr.started, common->file,
+	       now_s() - fr.t0, fr.failed ? "" : "\n");
+	if (fr.failed)
+		printf(", %lu lines failed\n", fr.failed);
+	return fr.failed ? 1 : 0;
 }
 
 int cmd_start(int argc, char **argv)

@@ -191,6 +191,50 @@ static int start_args(struct tko *t, struct tko_ctl_args *args)
 	}
 }
 
+size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, size_t n,
+			       int *results)
+{
+	static struct tko_ctl_batch b;	/* 5.6 KiB: not on the stack */
+	int fd = open_pin(t->pin_dir, PIN_CTL_START_BATCH);
+	size_t done = 0, started = 0;
+
+	while (done < n) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &b, .ctx_size_in = sizeof(b));
+		size_t chunk = n - done < TKO_BATCH_MAX ? n - done : TKO_BATCH_MAX;
+		int ret, k;
+
+		if (fd < 0) {	/* an agent without the batch program: one by one */
+			struct tko_ctl_args one = args[done];
+
+			results[done] = tko_config_check(&one.cfg) ? -EINVAL : start_args(t, &one);
+			started += !results[done++];
+			continue;
+		}
+		b.n = chunk;
+		memcpy(b.args, args + done, chunk * sizeof(*args));
+		ret = bpf_prog_test_run_opts(fd, &opts);
+		k = ret ? ret : (int)opts.retval;
+		if (k < 0) {
+			/* The first one failed: its own start says why (and
+			 * retries a drained memcg stock, as for a single start). */
+			struct tko_ctl_args one = args[done];
+
+			k = 0;
+			results[done] = start_args(t, &one);
+			started += !results[done];
+			done++;
+			continue;
+		}
+		for (int i = 0; i < k; i++)
+			results[done + i] = 0;
+		done += k;
+		started += k;
+	}
+	if (fd >= 0)
+		close(fd);
+	return started;
+}
+
 int tko_session_stop(struct tko *t, const struct tko_key *key)
 {
 	struct tko_ctl_args args = { .key = *key };

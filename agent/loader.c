@@ -154,7 +154,7 @@ const char *const pin_names[P_MAX] = {
 	[P_PROG_CARRIER] = "prog_carrier", [P_CAPTURE] = PIN_CAPTURE,
 	[P_ITER_CAPTURE] = PIN_ITER_CAPTURE, [P_POLICIES] = PIN_POLICIES,
 	[P_NEED_L2] = "need_l2", [P_AGENT_INFO] = PIN_AGENT_INFO, [P_CTL_SET_L2] = "ctl_set_l2",
-	[P_PROG_SOCKOPS] = "prog_sockops",
+	[P_PROG_SOCKOPS] = "prog_sockops", [P_CTL_START_BATCH] = PIN_CTL_START_BATCH,
 };
 
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
@@ -182,6 +182,7 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_AGENT_INFO] = bpf_map__fd(c->maps.agent_info);
 	f->fd[P_CTL_SET_L2] = bpf_program__fd(c->progs.tko_set_l2);
 	f->fd[P_PROG_SOCKOPS] = bpf_program__fd(b->sockops->progs.tko_sockops);
+	f->fd[P_CTL_START_BATCH] = bpf_program__fd(c->progs.tko_start_batch);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)

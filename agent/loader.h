@@ -34,6 +34,7 @@ struct tko_bpf {
 #define PIN_CAPTURE	"capture"
 #define PIN_ITER_CAPTURE "iter_capture"	/* a link: bpf_iter_create() on it */
 #define PIN_POLICIES	"policies"
+#define PIN_CTL_START_BATCH "ctl_start_batch"
 #define PIN_AGENT_INFO	"agent_info"
 
 /*
@@ -45,7 +46,7 @@ enum pin_id {
 	P_EV_STATS, P_DEFAULTS,
 	P_CTL_START, P_CTL_STOP, P_PROG_XDP, P_PROG_TC, P_PROG_CARRIER,
 	P_CAPTURE, P_ITER_CAPTURE, P_POLICIES, P_NEED_L2, P_AGENT_INFO, P_CTL_SET_L2,
-	P_PROG_SOCKOPS,
+	P_PROG_SOCKOPS, P_CTL_START_BATCH,
 	P_MAX
 };
 extern const char *const pin_names[P_MAX];

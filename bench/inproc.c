@@ -149,3 +149,34 @@ int bench_start_retrying(struct tko *t, uint32_t i, const struct tko_config *cfg
 	}
 	return err;
 }
+
+int bench_start_batch(struct tko *t, uint32_t first, uint32_t n, const struct tko_config *cfg,
+		      uint32_t interval, uint64_t *enomem)
+{
+	struct tko_ctl_args args[TKO_BATCH_MAX] = {};
+	int results[TKO_BATCH_MAX];
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct tko_ctl_args *a = &args[i];
+
+		a->key = bench_key(first + i);
+		a->cfg = *cfg;
+		a->cfg.idle_s = 1 + (first + i) % interval;
+		a->cfg.flags |= TKO_F_STATE_GIVEN;
+		a->tcp = (struct tko_tcp_state){ .snd_nxt = 1000 + first + i, .rcv_nxt = 2000,
+						 .window = 502 };
+		a->have = TKO_HAVE_SEQ;
+	}
+	tko_session_start_batch(t, args, n, results);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!results[i])
+			continue;
+		if (results[i] != -ENOMEM)
+			return results[i];
+		/* libtko already refilled and retried; as for single starts. */
+		(*enomem)++;
+		if (bench_start_retrying(t, first + i, &args[i].cfg, enomem))
+			return -ENOMEM;
+	}
+	return 0;
+}

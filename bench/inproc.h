@@ -56,6 +56,9 @@ void inproc_open_window(struct inproc *p, const struct tko_key *k);
  * (-ENOMEM): retried after 100 us, as any caller has to; counted in *enomem.
  */
 struct tko;
+/* Sessions first..first+n-1 (n <= TKO_BATCH_MAX) with one BPF_PROG_RUN (libtko's batch). */
+int bench_start_batch(struct tko *t, uint32_t first, uint32_t n, const struct tko_config *cfg,
+		      uint32_t interval, uint64_t *enomem);
 int bench_start_retrying(struct tko *t, uint32_t i, const struct tko_config *cfg,
 			 uint64_t *enomem);
 

@@ -63,6 +63,7 @@ TABLE=$WORK/table.md
 	row "2. carrier pass with nothing due (idle tick)" forge.idle_pass_ns "" "" "ns"
 	row "2. max forged probes, one core" forge.max_probes_per_s "" "" "probes/s"
 	row "3. installs through libtko (single)" scale.installs_per_s "" "" "sessions/s"
+	row "3. installs through libtko (batched, 64 per BPF_PROG_RUN)" scale.installs_per_s_batched "" "" "sessions/s"
 	row "3. kernel memory per session" scale.bytes_per_session \
 		"SO_KEEPALIVE socket" baseline.so_keepalive_bytes_per_socket "bytes"
 	row "3. largest session table held" scale.max_sessions "" "" "sessions"

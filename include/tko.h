@@ -42,6 +42,15 @@ int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko
 		      const struct tko_tcp_state *tcp, __u8 have);
 
 /*
+ * Start n sessions described as the control program takes them (key, cfg
+ * with TKO_F_STATE_GIVEN and tcp/have when the state is handed over), up to
+ * TKO_BATCH_MAX per BPF_PROG_RUN. results[i] gets 0 or the -errno of
+ * tko_session_start; returns how many started.
+ */
+size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, size_t n,
+			       int *results);
+
+/*
  * Read a local socket of the caller's network namespace from the kernel's
  * own tcp_sock (a BPF iterator; the socket is not touched): its sequence
  * state, window, timestamps and tsoffset, and whether it is idle.

@@ -312,4 +312,12 @@ struct tko_ctl_args {
 	__u8 rmac[6];
 };
 
+/* Context of tko_start_batch: up to TKO_BATCH_MAX starts in one BPF_PROG_RUN. */
+#define TKO_BATCH_MAX 64
+struct tko_ctl_batch {
+	__u32 n;			/* entries used in args */
+	__u32 pad;
+	struct tko_ctl_args args[TKO_BATCH_MAX];
+};
+
 #endif /* TKO_TYPES_H */

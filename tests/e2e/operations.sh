@@ -83,13 +83,16 @@ check "tko start --file: 2000 sessions" bash -c "'$TKO' start --file '$WORK/bulk
 	grep -q '^started 2000 sessions'"
 check "they are all there" test "$(tko list --json | grep -c '"idle_s":30,')" -eq 2000
 printf '%s\n' "# a comment" "$TOPO_V4_DEV:50001 $S:7999" "not-an-address $S:7999" \
-	"$TOPO_V4_DEV:50002 $S:7999 --idle 0" >"$WORK/bad"
+	"$TOPO_V4_DEV:50002 $S:7999 --idle 0" \
+	"$TOPO_V4_DEV:50003 $S:7999 --state snd_nxt=1,rcv_nxt=1,win=1" \
+	"$TOPO_V4_DEV:50003 $S:7999 --state snd_nxt=1,rcv_nxt=1,win=1" >"$WORK/bad"
 "$TKO" start --file "$WORK/bad" --pin-dir "$PIN" >"$WORK/bad.out" 2>"$WORK/bad.err"
 rc=$?
 check "a bad line fails the run (exit 1)" test $rc -eq 1
 check "and is named with its line number" bash -c "grep -q 'bad:3: bad address' '$WORK/bad.err' &&
-	grep -q 'bad:4: --idle: 0 is out of range' '$WORK/bad.err'"
-check "the good lines still start" grep -q "^started 1 sessions" "$WORK/bad.out"
+	grep -q 'bad:4: --idle: 0 is out of range' '$WORK/bad.err' &&
+	grep -q 'bad:6: session $TOPO_V4_DEV:50003 -> $S:7999 is already offloaded' '$WORK/bad.err'"
+check "the good lines still start" grep -q "^started 2 sessions" "$WORK/bad.out"
 
 # --- --persist and tko unload ---------------------------------------------------
 agent_stop
