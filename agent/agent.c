@@ -592,21 +592,29 @@ static void check_ifaces(struct agent *a)
 }
 
 /* Either adopt what is pinned, or load and pin a new datapath. */
+/* This agent's session defaults (its config) are what `tko start` uses. */
+static int set_defaults(struct agent *a)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(a->fds.fd[P_DEFAULTS], &zero, &a->defaults, BPF_ANY) ?
+	       -errno : 0;
+}
+
 static int get_datapath(struct agent *a)
 {
 	int err = tko_pins_open(a->pin_dir, &a->fds);
 
 	if (!err) {
 		struct bpf_map_info info = {};
-		__u32 len = sizeof(info), zero = 0;
+		__u32 len = sizeof(info);
 
 		a->adopted = a->pinned = true;
 		if (!bpf_obj_get_info_by_fd(a->fds.fd[P_SESSIONS], &info, &len))
 			a->max_sessions = info.max_entries;
 		pr_info("adopting the datapath pinned in %s (session table of %u)", a->pin_dir,
 			a->max_sessions);
-		return bpf_map_update_elem(a->fds.fd[P_DEFAULTS], &zero, &a->defaults, BPF_ANY) ?
-		       -errno : 0;
+		return set_defaults(a);
 	}
 	if (err != -ENOENT)
 		return err;
@@ -615,13 +623,7 @@ static int get_datapath(struct agent *a)
 	if (err)
 		return err;
 	tko_bpf_fds(&a->bpf, &a->fds);
-	{
-		__u32 zero = 0;
-
-		if (bpf_map_update_elem(a->fds.fd[P_DEFAULTS], &zero, &a->defaults, BPF_ANY))
-			return -errno;
-	}
-	err = tko_bpf_pin(&a->fds, a->pin_dir);
+	err = set_defaults(a) ?: tko_bpf_pin(&a->fds, a->pin_dir);
 	if (err)
 		return err;
 	a->pinned = true;
