@@ -601,4 +601,12 @@ static inline int h_start_sessions(const unsigned *prof, const uint16_t *lport, 
 	return ret;
 }
 
+/* cmocka group teardown of the files that only load the objects. */
+static inline int h_group_teardown(void **state)
+{
+	(void)state;
+	h_destroy();
+	return 0;
+}
+
 #endif /* TKO_TEST_HARNESS_H */

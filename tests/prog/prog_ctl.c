@@ -414,12 +414,6 @@ static int group_setup(void **state)
 	return 0;
 }
 
-static int group_teardown(void **state)
-{
-	h_destroy();
-	return 0;
-}
-
 int main(void)
 {
 	struct CMUnitTest tests[NCASES + 11];
@@ -438,5 +432,5 @@ int main(void)
 	tests[n++] = (struct CMUnitTest){ "timer_peer_dead", test_timer_peer_dead };
 	tests[n++] = (struct CMUnitTest){ "timer_peer_dead_reset", test_timer_peer_dead_reset };
 	tests[n++] = (struct CMUnitTest){ "events_numbered", test_events_numbered };
-	return _cmocka_run_group_tests("prog_ctl", tests, n, group_setup, group_teardown);
+	return _cmocka_run_group_tests("prog_ctl", tests, n, group_setup, h_group_teardown);
 }

@@ -2063,12 +2063,6 @@ fail:
 	return -1;
 }
 
-static int group_teardown(void **state)
-{
-	h_destroy();
-	return 0;
-}
-
 static void usage(FILE *o)
 {
 	fprintf(o, "usage: prog_fuzz [--iterations N] [--seed S] [--progress SECS]\n"
@@ -2139,5 +2133,5 @@ int main(int argc, char **argv)
 		tests[n++] = (struct CMUnitTest){ "truncation_every_length", test_truncation };
 		tests[n++] = (struct CMUnitTest){ "flood_rate_limit_and_off_path", test_flood };
 	}
-	return _cmocka_run_group_tests("prog_fuzz", tests, n, group_setup, group_teardown);
+	return _cmocka_run_group_tests("prog_fuzz", tests, n, group_setup, h_group_teardown);
 }

@@ -470,12 +470,6 @@ static int group_setup(void **state)
 	return 0;
 }
 
-static int group_teardown(void **state)
-{
-	h_destroy();
-	return 0;
-}
-
 int main(void)
 {
 	struct CMUnitTest tests[NCASES + NTRUNC + 1];
@@ -494,5 +488,5 @@ int main(void)
 						  .initial_state = (void *)&trunc_profs[i] };
 	}
 	tests[n++] = (struct CMUnitTest){ "garbage", test_garbage };
-	return _cmocka_run_group_tests("prog_tc", tests, n, group_setup, group_teardown);
+	return _cmocka_run_group_tests("prog_tc", tests, n, group_setup, h_group_teardown);
 }

@@ -716,12 +716,6 @@ static int group_setup(void **state)
 	return 0;
 }
 
-static int group_teardown(void **state)
-{
-	h_destroy();
-	return 0;
-}
-
 int main(void)
 {
 	struct CMUnitTest tests[NCASES + 6 + NTRUNC];
@@ -746,5 +740,5 @@ int main(void)
 	tests[n++] = (struct CMUnitTest){ "garbage", test_garbage };
 	tests[n++] = (struct CMUnitTest){ "rate_limit", test_rate_limit };
 	tests[n++] = (struct CMUnitTest){ "suspend_then_resume", test_suspend_then_resume };
-	return _cmocka_run_group_tests("prog_xdp", tests, n, group_setup, group_teardown);
+	return _cmocka_run_group_tests("prog_xdp", tests, n, group_setup, h_group_teardown);
 }
