@@ -8,7 +8,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -Iinclude -I$(BUILD) -Iagent
+	  -Iinclude -I$(BUILD) -Iagent/lib -Iagent/cmd
 LDLIBS := -lbpf -lelf -lz
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinux -Iinclude -Ibpf
 
@@ -17,12 +17,18 @@ BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 BPF_HDRS := $(wildcard bpf/lib/*.h) include/tko_types.h
 
-# libtko: everything but main.c, shared by the binary and the tests.
-LIB_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
+# agent/lib: libtko, what include/tko.h promises (loader, sessions, routes,
+# formatting). agent/cmd: the tko command and the agent daemon, built on it.
+LIB_SRCS := $(wildcard agent/lib/*.c)
 LIB_OBJS := $(LIB_SRCS:agent/%.c=$(BUILD)/agent/%.o)
-AGENT_HDRS := $(wildcard agent/*.h) $(wildcard include/*.h)
+CMD_SRCS := $(wildcard agent/cmd/*.c)
+CMD_OBJS := $(CMD_SRCS:agent/%.c=$(BUILD)/agent/%.o)
+AGENT_HDRS := $(wildcard agent/*/*.h) $(wildcard include/*.h)
 
-UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+# tests/unit mirrors agent/: lib/ tests link libtko, cmd/ tests the command's code too.
+UNIT_LIB_TESTS := $(patsubst tests/unit/lib/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/lib/test_*.c))
+UNIT_CMD_TESTS := $(patsubst tests/unit/cmd/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/cmd/test_*.c))
+UNIT_TESTS := $(UNIT_LIB_TESTS) $(UNIT_CMD_TESTS)
 PROG_TESTS := $(patsubst tests/prog/%.c,$(BUILD)/tests/%,$(wildcard tests/prog/prog_*.c))
 TEST_HELPERS := $(BUILD)/tests/tcpkit $(BUILD)/tests/xdp_pass.bpf.o
 
@@ -57,17 +63,20 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name tko_$(subst -,_,$*) > $@
 
-$(BUILD)/agent/%.o: agent/%.c $(AGENT_HDRS) $(SKELS) | $(BUILD)/agent
+$(BUILD)/agent/%.o: agent/%.c $(AGENT_HDRS) $(SKELS) | $(BUILD)/agent/lib $(BUILD)/agent/cmd
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libtko.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-$(BUILD)/tko: $(BUILD)/agent/main.o $(BUILD)/libtko.a
+$(BUILD)/tko: $(CMD_OBJS) $(BUILD)/libtko.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libtko.a | $(BUILD)/tests
+$(UNIT_LIB_TESTS): $(BUILD)/tests/%: tests/unit/lib/%.c $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
+
+$(UNIT_CMD_TESTS): $(BUILD)/tests/%: tests/unit/cmd/%.c $(filter-out %/main.o,$(CMD_OBJS)) $(BUILD)/libtko.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/prog_%: tests/prog/prog_%.c $(wildcard tests/prog/*.h) $(SKELS) $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
@@ -78,7 +87,7 @@ $(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests
 $(BUILD)/tests/xdp_pass.bpf.o: tests/e2e/xdp_pass.bpf.c | $(BUILD)/tests
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(BUILD) $(BUILD)/bpf $(BUILD)/agent $(BUILD)/tests:
+$(BUILD) $(BUILD)/bpf $(BUILD)/agent/lib $(BUILD)/agent/cmd $(BUILD)/tests:
 	mkdir -p $@
 
 test: deps

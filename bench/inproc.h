@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * tko loaded inside the benchmark process (agent/loader.h), nothing
+ * tko loaded inside the benchmark process (agent/lib/loader.h), nothing
  * attached: sessions are created by the real control program (tko_start,
  * run with BPF_PROG_RUN as libtko does) and the datapath programs are run
  * with BPF_PROG_RUN on crafted frames (tests/prog/frames.h).

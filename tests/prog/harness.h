@@ -124,7 +124,7 @@ static inline int ctl_run(struct bpf_program *prog, struct tko_ctl_args *args, i
  * tko_start for a test's fixtures, retried on -ENOMEM: in a burst of
  * starts, bpf_timer_init() finds the memory cgroup's per-CPU stock of
  * pre-charged pages empty although memory is plentiful (see
- * tko_session_start() in agent/lib.c). A charged allocation (64 KiB through
+ * tko_session_start() in agent/lib/tko.c). A charged allocation (64 KiB through
  * a pipe) refills it. What a test checks goes through h_start(), untouched.
  */
 static inline int h_start_fixture(struct bpf_program *start, const struct tko_ctl_args *a)

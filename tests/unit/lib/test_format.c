@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Unit tests of agent/format.c: names, endpoints, events and sessions (text and JSON). */
+/* Unit tests of agent/lib/format.c: names, endpoints, events and sessions (text and JSON). */
 #include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>

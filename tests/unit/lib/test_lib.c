@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Unit tests of agent/lib.c (libtko).
+ * Unit tests of agent/lib/tko.c (libtko).
  *
  * No BPF object is loaded and no pin is created. The first tests use lib.c as
  * it is (environment, defaults, argument checks, a missing pin directory). The

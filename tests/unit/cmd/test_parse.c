@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Unit tests of agent/parse.c: endpoints, keys, numbers, --state, --probe. */
+/* Unit tests of agent/cmd/parse.c: endpoints, keys, numbers, --state, --probe. */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
