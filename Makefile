@@ -10,7 +10,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -Iinclude -I$(BUILD) -Iagent/lib -Iagent/cmd
 LDLIBS := -lbpf -lelf -lz
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinux -Iinclude -Ibpf
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Xclang -target-feature -Xclang -alu32 -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinux -Iinclude -Ibpf
 
 BPF_PROGS := ctl xdp_ingress tc_egress carrier sock_iter sockops
 BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)

@@ -1,17 +1,28 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The carrier: how tko transmits without userspace. A BPF timer callback has
- * no packet and no helper that sends one, so the agent keeps one small frame
- * circulating through a private veth pair (tko0 -> tko1), paced by a qdisc on
- * tko0. This program sits on tko1's TC ingress. At every pass it pops the
- * sessions whose probe is due (queued by the timers), writes each probe over
- * the carrier, bpf_clone_redirect()s it out of the session's interface, then
- * restores the carrier and sends it round again.
+ * The carrier: the clock of all sessions, and how tko transmits without
+ * userspace. A BPF timer callback has no packet and no helper that sends
+ * one, so the agent keeps one frame circulating through a private veth pair
+ * (tko0 -> tko1), paced by a TBF qdisc on tko0 that lets TKO_CARRIER_LEN
+ * bytes through per tick. This program sits on tko1's TC ingress; each pass
+ *  1. takes the requests of the other programs (new sessions, deadlines
+ *     moved earlier, ended sessions whose entry it frees),
+ *  2. moves a level-1 wheel list down to level 0 ahead of its time,
+ *  3. takes the level-0 lists of every tick that came since the last pass:
+ *     each session's state machine runs; a due probe is written over the
+ *     carrier and bpf_clone_redirect()ed out of the session's interface;
+ *  4. sends the carrier round again, as long as the time until the next
+ *     tick with work asks (a frame of that many ticks' bytes, at most
+ *     TKO_CARRIER_HOLD_MAX_MS): a box with nothing due soon sees about one
+ *     pass a second, and a probe still leaves within a tick of its time.
+ * The work of a pass is bounded (TKO_PASS_*): what is left waits for the
+ * next pass, one tick later, and the probes it sends then count as late.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "lib/forge.h"
 #include "lib/session.h"
+#include "lib/wheel.h"
 
 #define TC_ACT_SHOT 2
 #define BPF_F_INGRESS_ 1
@@ -105,7 +116,7 @@ static __always_inline int build_frame(__u8 *buf, const struct tko_key *k,
  * interface, on its VLAN if it has one (the tag goes in as the NIC's
  * offloaded tag, as the stack itself would send it).
  */
-static __always_inline int emit(struct __sk_buff *skb, __u8 *buf, int len,
+static __always_inline int emit_copy(struct __sk_buff *skb, __u8 *buf, int len,
 				const struct tko_session *s, __u64 flags)
 {
 	int err;
@@ -128,7 +139,9 @@ static __always_inline int emit(struct __sk_buff *skb, __u8 *buf, int len,
 
 /*
  * A session handed over with --state has no L2 path yet: route it like the
- * stack would, out of one of the agent's interfaces, neighbour included.
+ * stack would, out of one of the agent's interfaces, neighbour included
+ * (bpf_fib_lookup; a host that does not forward refuses it, and the agent
+ * finds the path with rtnetlink instead).
  */
 static __always_inline bool resolve_l2(struct __sk_buff *skb, const struct tko_key *k,
 				       struct tko_session *s, const struct tko_carrier_state *c)
@@ -165,61 +178,388 @@ static __always_inline bool resolve_l2(struct __sk_buff *skb, const struct tko_k
 	return false;
 }
 
-static __always_inline void serve(struct __sk_buff *skb, struct tko_key *k,
-				  const struct tko_carrier_state *c)
+/*
+ * Write session id's probe (or, reverse, the RST of --on-dead reset towards
+ * the endpoint) over the carrier and send a copy out of its interface: 0
+ * once the device took it. A session without a path is routed first; one
+ * that cannot be asks the agent for its path.
+ */
+__noinline int send_frame(struct __sk_buff *skb, __u32 id, __u32 reverse)
 {
 	__u64 raw[(FRAME_OFF + MAX_FRAME + 7) / 8] = {};
 	__u8 *buf = (__u8 *)raw + FRAME_OFF;
-	struct tko_session *s;
+	struct tko_session *s = session_get(id);
+	struct tko_carrier_state *c;
+	__u32 zero = 0;
 	int len;
 
-	s = bpf_map_lookup_elem(&sessions, k);
-	/* Stopped, or suspended since its probe was queued: nothing to send. */
-	if (!s || (s->state != TKO_ACTIVE && s->state != TKO_PEER_DEAD))
+	if (!skb || !s)
+		return -1;
+	c = bpf_map_lookup_elem(&carrier, &zero);
+	if (!(s->have & TKO_HAVE_L2) && (!c || !resolve_l2(skb, &s->key, s, c))) {
+		path_request(id, s);
+		return -1;
+	}
+	len = build_frame(buf, &s->key, s, reverse);
+	if (emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS_ : 0)) {
+		/* The interface went down or away: forget the path and let
+		 * the agent find the new one. */
+		s->have &= ~TKO_HAVE_L2;
+		path_request(id, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* What one pass works with; the bpf_loop callbacks share it. */
+struct pass {
+	struct __sk_buff *skb;
+	__u64 now;
+	__u64 cur;		/* the tick now is in */
+	__u64 last;		/* the last tick this pass takes (cur, or a ring ahead) */
+	__u64 tick_ns;
+	__u64 t;		/* the tick whose list is being taken */
+	__u64 found;		/* the hold scan's first tick with work */
+	__u32 budget;		/* sessions this pass may still take */
+	__u32 chain;		/* what is left of the list being taken: id + 1 */
+	__u32 chain_tail;
+};
+
+static __always_inline struct tko_wheel_clock *wheel_clock(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&clock, &zero);
+}
+
+/* The moment the session's state machine has something to do; 0: never. */
+static __always_inline __u64 session_deadline(const struct tko_session *s)
+{
+	__u64 d;
+
+	switch (s->state) {
+	case TKO_LEARNING:
+	case TKO_SUSPENDED:
+		d = s->last_seen_ns + idle_ns(s);
+		/* Nothing captured yet: it looks again one idle period later. */
+		if (!(s->have & TKO_HAVE_SEQ) && s->next_ns > d)
+			d = s->next_ns;
+		return d;
+	case TKO_ACTIVE:
+		if (!s->cnt.unanswered)
+			return s->probe_ns + (__u64)s->cfg.interval_s * NSEC_PER_SEC;
+		/* RFC 1122 4.2.3.6: one unanswered probe is never death; the
+		 * first wait is the shorter of the two intervals. */
+		if (s->cnt.unanswered > 1)
+			return s->probe_ns + (__u64)s->cfg.retry_interval_s * NSEC_PER_SEC;
+		return s->probe_ns + (__u64)(s->cfg.retry_interval_s < s->cfg.interval_s ?
+					     s->cfg.retry_interval_s : s->cfg.interval_s) * NSEC_PER_SEC;
+	}
+	return 0;
+}
+
+/* File session id for its deadline d (ns), unless it is filed there already. */
+static __always_inline void file_at(struct pass *P, struct tko_wheel_clock *w, __u32 id,
+				    struct tko_session *s, __u64 d)
+{
+	__u64 tick = tick_of(d, P->tick_ns);
+
+	s->next_ns = d;
+	if (tick <= w->tick)
+		tick = w->tick + 1;
+	if (s->clock.list && s->clock.due_tick == tick)
 		return;
-	if (!(s->have & TKO_HAVE_L2) && !resolve_l2(skb, k, s, c)) {
-		/* No route or neighbour here (a host that does not forward
-		 * refuses bpf_fib_lookup): the agent finds it at its next wakeup. */
-		bpf_map_push_elem(&need_l2, k, 0);
+	wheel_remove(s);
+	wheel_file(id, s, tick, w);
+}
+
+/* Retries exhausted: report, reset the endpoint's connection if asked, forget. */
+static __always_inline void peer_dead(struct pass *P, __u32 id, struct tko_session *s)
+{
+	if (!session_unindex(id))
+		return;	/* ended meanwhile: its request frees the entry */
+	set_state(s, TKO_PEER_DEAD);
+	s->next_ns = 0;
+	stat_inc(TKO_ST_PEER_DEAD);
+	session_event(id, TKO_EV_PEER_DEAD, TKO_R_RETRIES);
+	/* --on-dead reset: the RST enters the stack as if from the peer, so a
+	 * local socket fails now with ECONNRESET (and a device behind a gateway
+	 * gets it forwarded). */
+	if ((s->cfg.flags & TKO_F_ON_DEAD_RESET) && send_frame(P->skb, id, 1))
 		stat_inc(TKO_ST_EMIT_ERRORS);
-		/* A dead session's RST has no next time (its key is consumed,
-		 * its timer done): forget it rather than keep it for ever. */
-		if (s->state == TKO_PEER_DEAD)
-			bpf_map_delete_elem(&sessions, k);
+	wheel_free(id, s);
+}
+
+/*
+ * A probe now. One the device refused (no path, interface gone) counts as
+ * lost: the peer cannot be reached that way, and enough of them mean it is
+ * dead. One not sent yet because the pass ran out of budget never counts.
+ */
+static __always_inline void probe(struct pass *P, __u32 id, struct tko_session *s, __u64 due)
+{
+	int err = send_frame(P->skb, id, 0);
+
+	s->probe_ns = P->now;
+	s->cnt.unanswered++;
+	if (err) {
+		stat_inc(TKO_ST_EMIT_ERRORS);
+		return;
+	}
+	__sync_fetch_and_add(&s->cnt.probes_sent, 1);
+	stat_inc(TKO_ST_PROBES_SENT);
+	if (P->now > due + P->tick_ns) {
+		s->cnt.probes_late++;
+		stat_inc(TKO_ST_PROBES_LATE);
+	}
+}
+
+/*
+ * The session's state machine, when its tick came. LEARNING/SUSPENDED:
+ * become ACTIVE once idle_s passed without payload, and probe at once.
+ * ACTIVE: probe every interval_s while answered, every retry_interval_s
+ * while not, and declare the peer dead after `retries` unanswered probes
+ * in a row. Traffic only stamps last_seen_ns: a deadline that moved later
+ * is found here, and the session filed again.
+ */
+static __always_inline void run(struct pass *P, struct tko_wheel_clock *w, __u32 id,
+				struct tko_session *s)
+{
+	__u64 due = session_deadline(s);
+	__u8 type;
+
+	if (s->state != TKO_LEARNING && s->state != TKO_SUSPENDED && s->state != TKO_ACTIVE)
+		return;	/* ended: its request frees the entry */
+	if (tick_of(due, P->tick_ns) > P->cur) {
+		file_at(P, w, id, s, due);
 		return;
 	}
 	if (s->state == TKO_ACTIVE) {
-		len = build_frame(buf, k, s, false);
-		if (emit(skb, buf, len, s, 0)) {
-			/* The interface went down or away: forget the path and
-			 * let the agent find the new one (the probe counts as
-			 * lost; too many and the peer is declared dead). */
-			s->have &= ~TKO_HAVE_L2;
-			bpf_map_push_elem(&need_l2, k, 0);
-			stat_inc(TKO_ST_EMIT_ERRORS);
+		if (s->cnt.unanswered >= s->cfg.retries) {
+			peer_dead(P, id, s);
 			return;
 		}
-		__sync_fetch_and_add(&s->cnt.probes_sent, 1);
-		stat_inc(TKO_ST_PROBES_SENT);
-	} else if (s->state == TKO_PEER_DEAD) {
-		/* --on-dead reset: the RST enters the stack as if from the
-		 * peer, so a local socket fails now with ECONNRESET (and a
-		 * device behind a gateway gets it forwarded). */
-		len = build_frame(buf, k, s, true);
-		if (emit(skb, buf, len, s, BPF_F_INGRESS_))
-			stat_inc(TKO_ST_EMIT_ERRORS);
-		bpf_map_delete_elem(&sessions, k);
+	} else if (!(s->have & TKO_HAVE_SEQ)) {
+		file_at(P, w, id, s, P->now + idle_ns(s));
+		return;
+	} else {
+		type = s->state == TKO_LEARNING ? TKO_EV_OFFLOADED : TKO_EV_RESUMED;
+		set_state(s, TKO_ACTIVE);
+		s->cnt.unanswered = 0;
+		s->next_ns = P->now;
+		session_event(id, type, TKO_R_IDLE);
 	}
+	probe(P, id, s, due);
+	file_at(P, w, id, s, session_deadline(s));
+}
+
+/* 1. One request of the other programs. */
+static long request_cb(__u64 i, struct pass *P)
+{
+	struct tko_wheel_clock *w = wheel_clock();
+	struct tko_session *s;
+	__u32 id;
+
+	if (!w || bpf_map_pop_elem(&requests, &id))
+		return 1;
+	s = session_get(id);
+	if (!s)
+		return 0;
+	__sync_lock_test_and_set(&s->clock.req, 0);	/* later changes queue it again */
+	switch (s->state) {
+	case TKO_FREE:
+	case TKO_CREATING:
+		return 0;	/* for an earlier user of the entry, or too early */
+	case TKO_STOPPED:
+		wheel_free(id, s);
+		return 0;
+	}
+	file_at(P, w, id, s, session_deadline(s));
+	return 0;
+}
+
+/* 2. One step of moving level 1 down: a whole span before its first tick. */
+static long move_cb(__u64 i, struct pass *P)
+{
+	struct tko_wheel_clock *w = wheel_clock();
+	struct tko_wheel_list *l;
+	struct tko_session *s;
+	__u32 id;
+
+	if (!w)
+		return 1;
+	if (!w->moving) {
+		if (w->cascade > P->cur + TKO_WHEEL_SPAN)
+			return 1;
+		w->moving = TKO_WHEEL_L0 + (__u32)(w->cascade / TKO_WHEEL_SPAN % TKO_WHEEL_L1) + 1;
+		w->cascade += TKO_WHEEL_SPAN;
+	}
+	l = wheel_list(w->moving - 1);
+	if (!l || !l->head) {
+		w->moving = 0;
+		return 0;
+	}
+	id = l->head - 1;
+	s = session_get(id);
+	if (!s) {
+		w->moving = 0;
+		return 1;
+	}
+	wheel_remove(s);
+	wheel_file(id, s, s->clock.due_tick, w);
+	return 0;
+}
+
+/* Put what is left of the list being taken back in front of it. */
+static __always_inline void chain_restore(struct pass *P)
+{
+	struct tko_wheel_list *l = wheel_list((__u32)(P->t % TKO_WHEEL_L0));
+	struct tko_session *tail = session_get(P->chain_tail - 1), *head;
+
+	if (!l || !tail)
+		return;
+	if (l->head) {
+		head = session_get(l->head - 1);
+		if (!head)
+			return;
+		tail->clock.next = l->head;
+		head->clock.prev = P->chain_tail;
+	} else {
+		l->tail = P->chain_tail;
+	}
+	l->head = P->chain;
+	P->chain = 0;
+}
+
+/*
+ * 3. One step of taking the ticks that came: the next session of the list
+ * being taken, or the next tick's list. The list is detached whole first,
+ * so that sessions filed again under it (a later round of the ring) wait
+ * for that round.
+ */
+static long take_cb(__u64 i, struct pass *P)
+{
+	struct tko_wheel_clock *w = wheel_clock();
+	struct tko_wheel_list *l;
+	struct tko_session *s, *n;
+	__u32 id;
+
+	if (!w)
+		return 1;
+	if (!P->chain) {
+		if (P->t >= P->last || !P->budget)
+			return 1;
+		P->t++;
+		l = wheel_list((__u32)(P->t % TKO_WHEEL_L0));
+		if (l && l->head) {
+			P->chain = l->head;
+			P->chain_tail = l->tail;
+			l->head = l->tail = 0;
+		} else {
+			w->tick = P->t;
+		}
+		return 0;
+	}
+	if (!P->budget) {
+		chain_restore(P);
+		return 1;
+	}
+	id = P->chain - 1;
+	s = session_get(id);
+	if (!s) {
+		P->chain = 0;	/* an id outside the table: cannot be */
+		return 0;
+	}
+	P->chain = s->clock.next;
+	n = P->chain ? session_get(P->chain - 1) : NULL;
+	if (n)
+		n->clock.prev = 0;
+	s->clock.list = s->clock.next = s->clock.prev = 0;
+	P->budget--;
+	run(P, w, id, s);
+	if (!P->chain)
+		w->tick = P->t;
+	return 0;
+}
+
+/* 4. The hold: the first tick ahead whose list has sessions. */
+static long scan_cb(__u64 i, struct pass *P)
+{
+	struct tko_wheel_list *l = wheel_list((__u32)((P->cur + 1 + i) % TKO_WHEEL_L0));
+
+	if (l && l->head) {
+		P->found = P->cur + 1 + i;
+		return 1;
+	}
+	return 0;
+}
+
+/* The carrier's length for the next pass: its hold, in bytes of TBF budget. */
+static __always_inline __u32 hold_len(struct pass *P, struct tko_wheel_clock *w)
+{
+	__u64 max = TKO_CARRIER_HOLD_MAX_MS * NSEC_PER_MSEC / P->tick_ns, limit, target, hold;
+	__u32 dummy;
+
+	if (!max)
+		max = 1;
+	/* Work left, requests waiting, level 1 moving: the next tick. */
+	if (w->tick < P->cur || w->moving || !bpf_map_peek_elem(&requests, &dummy))
+		return TKO_CARRIER_LEN;
+	limit = max;
+	if (w->cascade <= P->cur + TKO_WHEEL_SPAN + limit)
+		limit = w->cascade > P->cur + TKO_WHEEL_SPAN ?
+			w->cascade - TKO_WHEEL_SPAN - P->cur : 1;
+	P->found = 0;
+	bpf_loop(limit, scan_cb, P, 0);
+	target = P->found ? P->found : P->cur + limit;
+	/* Be there at the start of the target tick. */
+	hold = target * P->tick_ns > P->now ? target * P->tick_ns - P->now : P->tick_ns;
+	hold = (hold * TKO_CARRIER_LEN + P->tick_ns - 1) / P->tick_ns;
+	if (hold < TKO_CARRIER_LEN)
+		hold = TKO_CARRIER_LEN;
+	if (hold > max * TKO_CARRIER_LEN)
+		hold = max * TKO_CARRIER_LEN;
+	w->hold_ns = hold * P->tick_ns / TKO_CARRIER_LEN;
+	return hold;
+}
+
+/* The clock's work for this pass; the carrier's next length. */
+static __always_inline __u32 clock_pass(struct __sk_buff *skb, struct tko_carrier_state *c,
+					struct tko_wheel_clock *w)
+{
+	struct pass P = { .skb = skb, .now = bpf_ktime_get_ns(), .budget = TKO_PASS_SESSIONS };
+
+	P.tick_ns = c->tick_ns ? c->tick_ns : TKO_TICK_MS_DEFAULT * NSEC_PER_MSEC;
+	P.cur = P.now / P.tick_ns;
+	if (!w->cascade || P.cur < w->tick) {
+		/* The first pass: level 0 starts now, level 1 two spans on. */
+		w->tick = P.cur - 1;
+		w->cascade = (P.cur / TKO_WHEEL_SPAN + 2) * TKO_WHEEL_SPAN;
+		w->moving = 0;
+	}
+	bpf_loop(TKO_PASS_REQUESTS, request_cb, &P, 0);
+	bpf_loop(TKO_PASS_MOVES, move_cb, &P, 0);
+
+	/* Late by more than the ring (a carrier lost for minutes): every list
+	 * once, whatever its tick, then the clock is at now. */
+	P.t = w->tick;
+	P.last = P.cur - w->tick > TKO_WHEEL_L0 ? w->tick + TKO_WHEEL_L0 : P.cur;
+	bpf_loop(TKO_WHEEL_L0 + TKO_PASS_SESSIONS + 1, take_cb, &P, 0);
+	if (P.chain)
+		chain_restore(&P);
+	if (P.last < P.cur && w->tick == P.last)
+		w->tick = P.cur;
+	if (w->tick < P.cur)
+		stat_inc(TKO_ST_BACKLOG);
+	return hold_len(&P, w);
 }
 
 SEC("tc")
 int tko_carrier(struct __sk_buff *skb)
 {
-	__u64 frame[TKO_CARRIER_LEN / 8] = {};
 	struct tko_carrier_hdr hdr;
 	struct tko_carrier_state *c;
-	__u32 zero = 0;
-	int i;
+	struct tko_wheel_clock *w;
+	__u32 zero = 0, len = TKO_CARRIER_LEN;
 
 	/* tko1 is private: anything but the current carrier is dropped. */
 	if (bpf_skb_load_bytes(skb, 0, &hdr, sizeof(hdr)) ||
@@ -227,26 +567,26 @@ int tko_carrier(struct __sk_buff *skb)
 	    hdr.magic != bpf_htonl(TKO_CARRIER_MAGIC))
 		return TC_ACT_SHOT;
 	c = bpf_map_lookup_elem(&carrier, &zero);
-	if (!c || hdr.generation != c->generation || !c->loop_ifindex)
+	w = wheel_clock();
+	if (!c || !w || hdr.generation != c->generation || !c->loop_ifindex)
 		return TC_ACT_SHOT;	/* a stale carrier: the agent re-injected */
 	c->passes++;
 	c->last_pass_ns = bpf_ktime_get_ns();
 	stat_inc(TKO_ST_CARRIER_PASSES);
 
-	for (i = 0; i < TKO_CARRIER_BUDGET; i++) {
-		struct tko_key k;
-
-		if (bpf_map_pop_elem(&due, &k))
-			break;
-		serve(skb, &k, c);
+	/* One pass at a time: a re-injected carrier may overlap the old one. */
+	if (!__sync_val_compare_and_swap(&w->busy, 0, 1)) {
+		len = clock_pass(skb, c, w);
+		w->hold_len = len;
+		__sync_lock_test_and_set(&w->busy, 0);
 	}
 
-	/* Restore the carrier and send it round again: all of it, or the
-	 * last probe's bytes (and what bpf_skb_change_tail() grew the frame
-	 * over, which it does not clear) would go round with it. */
-	__builtin_memcpy(frame, &hdr, sizeof(hdr));
-	if (bpf_skb_change_tail(skb, TKO_CARRIER_LEN, 0) ||
-	    bpf_skb_store_bytes(skb, 0, frame, TKO_CARRIER_LEN, 0))
+	/* Restore the carrier and send it round again: its header, then
+	 * zeros up to the hold's length (bpf_skb_change_tail() zeroes what it
+	 * grows), so that no probe's bytes go round with it. */
+	if (bpf_skb_change_tail(skb, sizeof(hdr), 0) ||
+	    bpf_skb_store_bytes(skb, 0, &hdr, sizeof(hdr), 0) ||
+	    bpf_skb_change_tail(skb, len, 0))
 		return TC_ACT_SHOT;	/* lost: the agent's watchdog re-injects */
 	skb->mark = 0;
 	return bpf_redirect(c->loop_ifindex, 0);

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Control plane: sessions are created and removed by these syscall programs,
- * run with BPF_PROG_RUN by the agent, the CLI and libtko. Only BPF code can
- * bpf_timer_init() a timer, and doing it here makes "insert + arm" one
- * atomic step whoever asks. The timer callback drives the session's
- * deadlines.
+ * run with BPF_PROG_RUN by the agent, the CLI and libtko, so that a session
+ * is validated, written, indexed and handed to the clock as one step,
+ * whoever asks, and never half there for the datapath.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "lib/timer.h"
+#include "lib/session.h"
 
+#define EINVAL 22
+#define ENOENT 2
 
 /*
  * The context is copied out with bpf_probe_read_kernel(), which the verifier
@@ -23,41 +24,69 @@ static __always_inline void ctx_whole(struct tko_ctl_args *ctx)
 	(void)((volatile __u8 *)ctx)[sizeof(*ctx) - 1];
 }
 
-/* Validate one request and create its session, armed. 0 or -errno. */
-static __always_inline int start_one(const struct tko_ctl_args *args, __u64 now)
+static __always_inline bool config_valid(const struct tko_config *c)
 {
-	struct tko_session init = {}, *s;
+	return c->idle_s >= TKO_TIME_MIN && c->idle_s <= TKO_TIME_MAX &&
+	       c->interval_s >= TKO_TIME_MIN && c->interval_s <= TKO_TIME_MAX &&
+	       c->retry_interval_s >= TKO_TIME_MIN && c->retry_interval_s <= TKO_TIME_MAX &&
+	       c->retries >= 1 && c->retries <= TKO_RETRIES_MAX;
+}
+
+/*
+ * Validate one request and create its session: 0 or -errno (-EEXIST:
+ * already offloaded; -E2BIG: table full; -ENOSPC: the tuple's index buckets
+ * are full). Refusals for want of room are reported as events too.
+ */
+__noinline int start_one(const struct tko_ctl_args *args, __u64 now)
+{
+	struct tko_session *s;
 	struct tko_key key;
-	long err;
+	int id, err;
 
+	if (!args)
+		return -EINVAL;
 	__builtin_memcpy(&key, &args->key, sizeof(key));
-	if (key.family != TKO_AF_INET && key.family != TKO_AF_INET6)
-		return -EINVAL;
-	if (args->cfg.idle_s < TKO_TIME_MIN || args->cfg.idle_s > TKO_TIME_MAX ||
-	    args->cfg.interval_s < TKO_TIME_MIN || args->cfg.interval_s > TKO_TIME_MAX ||
-	    args->cfg.retry_interval_s < TKO_TIME_MIN ||
-	    args->cfg.retry_interval_s > TKO_TIME_MAX ||
-	    args->cfg.retries < 1 || args->cfg.retries > TKO_RETRIES_MAX)
+	if ((key.family != TKO_AF_INET && key.family != TKO_AF_INET6) || !config_valid(&args->cfg))
 		return -EINVAL;
 
-	__builtin_memcpy(&init.cfg, &args->cfg, sizeof(init.cfg));
-	if (args->cfg.flags & TKO_F_STATE_GIVEN) {
-		__builtin_memcpy(&init.tcp, &args->tcp, sizeof(init.tcp));
-		init.have = args->have & (TKO_HAVE_SEQ | TKO_HAVE_TS);
+	id = session_alloc();
+	if (id < 0) {
+		session_refused(&key, TKO_R_TABLE_FULL);
+		return id;
 	}
-	if ((args->have & TKO_HAVE_L2) && args->ifindex) {
-		init.ifindex = args->ifindex;
-		__builtin_memcpy(init.lmac, args->lmac, 6);
-		__builtin_memcpy(init.rmac, args->rmac, 6);
-		init.have |= TKO_HAVE_L2;
-	}
-	err = session_create(&key, &init, now);
-	if (err)
-		return err;	/* -EEXIST: already offloaded; -E2BIG: table full */
-	s = bpf_map_lookup_elem(&sessions, &key);
+	s = session_get(id);
 	if (!s)
 		return -ENOENT;
-	emit_event(&key, s, TKO_EV_STARTED, TKO_R_REQUEST);
+	session_clear(s);
+	__builtin_memcpy(&s->key, &key, sizeof(key));
+	__builtin_memcpy(&s->cfg, &args->cfg, sizeof(s->cfg));
+	if (args->cfg.flags & TKO_F_STATE_GIVEN) {
+		__builtin_memcpy(&s->tcp, &args->tcp, sizeof(s->tcp));
+		s->have = args->have & (TKO_HAVE_SEQ | TKO_HAVE_TS);
+	}
+	if ((args->have & TKO_HAVE_L2) && args->ifindex) {
+		s->ifindex = args->ifindex;
+		__builtin_memcpy(s->lmac, args->lmac, 6);
+		__builtin_memcpy(s->rmac, args->rmac, 6);
+		s->have |= TKO_HAVE_L2;
+	}
+	s->started_ns = now;
+	s->last_seen_ns = now;
+	s->next_ns = now + idle_ns(s);
+
+	err = session_publish(id, TKO_LEARNING);
+	if (err) {
+		if (err == -ENOSPC_)
+			session_refused(&key, TKO_R_INDEX_FULL);
+		return err;
+	}
+	if (!sched_request(id, s)) {
+		if (session_unindex(id))
+			session_release(id, s);
+		session_refused(&key, TKO_R_BUSY);
+		return -EBUSY_;
+	}
+	session_event(id, TKO_EV_STARTED, TKO_R_REQUEST);
 	return 0;
 }
 
@@ -102,7 +131,10 @@ int tko_start_batch(struct tko_ctl_batch *ctx)
 	return i;
 }
 
-/* Give a session its L2 path, found by the agent with rtnetlink. */
+/*
+ * The agent's answer to a path request (need_l2): the L2 path it found with
+ * rtnetlink (TKO_HAVE_L2), or none. Either way the entry may ask again.
+ */
 SEC("syscall")
 int tko_set_l2(struct tko_ctl_args *ctx)
 {
@@ -112,14 +144,22 @@ int tko_set_l2(struct tko_ctl_args *ctx)
 	ctx_whole(ctx);
 	if (bpf_probe_read_kernel(&args, sizeof(args), ctx))
 		return -EINVAL;
-	s = bpf_map_lookup_elem(&sessions, &args.key);
+	s = session_get(args.id);
 	if (!s)
 		return -ENOENT;
+	__sync_lock_test_and_set(&s->clock.l2_req, 0);
+	if (s->state == TKO_FREE || s->state == TKO_CREATING || s->state == TKO_STOPPED ||
+	    !tko_key_equal(&s->key, &args.key))
+		return -ENOENT;	/* ended meanwhile */
+	if (!(args.have & TKO_HAVE_L2) || !args.ifindex)
+		return 0;
 	if (!(s->have & TKO_HAVE_L2)) {	/* traffic may have taught it meanwhile */
 		s->ifindex = args.ifindex;
 		__builtin_memcpy(s->lmac, args.lmac, 6);
 		__builtin_memcpy(s->rmac, args.rmac, 6);
 		s->have |= TKO_HAVE_L2;
+		/* A probe may be waiting for it: let the carrier look now. */
+		sched_request(args.id, s);
 	}
 	return 0;
 }
@@ -127,20 +167,17 @@ int tko_set_l2(struct tko_ctl_args *ctx)
 SEC("syscall")
 int tko_stop(struct tko_ctl_args *ctx)
 {
-	struct tko_session *s;
 	struct tko_key key;
+	struct tko_session *s;
+	int id;
 
 	ctx_whole(ctx);
 	if (bpf_probe_read_kernel(&key, sizeof(key), &ctx->key))
 		return -EINVAL;
-	s = bpf_map_lookup_elem(&sessions, &key);
-	if (!s)
+	id = session_find(&key);
+	s = id >= 0 ? session_get(id) : NULL;
+	if (!s || !session_end(id, s, TKO_EV_STOPPED, TKO_R_REQUEST))
 		return -ENOENT;
-	bpf_timer_cancel(&s->timer);
-	set_state(s, TKO_STOPPED);
-	emit_event(&key, s, TKO_EV_STOPPED, TKO_R_REQUEST);
-	s->next_ns = 0;
-	bpf_map_delete_elem(&sessions, &key);
 	return 0;
 }
 

@@ -11,7 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
-#include "lib/timer.h"
+#include "lib/session.h"
 
 #define TCP_ESTABLISHED_ 1
 #define SOCKOPS_OK 1
@@ -113,18 +113,21 @@ static __always_inline bool policy_match(const struct tko_policy *p, const struc
 	return true;
 }
 
-/* The session of a new socket: its state from the kernel, its clock too. */
+/*
+ * The session of a new socket: its state from the kernel, its clock too.
+ * A socket a policy wants and the table cannot take is reported (event
+ * "refused" with the reason) and counted, never dropped silently.
+ */
 static __always_inline void on_established(struct bpf_sock_ops *ops)
 {
-	struct tko_session init = {};
 	struct tko_agent_info *info;
 	struct tko_policy *p;
 	struct tko_session *s;
 	struct bpf_sock *sk;
-	__u32 zero = 0;
 	struct tcp_sock *tp;
 	struct tko_key k;
-	__u32 i;
+	__u32 zero = 0, i;
+	int id, err;
 
 	/* The cgroup may hold sockets of other network namespaces: not ours. */
 	info = bpf_map_lookup_elem(&agent_info, &zero);
@@ -141,11 +144,21 @@ static __always_inline void on_established(struct bpf_sock_ops *ops)
 	if (i == TKO_MAX_POLICIES || !p)
 		return;
 
-	__builtin_memcpy(&init.cfg, &p->cfg, sizeof(init.cfg));
-	init.policy = p->id;
-	init.tcp.snd_nxt = ops->snd_nxt;
-	init.tcp.rcv_nxt = ops->rcv_nxt;
-	init.have = TKO_HAVE_SEQ;
+	id = session_alloc();
+	if (id < 0) {
+		session_refused(&k, TKO_R_TABLE_FULL);
+		return;
+	}
+	s = session_get(id);
+	if (!s)
+		return;
+	session_clear(s);
+	__builtin_memcpy(&s->key, &k, sizeof(k));
+	__builtin_memcpy(&s->cfg, &p->cfg, sizeof(s->cfg));
+	s->policy = p->id;
+	s->tcp.snd_nxt = ops->snd_nxt;
+	s->tcp.rcv_nxt = ops->rcv_nxt;
+	s->have = TKO_HAVE_SEQ;
 	sk = ops->sk;
 	barrier_var(sk);
 	tp = sk ? bpf_skc_to_tcp_sock(sk) : NULL;
@@ -153,28 +166,40 @@ static __always_inline void on_established(struct bpf_sock_ops *ops)
 		__u8 wscale = tp->rx_opt.rcv_wscale;
 		__u32 win = tp->rcv_wnd >> (wscale & 15);
 
-		init.tcp.wscale = wscale;
-		init.tcp.window = win > 0xffff ? 0xffff : win;
+		s->tcp.wscale = wscale;
+		s->tcp.window = win > 0xffff ? 0xffff : win;
 		if (tp->rx_opt.tstamp_ok) {
 			__u8 usec = 0;
 
 			if (bpf_core_field_exists(tp->tcp_usec_ts))
 				usec = tp->tcp_usec_ts;
-			init.have |= TKO_HAVE_TS;
-			init.tcp.ts_ecr = tp->rx_opt.ts_recent;
-			init.tcp.ts_offset = tp->tsoffset;
-			init.tcp.ts_clock = usec ? TKO_TS_CLOCK_US : TKO_TS_CLOCK_MS;
+			s->have |= TKO_HAVE_TS;
+			s->tcp.ts_ecr = tp->rx_opt.ts_recent;
+			s->tcp.ts_offset = tp->tsoffset;
+			s->tcp.ts_clock = usec ? TKO_TS_CLOCK_US : TKO_TS_CLOCK_MS;
 		}
 	}
-	if (session_create(&k, &init, bpf_ktime_get_ns()))
+	s->started_ns = s->last_seen_ns = bpf_ktime_get_ns();
+	s->next_ns = s->last_seen_ns + idle_ns(s);
+
+	err = session_publish(id, TKO_LEARNING);
+	if (err) {
+		/* -EEXIST: the tuple is offloaded already (tko start): not a loss. */
+		if (err == -ENOSPC_)
+			session_refused(&k, TKO_R_INDEX_FULL);
 		return;
+	}
+	if (!sched_request(id, s)) {
+		if (session_unindex(id))
+			session_release(id, s);
+		session_refused(&k, TKO_R_BUSY);
+		return;
+	}
 	/* Close and reset must reach us even if no segment shows them. */
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
-	/* The path: the agent resolves it at its next wakeup (routing + neighbour). */
-	bpf_map_push_elem(&need_l2, &k, 0);
-	s = bpf_map_lookup_elem(&sessions, &k);
-	if (s)
-		emit_event(&k, s, TKO_EV_STARTED, TKO_R_POLICY);
+	/* The path: the agent resolves it (routing + neighbour). */
+	path_request(id, s);
+	session_event(id, TKO_EV_STARTED, TKO_R_POLICY);
 }
 
 SEC("sockops")
@@ -182,6 +207,7 @@ int tko_sockops(struct bpf_sock_ops *ops)
 {
 	struct tko_session *s;
 	struct tko_key k;
+	int id;
 
 	switch (ops->op) {
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
@@ -192,9 +218,10 @@ int tko_sockops(struct bpf_sock_ops *ops)
 		if (ops->args[1] == TCP_ESTABLISHED_)
 			break;
 		sockops_key(ops, &k);
-		s = bpf_map_lookup_elem(&sessions, &k);
+		id = session_find(&k);
+		s = id >= 0 ? session_get(id) : NULL;
 		if (s)
-			session_end(&k, s, TKO_R_CLOSED);
+			session_end(id, s, TKO_EV_INVALIDATED, TKO_R_CLOSED);
 		break;
 	}
 	return SOCKOPS_OK;

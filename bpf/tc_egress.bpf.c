@@ -70,6 +70,7 @@ int tko_tc_egress(struct __sk_buff *skb)
 	bool own_probe, drift;
 	__u32 linear;
 	__u64 now;
+	int id;
 
 	if (skb->mark == TKO_MARK)
 		return TC_ACT_OK;	/* forged by tko: not the endpoint speaking */
@@ -87,21 +88,24 @@ int tko_tc_egress(struct __sk_buff *skb)
 	if (parse_frame(data, data_end, skb->len, &p))
 		return TC_ACT_OK;
 	pkt_key(&p, &key, false);
-	s = bpf_map_lookup_elem(&sessions, &key);
+	id = session_find(&key);
+	if (id < 0)
+		return TC_ACT_OK;
+	s = session_get(id);
 	if (!s)
 		return TC_ACT_OK;
 	stat_inc(TKO_ST_TC_SEEN);
 	now = bpf_ktime_get_ns();
 
 	if (p.flags & TH_RST) {
-		session_end(&key, s, TKO_R_RST_LOCAL);
+		session_end(id, s, TKO_EV_INVALIDATED, TKO_R_RST_LOCAL);
 		return TC_ACT_OK;
 	}
 	if (p.flags & TH_SYN) {
 		/* A handshake on a registered tuple: learn once it completes; a
 		 * new SYN on a session already captured is a new connection. */
 		if (s->have & TKO_HAVE_SEQ)
-			session_end(&key, s, TKO_R_SYN_LOCAL);
+			session_end(id, s, TKO_EV_INVALIDATED, TKO_R_SYN_LOCAL);
 		return TC_ACT_OK;
 	}
 	if (!(p.flags & TH_ACK))
@@ -117,11 +121,11 @@ int tko_tc_egress(struct __sk_buff *skb)
 		s->endpoint_probe = 1;
 
 	if (p.flags & TH_FIN)
-		session_end(&key, s, TKO_R_FIN_LOCAL);
+		session_end(id, s, TKO_EV_INVALIDATED, TKO_R_FIN_LOCAL);
 	else if (p.payload_len && !own_probe)
-		session_traffic(&key, s, TKO_R_DATA_LOCAL, now);
+		session_traffic(id, s, TKO_R_DATA_LOCAL, now);
 	else if (drift)
-		session_traffic(&key, s, TKO_R_DRIFT, now);
+		session_traffic(id, s, TKO_R_DRIFT, now);
 	return TC_ACT_OK;
 }
 

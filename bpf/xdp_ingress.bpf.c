@@ -73,12 +73,19 @@ static __always_inline int answer_probe(struct xdp_md *ctx, struct pkt *p,
 		.ts_ecr = p->ts_val,
 	};
 	int l3_len, delta;
+	long len;
+
+	/* Packet pointers are 32-bit loads: opaque 64-bit values from here on,
+	 * or clang spills them in halves, which the verifier refuses. */
+	barrier_var(data);
+	barrier_var(data_end);
+	len = data_end - data;
 
 	pkt_reverse(p);
 	l3_len = forge_segment(p, &g, data_end);
 	if (l3_len < 0)
 		return -1;
-	delta = (int)(p->l3_off + l3_len) - (int)(data_end - data);
+	delta = (int)(p->l3_off + l3_len) - (int)len;
 	if (delta && bpf_xdp_adjust_tail(ctx, delta))
 		return -1;
 	return 0;
@@ -94,11 +101,15 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	struct tko_key key;
 	bool in_seq;
 	__u64 now;
+	int id;
 
 	if (parse_frame(data, data_end, data_end - data, &p))
 		return XDP_PASS;
 	pkt_key(&p, &key, true);
-	s = bpf_map_lookup_elem(&sessions, &key);
+	id = session_find(&key);
+	if (id < 0)
+		return XDP_PASS;
+	s = session_get(id);
 	if (!s)
 		return XDP_PASS;
 	stat_inc(TKO_ST_XDP_SEEN);
@@ -146,7 +157,7 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	in_seq = p.seq == s->tcp.rcv_nxt;
 	if (p.flags & TH_RST) {
 		if (in_seq)
-			session_end(&key, s, TKO_R_RST_PEER);
+			session_end(id, s, TKO_EV_INVALIDATED, TKO_R_RST_PEER);
 		else
 			stat_inc(TKO_ST_OFF_PATH);
 		return XDP_PASS;
@@ -164,9 +175,9 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 			return XDP_PASS;
 		}
 		if (p.flags & TH_FIN)
-			session_end(&key, s, TKO_R_FIN_PEER);
+			session_end(id, s, TKO_EV_INVALIDATED, TKO_R_FIN_PEER);
 		else
-			session_traffic(&key, s, TKO_R_DATA_PEER, now);
+			session_traffic(id, s, TKO_R_DATA_PEER, now);
 	}
 	return XDP_PASS;
 }

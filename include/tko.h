@@ -36,7 +36,8 @@ int tko_config_agent_default(struct tko *t, struct tko_config *cfg);
  * Register a session. tcp is NULL to learn the state from traffic ("monitor
  * mode"), or the state the endpoint hands over (have = TKO_HAVE_SEQ, plus
  * TKO_HAVE_TS with ts_val/ts_ecr). -EEXIST: already offloaded; -E2BIG: the
- * session table is full; -EINVAL: a value out of range.
+ * session table is full; -ENOSPC: the tuple's index buckets are full (a
+ * table near full); -EINVAL: a value out of range.
  */
 int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko_config *cfg,
 		      const struct tko_tcp_state *tcp, __u8 have);
@@ -76,6 +77,17 @@ int tko_session_stop(struct tko *t, const struct tko_key *key);
 
 /* One session; -ENOENT if absent. */
 int tko_session_get(struct tko *t, const struct tko_key *key, struct tko_session *s);
+
+/*
+ * The same, with its id (its entry in the `sessions` array, as bpftool shows
+ * it); id or s may be NULL.
+ */
+int tko_session_find(struct tko *t, const struct tko_key *key, __u32 *id,
+		     struct tko_session *s);
+
+/* Whether an entry of the session table holds a session (not free, not being
+ * created, not ended). */
+bool tko_session_live(const struct tko_session *s);
 
 /* Call cb for every session; a non-zero return from cb stops the walk and is returned. */
 typedef int (*tko_session_fn)(const struct tko_key *key, const struct tko_session *s, void *ctx);

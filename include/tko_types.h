@@ -13,6 +13,8 @@
 #endif
 
 #define TKO_MAX_SESSIONS_DEFAULT 65536
+/* Session ids live in 24 bits of an index entry (see struct tko_bucket). */
+#define TKO_MAX_SESSIONS_LIMIT	 ((1u << 24) - 1)
 #define TKO_EVENT_LOG_LEN	 1024	/* power of two */
 #define TKO_RINGBUF_BYTES	 (256 * 1024)
 
@@ -28,14 +30,31 @@
 
 /*
  * The carrier (docs/architecture.md): one frame circulating through a private
- * veth pair; each pass emits the probes that timers queued. Its EtherType is
- * the IEEE 802 local experimental one, so it can never be mistaken for traffic.
+ * veth pair; each pass runs the clock and emits the probes that are due. Its
+ * EtherType is the IEEE 802 local experimental one, so it can never be
+ * mistaken for traffic. The qdisc lets TKO_CARRIER_LEN bytes through per
+ * tick: a longer frame holds the next pass back longer, up to
+ * TKO_CARRIER_HOLD_MAX_MS when nothing is due sooner.
  */
 #define TKO_CARRIER_ETHERTYPE	0x88B5
 #define TKO_CARRIER_MAGIC	0x746b6f63	/* "tkoc" */
-#define TKO_CARRIER_LEN		64
-#define TKO_CARRIER_BUDGET	32	/* probes emitted per pass at most */
+#define TKO_CARRIER_LEN		64	/* bytes per tick: the shortest frame */
+#define TKO_CARRIER_HOLD_MAX_MS	1000
 #define TKO_TICK_MS_DEFAULT	5
+/* Work of one pass at most: sessions whose time came, requests, level-1 moves. */
+#define TKO_PASS_SESSIONS	8192
+#define TKO_PASS_REQUESTS	16384
+#define TKO_PASS_MOVES		2048
+
+/*
+ * The timing wheel (bpf/lib/wheel.h): level 0 has one list per tick for the
+ * next 2 * TKO_WHEEL_SPAN ticks at most, level 1 one list per TKO_WHEEL_SPAN
+ * ticks beyond (82 s and 7.6 days at the default tick).
+ */
+#define TKO_WHEEL_SPAN		16384
+#define TKO_WHEEL_L0		(2 * TKO_WHEEL_SPAN)
+#define TKO_WHEEL_L1		8192
+#define TKO_WHEEL_LISTS		(TKO_WHEEL_L0 + TKO_WHEEL_L1)
 
 /* Limits of the time options, in whole seconds. */
 #define TKO_TIME_MIN 1
@@ -49,12 +68,15 @@ enum tko_family {
 
 /* Session lifecycle (docs/architecture.md). */
 enum tko_state {
-	TKO_LEARNING = 0,	/* registered; state captured from traffic, waiting for idle */
-	TKO_ACTIVE = 1,		/* idle: tko answers (and, with the carrier, sends) keepalives */
-	TKO_SUSPENDED = 2,	/* traffic seen; re-arms after the next idle period */
-	TKO_PEER_DEAD = 3,	/* retries exhausted */
-	TKO_STOPPED = 4,	/* ended by request or by FIN/RST */
+	TKO_FREE = 0,		/* an unused entry of the session table */
+	TKO_LEARNING = 1,	/* registered; state captured from traffic, waiting for idle */
+	TKO_ACTIVE = 2,		/* idle: tko answers and sends keepalives */
+	TKO_SUSPENDED = 3,	/* traffic seen; re-arms after the next idle period */
+	TKO_PEER_DEAD = 4,	/* retries exhausted */
+	TKO_STOPPED = 5,	/* ended (request, FIN, RST, ...): the carrier frees the entry */
+	TKO_CREATING = 6,	/* being created: not yet visible to the datapath */
 };
+#define TKO_STATE_MAX TKO_CREATING
 
 /*
  * RFC 7323 5.3: a forged TSval must never exceed what the endpoint itself
@@ -92,7 +114,8 @@ enum tko_event_type {
 	TKO_EV_INVALIDATED = 4,	/* the session ended because of traffic (FIN, RST, SYN) */
 	TKO_EV_PEER_DEAD = 5,
 	TKO_EV_STOPPED = 6,	/* ended by `tko stop` */
-	TKO_EV_STARTED = 7,	/* registered by `tko start` */
+	TKO_EV_STARTED = 7,	/* registered by `tko start` or a policy */
+	TKO_EV_REFUSED = 8,	/* could not be registered: the reason says why */
 };
 
 enum tko_reason {
@@ -110,6 +133,9 @@ enum tko_reason {
 	TKO_R_RETRIES = 11,	/* probes went unanswered */
 	TKO_R_POLICY = 12,	/* a policy matched a new local socket */
 	TKO_R_CLOSED = 13,	/* the local socket left ESTABLISHED (close, reset) */
+	TKO_R_TABLE_FULL = 14,	/* refused: every entry of the session table is in use */
+	TKO_R_INDEX_FULL = 15,	/* refused: both index buckets of the tuple are full */
+	TKO_R_BUSY = 16,	/* refused: the carrier's request queue did not take it */
 };
 
 /*
@@ -124,7 +150,7 @@ struct tko_key {
 	__u16 rport;
 	__u8 laddr[16];
 	__u8 raddr[16];
-};
+} __attribute__((aligned(8)));	/* hashed as five 64-bit words (include/tko_hash.h) */
 
 /* Configuration of a session, as given to `tko start`. */
 struct tko_config {
@@ -161,10 +187,33 @@ struct tko_counters {
 	__u32 peer_probes_answered;	/* peer's probes answered by tko */
 	__u32 unanswered;		/* our probes currently unanswered */
 	__u32 answers_limited;		/* peer probes not answered: rate limit */
+	__u32 probes_late;		/* probes that left more than a tick after their time */
+};
+
+/*
+ * The clock's part of a session (bpf/lib/wheel.h). Only the carrier pass
+ * writes it, except req and l2_req, which any program sets (atomically) to
+ * queue the session for the carrier or for the agent. Creating a session
+ * never touches it: a request queued for the previous user of the entry
+ * stays valid (the carrier looks at whatever the entry holds now).
+ */
+struct tko_clock {
+	__u64 due_tick;		/* the tick the session is filed under */
+	__u32 list;		/* wheel list it is on + 1, 0 if none */
+	__u32 next;		/* neighbours on that list: id + 1, 0 if none */
+	__u32 prev;
+	__u32 req;		/* 1 while the id waits in the carrier's request queue */
+	__u32 l2_req;		/* 1 while the id waits in the agent's path queue */
 	__u32 pad;
 };
 
+/*
+ * One entry of the session table, an array indexed by session id. The
+ * index (struct tko_bucket) finds a tuple's id; state TKO_FREE marks an
+ * unused entry.
+ */
 struct tko_session {
+	struct tko_key key;
 	struct tko_config cfg;
 	struct tko_tcp_state tcp;
 	struct tko_counters cnt;
@@ -175,21 +224,38 @@ struct tko_session {
 	__u32 ifindex;		/* egress interface towards the peer */
 	__u8 lmac[6];		/* source MAC of the endpoint's frames */
 	__u8 rmac[6];		/* their destination MAC (peer or next hop) */
-	__u64 started_ns;	/* CLOCK_MONOTONIC */
-	__u64 last_seen_ns;	/* last payload/SYN/FIN in either direction */
-	__u64 next_ns;		/* next deadline of the timer */
-	__u64 probe_ns;		/* when our last probe was queued */
-	__u64 answer_window_ns;	/* start of the current rate-limit second */
-	__u32 answers_in_window;
-	__u32 policy;		/* id of the policy that created it, 0 for tko start */
 	__u16 vlan_tci;		/* 802.1Q tag of the endpoint's frames (host order), 0: none */
 	__u16 vlan_proto;	/* its TPID, network order (0x8100, 0x88a8) */
-	__u32 pad2;
-#ifdef __VMLINUX_H__
-	struct bpf_timer timer;
-#else
-	__u64 timer[2];		/* struct bpf_timer: opaque to userspace */
-#endif
+	__u32 policy;		/* id of the policy that created it, 0 for tko start */
+	__u32 answers_in_window;
+	__u64 started_ns;	/* CLOCK_MONOTONIC */
+	__u64 last_seen_ns;	/* last payload/SYN/FIN in either direction */
+	__u64 next_ns;		/* the session's next deadline */
+	__u64 probe_ns;		/* when our last probe left */
+	__u64 answer_window_ns;	/* start of the current rate-limit second */
+	__u32 index_pos;	/* where the index holds it: bucket * TKO_BUCKET_SLOTS + slot */
+	__u32 index_entry;	/* what it holds there */
+	struct tko_clock clock;
+};
+
+/*
+ * The index of the session table: a tuple hashes to two buckets (struct
+ * tko_table.seed, include/tko_hash.h) and its session is in the less full
+ * one when created. An entry is tag << 24 | (id + 1), 0 when free; the tag
+ * (8 more bits of the hash) spares most comparisons of whole tuples.
+ */
+#define TKO_BUCKET_SLOTS 16
+struct tko_bucket {
+	__u32 slot[TKO_BUCKET_SLOTS];
+};
+
+/* Entry 0 of the `table` array: the session table's geometry and allocator. */
+struct tko_table {
+	__u64 seed;		/* of the tuple hash: random, set once at load */
+	__u32 buckets;		/* index buckets, a power of two */
+	__u32 max_sessions;	/* entries of the session table */
+	__u32 fresh;		/* ids below this were handed out once; the rest never */
+	__u32 pad;
 };
 
 /* One lifecycle change, sent on the ring buffer and kept in event_log. */
@@ -206,9 +272,9 @@ struct tko_event {
 	struct tko_counters cnt;
 };
 
-/* `ev_stats` (per-CPU) counts events by type and reason: index type * 16 + reason. */
-#define TKO_REASONS_MAX	16
-#define TKO_EVENTS_MAX	8
+/* `ev_stats` (per-CPU) counts events by type and reason: index type * 32 + reason. */
+#define TKO_REASONS_MAX	32
+#define TKO_EVENTS_MAX	16
 #define TKO_EV_STATS_LEN (TKO_EVENTS_MAX * TKO_REASONS_MAX)
 
 /* Global counters: index into the per-CPU `stats` array. */
@@ -222,19 +288,24 @@ enum tko_stat {
 	TKO_ST_EVENTS,
 	TKO_ST_EVENTS_LOST,		/* ring buffer full */
 	TKO_ST_OFF_PATH,		/* segments with wrong seq/ack, ignored */
-	TKO_ST_PROBES_QUEUED,		/* by the timers */
-	TKO_ST_PROBES_SENT,		/* emitted by the carrier */
+	TKO_ST_PROBES_LATE,		/* left more than a tick after their time */
+	TKO_ST_PROBES_SENT,		/* handed to the device by the carrier */
 	TKO_ST_PROBES_ANSWERED,		/* peer's answers consumed at XDP */
-	TKO_ST_QUEUE_FULL,		/* probes that found the due queue full */
-	TKO_ST_EMIT_ERRORS,		/* clone_redirect failures */
+	TKO_ST_BACKLOG,			/* passes that left due sessions for the next one */
+	TKO_ST_EMIT_ERRORS,		/* probes and resets the device did not take */
 	TKO_ST_PEER_DEAD,
 	TKO_ST_CARRIER_PASSES,
+	TKO_ST_REFUSED_TABLE_FULL,	/* sessions not created: no free entry */
+	TKO_ST_REFUSED_INDEX_FULL,	/* sessions not created: the tuple's buckets are full */
+	TKO_ST_REFUSED_BUSY,		/* sessions not created: request queue refused */
+	TKO_ST_PATH_REQUESTS,		/* sessions queued for the agent to find their path */
+	TKO_ST_REQUESTS_LOST,		/* a queue refused an id (never expected: counted) */
 	TKO_ST_MAX,
 };
 
 #define TKO_MAX_IFACES 16
 
-/* The carrier's control block: entry 0 of the `carrier` array. */
+/* The carrier's control block: entry 0 of the `carrier` array, set by the agent. */
 struct tko_carrier_state {
 	__u32 loop_ifindex;	/* where the carrier goes back out (tko0) */
 	__u32 generation;	/* frames of another generation are stale: dropped */
@@ -243,6 +314,24 @@ struct tko_carrier_state {
 	/* The agent's interfaces: where a session with no L2 state yet (given
 	 * with --state, no traffic seen) is routed, found with bpf_fib_lookup. */
 	__u32 ifindex[TKO_MAX_IFACES];
+	__u64 tick_ns;		/* one carrier frame of TKO_CARRIER_LEN bytes per tick */
+};
+
+/* The clock's own state: entry 0 of the `clock` array, the carrier's alone. */
+struct tko_wheel_clock {
+	__u64 tick;		/* the last tick whose list was taken */
+	__u64 cascade;		/* ticks from here on are on level 1; 0: not started */
+	__u32 moving;		/* level-1 list being moved to level 0 + 1, 0 if none */
+	__u32 busy;		/* a pass is running (a re-injected carrier overlaps) */
+	__u32 hold_len;		/* length the carrier left with last: its hold, in bytes */
+	__u32 pad;
+	__u64 hold_ns;		/* the hold that length asks for */
+};
+
+/* One list of the wheel: ids + 1, 0 if empty. */
+struct tko_wheel_list {
+	__u32 head;
+	__u32 tail;
 };
 
 /* The carrier frame's header; the rest of TKO_CARRIER_LEN is zero. */
@@ -310,10 +399,12 @@ struct tko_ctl_args {
 	__u32 ifindex;			/* with TKO_HAVE_L2: the path, as routed */
 	__u8 lmac[6];
 	__u8 rmac[6];
+	__u32 id;			/* tko_set_l2: the entry that asked for its path */
+	__u32 pad2;
 };
 
 /* Context of tko_start_batch: up to TKO_BATCH_MAX starts in one BPF_PROG_RUN. */
-#define TKO_BATCH_MAX 64
+#define TKO_BATCH_MAX 256
 struct tko_ctl_batch {
 	__u32 n;			/* entries used in args */
 	__u32 pad;

@@ -55,9 +55,11 @@ static const char agent_help[] =
 	"  --cgroup PATH       cgroup v2 whose local sockets policies apply to, and whose\n"
 	"                      closes are reported (default: the root of the cgroup2 mount)\n"
 	"  --pin-dir DIR       bpffs directory for the pins (default $TKO_PIN_DIR or /sys/fs/bpf/tko)\n"
-	"  --max-sessions N    size of the session table (default 65536; fixed once loaded)\n"
-	"  --tick-ms MS        carrier period: probes leave at most this late, and at most\n"
-	"                      32 per period (default 5: 6400 probes/s)\n"
+	"  --max-sessions N    size of the session table (default 65536, at most 16777215;\n"
+	"                      fixed once loaded)\n"
+	"  --tick-ms MS        the clock's tick: probes leave within a tick of their time\n"
+	"                      (default 5; the carrier passes once a tick while probes\n"
+	"                      are due, about once a second when none are)\n"
 	"  --config FILE       read options from FILE ('key = value' lines: iface, pin-dir,\n"
 	"                      cgroup, max-sessions, tick-ms, json, persist, and the session defaults\n"
 	"                      idle, interval, retry-interval, retries, probe); the command\n"
@@ -210,8 +212,8 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 		a->pin_dir = a->pin_dir_buf;
 		break;
 	case O_MAX:
-		ret = parse_uint(arg, "--max-sessions", 1, 1U << 26, &a->max_sessions, err,
-				 sizeof(err));
+		ret = parse_uint(arg, "--max-sessions", 1, TKO_MAX_SESSIONS_LIMIT, &a->max_sessions,
+				 err, sizeof(err));
 		break;
 	case O_TICK:
 		ret = parse_uint(arg, "--tick-ms", TICK_MS_MIN, TICK_MS_MAX, &a->tick_ms, err,
@@ -420,18 +422,48 @@ static void release_lock(const char *pin_dir, int fd)
 	close(fd);
 }
 
-/* End every session so its handoff state is reported. */
-static void stop_all_sessions(const struct tko_fds *f, __u32 limit)
+/* Collect the keys of the live sessions (tko_session_foreach). */
+struct keys {
+	struct tko_key *k;
+	size_t n, cap;
+};
+
+static int collect_key(const struct tko_key *k, const struct tko_session *s, void *ctx)
 {
-	struct tko_ctl_args args = {};
-	__u32 n = 0;
+	struct keys *ks = ctx;
 
-	while (!bpf_map_get_next_key(f->fd[P_SESSIONS], NULL, &args.key) && n++ <= limit) {
-		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
+	if (ks->n == ks->cap) {
+		size_t cap = ks->cap ? 2 * ks->cap : 1024;
+		struct tko_key *m = realloc(ks->k, cap * sizeof(*m));
 
-		if (bpf_prog_test_run_opts(f->fd[P_CTL_STOP], &opts) || opts.retval)
-			bpf_map_delete_elem(f->fd[P_SESSIONS], &args.key);	/* never loop forever */
+		if (!m)
+			return -ENOMEM;
+		ks->k = m;
+		ks->cap = cap;
 	}
+	ks->k[ks->n++] = *k;
+	return 0;
+}
+
+/* End every session so its handoff state is reported. */
+static void stop_all_sessions(const char *pin_dir)
+{
+	struct keys ks = {};
+	struct tko *t;
+	int err;
+
+	err = tko_open(pin_dir, &t);
+	if (err) {
+		pr_warn("cannot open the session table to end the sessions: %s", strerror(-err));
+		return;
+	}
+	err = tko_session_foreach(t, collect_key, &ks);
+	if (err)
+		pr_warn("cannot read the session table: %s", strerror(-err));
+	for (size_t i = 0; i < ks.n; i++)
+		tko_session_stop(t, &ks.k[i]);	/* -ENOENT: it ended meanwhile */
+	free(ks.k);
+	tko_close(t);
 }
 
 /* The interfaces the datapath was attached to, as recorded in the carrier map. */
@@ -449,7 +481,7 @@ static int recorded_ifaces(const struct tko_fds *f, int ifindex[TKO_MAX_IFACES])
 }
 
 /* Remove a whole datapath: sessions (reported), attachments, carrier, pins. */
-static void unload(const struct tko_fds *f, const char *pin_dir, __u32 limit)
+static void unload(const struct tko_fds *f, const char *pin_dir)
 {
 	int ifindex[TKO_MAX_IFACES], n = recorded_ifaces(f, ifindex);
 	struct tko_agent_info info = {};
@@ -457,7 +489,7 @@ static void unload(const struct tko_fds *f, const char *pin_dir, __u32 limit)
 
 	if (!bpf_map_lookup_elem(f->fd[P_AGENT_INFO], &zero, &info) && info.cgroup[0])
 		sockops_detach(info.cgroup, f->fd[P_PROG_SOCKOPS]);
-	stop_all_sessions(f, limit);
+	stop_all_sessions(pin_dir);
 	for (int i = 0; i < n; i++)
 		iface_detach_ours(ifindex[i], f->fd[P_PROG_XDP], f->fd[P_PROG_TC]);
 	carrier_remove();
@@ -471,7 +503,7 @@ static void agent_exit(struct agent *a)
 			iface_detach(&a->ifaces[i]);
 		if (a->cgroup[0])
 			sockops_detach(a->cgroup, a->fds.fd[P_PROG_SOCKOPS]);
-		stop_all_sessions(&a->fds, a->max_sessions);
+		stop_all_sessions(a->pin_dir);
 		if (a->rb)
 			ring_buffer__consume(a->rb);	/* print the handoff states */
 		carrier_teardown(&a->carrier);
@@ -525,33 +557,38 @@ static int attach_cgroup(struct agent *a)
 }
 
 /*
- * Sessions without an L2 path yet (policy sessions, sessions the carrier
- * could not route): find it as the kernel would route their next segment.
- * At most a batch per wakeup; the rest waits for the next one.
+ * Sessions without an L2 path (policy sessions, sessions the carrier could
+ * not route): find it as the kernel would route their next segment, and
+ * answer each request (tko_set_l2), found or not; a session that still has
+ * none asks again at its next probe. At most a batch per wakeup.
  */
 static void resolve_l2(struct agent *a)
 {
-	struct tko_key later[64];
 	struct tko_ctl_args args;
-	int n = 0, nlater = 0;
+	struct tko_session s;
+	int n = 0;
 
-	while (n++ < 1024 && !bpf_map_lookup_and_delete_elem(a->fds.fd[P_NEED_L2], NULL, &args.key)) {
+	while (n++ < 4096 && !bpf_map_lookup_and_delete_elem(a->fds.fd[P_NEED_L2], NULL, &args.id)) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
 		char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
-		int err = route_l2(&args.key, &args.ifindex, args.lmac, args.rmac);
+		__u32 id = args.id;
+		int err;
 
+		memset(&args, 0, sizeof(args));
+		args.id = id;
+		if (bpf_map_lookup_elem(a->fds.fd[P_SESSIONS], &id, &s))
+			continue;
+		args.key = s.key;	/* what the entry holds now */
+		err = tko_session_live(&s) ?
+		      route_l2(&args.key, &args.ifindex, args.lmac, args.rmac) : -ENOENT;
 		if (err) {
 			format_key(&args.key, l, r);
 			pr_debug("%s -> %s: no path yet (%s)", l, r, strerror(-err));
-			/* The neighbour is being resolved now: try again next time. */
-			if (err == -EHOSTUNREACH && nlater < 64)
-				later[nlater++] = args.key;
-			continue;
+		} else {
+			args.have = TKO_HAVE_L2;
 		}
 		bpf_prog_test_run_opts(a->fds.fd[P_CTL_SET_L2], &opts);
 	}
-	for (int i = 0; i < nlater; i++)
-		bpf_map_update_elem(a->fds.fd[P_NEED_L2], NULL, &later[i], BPF_ANY);
 }
 
 /*
@@ -677,8 +714,9 @@ static int agent_run(struct agent *a)
 			a->ifaces[i].adopted ? "adopted" : "attached to", a->ifaces[i].name,
 			a->ifaces[i].ifindex,
 			a->ifaces[i].xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" : "native");
-	pr_info("carrier on %s/%s, one pass every %u ms", CARRIER_LOOP_IF, CARRIER_PEER_IF,
-		a->tick_ms);
+	pr_info("carrier on %s/%s, tick %u ms (one pass a tick while probes are due, "
+		"about one a second when none are)", CARRIER_LOOP_IF, CARRIER_PEER_IF,
+		a->carrier.tick_ms);
 	pr_info("ready: pins in %s, session table of %u%s", a->pin_dir, a->max_sessions,
 		a->persist ? ", the datapath stays when the agent exits" : "");
 
@@ -730,7 +768,7 @@ static int cleanup(const char *pin_dir)
 		release_lock(pin_dir, lock);
 		return 1;
 	}
-	unload(&f, pin_dir, ~0U);
+	unload(&f, pin_dir);
 	tko_fds_close(&f);
 	release_lock(pin_dir, lock);
 	pr_info("removed the datapath pinned in %s", pin_dir);

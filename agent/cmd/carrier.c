@@ -79,17 +79,40 @@ static int attach_carrier(struct carrier *c, int prog_fd)
 	return err;
 }
 
-/* TBF lets one carrier frame through per tick: rate = frame / tick. */
+/*
+ * TBF lets TKO_CARRIER_LEN bytes through per tick; the carrier program sets
+ * the frame's length to the hold it wants (up to TKO_CARRIER_HOLD_MAX_MS),
+ * so the bucket and the queue must take the longest frame, and both links
+ * must carry it (the veth drops what exceeds the receiver's MTU).
+ */
+static __u32 max_frame(unsigned int tick_ms)
+{
+	unsigned int ticks = TKO_CARRIER_HOLD_MAX_MS / tick_ms;
+
+	return TKO_CARRIER_LEN * (ticks ? ticks : 1);
+}
+
 static int pace(unsigned int tick_ms)
 {
 	unsigned long rate_bit = TKO_CARRIER_LEN * 8UL * 1000 / tick_ms;
-	char rate[32], burst[16];
+	char rate[32], burst[16], limit[16], mtu[16];
 	const char *tbf[] = { "tc", "qdisc", "replace", "dev", CARRIER_LOOP_IF, "root", "tbf",
-			      "rate", rate, "burst", burst, "limit", "10000", NULL };
+			      "rate", rate, "burst", burst, "limit", limit, NULL };
+	const char *mtu0[] = { "ip", "link", "set", CARRIER_LOOP_IF, "mtu", mtu, NULL };
+	const char *mtu1[] = { "ip", "link", "set", CARRIER_PEER_IF, "mtu", mtu, NULL };
+	__u32 max = max_frame(tick_ms);
 
 	snprintf(rate, sizeof(rate), "%lubit", rate_bit);
-	/* A bucket of two frames: the carrier never waits longer than a tick. */
-	snprintf(burst, sizeof(burst), "%d", 2 * TKO_CARRIER_LEN);
+	/* The frame that arrives finds the bucket empty (the last one took
+	 * what had filled it): it waits its own length's worth of ticks. */
+	snprintf(burst, sizeof(burst), "%u", max + TKO_CARRIER_LEN);
+	snprintf(limit, sizeof(limit), "%u", 2 * (max + TKO_CARRIER_LEN));
+	snprintf(mtu, sizeof(mtu), "%u", max < 1500 ? 1500 : max);
+	if (run(mtu0) || run(mtu1)) {
+		pr_warn("cannot set the carrier link's MTU to %s (ip link set %s mtu %s)", mtu,
+			CARRIER_LOOP_IF, mtu);
+		return -EIO;
+	}
 	if (run(tbf)) {
 		pr_warn("cannot pace the carrier (tc qdisc replace dev %s root tbf rate %s burst %s)",
 			CARRIER_LOOP_IF, rate, burst);
@@ -127,9 +150,17 @@ int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_
 		c->loop_ifindex = if_nametoindex(CARRIER_LOOP_IF);
 		c->peer_ifindex = if_nametoindex(CARRIER_PEER_IF);
 		if (bpf_map_lookup_elem(map_fd, &zero, &st) == 0) {
+			/* The wheel counts in ticks: it keeps the tick it runs on. */
+			if (st.tick_ns && st.tick_ns != (__u64)tick_ms * 1000000) {
+				pr_warn("the running datapath ticks every %llu ms: keeping that "
+					"(--tick-ms %u applies to a new one)",
+					(unsigned long long)(st.tick_ns / 1000000), tick_ms);
+				c->tick_ms = tick_ms = st.tick_ns / 1000000;
+			}
 			c->generation = st.generation;
 			c->last_passes = st.passes;
 			st.loop_ifindex = c->loop_ifindex;
+			st.tick_ns = (__u64)tick_ms * 1000000;
 			for (int i = 0; i < TKO_MAX_IFACES; i++)
 				st.ifindex[i] = c->ifindex[i];
 			bpf_map_update_elem(map_fd, &zero, &st, BPF_ANY);
@@ -178,6 +209,7 @@ int carrier_inject(struct carrier *c)
 	 * circulates somewhere, is dropped at its next pass. */
 	bpf_map_lookup_elem(c->map_fd, &zero, &st);
 	st.loop_ifindex = c->loop_ifindex;
+	st.tick_ns = (__u64)c->tick_ms * 1000000;
 	st.generation = ++c->generation;
 	for (int i = 0; i < TKO_MAX_IFACES; i++)
 		st.ifindex[i] = c->ifindex[i];

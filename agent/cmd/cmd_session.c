@@ -252,13 +252,18 @@ static const char *const stat_names[TKO_ST_MAX] = {
 	[TKO_ST_EVENTS] = "events",
 	[TKO_ST_EVENTS_LOST] = "events_lost",
 	[TKO_ST_OFF_PATH] = "off_path_segments",
-	[TKO_ST_PROBES_QUEUED] = "probes_queued",
+	[TKO_ST_PROBES_LATE] = "probes_late",
 	[TKO_ST_PROBES_SENT] = "probes_sent",
 	[TKO_ST_PROBES_ANSWERED] = "probes_answered",
-	[TKO_ST_QUEUE_FULL] = "probe_queue_full",
+	[TKO_ST_BACKLOG] = "carrier_backlog_passes",
 	[TKO_ST_EMIT_ERRORS] = "emit_errors",
 	[TKO_ST_PEER_DEAD] = "peer_dead",
 	[TKO_ST_CARRIER_PASSES] = "carrier_passes",
+	[TKO_ST_REFUSED_TABLE_FULL] = "refused_table_full",
+	[TKO_ST_REFUSED_INDEX_FULL] = "refused_index_full",
+	[TKO_ST_REFUSED_BUSY] = "refused_busy",
+	[TKO_ST_PATH_REQUESTS] = "path_requests",
+	[TKO_ST_REQUESTS_LOST] = "requests_lost",
 };
 _Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == TKO_ST_MAX, "a counter without a name");
 
@@ -266,7 +271,7 @@ static int count_state(const struct tko_key *k, const struct tko_session *s, voi
 {
 	__u64 *by_state = ctx;
 
-	if (s->state <= TKO_STOPPED)
+	if (s->state <= TKO_STATE_MAX)
 		by_state[s->state]++;
 	return 0;
 }
@@ -274,7 +279,7 @@ static int count_state(const struct tko_key *k, const struct tko_session *s, voi
 /* The Prometheus text exposition format, version 0.0.4. */
 static int print_prometheus(struct tko *t, const __u64 v[TKO_ST_MAX])
 {
-	__u64 by_state[TKO_STOPPED + 1] = {}, ev[TKO_EV_STATS_LEN];
+	__u64 by_state[TKO_STATE_MAX + 1] = {}, ev[TKO_EV_STATS_LEN];
 	int ret;
 
 	ret = tko_session_foreach(t, count_state, by_state) ?: tko_event_stats_read(t, ev);
@@ -282,7 +287,7 @@ static int print_prometheus(struct tko *t, const __u64 v[TKO_ST_MAX])
 		return ret;
 	printf("# HELP tko_sessions Offloaded sessions by lifecycle state.\n"
 	       "# TYPE tko_sessions gauge\n");
-	for (int i = 0; i <= TKO_STOPPED; i++)
+	for (int i = TKO_LEARNING; i <= TKO_PEER_DEAD; i++)
 		printf("tko_sessions{state=\"%s\"} %llu\n", state_name(i),
 		       (unsigned long long)by_state[i]);
 	printf("# HELP tko_events_total Session lifecycle events by event and reason "

@@ -204,9 +204,9 @@ static void describe(int ret, const struct tko_key *key, const struct tko_captur
 		snprintf(err, errlen, "session table full: cannot offload %s -> %s "
 			 "(see tko agent --max-sessions)", l, rem);
 		break;
-	case -ENOMEM:
-		snprintf(err, errlen, "cannot offload %s -> %s: the kernel refused memory for "
-			 "its timer (memory cgroup); try again", l, rem);
+	case -ENOSPC:
+		snprintf(err, errlen, "session table nearly full: no room for %s -> %s in its "
+			 "index buckets (see tko agent --max-sessions)", l, rem);
 		break;
 	default:
 		snprintf(err, errlen, "cannot start %s -> %s: %s", l, rem, strerror(-ret));

@@ -10,9 +10,9 @@
 const char *state_name(__u8 state)
 {
 	static const char *names[] = {
-		[TKO_LEARNING] = "learning", [TKO_ACTIVE] = "active",
+		[TKO_FREE] = "free", [TKO_LEARNING] = "learning", [TKO_ACTIVE] = "active",
 		[TKO_SUSPENDED] = "suspended", [TKO_PEER_DEAD] = "peer_dead",
-		[TKO_STOPPED] = "stopped",
+		[TKO_STOPPED] = "stopped", [TKO_CREATING] = "creating",
 	};
 	return NAME(names, state);
 }
@@ -23,7 +23,7 @@ const char *event_name(__u8 type)
 		[TKO_EV_OFFLOADED] = "offloaded", [TKO_EV_SUSPENDED] = "suspended",
 		[TKO_EV_RESUMED] = "resumed", [TKO_EV_INVALIDATED] = "invalidated",
 		[TKO_EV_PEER_DEAD] = "peer_dead", [TKO_EV_STOPPED] = "stopped",
-		[TKO_EV_STARTED] = "started",
+		[TKO_EV_STARTED] = "started", [TKO_EV_REFUSED] = "refused",
 	};
 	return NAME(names, type);
 }
@@ -37,7 +37,8 @@ const char *reason_name(__u8 reason)
 		[TKO_R_RST_LOCAL] = "rst_local", [TKO_R_RST_PEER] = "rst_peer",
 		[TKO_R_SYN_LOCAL] = "syn_local", [TKO_R_DRIFT] = "drift",
 		[TKO_R_RETRIES] = "retries", [TKO_R_POLICY] = "policy",
-		[TKO_R_CLOSED] = "closed",
+		[TKO_R_CLOSED] = "closed", [TKO_R_TABLE_FULL] = "table_full",
+		[TKO_R_INDEX_FULL] = "index_full", [TKO_R_BUSY] = "busy",
 	};
 	return NAME(names, reason);
 }

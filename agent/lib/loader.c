@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -54,7 +55,12 @@ static int share_map(struct bpf_map *dst, const struct bpf_map *src)
 	share_map((skel)->maps.event_log, (ctl)->maps.event_log) ?:   \
 	share_map((skel)->maps.event_seq, (ctl)->maps.event_seq) ?:   \
 	share_map((skel)->maps.stats, (ctl)->maps.stats) ?:           \
-	share_map((skel)->maps.due, (ctl)->maps.due) ?:               \
+	share_map((skel)->maps.sessions_index, (ctl)->maps.sessions_index) ?: \
+	share_map((skel)->maps.table, (ctl)->maps.table) ?:           \
+	share_map((skel)->maps.free_ids, (ctl)->maps.free_ids) ?:     \
+	share_map((skel)->maps.requests, (ctl)->maps.requests) ?:     \
+	share_map((skel)->maps.wheel, (ctl)->maps.wheel) ?:           \
+	share_map((skel)->maps.clock, (ctl)->maps.clock) ?:           \
 	share_map((skel)->maps.carrier, (ctl)->maps.carrier) ?:       \
 	share_map((skel)->maps.ev_stats, (ctl)->maps.ev_stats) ?:     \
 	share_map((skel)->maps.defaults, (ctl)->maps.defaults) ?:     \
@@ -62,8 +68,21 @@ static int share_map(struct bpf_map *dst, const struct bpf_map *src)
 	share_map((skel)->maps.need_l2, (ctl)->maps.need_l2) ?:       \
 	share_map((skel)->maps.agent_info, (ctl)->maps.agent_info))
 
+__u32 tko_index_buckets(__u32 max_sessions)
+{
+	__u32 want = (max_sessions + TKO_BUCKET_SLOTS / 2 - 1) / (TKO_BUCKET_SLOTS / 2), b = 2;
+
+	/* Half full at most when the table is: two choices then never find
+	 * both buckets of a tuple full (see docs/architecture.md). */
+	while (b < want)
+		b <<= 1;
+	return b;
+}
+
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 {
+	struct tko_table table = {};
+	__u32 buckets, zero = 0;
 	int err;
 
 	memset(b, 0, sizeof(*b));
@@ -78,16 +97,38 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		pr_warn("cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
 	}
-	if (max_sessions) {
-		/* One due probe per session at most: the queue never needs more. */
-		err = bpf_map__set_max_entries(b->ctl->maps.sessions, max_sessions) ?:
-		      bpf_map__set_max_entries(b->ctl->maps.due, max_sessions);
-		if (err)
-			goto fail;
+	if (!max_sessions)
+		max_sessions = TKO_MAX_SESSIONS_DEFAULT;
+	if (max_sessions > TKO_MAX_SESSIONS_LIMIT) {
+		err = -E2BIG;
+		pr_warn("a session table of %u: at most %u", max_sessions, TKO_MAX_SESSIONS_LIMIT);
+		goto fail;
 	}
+	buckets = tko_index_buckets(max_sessions);
+	/* Every queue has room for every id: each holds an id once at most. */
+	err = bpf_map__set_max_entries(b->ctl->maps.sessions, max_sessions) ?:
+	      bpf_map__set_max_entries(b->ctl->maps.sessions_index, buckets) ?:
+	      bpf_map__set_max_entries(b->ctl->maps.free_ids, max_sessions) ?:
+	      bpf_map__set_max_entries(b->ctl->maps.requests, max_sessions) ?:
+	      bpf_map__set_max_entries(b->ctl->maps.need_l2, max_sessions);
+	if (err)
+		goto fail;
 	err = tko_ctl__load(b->ctl);
 	if (err) {
 		pr_warn("cannot load the control programs: %s (-v shows the verifier log)", strerror(-err));
+		goto fail;
+	}
+	/* The index's geometry and hash seed, before any program can run. */
+	if (getrandom(&table.seed, sizeof(table.seed), 0) != sizeof(table.seed)) {
+		err = -errno;
+		pr_warn("cannot draw the index's hash seed: %s", strerror(errno));
+		goto fail;
+	}
+	table.buckets = buckets;
+	table.max_sessions = max_sessions;
+	if (bpf_map_update_elem(bpf_map__fd(b->ctl->maps.table), &zero, &table, BPF_ANY)) {
+		err = -errno;
+		pr_warn("cannot set up the session table: %s", strerror(errno));
 		goto fail;
 	}
 	err = SHARE_MAPS(b->xdp, b->ctl) ?: SHARE_MAPS(b->tc, b->ctl) ?:
@@ -147,7 +188,9 @@ void tko_bpf_destroy(struct tko_bpf *b)
 
 const char *const pin_names[P_MAX] = {
 	[P_SESSIONS] = PIN_SESSIONS, [P_EVENTS] = PIN_EVENTS, [P_EVENT_LOG] = PIN_EVENT_LOG,
-	[P_EVENT_SEQ] = PIN_EVENT_SEQ, [P_STATS] = PIN_STATS, [P_DUE] = "due",
+	[P_EVENT_SEQ] = PIN_EVENT_SEQ, [P_STATS] = PIN_STATS, [P_INDEX] = PIN_INDEX,
+	[P_TABLE] = PIN_TABLE, [P_FREE_IDS] = "free_ids", [P_REQUESTS] = "requests",
+	[P_WHEEL] = "wheel", [P_CLOCK] = "clock",
 	[P_CARRIER] = "carrier", [P_EV_STATS] = "ev_stats", [P_DEFAULTS] = "defaults",
 	[P_CTL_START] = PIN_CTL_START, [P_CTL_STOP] = PIN_CTL_STOP,
 	[P_PROG_XDP] = "prog_xdp_ingress", [P_PROG_TC] = "prog_tc_egress",
@@ -166,7 +209,12 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_EVENT_LOG] = bpf_map__fd(c->maps.event_log);
 	f->fd[P_EVENT_SEQ] = bpf_map__fd(c->maps.event_seq);
 	f->fd[P_STATS] = bpf_map__fd(c->maps.stats);
-	f->fd[P_DUE] = bpf_map__fd(c->maps.due);
+	f->fd[P_INDEX] = bpf_map__fd(c->maps.sessions_index);
+	f->fd[P_TABLE] = bpf_map__fd(c->maps.table);
+	f->fd[P_FREE_IDS] = bpf_map__fd(c->maps.free_ids);
+	f->fd[P_REQUESTS] = bpf_map__fd(c->maps.requests);
+	f->fd[P_WHEEL] = bpf_map__fd(c->maps.wheel);
+	f->fd[P_CLOCK] = bpf_map__fd(c->maps.clock);
 	f->fd[P_CARRIER] = bpf_map__fd(c->maps.carrier);
 	f->fd[P_EV_STATS] = bpf_map__fd(c->maps.ev_stats);
 	f->fd[P_DEFAULTS] = bpf_map__fd(c->maps.defaults);
@@ -276,8 +324,14 @@ int tko_pins_open(const char *dir, struct tko_fds *f)
 		}
 	}
 	if (!err)
-		err = check_map(f->fd[P_SESSIONS], PIN_SESSIONS, sizeof(struct tko_key),
+		err = check_map(f->fd[P_SESSIONS], PIN_SESSIONS, sizeof(__u32),
 				sizeof(struct tko_session)) ?:
+		      check_map(f->fd[P_INDEX], PIN_INDEX, sizeof(__u32),
+				sizeof(struct tko_bucket)) ?:
+		      check_map(f->fd[P_TABLE], PIN_TABLE, sizeof(__u32),
+				sizeof(struct tko_table)) ?:
+		      check_map(f->fd[P_CLOCK], "clock", sizeof(__u32),
+				sizeof(struct tko_wheel_clock)) ?:
 		      check_map(f->fd[P_EVENT_LOG], PIN_EVENT_LOG, sizeof(__u32),
 				sizeof(struct tko_event)) ?:
 		      check_map(f->fd[P_CARRIER], "carrier", sizeof(__u32),

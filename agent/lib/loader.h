@@ -14,10 +14,10 @@ struct tko_sockops;
 struct bpf_link;
 
 struct tko_bpf {
-	struct tko_ctl *ctl;		/* owns the maps; start/stop programs, timers */
+	struct tko_ctl *ctl;		/* owns the maps; start/stop programs */
 	struct tko_xdp_ingress *xdp;
 	struct tko_tc_egress *tc;
-	struct tko_carrier *carrier;	/* emits the probes queued by the timers */
+	struct tko_carrier *carrier;	/* the clock: runs the wheel, emits the probes */
 	struct tko_sock_iter *iter;	/* captures local sockets (iter/tcp) */
 	struct tko_sockops *sockops;	/* policies, close of local sockets */
 	struct bpf_link *iter_link;
@@ -36,13 +36,16 @@ struct tko_bpf {
 #define PIN_POLICIES	"policies"
 #define PIN_CTL_START_BATCH "ctl_start_batch"
 #define PIN_AGENT_INFO	"agent_info"
+#define PIN_INDEX	"sessions_index"
+#define PIN_TABLE	"table"
 
 /*
  * Everything the datapath is made of, by pin. The agent pins all of it, so
  * that the datapath outlives the agent and a new agent can adopt it.
  */
 enum pin_id {
-	P_SESSIONS, P_EVENTS, P_EVENT_LOG, P_EVENT_SEQ, P_STATS, P_DUE, P_CARRIER,
+	P_SESSIONS, P_EVENTS, P_EVENT_LOG, P_EVENT_SEQ, P_STATS, P_CARRIER,
+	P_INDEX, P_TABLE, P_FREE_IDS, P_REQUESTS, P_WHEEL, P_CLOCK,
 	P_EV_STATS, P_DEFAULTS,
 	P_CTL_START, P_CTL_STOP, P_PROG_XDP, P_PROG_TC, P_PROG_CARRIER,
 	P_CAPTURE, P_ITER_CAPTURE, P_POLICIES, P_NEED_L2, P_AGENT_INFO, P_CTL_SET_L2,
@@ -58,6 +61,9 @@ struct tko_fds {
 
 /* Route libbpf's messages through our log (warnings always, debug with -v). */
 void tko_bpf_setup_logging(void);
+
+/* Index buckets for a session table of max_sessions (a power of two). */
+__u32 tko_index_buckets(__u32 max_sessions);
 
 /* Open and load all objects; max_sessions sizes the session table. */
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions);

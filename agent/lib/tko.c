@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* libtko: sessions, events and counters through the agent's pins. */
-#define _GNU_SOURCE	/* pipe2, F_SETPIPE_SZ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,16 +14,20 @@
 #include <bpf/libbpf.h>
 
 #include "tko.h"
+#include "tko_hash.h"
 #include "loader.h"
 #include "route.h"
 
 struct tko {
 	char pin_dir[PATH_MAX];
 	int sessions_fd;
+	int index_fd;
+	int table_fd;
 	int event_log_fd;
 	int stats_fd;
 	int start_fd;
 	int stop_fd;
+	struct tko_table table;	/* geometry and seed: fixed once loaded */
 };
 
 const char *tko_default_pin_dir(void)
@@ -67,12 +70,20 @@ void tko_close(struct tko *t)
 {
 	if (!t)
 		return;
-	int *fds[] = { &t->sessions_fd, &t->event_log_fd, &t->stats_fd, &t->start_fd, &t->stop_fd };
+	int *fds[] = { &t->sessions_fd, &t->index_fd, &t->table_fd, &t->event_log_fd,
+		       &t->stats_fd, &t->start_fd, &t->stop_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)
 			close(*fds[i]);
 	free(t);
+}
+
+static int tko_table_read(int fd, struct tko_table *tb)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(fd, &zero, tb);
 }
 
 int tko_open(const char *pin_dir, struct tko **out)
@@ -84,15 +95,23 @@ int tko_open(const char *pin_dir, struct tko **out)
 		return -ENOMEM;
 	snprintf(t->pin_dir, sizeof(t->pin_dir), "%s", pin_dir);
 	t->sessions_fd = open_pin(pin_dir, PIN_SESSIONS);
+	t->index_fd = open_pin(pin_dir, PIN_INDEX);
+	t->table_fd = open_pin(pin_dir, PIN_TABLE);
 	t->event_log_fd = open_pin(pin_dir, PIN_EVENT_LOG);
 	t->stats_fd = open_pin(pin_dir, PIN_STATS);
 	t->start_fd = open_pin(pin_dir, PIN_CTL_START);
 	t->stop_fd = open_pin(pin_dir, PIN_CTL_STOP);
 	err = t->sessions_fd < 0 ? t->sessions_fd :
+	      t->index_fd < 0 ? t->index_fd :
+	      t->table_fd < 0 ? t->table_fd :
 	      t->event_log_fd < 0 ? t->event_log_fd :
 	      t->stats_fd < 0 ? t->stats_fd :
 	      t->start_fd < 0 ? t->start_fd :
 	      t->stop_fd < 0 ? t->stop_fd : 0;
+	if (!err && tko_table_read(t->table_fd, &t->table))
+		err = -errno;
+	if (!err && !t->table.buckets)
+		err = -EPROTO;	/* a table nobody set up */
 	if (err) {
 		tko_close(t);
 		return err;
@@ -117,31 +136,6 @@ int tko_config_agent_default(struct tko *t, struct tko_config *cfg)
 		*cfg = pinned;
 	close(fd);
 	return err;
-}
-
-/*
- * bpf_timer_init() allocates without locks (kmalloc_nolock on recent
- * kernels), so its memory cgroup charge can only come from the per-CPU
- * stock of pre-charged pages, which nothing refills in a burst: a few
- * hundred starts in a row fail with -ENOMEM although memory is plentiful
- * (not when the agent runs in the root cgroup, which is never charged).
- * A regular charged allocation on this CPU refills the stock: write and
- * drain 64 KiB through a pipe (its pages are charged to our cgroup, the
- * agent's as a rule). The failed start left nothing behind; try again.
- */
-static void refill_memcg_stock(void)
-{
-	static char buf[65536];
-	int p[2];
-
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
-		return;
-	fcntl(p[1], F_SETPIPE_SZ, sizeof(buf));
-	if (write(p[1], buf, sizeof(buf)) > 0)
-		while (read(p[0], buf, sizeof(buf)) > 0)
-			;
-	close(p[0]);
-	close(p[1]);
 }
 
 static int run_ctl(int prog_fd, struct tko_ctl_args *args)
@@ -180,15 +174,7 @@ int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko
 
 static int start_args(struct tko *t, struct tko_ctl_args *args)
 {
-	for (int i = 0;; i++) {
-		int ret = run_ctl(t->start_fd, args);
-
-		if (ret != -ENOMEM || i == 20)
-			return ret;
-		if (i)
-			usleep(50 << (i < 10 ? i : 10));	/* 100 us .. 51 ms */
-		refill_memcg_stock();
-	}
+	return run_ctl(t->start_fd, args);
 }
 
 size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, size_t n,
@@ -215,8 +201,7 @@ size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, s
 		ret = bpf_prog_test_run_opts(fd, &opts);
 		k = ret ? ret : (int)opts.retval;
 		if (k < 0) {
-			/* The first one failed: its own start says why (and
-			 * retries a drained memcg stock, as for a single start). */
+			/* The first one failed: its own start says why. */
 			struct tko_ctl_args one = args[done];
 
 			k = 0;
@@ -242,22 +227,67 @@ int tko_session_stop(struct tko *t, const struct tko_key *key)
 	return run_ctl(t->stop_fd, &args);
 }
 
+/* As the datapath's entry_match(): a live session of key at entry e. */
+static int entry_match(struct tko *t, __u32 e, __u32 tag, const struct tko_key *key,
+		       struct tko_session *s)
+{
+	__u32 id = tko_index_id(e);
+
+	if (!e || tko_index_tag(e) != tag || bpf_map_lookup_elem(t->sessions_fd, &id, s))
+		return -1;
+	if (s->state == TKO_FREE || s->state == TKO_CREATING || s->state == TKO_STOPPED ||
+	    !tko_key_equal(&s->key, key))
+		return -1;
+	return (int)id;
+}
+
+int tko_session_find(struct tko *t, const struct tko_key *key, __u32 *id,
+		     struct tko_session *s)
+{
+	struct tko_key k = *key;	/* aligned, as the hash wants */
+	__u64 h = tko_hash_key(&k, t->table.seed);
+	struct tko_session tmp;
+	struct tko_bucket bk;
+
+	for (int w = 0; w < 2; w++) {
+		__u32 b = tko_hash_bucket(h, t->table.buckets, w);
+
+		if (bpf_map_lookup_elem(t->index_fd, &b, &bk))
+			return -errno;
+		for (int i = 0; i < TKO_BUCKET_SLOTS; i++) {
+			int found = entry_match(t, bk.slot[i], tko_hash_tag(h), &k, s ? s : &tmp);
+
+			if (found >= 0) {
+				if (id)
+					*id = found;
+				return 0;
+			}
+		}
+	}
+	return -ENOENT;
+}
+
 int tko_session_get(struct tko *t, const struct tko_key *key, struct tko_session *s)
 {
-	return bpf_map_lookup_elem(t->sessions_fd, key, s) ? -errno : 0;
+	return tko_session_find(t, key, NULL, s);
+}
+
+bool tko_session_live(const struct tko_session *s)
+{
+	return s->state != TKO_FREE && s->state != TKO_CREATING && s->state != TKO_STOPPED;
 }
 
 int tko_session_foreach(struct tko *t, tko_session_fn cb, void *ctx)
 {
 	/*
-	 * Batched lookups walk the hash table bucket by bucket: unlike
-	 * get_next_key, a session deleted meanwhile cannot restart the walk
-	 * and list the others twice.
+	 * The table is an array: walk the ids handed out so far, in batches
+	 * (entries beyond tko_table.fresh were never used).
 	 */
-	enum { CHUNK = 256 };
-	struct tko_key *keys = calloc(CHUNK, sizeof(*keys));
+	enum { CHUNK = 1024 };
+	__u32 *keys = calloc(CHUNK, sizeof(*keys));
 	struct tko_session *vals = calloc(CHUNK, sizeof(*vals));
-	__u64 batch = 0;
+	struct tko_table tb;
+	__u32 batch = 0, n, end;
 	void *in = NULL;
 	int ret = 0, err;
 
@@ -265,18 +295,25 @@ int tko_session_foreach(struct tko *t, tko_session_fn cb, void *ctx)
 		ret = -ENOMEM;
 		goto out;
 	}
-	do {
-		__u32 n = CHUNK;
-
+	if (tko_table_read(t->table_fd, &tb)) {
+		ret = -errno;
+		goto out;
+	}
+	end = tb.fresh < tb.max_sessions ? tb.fresh : tb.max_sessions;
+	while (!ret && (in ? batch : 0) < end) {
+		n = CHUNK;
 		err = bpf_map_lookup_batch(t->sessions_fd, in, &batch, keys, vals, &n, NULL);
 		if (err && err != -ENOENT) {
 			ret = err;
 			break;
 		}
 		for (__u32 i = 0; i < n && !ret; i++)
-			ret = cb(&keys[i], &vals[i], ctx);
+			if (keys[i] < end && tko_session_live(&vals[i]))
+				ret = cb(&vals[i].key, &vals[i], ctx);
+		if (err)
+			break;
 		in = &batch;
-	} while (!err && !ret);
+	}
 out:
 	free(keys);
 	free(vals);

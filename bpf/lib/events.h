@@ -23,13 +23,25 @@ static __always_inline void fill_event(struct tko_event *e, const struct tko_key
 	__builtin_memcpy(&e->cnt, &s->cnt, sizeof(e->cnt));
 }
 
+static __always_inline void fill_refusal(struct tko_event *e, const struct tko_key *k,
+					 __u8 type, __u8 reason, __u64 now)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = now;
+	__builtin_memcpy(&e->key, k, sizeof(*k));
+	e->type = type;
+	e->reason = reason;
+}
+
 /*
  * Report an event: appended to event_log (history for `tko events`, kept
  * even when nobody listens) and sent on the ring buffer. A full ring buffer
- * never blocks the datapath: the event is counted as lost and stays in the log.
+ * never blocks the datapath: the event is counted as lost and stays in the
+ * log. s is NULL for a session that does not exist (a refusal): the event
+ * then carries the tuple and the reason alone.
  */
-static __always_inline void emit_event(const struct tko_key *k, const struct tko_session *s,
-				       __u8 type, __u8 reason)
+static __always_inline void event_emit(const struct tko_key *k, const struct tko_session *s,
+				 __u8 type, __u8 reason)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 zero = 0, slot;
@@ -43,7 +55,10 @@ static __always_inline void emit_event(const struct tko_key *k, const struct tko
 	slot = seq & (TKO_EVENT_LOG_LEN - 1);
 	e = bpf_map_lookup_elem(&event_log, &slot);
 	if (e) {
-		fill_event(e, k, s, type, reason, now);
+		if (s)
+			fill_event(e, k, s, type, reason, now);
+		else
+			fill_refusal(e, k, type, reason, now);
 		e->seq = seq;
 	}
 	stat_inc(TKO_ST_EVENTS);
@@ -54,9 +69,34 @@ static __always_inline void emit_event(const struct tko_key *k, const struct tko
 		stat_inc(TKO_ST_EVENTS_LOST);
 		return;
 	}
-	fill_event(e, k, s, type, reason, now);
+	if (s)
+		fill_event(e, k, s, type, reason, now);
+	else
+		fill_refusal(e, k, type, reason, now);
 	e->seq = seq;
 	bpf_ringbuf_submit(e, 0);
+}
+
+/* A lifecycle change of session id (its entry holds the state to report). */
+__noinline int session_event(__u32 id, __u32 type, __u32 reason)
+{
+	struct tko_session *s = bpf_map_lookup_elem(&sessions, &id);
+
+	if (!s)
+		return -1;
+	event_emit(&s->key, s, type, reason);
+	return 0;
+}
+
+/* A session that could not be created: reported, and counted by reason. */
+__noinline int session_refused(const struct tko_key *k, __u32 reason)
+{
+	if (!k)
+		return -1;
+	stat_inc(reason == TKO_R_TABLE_FULL ? TKO_ST_REFUSED_TABLE_FULL :
+		 reason == TKO_R_INDEX_FULL ? TKO_ST_REFUSED_INDEX_FULL : TKO_ST_REFUSED_BUSY);
+	event_emit(k, NULL, TKO_EV_REFUSED, reason);
+	return 0;
 }
 
 #endif /* TKO_BPF_EVENTS_H */

@@ -78,9 +78,13 @@ static __always_inline int forge_segment(struct pkt *p, const struct seg *g, voi
 	struct tcphdr *th = p->tcp;
 	__u32 hdr_len = g->has_ts ? TCP_TS_HDRLEN : sizeof(struct tcphdr);
 	__u32 tcp_len = hdr_len + (g->payload_len ? 1 : 0);
+	__u32 need = hdr_len + 1;
 	__u64 sum;
 
-	if ((void *)th + hdr_len + 1 > data_end && g->payload_len)
+	/* An opaque length: clang would write th + 4k + 1 as th | 1 (it knows
+	 * th's alignment), and the verifier refuses arithmetic like that. */
+	barrier_var(need);
+	if (g->payload_len && (void *)th + need > data_end)
 		return -1;
 	if ((void *)th + TCP_TS_HDRLEN > data_end && g->has_ts)
 		return -1;

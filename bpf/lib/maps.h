@@ -11,12 +11,63 @@
 #include <bpf/bpf_helpers.h>
 #include "tko_types.h"
 
+/*
+ * The session table (bpf/lib/table.h): preallocated entries by id, found by
+ * tuple through the index. Creating a session allocates nothing. The loader
+ * sizes the table, the index and the id queues together.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT);	/* the loader may resize */
-	__type(key, struct tko_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT);
+	__type(key, __u32);
 	__type(value, struct tko_session);
 } sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT / 8);	/* a power of two */
+	__type(key, __u32);
+	__type(value, struct tko_bucket);
+} sessions_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tko_table);
+} table SEC(".maps");
+
+/* Ids freed by the carrier, oldest first: reused as late as possible. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT);
+	__type(value, __u32);
+} free_ids SEC(".maps");
+
+/*
+ * Sessions the carrier must look at (new, rescheduled, ended). An id is in
+ * it at most once (tko_clock.req), so it can never be full.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT);
+	__type(value, __u32);
+} requests SEC(".maps");
+
+/* The timing wheel's lists (TKO_WHEEL_*) and its clock: the carrier's alone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TKO_WHEEL_LISTS);
+	__type(key, __u32);
+	__type(value, struct tko_wheel_list);
+} wheel SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tko_wheel_clock);
+} clock SEC(".maps");
 
 /* Wakes the agent: one record per lifecycle change. */
 struct {
@@ -39,13 +90,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } event_seq SEC(".maps");
-
-/* Keys of the sessions whose probe is due: filled by timers, drained by the carrier. */
-struct {
-	__uint(type, BPF_MAP_TYPE_QUEUE);
-	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT);	/* the loader may resize */
-	__type(value, struct tko_key);
-} due SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -83,11 +127,14 @@ struct {
 	__type(value, struct tko_policy);
 } policies SEC(".maps");
 
-/* Sessions whose L2 path the agent must find (rtnetlink) at its next wakeup. */
+/*
+ * Ids of the sessions whose L2 path the agent must find (rtnetlink). An id
+ * is in it at most once (tko_clock.l2_req), so it can never be full.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_QUEUE);
-	__uint(max_entries, 4096);
-	__type(value, struct tko_key);
+	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT);
+	__type(value, __u32);
 } need_l2 SEC(".maps");
 
 struct {

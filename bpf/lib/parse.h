@@ -30,9 +30,9 @@
 #define TCPOPT_AO	29	/* RFC 5925 */
 #define TCP_MAX_OPTLEN	40
 /*
- * Options walked per segment. Real stacks send a handful (NOP,NOP,TS and a
- * few SACK blocks); a header that needs more steps is left alone rather than
- * making every frame pay for the verifier's worst case.
+ * Options walked per segment after the fast path. Real stacks send a
+ * handful (NOP,NOP,TS and a few SACK blocks); a header that needs more
+ * steps is left alone.
  */
 #define TCP_MAX_OPTS	8
 
@@ -72,6 +72,65 @@ struct pkt {
 };
 
 /*
+ * The TCP options beyond the fast path, copied to the stack and walked one
+ * option per bpf_loop step: the verifier checks the step once, however
+ * many options a header has.
+ */
+struct opt_walk {
+	__u8 b[64];		/* the options; 64 so that masked offsets stay inside */
+	__u32 len;		/* bytes of options */
+	__u32 off;		/* the next option */
+	__u32 ts_val;
+	__u32 ts_ecr;
+	__u8 has_ts;
+	__u8 signed_;
+	__u8 bad;
+	__u8 pad;
+};
+
+static __always_inline __u32 opt_be32(const struct opt_walk *w, __u32 off)
+{
+	return (__u32)w->b[off & 63] << 24 | (__u32)w->b[(off + 1) & 63] << 16 |
+	       (__u32)w->b[(off + 2) & 63] << 8 | w->b[(off + 3) & 63];
+}
+
+static long opt_step(__u64 i, struct opt_walk *w)
+{
+	__u32 off = w->off;
+	__u8 kind, len;
+
+	if (off >= w->len)
+		return 1;
+	kind = w->b[off & 63];
+	if (kind == TCPOPT_EOL) {
+		w->off = w->len;
+		return 1;
+	}
+	if (kind == TCPOPT_NOP) {
+		w->off = off + 1;
+		return 0;
+	}
+	len = off + 1 < w->len ? w->b[(off + 1) & 63] : 0;
+	if (len < 2 || off + len > w->len) {
+		w->bad = 1;	/* malformed: not ours to interpret */
+		return 1;
+	}
+	if (kind == TCPOPT_MD5SIG || kind == TCPOPT_AO)
+		w->signed_ = 1;
+	if (kind == TCPOPT_TS) {
+		if (len != TCPOLEN_TS) {
+			w->bad = 1;
+			return 1;
+		}
+		w->has_ts = 1;
+		w->ts_val = opt_be32(w, off + 2);
+		w->ts_ecr = opt_be32(w, off + 6);
+	}
+	w->off = off + len;
+	return 0;
+}
+
+/*
  * Walk the TCP options, at most TCP_MAX_OPTLEN bytes. Fast path: Linux puts
  * NOP,NOP,TS first on every non-SYN segment of a timestamped session.
  */
@@ -79,50 +138,46 @@ static __always_inline int parse_tcp_options(struct pkt *p, void *data_end)
 {
 	__u8 *opt = (__u8 *)(p->tcp + 1);
 	__u32 optlen = p->tcp->doff * 4 - sizeof(struct tcphdr);
-	__u32 off = 0;
+	struct opt_walk w;
+	__u32 start = 0;
 	int i;
 
+	if (!optlen)
+		return 0;
 	if (optlen >= 12 && (void *)(opt + 12) <= data_end &&
 	    opt[0] == TCPOPT_NOP && opt[1] == TCPOPT_NOP &&
 	    opt[2] == TCPOPT_TS && opt[3] == TCPOLEN_TS) {
 		p->has_ts = 1;
 		p->ts_val = bpf_ntohl(*(__be32 *)(opt + 4));
 		p->ts_ecr = bpf_ntohl(*(__be32 *)(opt + 8));
-		off = 12;
-	}
-
-	for (i = 0; i < TCP_MAX_OPTS; i++) {
-		__u8 *o, kind, len;
-
-		if (off >= optlen)
-			break;
-		o = opt + (off & 0x3f);
-		if ((void *)(o + 1) > data_end)
-			return -1;
-		kind = o[0];
-		if (kind == TCPOPT_EOL)
+		if (optlen == 12)
 			return 0;
-		if (kind == TCPOPT_NOP) {
-			off++;
-			continue;
-		}
-		if ((void *)(o + 2) > data_end)
-			return -1;
-		len = o[1];
-		if (len < 2 || off + len > optlen)
-			return -1;	/* malformed: not ours to interpret */
-		if (kind == TCPOPT_MD5SIG || kind == TCPOPT_AO)
-			p->signed_ = 1;
-		if (kind == TCPOPT_TS) {
-			if (len != TCPOLEN_TS || (void *)(o + TCPOLEN_TS) > data_end)
-				return -1;
-			p->has_ts = 1;
-			p->ts_val = bpf_ntohl(*(__be32 *)(o + 2));
-			p->ts_ecr = bpf_ntohl(*(__be32 *)(o + 6));
-		}
-		off += len;
+		start = 12;
 	}
-	return off < optlen ? -1 : 0;
+	__builtin_memset(&w, 0, sizeof(w));
+	w.len = optlen;
+	w.off = start;
+	if ((void *)(opt + TCP_MAX_OPTLEN) <= data_end) {
+		__builtin_memcpy(w.b, opt, TCP_MAX_OPTLEN);
+	} else {
+		for (i = 0; i < TCP_MAX_OPTLEN; i++) {
+			if (i >= optlen || (void *)(opt + i + 1) > data_end)
+				break;
+			w.b[i] = opt[i];
+		}
+		if (i < optlen)
+			return -1;	/* the options run past the frame */
+	}
+	bpf_loop(TCP_MAX_OPTS, opt_step, &w, 0);
+	if (w.bad || w.off < w.len)
+		return -1;
+	p->signed_ = w.signed_;
+	if (w.has_ts) {
+		p->has_ts = 1;
+		p->ts_val = w.ts_val;
+		p->ts_ecr = w.ts_ecr;
+	}
+	return 0;
 }
 
 /*

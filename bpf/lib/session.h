@@ -4,6 +4,7 @@
 #define TKO_BPF_SESSION_H
 
 #include "events.h"
+#include "wheel.h"
 
 #define CLOCK_MONOTONIC 1
 
@@ -34,41 +35,47 @@ static __always_inline void set_state(struct tko_session *s, __u8 state)
 }
 
 /*
- * The connection is over (FIN, RST, a new SYN on the tuple): report it with
- * the handoff state and forget the session. Deleting the element also cancels
- * its timer.
+ * The connection is over (FIN, RST, a new SYN on the tuple, the socket
+ * closed): report it with the handoff state and forget the session. Of two
+ * programs ending it at once, only the one that takes it out of the index
+ * reports it; the carrier frees the entry.
  */
-static __always_inline void session_end(const struct tko_key *k, struct tko_session *s,
+static __always_inline bool session_end(__u32 id, struct tko_session *s, __u8 type,
 					__u8 reason)
 {
+	if (!session_unindex(id))
+		return false;
 	set_state(s, TKO_STOPPED);
 	s->next_ns = 0;
-	stat_inc(TKO_ST_INVALIDATED);
-	emit_event(k, s, TKO_EV_INVALIDATED, reason);
-	bpf_map_delete_elem(&sessions, k);
+	if (type == TKO_EV_INVALIDATED)
+		stat_inc(TKO_ST_INVALIDATED);
+	session_event(id, type, reason);
+	sched_request(id, s);
+	return true;
 }
 
 /*
  * Payload in either direction: the endpoint is awake. An ACTIVE session is
- * suspended and re-arms after the next idle period (or ends, --oneshot); the
- * timer of a LEARNING/SUSPENDED session already measures idleness from
- * last_seen_ns.
+ * suspended and re-arms after the next idle period (or ends, --oneshot); a
+ * LEARNING/SUSPENDED session's deadline already follows last_seen_ns (the
+ * carrier looks again when it comes).
  */
-static __always_inline void session_traffic(const struct tko_key *k, struct tko_session *s,
-					    __u8 reason, __u64 now)
+static __always_inline void session_traffic(__u32 id, struct tko_session *s, __u8 reason,
+					    __u64 now)
 {
 	s->last_seen_ns = now;
 	if (s->state != TKO_ACTIVE)
 		return;
 	if (s->cfg.flags & TKO_F_ONESHOT) {
-		session_end(k, s, reason);
+		session_end(id, s, TKO_EV_INVALIDATED, reason);
 		return;
 	}
 	set_state(s, TKO_SUSPENDED);
 	s->next_ns = now + idle_ns(s);
 	stat_inc(TKO_ST_SUSPENDED);
-	emit_event(k, s, TKO_EV_SUSPENDED, reason);
-	bpf_timer_start(&s->timer, idle_ns(s), 0);
+	session_event(id, TKO_EV_SUSPENDED, reason);
+	/* Its deadline moved earlier than the next probe: refile it. */
+	sched_request(id, s);
 }
 
 #endif /* TKO_BPF_SESSION_H */
