@@ -225,13 +225,6 @@ struct pass {
 	__u32 chain_tail;
 };
 
-static __always_inline struct tko_wheel_clock *wheel_clock(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&clock, &zero);
-}
-
 /* The moment the session's state machine has something to do; 0: never. */
 static __always_inline __u64 session_deadline(const struct tko_session *s)
 {

@@ -62,6 +62,14 @@ struct tko_fds {
 /* Route libbpf's messages through our log (warnings always, debug with -v). */
 void tko_bpf_setup_logging(void);
 
+/*
+ * Find key's live session in the table behind these fds (as libtko's
+ * tko_session_find; for the agent and the tests, which hold fds): 0 and
+ * its id and entry, or -ENOENT. id or s may be NULL.
+ */
+int tko_table_find(int sessions_fd, int index_fd, const struct tko_table *tb,
+		   const struct tko_key *key, __u32 *id, struct tko_session *s);
+
 /* Index buckets for a session table of max_sessions (a power of two). */
 __u32 tko_index_buckets(__u32 max_sessions);
 

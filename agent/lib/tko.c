@@ -228,34 +228,36 @@ int tko_session_stop(struct tko *t, const struct tko_key *key)
 }
 
 /* As the datapath's entry_match(): a live session of key at entry e. */
-static int entry_match(struct tko *t, __u32 e, __u32 tag, const struct tko_key *key,
+static int entry_match(int sessions_fd, __u32 e, __u32 tag, const struct tko_key *key,
 		       struct tko_session *s)
 {
 	__u32 id = tko_index_id(e);
 
-	if (!e || tko_index_tag(e) != tag || bpf_map_lookup_elem(t->sessions_fd, &id, s))
+	if (!e || tko_index_tag(e) != tag || bpf_map_lookup_elem(sessions_fd, &id, s))
 		return -1;
-	if (s->state == TKO_FREE || s->state == TKO_CREATING || s->state == TKO_STOPPED ||
-	    !tko_key_equal(&s->key, key))
+	if (!tko_session_live(s) || !tko_key_equal(&s->key, key))
 		return -1;
 	return (int)id;
 }
 
-int tko_session_find(struct tko *t, const struct tko_key *key, __u32 *id,
-		     struct tko_session *s)
+int tko_table_find(int sessions_fd, int index_fd, const struct tko_table *tb,
+		   const struct tko_key *key, __u32 *id, struct tko_session *s)
 {
 	struct tko_key k = *key;	/* aligned, as the hash wants */
-	__u64 h = tko_hash_key(&k, t->table.seed);
+	__u64 h = tko_hash_key(&k, tb->seed);
 	struct tko_session tmp;
 	struct tko_bucket bk;
 
+	if (!tb->buckets)
+		return -ENOENT;
 	for (int w = 0; w < 2; w++) {
-		__u32 b = tko_hash_bucket(h, t->table.buckets, w);
+		__u32 b = tko_hash_bucket(h, tb->buckets, w);
 
-		if (bpf_map_lookup_elem(t->index_fd, &b, &bk))
+		if (bpf_map_lookup_elem(index_fd, &b, &bk))
 			return -errno;
 		for (int i = 0; i < TKO_BUCKET_SLOTS; i++) {
-			int found = entry_match(t, bk.slot[i], tko_hash_tag(h), &k, s ? s : &tmp);
+			int found = entry_match(sessions_fd, bk.slot[i], tko_hash_tag(h), &k,
+						s ? s : &tmp);
 
 			if (found >= 0) {
 				if (id)
@@ -265,6 +267,12 @@ int tko_session_find(struct tko *t, const struct tko_key *key, __u32 *id,
 		}
 	}
 	return -ENOENT;
+}
+
+int tko_session_find(struct tko *t, const struct tko_key *key, __u32 *id,
+		     struct tko_session *s)
+{
+	return tko_table_find(t->sessions_fd, t->index_fd, &t->table, key, id, s);
 }
 
 int tko_session_get(struct tko *t, const struct tko_key *key, struct tko_session *s)

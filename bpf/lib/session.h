@@ -35,10 +35,12 @@ static __always_inline void set_state(struct tko_session *s, __u8 state)
 }
 
 /*
- * The connection is over (FIN, RST, a new SYN on the tuple, the socket
- * closed): report it with the handoff state and forget the session. Of two
- * programs ending it at once, only the one that takes it out of the index
- * reports it; the carrier frees the entry.
+ * The session is over: the connection ended (FIN, RST, a new SYN on the
+ * tuple, the socket closed) or tko was asked to stop. Report it with the
+ * handoff state (a stop keeps the time left to the next deadline, as the
+ * chimney's TimeoutDelta) and forget the session. Of two programs ending it
+ * at once, only the one that takes it out of the index reports it. The
+ * entry is free again at once, or after the carrier's next pass.
  */
 static __always_inline bool session_end(__u32 id, struct tko_session *s, __u8 type,
 					__u8 reason)
@@ -46,11 +48,13 @@ static __always_inline bool session_end(__u32 id, struct tko_session *s, __u8 ty
 	if (!session_unindex(id))
 		return false;
 	set_state(s, TKO_STOPPED);
-	s->next_ns = 0;
+	if (type != TKO_EV_STOPPED)
+		s->next_ns = 0;
 	if (type == TKO_EV_INVALIDATED)
 		stat_inc(TKO_ST_INVALIDATED);
 	session_event(id, type, reason);
-	sched_request(id, s);
+	if (!wheel_try_free(id, s))
+		sched_request(id, s);
 	return true;
 }
 

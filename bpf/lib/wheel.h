@@ -15,13 +15,15 @@
  * entry is on none); lists are doubly
  * linked through the session entries, so filing, moving and taking a
  * session off are O(1), and a pass touches only the sessions whose tick came
- * (plus the level-1 moves). Lists are only written by the carrier pass, which
- * runs one at a time (tko_wheel_clock.busy), so they need no atomics.
+ * (plus the level-1 moves). Lists are only written by whoever holds the
+ * clock (tko_wheel_clock.busy, taken with compare-and-swap, never waited
+ * for): the carrier pass, or a program ending a session that frees its
+ * entry at once (wheel_try_free). So lists need no atomics.
  *
  * Every other program asks the carrier to look at a session through the
  * `requests` queue (sched_request): a new session, one whose deadline moved
- * earlier, one that ended and whose entry must be freed. The request flag
- * keeps an id in the queue once at most, so the queue never fills.
+ * earlier, one that ended and whose entry could not be freed at once. The
+ * request flag keeps an id in the queue once at most, so it never fills.
  */
 #ifndef TKO_BPF_WHEEL_H
 #define TKO_BPF_WHEEL_H
@@ -138,6 +140,29 @@ static __always_inline void wheel_free(__u32 id, struct tko_session *s)
 {
 	wheel_remove(s);
 	session_release(id, s);
+}
+
+static __always_inline struct tko_wheel_clock *wheel_clock(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&clock, &zero);
+}
+
+/*
+ * Free an ended session's entry now if the clock is free (no pass running
+ * on any CPU), so that a stop gives its room back at once; otherwise the
+ * carrier frees it at its next pass. False in that case.
+ */
+static __always_inline bool wheel_try_free(__u32 id, struct tko_session *s)
+{
+	struct tko_wheel_clock *w = wheel_clock();
+
+	if (!w || __sync_val_compare_and_swap(&w->busy, 0, 1))
+		return false;
+	wheel_free(id, s);
+	__sync_lock_test_and_set(&w->busy, 0);
+	return true;
 }
 
 #endif /* TKO_BPF_WHEEL_H */

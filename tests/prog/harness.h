@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What every program test needs around BPF_PROG_RUN: the loaded objects,
- * session creation through the real tko_start program, a bounded wait for a
- * session state, event capture (ring buffer and event_log), the stats, and
- * checks that print what differs. Nothing here attaches a program or touches
- * a network device: programs only run on frames handed to the kernel.
+ * session creation through the real tko_start program, the clock (carrier
+ * passes run with BPF_PROG_RUN, h_pass), a bounded wait for a session state,
+ * event capture (ring buffer and event_log), the stats, and checks that
+ * print what differs. Nothing here attaches a program or touches a network
+ * device: programs only run on frames handed to the kernel.
  *
  * Include after <cmocka.h>.
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -34,7 +36,8 @@
 #pragma GCC diagnostic pop
 
 #define NSEC_PER_SEC	1000000000ULL
-#define WAIT_DEADLINE_S	5	/* the timer needs idle_s (1 s); allow for a loaded box */
+#define WAIT_DEADLINE_S	5	/* the clock needs idle_s (1 s); allow for a loaded box */
+#define H_GENERATION	1	/* of the carrier frames h_pass() runs */
 #define MAX_EVENTS	4096
 
 struct harness {
@@ -74,7 +77,9 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* Load the three objects with shared maps; nothing is attached. */
+static inline void h_destroy(void);
+
+/* Load the objects with shared maps; nothing is attached. */
 static inline int h_load(__u32 max_sessions)
 {
 	int err;
@@ -92,6 +97,21 @@ static inline int h_load(__u32 max_sessions)
 		return -1;
 	}
 	H.nev = 0;
+	/* The clock runs when the tests run the carrier (h_pass): on the
+	 * loopback device, one pass each time, at the default tick. */
+	{
+		struct tko_carrier_state c = {
+			.loop_ifindex = 1, .generation = H_GENERATION,
+			.tick_ns = TKO_TICK_MS_DEFAULT * 1000000ULL,
+		};
+		__u32 zero = 0;
+
+		if (bpf_map_update_elem(bpf_map__fd(H.b.ctl->maps.carrier), &zero, &c, BPF_ANY)) {
+			fprintf(stderr, "cannot set up the carrier map: %s\n", strerror(errno));
+			h_destroy();
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -120,36 +140,14 @@ static inline int ctl_run(struct bpf_program *prog, struct tko_ctl_args *args, i
 	return err;
 }
 
-/*
- * tko_start for a test's fixtures, retried on -ENOMEM: in a burst of
- * starts, bpf_timer_init() finds the memory cgroup's per-CPU stock of
- * pre-charged pages empty although memory is plentiful (see
- * tko_session_start() in agent/lib/tko.c). A charged allocation (64 KiB through
- * a pipe) refills it. What a test checks goes through h_start(), untouched.
- */
+/* tko_start for a test's fixtures (what a test checks goes through h_start()). */
 static inline int h_start_fixture(struct bpf_program *start, const struct tko_ctl_args *a)
 {
-	static char buf[65536];
-	int i, p[2], ret = -1;
+	struct tko_ctl_args args = *a;
+	int ret = -1;
 
-	for (i = 0; i <= 20; i++) {
-		struct tko_ctl_args args = *a;
-
-		if (ctl_run(start, &args, &ret))
-			return -1;
-		if (ret != -ENOMEM)
-			return ret;
-		usleep(100u << (i < 9 ? i : 9));	/* 100 us .. 51 ms */
-		if (pipe(p))
-			continue;
-		fcntl(p[0], F_SETFL, O_NONBLOCK);
-		fcntl(p[1], F_SETFL, O_NONBLOCK);
-		if (write(p[1], buf, sizeof(buf)) > 0)
-			while (read(p[0], buf, sizeof(buf)) > 0)
-				;
-		close(p[0]);
-		close(p[1]);
-	}
+	if (ctl_run(start, &args, &ret))
+		return -1;
 	return ret;
 }
 
@@ -172,21 +170,90 @@ static inline int h_stop(const struct tko_key *k)
 	return ret;
 }
 
-/* The session of k, or false when the table has none. */
-static inline bool h_lookup(const struct tko_key *k, struct tko_session *s)
+static inline struct tko_table h_table(void)
 {
-	return bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.sessions), k, s) == 0;
+	struct tko_table tb = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.table), &zero, &tb);
+	return tb;
 }
 
-/* Poll until every session in keys[] is in state, or the deadline passes. */
+/* The session of k (and its id), or false when the table has none. */
+static inline bool h_find(const struct tko_key *k, __u32 *id, struct tko_session *s)
+{
+	struct tko_table tb = h_table();
+
+	return !tko_table_find(bpf_map__fd(H.b.ctl->maps.sessions),
+			       bpf_map__fd(H.b.ctl->maps.sessions_index), &tb, k, id, s);
+}
+
+static inline bool h_lookup(const struct tko_key *k, struct tko_session *s)
+{
+	return h_find(k, NULL, s);
+}
+
+/* Overwrite session entry id (a test's fixture: the datapath must be idle). */
+static inline void h_write(__u32 id, const struct tko_session *s)
+{
+	if (bpf_map_update_elem(bpf_map__fd(H.b.ctl->maps.sessions), &id, s, BPF_ANY))
+		fail_msg("cannot write session %u: %s", id, strerror(errno));
+}
+
+/* A carrier frame of generation gen, TKO_CARRIER_LEN bytes. */
+static inline void h_carrier_frame(uint8_t *b, __u32 gen)
+{
+	struct tko_carrier_hdr *h = (void *)b;
+
+	memset(b, 0, TKO_CARRIER_LEN);
+	memset(h->dst, 0xff, 6);
+	h->proto = htons(TKO_CARRIER_ETHERTYPE);
+	h->magic = htonl(TKO_CARRIER_MAGIC);
+	h->generation = gen;
+}
+
+/*
+ * One pass of the clock: the carrier program run on a carrier frame of the
+ * generation in the carrier map. Returns its verdict; *hold gets the
+ * length it left with (its hold), if hold is not NULL.
+ */
+static inline int h_pass_len(__u32 *hold)
+{
+	static uint8_t out[65536];
+	struct tko_carrier_state c = {};
+	uint8_t in[TKO_CARRIER_LEN];
+	struct __sk_buff ctx = { .ifindex = 1 };
+	__u32 zero = 0;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = sizeof(in),
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.carrier), &zero, &c))
+		fail_msg("cannot read the carrier map: %s", strerror(errno));
+	h_carrier_frame(in, c.generation);
+	if (bpf_prog_test_run_opts(bpf_program__fd(H.b.carrier->progs.tko_carrier), &o))
+		fail_msg("BPF_PROG_RUN carrier: %s", strerror(errno));
+	if (hold)
+		*hold = o.data_size_out;
+	return (int)o.retval;
+}
+
+static inline int h_pass(void)
+{
+	return h_pass_len(NULL);
+}
+
+/* Poll until every session in keys[] is in state, or the deadline passes;
+ * the clock runs meanwhile. */
 static inline bool h_wait_state(const struct tko_key *keys, size_t n, __u8 state)
 {
 	uint64_t deadline = now_ns() + WAIT_DEADLINE_S * NSEC_PER_SEC;
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	struct timespec tick = { 0, 5 * 1000 * 1000 };
 	struct tko_session s;
 	size_t i;
 
 	for (;;) {
+		h_pass();
 		for (i = 0; i < n; i++)
 			if (!h_lookup(&keys[i], &s) || s.state != state)
 				break;
@@ -392,6 +459,7 @@ static inline void check_counters(const struct tko_counters *got,
 		 "cnt.peer_probes_answered");
 	CHECK_EQ(got->unanswered, want->unanswered, "cnt.unanswered");
 	CHECK_EQ(got->answers_limited, want->answers_limited, "cnt.answers_limited");
+	CHECK_EQ(got->probes_late, want->probes_late, "cnt.probes_late");
 }
 
 /* What no frame may change: configuration, L2 info, birth time. */
@@ -489,7 +557,7 @@ static inline struct tko_ctl_args sess_args(unsigned prof, uint16_t lport)
 		.key = sess_key(prof, lport),
 		.cfg = {
 			/* a session that must not become ACTIVE under a test
-			 * (the timer would race with its checks) idles long */
+			 * (the clock would race with its checks) idles long */
 			.idle_s = prof & (P_LEARNING | P_NOSTATE) ? IDLE_LONG_S : 1,
 			/* One probe is queued when the session becomes ACTIVE;
 			 * long intervals keep it the only one during a test. */

@@ -2,8 +2,9 @@
 /*
  * Program tests of the control programs tko_start / tko_stop (syscall
  * programs run with BPF_PROG_RUN, a struct tko_ctl_args as context) and of
- * the session timer they arm: return values, the session written, the events
- * with their handoff state, the table limit.
+ * the clock that takes their sessions on (carrier passes, h_pass): return
+ * values, the session written, the events with their handoff state, the
+ * table limit.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,10 +16,10 @@
 
 #define CASE_PORT0	41000
 
-/* Sessions armed in the group setup, whose timers the tests then watch. */
+/* Sessions started in the group setup, whose clock the tests then watch. */
 enum {
 	PORT_OFFLOAD = 42000,	/* state given, idle 1 s: ACTIVE after 1 s */
-	PORT_NOSTATE,		/* no state: stays LEARNING, the timer looks again */
+	PORT_NOSTATE,		/* no state: stays LEARNING, the clock looks again */
 	PORT_DEAD,		/* retries 1, intervals 1 s: PEER_DEAD after ~2 s */
 	PORT_DEAD_RESET,	/* the same with TKO_F_ON_DEAD_RESET */
 	PORT_STOP,		/* stopped while LEARNING */
@@ -167,14 +168,36 @@ static void test_start_duplicate(void **state)
 	CHECK_EQ(h_stop(&a.key), 0, "stop");
 }
 
-/* A table of max_sessions entries refuses the next session with -E2BIG; a stop frees a slot. */
+/* Sum of counter idx of a private load's stats map. */
+static uint64_t stat_of(struct tko_bpf *b, __u32 idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 vals[ncpu > 0 ? ncpu : 1];
+	uint64_t sum = 0;
+
+	if (ncpu <= 0 || bpf_map_lookup_elem(bpf_map__fd(b->ctl->maps.stats), &idx, vals))
+		fail_msg("cannot read stats[%u]", idx);
+	for (int i = 0; i < ncpu; i++)
+		sum += vals[i];
+	return sum;
+}
+
+/*
+ * A table of max_sessions entries refuses the next session with -E2BIG, and
+ * says so: a "refused" event with the tuple and reason table_full, counted.
+ * A stop gives the room back at once.
+ */
 static void test_table_full(void **state)
 {
 	enum { MAX = 4 };
 	struct tko_ctl_args a[MAX + 1];
 	int ret[MAX + 1], refused_in_table, stop_ret = -1, again_ret = -1;
+	struct tko_event e, refusal = {};
+	uint64_t refused_count;
+	struct tko_table tb = {};
 	struct tko_session s;
 	struct tko_bpf b;
+	__u32 zero = 0;
 	int i;
 
 	assert_int_equal(tko_bpf_load(&b, MAX), 0);	/* a private, small table */
@@ -183,7 +206,15 @@ static void test_table_full(void **state)
 		ret[i] = -1;
 		ctl_run(b.ctl->progs.tko_start, &a[i], &ret[i]);
 	}
-	refused_in_table = !bpf_map_lookup_elem(bpf_map__fd(b.ctl->maps.sessions), &a[MAX].key, &s);
+	bpf_map_lookup_elem(bpf_map__fd(b.ctl->maps.table), &zero, &tb);
+	refused_in_table = !tko_table_find(bpf_map__fd(b.ctl->maps.sessions),
+					   bpf_map__fd(b.ctl->maps.sessions_index), &tb,
+					   &a[MAX].key, NULL, &s);
+	refused_count = stat_of(&b, TKO_ST_REFUSED_TABLE_FULL);
+	for (__u32 slot = 0; slot < TKO_EVENT_LOG_LEN; slot++)
+		if (!bpf_map_lookup_elem(bpf_map__fd(b.ctl->maps.event_log), &slot, &e) &&
+		    e.seq && e.type == TKO_EV_REFUSED)
+			refusal = e;
 	ctl_run(b.ctl->progs.tko_stop, &a[0], &stop_ret);
 	ctl_run(b.ctl->progs.tko_start, &a[MAX], &again_ret);
 	tko_bpf_destroy(&b);
@@ -192,6 +223,11 @@ static void test_table_full(void **state)
 		CHECK_EQ(ret[i], 0, "start within the table size");
 	CHECK_EQ(ret[MAX], -E2BIG, "start beyond the table size");
 	CHECK_EQ(refused_in_table, 0, "refused session in the table");
+	CHECK_EQ(refused_count, 1, "refused_table_full counter");
+	CHECK_EQ(refusal.type, TKO_EV_REFUSED, "refused event");
+	CHECK_EQ(refusal.reason, TKO_R_TABLE_FULL, "reason of the refused event");
+	if (!key_eq(&refusal.key, &a[MAX].key))
+		fail_msg("the refused event names another tuple");
 	CHECK_EQ(stop_ret, 0, "stop");
 	CHECK_EQ(again_ret, 0, "start after a stop");
 }
@@ -263,7 +299,7 @@ static void test_stop_learning(void **state)
 }
 
 /* LEARNING -> ACTIVE once idle_s passed, with an "offloaded" event; the first probe is due at once. */
-static void test_timer_offloads(void **state)
+static void test_clock_offloads(void **state)
 {
 	struct tko_ctl_args a = sess_args(P_TS, PORT_OFFLOAD);
 	struct tko_session s;
@@ -285,8 +321,8 @@ static void test_timer_offloads(void **state)
 	check_tcp_state(&evs[1].tcp, &a.tcp);
 }
 
-/* Nothing captured: the timer looks again one idle period later, and stays LEARNING. */
-static void test_timer_waits_for_state(void **state)
+/* Nothing captured: the clock looks again one idle period later, and it stays LEARNING. */
+static void test_clock_waits_for_state(void **state)
 {
 	struct tko_ctl_args a = sess_args(P_NOSTATE, PORT_NOSTATE);
 	uint64_t deadline = now_ns() + WAIT_DEADLINE_S * NSEC_PER_SEC;
@@ -296,11 +332,11 @@ static void test_timer_waits_for_state(void **state)
 
 	assert_true(h_lookup(&a.key, &s));
 	first = s.started_ns + NSEC_PER_SEC;
-	while (h_lookup(&a.key, &s) && s.next_ns == first && now_ns() < deadline)
+	while (h_pass(), h_lookup(&a.key, &s) && s.next_ns == first && now_ns() < deadline)
 		nanosleep(&tick, NULL);
 	assert_true(h_lookup(&a.key, &s));
 	if (s.next_ns < first + NSEC_PER_SEC)
-		fail_msg("the timer did not look again one idle period later");
+		fail_msg("the clock did not look again one idle period later");
 	CHECK_EQ(s.state, TKO_LEARNING, "state");
 	CHECK_EQ(s.have, 0, "have");
 	h_drain();
@@ -319,6 +355,7 @@ static struct tko_event wait_peer_dead(const struct tko_key *k)
 	size_t n;
 
 	for (;;) {
+		h_pass();
 		h_drain();
 		n = h_events_of(k, 0, evs, 4);
 		if (n && evs[n - 1].type == TKO_EV_PEER_DEAD)
@@ -349,7 +386,7 @@ static struct tko_ctl_args dead_args(uint16_t port, __u8 flags)
 	return a;
 }
 
-static void test_timer_peer_dead(void **state)
+static void test_clock_peer_dead(void **state)
 {
 	struct tko_ctl_args a = dead_args(PORT_DEAD, 0);
 	struct tko_session s;
@@ -359,16 +396,18 @@ static void test_timer_peer_dead(void **state)
 		fail_msg("dead session still in the table (state %u)", s.state);
 }
 
-/* With --on-dead reset the session stays, PEER_DEAD, for the carrier to send the RST. */
-static void test_timer_peer_dead_reset(void **state)
+/*
+ * With --on-dead reset the pass that declares the peer dead sends the RST
+ * (prog_carrier checks its bytes) and forgets the session at once.
+ */
+static void test_clock_peer_dead_reset(void **state)
 {
 	struct tko_ctl_args a = dead_args(PORT_DEAD_RESET, TKO_F_ON_DEAD_RESET);
 	struct tko_session s;
 
 	wait_peer_dead(&a.key);
-	assert_true(h_lookup(&a.key, &s));
-	CHECK_EQ(s.state, TKO_PEER_DEAD, "state");
-	CHECK_EQ(h_stop(&a.key), 0, "stop");
+	if (h_lookup(&a.key, &s))
+		fail_msg("dead session still in the table (state %u)", s.state);
 }
 
 /* Every event got the next sequence number and sits in its event_log slot. */
@@ -402,7 +441,7 @@ static int group_setup(void **state)
 
 	if (h_load(64))
 		return -1;
-	armed[1].cfg.idle_s = 1;	/* let the timer fire during the test */
+	armed[1].cfg.idle_s = 1;	/* let the clock act during the test */
 	for (i = 0; i < sizeof(armed) / sizeof(armed[0]); i++) {
 		if (ctl_run(H.b.ctl->progs.tko_start, &armed[i], &ret) || ret) {
 			fprintf(stderr, "cannot start session on port %u: %d\n",
@@ -427,10 +466,10 @@ int main(void)
 	tests[n++] = (struct CMUnitTest){ "context_short", test_context_short };
 	tests[n++] = (struct CMUnitTest){ "stop_unknown", test_stop_unknown };
 	tests[n++] = (struct CMUnitTest){ "stop_learning_handoff", test_stop_learning };
-	tests[n++] = (struct CMUnitTest){ "timer_offloads_after_idle", test_timer_offloads };
-	tests[n++] = (struct CMUnitTest){ "timer_waits_for_state", test_timer_waits_for_state };
-	tests[n++] = (struct CMUnitTest){ "timer_peer_dead", test_timer_peer_dead };
-	tests[n++] = (struct CMUnitTest){ "timer_peer_dead_reset", test_timer_peer_dead_reset };
+	tests[n++] = (struct CMUnitTest){ "clock_offloads_after_idle", test_clock_offloads };
+	tests[n++] = (struct CMUnitTest){ "clock_waits_for_state", test_clock_waits_for_state };
+	tests[n++] = (struct CMUnitTest){ "clock_peer_dead", test_clock_peer_dead };
+	tests[n++] = (struct CMUnitTest){ "clock_peer_dead_reset", test_clock_peer_dead_reset };
 	tests[n++] = (struct CMUnitTest){ "events_numbered", test_events_numbered };
 	return _cmocka_run_group_tests("prog_ctl", tests, n, group_setup, h_group_teardown);
 }
