@@ -11,8 +11,8 @@
  *  3. takes the level-0 lists of every tick that came since the last pass:
  *     each session's state machine runs; a due probe is written over the
  *     carrier and bpf_clone_redirect()ed out of the session's interface;
- *  4. sends the carrier round again, as long as the time until the next
- *     tick with work asks (a frame of that many ticks' bytes, at most
+ *  4. sends the carrier round again, as long as the time until the start of
+ *     the next tick with work asks (that many ticks' bytes, at most
  *     TKO_CARRIER_HOLD_MAX_MS): a box with nothing due soon sees about one
  *     pass a second, and a probe still leaves within a tick of its time.
  * The work of a pass is bounded (TKO_PASS_*): what is left waits for the
@@ -486,32 +486,41 @@ static long scan_cb(__u64 i, struct pass *P)
 	return 0;
 }
 
-/* The carrier's length for the next pass: its hold, in bytes of TBF budget. */
-static __always_inline __u32 hold_len(struct pass *P, struct tko_wheel_clock *w)
+/*
+ * The carrier's length for the next pass: the time until the start of the
+ * next tick with work, in bytes of the qdisc's budget. Never shorter than its
+ * header, never longer than TKO_CARRIER_HOLD_MAX_MS.
+ */
+static __always_inline __u32 hold_len(struct pass *P, struct tko_wheel_clock *w,
+				      __u32 tick_bytes)
 {
-	__u64 max = TKO_CARRIER_HOLD_MAX_MS * NSEC_PER_MSEC / P->tick_ns, limit, target, hold;
+	__u64 max = tko_hold_max_ticks(P->tick_ns / NSEC_PER_MSEC, tick_bytes), limit, target,
+	      hold;
 	__u32 dummy;
 
 	if (!max)
 		max = 1;
-	/* Work left, requests waiting, level 1 moving: the next tick. */
-	if (w->tick < P->cur || w->moving || !bpf_map_peek_elem(&requests, &dummy))
-		return TKO_CARRIER_LEN;
 	limit = max;
-	if (w->cascade <= P->cur + TKO_WHEEL_SPAN + limit)
+	/* Work left, requests waiting, level 1 moving: the next tick. */
+	if (w->tick < P->cur || w->moving || !bpf_map_peek_elem(&requests, &dummy)) {
+		limit = 1;
+	} else if (w->cascade <= P->cur + TKO_WHEEL_SPAN + limit) {
+		/* Level 1 starts moving at cascade - span: be there. */
 		limit = w->cascade > P->cur + TKO_WHEEL_SPAN ?
 			w->cascade - TKO_WHEEL_SPAN - P->cur : 1;
+	}
 	P->found = 0;
-	bpf_loop(limit, scan_cb, P, 0);
+	if (limit > 1)
+		bpf_loop(limit, scan_cb, P, 0);
 	target = P->found ? P->found : P->cur + limit;
-	/* Be there at the start of the target tick. */
-	hold = target * P->tick_ns > P->now ? target * P->tick_ns - P->now : P->tick_ns;
-	hold = (hold * TKO_CARRIER_LEN + P->tick_ns - 1) / P->tick_ns;
-	if (hold < TKO_CARRIER_LEN)
-		hold = TKO_CARRIER_LEN;
-	if (hold > max * TKO_CARRIER_LEN)
-		hold = max * TKO_CARRIER_LEN;
-	w->hold_ns = hold * P->tick_ns / TKO_CARRIER_LEN;
+	hold = target * P->tick_ns > P->now ? target * P->tick_ns - P->now : 0;
+	hold = (hold * tick_bytes + P->tick_ns - 1) / P->tick_ns;
+	if (hold < sizeof(struct tko_carrier_hdr))
+		hold = sizeof(struct tko_carrier_hdr);
+	if (hold > max * tick_bytes)
+		hold = max * tick_bytes;
+	w->hold_ns = hold * P->tick_ns / tick_bytes;
+	w->target_ns = P->now + w->hold_ns;
 	return hold;
 }
 
@@ -523,6 +532,7 @@ static __always_inline __u32 clock_pass(struct __sk_buff *skb, struct tko_carrie
 
 	P.tick_ns = c->tick_ns ? c->tick_ns : TKO_TICK_MS_DEFAULT * NSEC_PER_MSEC;
 	P.cur = P.now / P.tick_ns;
+	w->drift_ns = (__s64)(P.now - w->target_ns);
 	if (!w->cascade || P.cur < w->tick) {
 		/* The first pass: level 0 starts now, level 1 two spans on. */
 		w->tick = P.cur - 1;
@@ -543,7 +553,7 @@ static __always_inline __u32 clock_pass(struct __sk_buff *skb, struct tko_carrie
 		w->tick = P.cur;
 	if (w->tick < P.cur)
 		stat_inc(TKO_ST_BACKLOG);
-	return hold_len(&P, w);
+	return hold_len(&P, w, c->tick_bytes ? c->tick_bytes : TKO_CARRIER_LEN);
 }
 
 SEC("tc")
@@ -552,7 +562,7 @@ int tko_carrier(struct __sk_buff *skb)
 	struct tko_carrier_hdr hdr;
 	struct tko_carrier_state *c;
 	struct tko_wheel_clock *w;
-	__u32 zero = 0, len = TKO_CARRIER_LEN;
+	__u32 zero = 0, len;
 
 	/* tko1 is private: anything but the current carrier is dropped. */
 	if (bpf_skb_load_bytes(skb, 0, &hdr, sizeof(hdr)) ||
@@ -567,7 +577,9 @@ int tko_carrier(struct __sk_buff *skb)
 	c->last_pass_ns = bpf_ktime_get_ns();
 	stat_inc(TKO_ST_CARRIER_PASSES);
 
-	/* One pass at a time: a re-injected carrier may overlap the old one. */
+	/* One pass at a time: a re-injected carrier may overlap the old one
+	 * (it comes back a tick later). */
+	len = c->tick_bytes ? c->tick_bytes : TKO_CARRIER_LEN;
 	if (!__sync_val_compare_and_swap(&w->busy, 0, 1)) {
 		len = clock_pass(skb, c, w);
 		w->hold_len = len;

@@ -32,15 +32,43 @@
  * The carrier (docs/architecture.md): one frame circulating through a private
  * veth pair; each pass runs the clock and emits the probes that are due. Its
  * EtherType is the IEEE 802 local experimental one, so it can never be
- * mistaken for traffic. The qdisc lets TKO_CARRIER_LEN bytes through per
- * tick: a longer frame holds the next pass back longer, up to
- * TKO_CARRIER_HOLD_MAX_MS when nothing is due sooner.
+ * mistaken for traffic. The qdisc lets tko_carrier_state.tick_bytes through
+ * per tick, so the frame's length is the time to the next pass: the
+ * carrier program sets it to end that hold at the start of the next tick
+ * with work, TKO_CARRIER_HOLD_MAX_MS at most.
  */
 #define TKO_CARRIER_ETHERTYPE	0x88B5
 #define TKO_CARRIER_MAGIC	0x746b6f63	/* "tkoc" */
-#define TKO_CARRIER_LEN		64	/* bytes per tick: the shortest frame */
+#define TKO_CARRIER_LEN		64	/* the frame the agent injects */
+/* The longest hold, in bytes: at TC ingress bpf_skb_change_tail() grows a
+ * frame to SKB_MAX_ALLOC at most (16 KiB less the skb's own overhead). */
+#define TKO_CARRIER_MAX_FRAME	16000
 #define TKO_CARRIER_HOLD_MAX_MS	1000
 #define TKO_TICK_MS_DEFAULT	5
+
+/*
+ * Bytes per tick: as many as the longest hold fits in the longest frame, and
+ * at least TKO_CARRIER_LEN, so that the shortest frame (its header) is a
+ * fraction of a tick. Below a 4 ms tick the longest hold is then shorter
+ * than TKO_CARRIER_HOLD_MAX_MS (250 ms at 1 ms).
+ */
+static inline __u32 tko_tick_bytes(__u32 tick_ms)
+{
+	__u32 ticks = tick_ms < TKO_CARRIER_HOLD_MAX_MS ? TKO_CARRIER_HOLD_MAX_MS / tick_ms : 1;
+	__u32 b = TKO_CARRIER_MAX_FRAME / ticks;
+
+	return b > 1024 ? 1024 : b < TKO_CARRIER_LEN ? TKO_CARRIER_LEN : b;
+}
+
+/* The longest hold, in ticks. */
+static inline __u32 tko_hold_max_ticks(__u32 tick_ms, __u32 tick_bytes)
+{
+	__u32 ticks = tick_ms < TKO_CARRIER_HOLD_MAX_MS ? TKO_CARRIER_HOLD_MAX_MS / tick_ms : 1;
+
+	return ticks * tick_bytes > TKO_CARRIER_MAX_FRAME ? TKO_CARRIER_MAX_FRAME / tick_bytes :
+							     ticks;
+}
+
 /* Work of one pass at most: sessions whose time came, requests, level-1 moves. */
 #define TKO_PASS_SESSIONS	8192
 #define TKO_PASS_REQUESTS	16384
@@ -314,7 +342,9 @@ struct tko_carrier_state {
 	/* The agent's interfaces: where a session with no L2 state yet (given
 	 * with --state, no traffic seen) is routed, found with bpf_fib_lookup. */
 	__u32 ifindex[TKO_MAX_IFACES];
-	__u64 tick_ns;		/* one carrier frame of TKO_CARRIER_LEN bytes per tick */
+	__u64 tick_ns;		/* the clock's tick */
+	__u32 tick_bytes;	/* what the qdisc lets through per tick (tko_tick_bytes) */
+	__u32 pad;
 };
 
 /* The clock's own state: entry 0 of the `clock` array, the carrier's alone. */
@@ -326,6 +356,8 @@ struct tko_wheel_clock {
 	__u32 hold_len;		/* length the carrier left with last: its hold, in bytes */
 	__u32 pad;
 	__u64 hold_ns;		/* the hold that length asks for */
+	__u64 target_ns;	/* when the last pass asked to be back */
+	__s64 drift_ns;		/* how much later than that this pass came (< 0: earlier) */
 };
 
 /* One list of the wheel: ids + 1, 0 if empty. */
@@ -334,7 +366,7 @@ struct tko_wheel_list {
 	__u32 tail;
 };
 
-/* The carrier frame's header; the rest of TKO_CARRIER_LEN is zero. */
+/* The carrier frame's header; the rest of the frame is zero. */
 struct tko_carrier_hdr {
 	__u8 dst[6];
 	__u8 src[6];

@@ -80,33 +80,27 @@ static int attach_carrier(struct carrier *c, int prog_fd)
 }
 
 /*
- * TBF lets TKO_CARRIER_LEN bytes through per tick; the carrier program sets
- * the frame's length to the hold it wants (up to TKO_CARRIER_HOLD_MAX_MS),
- * so the bucket and the queue must take the longest frame, and both links
- * must carry it (the veth drops what exceeds the receiver's MTU).
+ * TBF lets tko_tick_bytes() through per tick; the carrier program sets the
+ * frame's length to the hold it wants (up to TKO_CARRIER_HOLD_MAX_MS), so
+ * the bucket and the queue must take the longest frame, and both links must
+ * carry it (the veth drops what exceeds the receiver's MTU).
  */
-static __u32 max_frame(unsigned int tick_ms)
-{
-	unsigned int ticks = TKO_CARRIER_HOLD_MAX_MS / tick_ms;
-
-	return TKO_CARRIER_LEN * (ticks ? ticks : 1);
-}
-
 static int pace(unsigned int tick_ms)
 {
-	unsigned long rate_bit = TKO_CARRIER_LEN * 8UL * 1000 / tick_ms;
+	__u32 bytes = tko_tick_bytes(tick_ms);
+	unsigned long rate_bit = bytes * 8UL * 1000 / tick_ms;
+	__u32 max = bytes * tko_hold_max_ticks(tick_ms, bytes);
 	char rate[32], burst[16], limit[16], mtu[16];
 	const char *tbf[] = { "tc", "qdisc", "replace", "dev", CARRIER_LOOP_IF, "root", "tbf",
 			      "rate", rate, "burst", burst, "limit", limit, NULL };
 	const char *mtu0[] = { "ip", "link", "set", CARRIER_LOOP_IF, "mtu", mtu, NULL };
 	const char *mtu1[] = { "ip", "link", "set", CARRIER_PEER_IF, "mtu", mtu, NULL };
-	__u32 max = max_frame(tick_ms);
 
 	snprintf(rate, sizeof(rate), "%lubit", rate_bit);
 	/* The frame that arrives finds the bucket empty (the last one took
 	 * what had filled it): it waits its own length's worth of ticks. */
-	snprintf(burst, sizeof(burst), "%u", max + TKO_CARRIER_LEN);
-	snprintf(limit, sizeof(limit), "%u", 2 * (max + TKO_CARRIER_LEN));
+	snprintf(burst, sizeof(burst), "%u", max + bytes);
+	snprintf(limit, sizeof(limit), "%u", 2 * (max + bytes));
 	snprintf(mtu, sizeof(mtu), "%u", max < 1500 ? 1500 : max);
 	if (run(mtu0) || run(mtu1)) {
 		pr_warn("cannot set the carrier link's MTU to %s (ip link set %s mtu %s)", mtu,
@@ -161,6 +155,7 @@ int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_
 			c->last_passes = st.passes;
 			st.loop_ifindex = c->loop_ifindex;
 			st.tick_ns = (__u64)tick_ms * 1000000;
+			st.tick_bytes = tko_tick_bytes(tick_ms);
 			for (int i = 0; i < TKO_MAX_IFACES; i++)
 				st.ifindex[i] = c->ifindex[i];
 			bpf_map_update_elem(map_fd, &zero, &st, BPF_ANY);
@@ -210,6 +205,7 @@ int carrier_inject(struct carrier *c)
 	bpf_map_lookup_elem(c->map_fd, &zero, &st);
 	st.loop_ifindex = c->loop_ifindex;
 	st.tick_ns = (__u64)c->tick_ms * 1000000;
+	st.tick_bytes = tko_tick_bytes(c->tick_ms);
 	st.generation = ++c->generation;
 	for (int i = 0; i < TKO_MAX_IFACES; i++)
 		st.ifindex[i] = c->ifindex[i];

@@ -63,10 +63,15 @@ static __always_inline struct tko_wheel_list *wheel_list(__u32 list)
 	return bpf_map_lookup_elem(&wheel, &list);
 }
 
-/* The first tick at or after t (ns): a deadline is never served early. */
+/*
+ * The tick a deadline t (ns) falls in. The pass that takes a tick comes at
+ * its start, so a deadline is served at most a tick early and, while the
+ * carrier keeps up, within a tick of it (an interval does not grow by a
+ * tick each round, as rounding up would make it).
+ */
 static __always_inline __u64 tick_of(__u64 t, __u64 tick_ns)
 {
-	return (t + tick_ns - 1) / tick_ns;
+	return t / tick_ns;
 }
 
 /* Append session id to list. */

@@ -14,16 +14,29 @@
  *       "error REASON" (exit 3) when the kernel reports the connection
  *       reset or timed out.
  *
+ *   tcpkit sink ADDR PORT N
+ *       accept N connections, print "listening", then "accepted N" once all
+ *       are in; keep them open, idle, until killed, and print "closed K" each
+ *       time one of them ends (reset, timeout, FIN).
+ *   tcpkit pool ADDR PORT N
+ *       open N connections at once (a connection pool at start-up), print
+ *       "connected N" once all are established, or "error REASON"; keep
+ *       them open, idle, until killed, and print "closed K" each time one of
+ *       them ends.
+ *
  * Lines go to stdout unbuffered so a test can wait for them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -174,6 +187,122 @@ static _Noreturn void client(int argc, char **argv)
 	}
 }
 
+/* As many descriptors as the hard limit allows: a pool holds thousands. */
+static void fd_limit(size_t need)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < need + 16) {
+		errno = EMFILE;
+		die("descriptors");
+	}
+}
+
+/*
+ * Hold the connections in ep open, idle, until killed: a readable socket
+ * has ended (these peers never send), so it is reported and dropped.
+ */
+static _Noreturn void hold(int ep)
+{
+	struct epoll_event ev[64];
+	size_t closed = 0;
+
+	for (;;) {
+		int n = epoll_wait(ep, ev, 64, -1);
+
+		if (n < 0 && errno != EINTR)
+			die("epoll");
+		for (int i = 0; i < n; i++) {
+			epoll_ctl(ep, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
+			close(ev[i].data.fd);
+			printf("closed %zu\n", ++closed);
+		}
+	}
+}
+
+static _Noreturn void sink(char **argv)
+{
+	struct sockaddr_storage ss;
+	size_t n = strtoul(argv[4], NULL, 10), got = 0;
+	int fam, lfd, one = 1, ep = epoll_create1(0);
+	socklen_t len;
+
+	fd_limit(n);
+	fam = make_addr(argv[2], argv[3], &ss, &len);
+	lfd = socket(fam, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || ep < 0 || bind(lfd, (void *)&ss, len) || listen(lfd, 4096))
+		die("listen");
+	printf("listening\n");
+	while (got < n) {
+		int fd = accept(lfd, NULL, NULL);
+		struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.fd = fd };
+
+		if (fd < 0)
+			die("accept");
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e))
+			die("epoll");
+		got++;
+	}
+	printf("accepted %zu\n", got);
+	hold(ep);
+}
+
+static _Noreturn void pool(char **argv)
+{
+	struct sockaddr_storage ss;
+	size_t n = strtoul(argv[4], NULL, 10), done = 0;
+	int fam, ep = epoll_create1(0), *fds;
+	socklen_t len;
+
+	fd_limit(n);
+	fam = make_addr(argv[2], argv[3], &ss, &len);
+	fds = calloc(n ? n : 1, sizeof(*fds));
+	if (!fds || ep < 0)
+		die("setup");
+	/* Every connect in flight at once, as a pool that fills up at start. */
+	for (size_t i = 0; i < n; i++) {
+		struct epoll_event e = { .events = EPOLLOUT, .data.fd = 0 };
+
+		fds[i] = socket(fam, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (fds[i] < 0)
+			die("socket");
+		if (connect(fds[i], (void *)&ss, len) && errno != EINPROGRESS)
+			die("connect");
+		e.data.fd = fds[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e))
+			die("epoll");
+	}
+	while (done < n) {
+		struct epoll_event ev[256];
+		int k = epoll_wait(ep, ev, 256, 30000);
+
+		if (k <= 0) {
+			printf("error connect: %zu of %zu established in 30 s\n", done, n);
+			exit(3);
+		}
+		for (int i = 0; i < k; i++) {
+			int fd = ev[i].data.fd, err = 0;
+			socklen_t el = sizeof(err);
+			struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.fd = fd };
+
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+			if (err) {
+				errno = err;
+				die("connect");
+			}
+			epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+			done++;
+		}
+	}
+	printf("connected %zu\n", done);
+	hold(ep);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -181,6 +310,11 @@ int main(int argc, char **argv)
 		return server(argc, argv);
 	if ((argc == 4 || argc == 7) && !strcmp(argv[1], "client"))
 		client(argc, argv);
-	fprintf(stderr, "usage: tcpkit server|client ADDR PORT [IDLE INTVL CNT]\n");
+	if (argc == 5 && !strcmp(argv[1], "sink"))
+		sink(argv);
+	if (argc == 5 && !strcmp(argv[1], "pool"))
+		pool(argv);
+	fprintf(stderr, "usage: tcpkit server|client ADDR PORT [IDLE INTVL CNT]\n"
+			"       tcpkit sink|pool ADDR PORT N\n");
 	return 2;
 }

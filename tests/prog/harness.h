@@ -103,6 +103,7 @@ static inline int h_load(__u32 max_sessions)
 		struct tko_carrier_state c = {
 			.loop_ifindex = 1, .generation = H_GENERATION,
 			.tick_ns = TKO_TICK_MS_DEFAULT * 1000000ULL,
+			.tick_bytes = tko_tick_bytes(TKO_TICK_MS_DEFAULT),
 		};
 		__u32 zero = 0;
 
