@@ -258,8 +258,10 @@ static __always_inline void file_at(struct pass *P, struct tko_wheel_clock *w, _
 	__u64 tick = tick_of(d, P->tick_ns);
 
 	s->next_ns = d;
-	if (tick <= w->tick)
-		tick = w->tick + 1;
+	/* Never under a tick taken already, nor under the one being taken:
+	 * its list was detached, and would wait a whole round of the ring. */
+	if (tick <= w->tick || tick <= P->t)
+		tick = (w->tick > P->t ? w->tick : P->t) + 1;
 	if (s->clock.list && s->clock.due_tick == tick)
 		return;
 	wheel_remove(s);
@@ -328,6 +330,12 @@ static __always_inline void run(struct pass *P, struct tko_wheel_clock *w, __u32
 	}
 	if (s->state == TKO_ACTIVE) {
 		if (s->cnt.unanswered >= s->cfg.retries) {
+			/* A tick early is fine for a probe, never for death:
+			 * the answer wait is served in full. */
+			if (P->now < due) {
+				file_at(P, w, id, s, due);
+				return;
+			}
 			peer_dead(P, id, s);
 			return;
 		}

@@ -91,23 +91,21 @@ __noinline int session_find(const struct tko_key *key)
 
 /*
  * A free entry for a new session: its id, state TKO_CREATING, or -E2BIG.
- * Recycled ids first (oldest first), then ids never used.
+ * Ids never used first, then recycled ones (oldest first): an entry is
+ * reused as late as possible.
  */
 __noinline int session_alloc(void)
 {
 	struct tko_table *t = table_info();
 	struct tko_session *s;
-	__u32 id;
+	__u32 id = ~0u;
 
 	if (!t)
 		return -E2BIG_;
-	if (bpf_map_pop_elem(&free_ids, &id)) {
-		if (t->fresh >= t->max_sessions)
-			return -E2BIG_;
+	if (t->fresh < t->max_sessions)
 		id = __sync_fetch_and_add(&t->fresh, 1);
-		if (id >= t->max_sessions)
-			return -E2BIG_;
-	}
+	if (id >= t->max_sessions && bpf_map_pop_elem(&free_ids, &id))
+		return -E2BIG_;
 	s = session_get(id);
 	if (!s)
 		return -E2BIG_;
@@ -139,7 +137,11 @@ static __always_inline void session_clear(struct tko_session *s)
 				      __builtin_offsetof(struct tko_session, have));
 }
 
-/* Free slots of bucket b (a racy count: only a preference). */
+/*
+ * Free slots of bucket b (a racy count: only a preference). Global, like
+ * the claim: the verifier would follow every combination of free and used
+ * slots of an inlined count.
+ */
 __noinline int bucket_free(__u32 b)
 {
 	struct tko_bucket *bk = bpf_map_lookup_elem(&sessions_index, &b);
@@ -149,7 +151,7 @@ __noinline int bucket_free(__u32 b)
 		return 0;
 	for (i = 0; i < TKO_BUCKET_SLOTS; i++) {
 		v = bk->slot[i];
-		n += ((v | -v) >> 31) ^ 1;	/* v == 0, without a branch per slot */
+		n += !v;
 	}
 	return n;
 }
@@ -166,6 +168,23 @@ __noinline int bucket_claim(__u32 b, __u32 e)
 		if (!bk->slot[i] && !__sync_val_compare_and_swap(&bk->slot[i], 0, e))
 			return (int)(b * TKO_BUCKET_SLOTS + i);
 	return -1;
+}
+
+/*
+ * Claim a slot for entry e in the emptier of buckets b1 and b2 (two choices
+ * keep the fullest bucket near the average, balls into bins, so buckets
+ * rarely fill), or in the other: the slot's position, or -1.
+ */
+static __always_inline int buckets_claim(__u32 b1, __u32 b2, __u32 e)
+{
+	int pos;
+
+	if (bucket_free(b2) > bucket_free(b1)) {
+		pos = bucket_claim(b2, e);
+		return pos >= 0 ? pos : bucket_claim(b1, e);
+	}
+	pos = bucket_claim(b1, e);
+	return pos >= 0 ? pos : bucket_claim(b2, e);
 }
 
 /*
@@ -200,57 +219,47 @@ __noinline int bucket_rival(__u32 b, __u32 e, const struct tko_key *key)
  * Put the filled entry id (state TKO_CREATING, key set) in the index and
  * give it state: 0, or -EEXIST (the tuple has a session) / -ENOSPC (both of
  * its buckets are full), the entry given back. The caller then queues it
- * for the carrier (sched_request).
+ * for the carrier (sched_request). A session of the tuple that exists
+ * already is found as a rival: no lookup first.
  */
 __noinline int session_publish(__u32 id, __u32 state)
 {
 	struct tko_table *t = table_info();
-	struct tko_bucket *b1k, *b2k;
 	struct tko_session *s = session_get(id);
+	struct tko_bucket *mine, *other;
 	struct tko_key key;
-	__u32 b1, b2, e;
+	__u32 b1, b2, e, p;
 	int pos;
 	__u64 h;
 
 	if (!t || !s || !t->buckets)
 		return -ENOSPC_;
 	__builtin_memcpy(&key, &s->key, sizeof(key));
-	if (session_find(&key) >= 0) {
-		session_release(id, s);
-		return -EEXIST_;
-	}
 	h = tko_hash_key(&key, t->seed);
 	e = tko_index_entry(tko_hash_tag(h), id);
 	b1 = tko_hash_bucket(h, t->buckets, 0);
 	b2 = tko_hash_bucket(h, t->buckets, 1);
-	b1k = bpf_map_lookup_elem(&sessions_index, &b1);
-	b2k = bpf_map_lookup_elem(&sessions_index, &b2);
-	if (!b1k || !b2k) {
-		session_release(id, s);
-		return -ENOSPC_;
-	}
 	s->index_entry = e;
-	/* The emptier bucket first: two choices keep the fullest bucket
-	 * near the average (balls into bins), so buckets rarely fill. */
-	if (bucket_free(b2) > bucket_free(b1)) {
-		pos = bucket_claim(b2, e);
-		if (pos < 0)
-			pos = bucket_claim(b1, e);
-	} else {
-		pos = bucket_claim(b1, e);
-		if (pos < 0)
-			pos = bucket_claim(b2, e);
+	/* Both buckets at once: two cache misses that overlap, not one
+	 * after the other in the calls below. */
+	mine = bpf_map_lookup_elem(&sessions_index, &b1);
+	other = bpf_map_lookup_elem(&sessions_index, &b2);
+	if (mine && other) {
+		p = mine->slot[0] | other->slot[0];
+		barrier_var(p);
 	}
+	pos = buckets_claim(b1, b2, e);
 	if (pos < 0) {
 		session_release(id, s);
 		return -ENOSPC_;
 	}
 	s->index_pos = pos;
 	if (bucket_rival(b1, e, &key) || bucket_rival(b2, e, &key)) {
-		__u32 p = (__u32)pos;
-		struct tko_bucket *mine = p / TKO_BUCKET_SLOTS == b1 ? b1k : b2k;
-
-		__sync_val_compare_and_swap(&mine->slot[p % TKO_BUCKET_SLOTS], e, 0);
+		p = (__u32)pos;
+		b1 = p / TKO_BUCKET_SLOTS;
+		mine = bpf_map_lookup_elem(&sessions_index, &b1);
+		if (mine)
+			__sync_val_compare_and_swap(&mine->slot[p % TKO_BUCKET_SLOTS], e, 0);
 		session_release(id, s);
 		return -EEXIST_;
 	}
