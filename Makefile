@@ -5,11 +5,17 @@ CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+# The one place the version is written (debian/rules checks the changelog against it).
+VERSION := $(shell cat VERSION)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -Iinclude -I$(BUILD) -Iagent/lib -Iagent/cmd
-LDLIBS := -lbpf -lelf -lz
+# libmicrohttpd: the HTTP server of `tko agent --metrics` (README: Dependencies).
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
+CFLAGS += $(MHD_CFLAGS)
+LDLIBS := -lbpf -lelf -lz $(MHD_LIBS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinux -Iinclude -Ibpf
 
 BPF_PROGS := ctl xdp_ingress tc_egress carrier sock_iter sockops
@@ -64,13 +70,16 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name tko_$(subst -,_,$*) > $@
 
 $(BUILD)/agent/%.o: agent/%.c $(AGENT_HDRS) $(SKELS) | $(BUILD)/agent/lib $(BUILD)/agent/cmd
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/agent/cmd/main.o: CPPFLAGS += -DTKO_VERSION='"$(VERSION)"'
+$(BUILD)/agent/cmd/main.o: VERSION
 
 $(BUILD)/libtko.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/tko: $(CMD_OBJS) $(BUILD)/libtko.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(UNIT_LIB_TESTS): $(BUILD)/tests/%: tests/unit/lib/%.c $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
