@@ -11,11 +11,11 @@ VERSION := $(shell cat VERSION)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -Iinclude -I$(BUILD) -Iagent/lib -Iagent/cmd
-# libmicrohttpd: the HTTP server of `tko agent --metrics` (README: Dependencies).
+LDLIBS := -lbpf -lelf -lz
+# libmicrohttpd: the HTTP server of `tko agent --metrics` (README, "Why the
+# libraries"); agent/cmd only, libtko does not need it.
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
-CFLAGS += $(MHD_CFLAGS)
-LDLIBS := -lbpf -lelf -lz $(MHD_LIBS)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinux -Iinclude -Ibpf
 
 BPF_PROGS := ctl xdp_ingress tc_egress carrier sock_iter sockops
@@ -76,19 +76,20 @@ $(BUILD)/agent/%.o: agent/%.c $(AGENT_HDRS) $(SKELS) | $(BUILD)/agent/lib $(BUIL
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/agent/cmd/main.o: CPPFLAGS += -DTKO_VERSION='"$(VERSION)"'
+$(BUILD)/agent/cmd/metrics_http.o: CPPFLAGS += $(MHD_CFLAGS)
 $(BUILD)/agent/cmd/main.o: VERSION
 
 $(BUILD)/libtko.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/tko: $(CMD_OBJS) $(BUILD)/libtko.a
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(MHD_LIBS)
 
 $(UNIT_LIB_TESTS): $(BUILD)/tests/%: tests/unit/lib/%.c $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
 
 $(UNIT_CMD_TESTS): $(BUILD)/tests/%: tests/unit/cmd/%.c $(filter-out %/main.o,$(CMD_OBJS)) $(BUILD)/libtko.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MHD_LIBS) -lcmocka
 
 $(BUILD)/tests/prog_%: tests/prog/prog_%.c $(wildcard tests/prog/*.h) $(SKELS) $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
