@@ -5,11 +5,17 @@ CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+# The one place the version is written (debian/rules checks the changelog against it).
+VERSION := $(shell cat VERSION)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -Iinclude -I$(BUILD) -Iagent/lib -Iagent/cmd
 LDLIBS := -lbpf -lelf -lz
+# libmicrohttpd: the HTTP server of `tko agent --metrics` (README, "Why the
+# libraries"); agent/cmd only, libtko does not need it.
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Xclang -target-feature -Xclang -alu32 -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinux -Iinclude -Ibpf
 
 BPF_PROGS := ctl xdp_ingress tc_egress carrier sock_iter sockops
@@ -35,9 +41,11 @@ TEST_HELPERS := $(BUILD)/tests/tcpkit $(BUILD)/tests/xdp_pass.bpf.o
 PREFIX ?= /usr/local
 DESTDIR ?=
 SBINDIR := $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 INSTALL ?= install
 
-.PHONY: all deps test demo vmlinux clean help install uninstall
+.PHONY: all deps test demo vmlinux clean help install uninstall deb
 .DELETE_ON_ERROR:
 # Objects and skeletons are inputs of several targets: never delete them.
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -53,6 +61,7 @@ help:
 	@echo "make vmlinux regenerate vmlinux/vmlinux.h from this kernel's BTF"
 	@echo "make bench   run the benchmarks (root; ~15 min, QUICK=1 ~3 min); see docs/performance.md"
 	@echo "make install install tko(8), libtko, the systemd unit (PREFIX=$(PREFIX), DESTDIR=)"
+	@echo "make deb     build the Debian packages into $(BUILD)/deb (tko, libtko-dev)"
 
 deps:
 	@scripts/deps.sh
@@ -64,19 +73,23 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name tko_$(subst -,_,$*) > $@
 
 $(BUILD)/agent/%.o: agent/%.c $(AGENT_HDRS) $(SKELS) | $(BUILD)/agent/lib $(BUILD)/agent/cmd
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/agent/cmd/main.o: CPPFLAGS += -DTKO_VERSION='"$(VERSION)"'
+$(BUILD)/agent/cmd/metrics_http.o: CPPFLAGS += $(MHD_CFLAGS)
+$(BUILD)/agent/cmd/main.o: VERSION
 
 $(BUILD)/libtko.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/tko: $(CMD_OBJS) $(BUILD)/libtko.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(MHD_LIBS)
 
 $(UNIT_LIB_TESTS): $(BUILD)/tests/%: tests/unit/lib/%.c $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
 
 $(UNIT_CMD_TESTS): $(BUILD)/tests/%: tests/unit/cmd/%.c $(filter-out %/main.o,$(CMD_OBJS)) $(BUILD)/libtko.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MHD_LIBS) -lcmocka
 
 $(BUILD)/tests/prog_%: tests/prog/prog_%.c $(wildcard tests/prog/*.h) $(SKELS) $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
@@ -116,24 +129,29 @@ vmlinux:
 # The binary, the library and its headers, the man page, a systemd unit and
 # an example configuration (never overwriting one that exists).
 install: all
-	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(PREFIX)/share/doc/tko $(DESTDIR)/etc/tko
 	$(INSTALL) -m 0755 $(BUILD)/tko $(DESTDIR)$(SBINDIR)/tko
-	$(INSTALL) -m 0644 $(BUILD)/libtko.a $(DESTDIR)$(PREFIX)/lib/libtko.a
+	$(INSTALL) -m 0644 $(BUILD)/libtko.a $(DESTDIR)$(LIBDIR)/libtko.a
 	$(INSTALL) -m 0644 include/tko.h include/tko_types.h $(DESTDIR)$(PREFIX)/include/
 	$(INSTALL) -m 0644 docs/tko.8 $(DESTDIR)$(PREFIX)/share/man/man8/tko.8
-	sed 's|@SBINDIR@|$(SBINDIR)|' scripts/tko.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/tko.service
-	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/tko.service
+	sed 's|@SBINDIR@|$(SBINDIR)|' scripts/tko.service > $(DESTDIR)$(UNITDIR)/tko.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tko.service
 	$(INSTALL) -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/tko/
 	[ -e $(DESTDIR)/etc/tko/tko.conf ] || $(INSTALL) -m 0644 scripts/tko.conf $(DESTDIR)/etc/tko/tko.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/tko $(DESTDIR)$(PREFIX)/lib/libtko.a \
+	rm -f $(DESTDIR)$(SBINDIR)/tko $(DESTDIR)$(LIBDIR)/libtko.a \
 		$(DESTDIR)$(PREFIX)/include/tko.h $(DESTDIR)$(PREFIX)/include/tko_types.h \
 		$(DESTDIR)$(PREFIX)/share/man/man8/tko.8 \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/tko.service
+		$(DESTDIR)$(UNITDIR)/tko.service
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/tko
+
+# tko_VERSION_ARCH.deb and libtko-dev_VERSION_ARCH.deb in $(BUILD)/deb, with
+# debhelper from debian/ (scripts/deb.sh says how).
+deb:
+	@scripts/deb.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -35,6 +35,7 @@
 #include "format.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "parse.h"
 #include "route.h"
 
@@ -45,7 +46,8 @@
 
 static const char agent_help[] =
 	"usage: tko agent --iface IF[,IF...] [--cgroup PATH] [--pin-dir DIR] [--max-sessions N]\n"
-	"                 [--tick-ms MS] [--config FILE] [--persist] [--json] [-v]\n"
+	"                 [--tick-ms MS] [--metrics ADDR:PORT] [--config FILE] [--persist]\n"
+	"                 [--json] [-v]\n"
 	"       tko agent --cleanup [--pin-dir DIR]\n"
 	"Load tko's datapath on the interfaces facing the peers (XDP ingress, TC egress),\n"
 	"run the carrier that sends tko's own probes, pin everything in DIR, and print one\n"
@@ -60,10 +62,12 @@ static const char agent_help[] =
 	"  --tick-ms MS        the clock's tick: probes leave within a tick of their time\n"
 	"                      (default 5; the carrier passes once a tick while probes\n"
 	"                      are due, about once a second when none are)\n"
+	"  --metrics ADDR:PORT serve the figures of 'tko stats --prometheus' at\n"
+	"                      http://ADDR:PORT/metrics ([ADDR6]:PORT for IPv6)\n"
 	"  --config FILE       read options from FILE ('key = value' lines: iface, pin-dir,\n"
-	"                      cgroup, max-sessions, tick-ms, json, persist, and the session defaults\n"
-	"                      idle, interval, retry-interval, retries, probe); the command\n"
-	"                      line wins\n"
+	"                      cgroup, max-sessions, tick-ms, metrics, json, persist, and the\n"
+	"                      session defaults idle, interval, retry-interval, retries,\n"
+	"                      probe); the command line wins\n"
 	"  --persist           on exit, leave the datapath running (for restarts, upgrades)\n"
 	"  --cleanup           remove a datapath left pinned in DIR, then exit\n"
 	"  --json              events as JSON objects, one per line\n"
@@ -90,11 +94,15 @@ struct agent {
 	struct carrier carrier;
 	struct ring_buffer *rb;
 	int lock_fd;
+	bool metrics_on;		/* --metrics given */
+	struct metrics_addr metrics_addr;
+	struct metrics_http *metrics;
 };
 
 enum {
 	O_IFACE = 1, O_PIN_DIR, O_MAX, O_JSON, O_TICK, O_CONFIG, O_PERSIST, O_CLEANUP,
 	O_IDLE, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_VERBOSE, O_HELP, O_CGROUP,
+	O_METRICS,
 };
 
 static const struct option agent_opts[] = {
@@ -103,6 +111,7 @@ static const struct option agent_opts[] = {
 	{ "pin-dir", required_argument, NULL, O_PIN_DIR },
 	{ "max-sessions", required_argument, NULL, O_MAX },
 	{ "tick-ms", required_argument, NULL, O_TICK },
+	{ "metrics", required_argument, NULL, O_METRICS },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "persist", no_argument, NULL, O_PERSIST },
 	{ "cleanup", no_argument, NULL, O_CLEANUP },
@@ -237,6 +246,10 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 		break;
 	case O_PROBE:
 		ret = parse_probe(arg, &a->defaults.probe, err, sizeof(err));
+		break;
+	case O_METRICS:
+		ret = metrics_parse_addr(arg, &a->metrics_addr, err, sizeof(err));
+		a->metrics_on = !ret;
 		break;
 	case O_JSON:
 	case O_PERSIST:
@@ -498,6 +511,7 @@ static void unload(const struct tko_fds *f, const char *pin_dir)
 
 static void agent_exit(struct agent *a)
 {
+	metrics_stop(a->metrics);	/* its thread reads the maps */
 	if (!a->persist && a->fds.fd[P_SESSIONS] > 0) {
 		for (int i = 0; i < a->nifaces; i++)
 			iface_detach(&a->ifaces[i]);
@@ -717,6 +731,8 @@ static int agent_run(struct agent *a)
 	pr_info("carrier on %s/%s, tick %u ms (one pass a tick while probes are due, "
 		"about one a second when none are)", CARRIER_LOOP_IF, CARRIER_PEER_IF,
 		a->carrier.tick_ms);
+	if (a->metrics_on && !(a->metrics = metrics_start(&a->metrics_addr, a->pin_dir)))
+		return -1;
 	pr_info("ready: pins in %s, session table of %u%s", a->pin_dir, a->max_sessions,
 		a->persist ? ", the datapath stays when the agent exits" : "");
 

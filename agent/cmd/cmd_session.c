@@ -242,78 +242,14 @@ int cmd_events(int argc, char **argv)
 	return 0;
 }
 
-static const char *const stat_names[TKO_ST_MAX] = {
-	[TKO_ST_XDP_SEEN] = "xdp_session_frames",
-	[TKO_ST_PEER_PROBES_ANSWERED] = "peer_probes_answered",
-	[TKO_ST_ANSWERS_LIMITED] = "answers_rate_limited",
-	[TKO_ST_TC_SEEN] = "tc_session_frames",
-	[TKO_ST_SUSPENDED] = "suspended",
-	[TKO_ST_INVALIDATED] = "invalidated",
-	[TKO_ST_EVENTS] = "events",
-	[TKO_ST_EVENTS_LOST] = "events_lost",
-	[TKO_ST_OFF_PATH] = "off_path_segments",
-	[TKO_ST_PROBES_LATE] = "probes_late",
-	[TKO_ST_PROBES_SENT] = "probes_sent",
-	[TKO_ST_PROBES_ANSWERED] = "probes_answered",
-	[TKO_ST_BACKLOG] = "carrier_backlog_passes",
-	[TKO_ST_EMIT_ERRORS] = "emit_errors",
-	[TKO_ST_PEER_DEAD] = "peer_dead",
-	[TKO_ST_CARRIER_PASSES] = "carrier_passes",
-	[TKO_ST_REFUSED_TABLE_FULL] = "refused_table_full",
-	[TKO_ST_REFUSED_INDEX_FULL] = "refused_index_full",
-	[TKO_ST_REFUSED_BUSY] = "refused_busy",
-	[TKO_ST_PATH_REQUESTS] = "path_requests",
-	[TKO_ST_REQUESTS_LOST] = "requests_lost",
-};
-_Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == TKO_ST_MAX, "a counter without a name");
-
-static int count_state(const struct tko_key *k, const struct tko_session *s, void *ctx)
-{
-	__u64 *by_state = ctx;
-
-	if (s->state <= TKO_STATE_MAX)
-		by_state[s->state]++;
-	return 0;
-}
-
-/* The Prometheus text exposition format, version 0.0.4. */
-static int print_prometheus(struct tko *t, const __u64 v[TKO_ST_MAX])
-{
-	__u64 by_state[TKO_STATE_MAX + 1] = {}, ev[TKO_EV_STATS_LEN];
-	int ret;
-
-	ret = tko_session_foreach(t, count_state, by_state) ?: tko_event_stats_read(t, ev);
-	if (ret)
-		return ret;
-	printf("# HELP tko_sessions Offloaded sessions by lifecycle state.\n"
-	       "# TYPE tko_sessions gauge\n");
-	for (int i = TKO_LEARNING; i <= TKO_PEER_DEAD; i++)
-		printf("tko_sessions{state=\"%s\"} %llu\n", state_name(i),
-		       (unsigned long long)by_state[i]);
-	printf("# HELP tko_events_total Session lifecycle events by event and reason "
-	       "(invalidations: suspended, invalidated, peer_dead).\n"
-	       "# TYPE tko_events_total counter\n");
-	for (int type = 1; type < TKO_EVENTS_MAX; type++)
-		for (int r = 0; r < TKO_REASONS_MAX; r++) {
-			__u64 n = ev[type * TKO_REASONS_MAX + r];
-
-			if (n)
-				printf("tko_events_total{event=\"%s\",reason=\"%s\"} %llu\n",
-				       event_name(type), reason_name(r), (unsigned long long)n);
-		}
-	for (int i = 0; i < TKO_ST_MAX; i++)
-		printf("# TYPE tko_%s_total counter\ntko_%s_total %llu\n", stat_names[i],
-		       stat_names[i], (unsigned long long)v[i]);
-	return 0;
-}
-
 int cmd_stats(int argc, char **argv)
 {
 	static const char help[] =
 		"usage: tko stats [--json | --prometheus] [--pin-dir DIR]\n"
 		"Datapath counters, summed over CPUs. --prometheus adds sessions by state and\n"
-		"events by reason, in the Prometheus text format.\n";
-	__u64 v[TKO_ST_MAX];
+		"events by type and reason, in the Prometheus text format (as 'tko agent\n"
+		"--metrics' serves it).\n";
+	struct tko_metrics m;
 	struct common o = {};
 	struct tko *t;
 	int ret;
@@ -327,20 +263,24 @@ int cmd_stats(int argc, char **argv)
 		return usage_error("stats", "%s", "--json and --prometheus exclude each other");
 	if (!require_root() || cli_open(o.pin_dir, &t))
 		return 1;
-	ret = tko_stats_read(t, v);
-	if (!ret && o.prometheus)
-		ret = print_prometheus(t, v);
+	ret = o.prometheus ? metrics_read(t, &m) : tko_stats_read(t, m.stats);
 	tko_close(t);
 	if (ret) {
 		pr_warn("cannot read the counters: %s", strerror(-ret));
 		return 1;
 	}
-	for (int i = 0; i < TKO_ST_MAX && !o.prometheus; i++) {
+	if (o.prometheus) {
+		if (!format_prometheus(&m, stdout) && !fflush(stdout))
+			return 0;
+		pr_warn("cannot write the metrics: %s", strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < TKO_ST_MAX; i++) {
 		if (o.json)
-			printf("%s\"%s\":%llu%s", i ? "" : "{", stat_names[i],
-			       (unsigned long long)v[i], i == TKO_ST_MAX - 1 ? "}\n" : ",");
+			printf("%s\"%s\":%llu%s", i ? "" : "{", stat_name(i),
+			       (unsigned long long)m.stats[i], i == TKO_ST_MAX - 1 ? "}\n" : ",");
 		else
-			printf("%-22s %llu\n", stat_names[i], (unsigned long long)v[i]);
+			printf("%-22s %llu\n", stat_name(i), (unsigned long long)m.stats[i]);
 	}
 	return 0;
 }

@@ -5,13 +5,17 @@
 
 #include "cli.h"
 
+#ifndef TKO_VERSION
+#error "TKO_VERSION comes from the VERSION file: build with make"
+#endif
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *usage;
 } commands[] = {
 	{ "agent", cmd_agent, "--iface IF[,IF...] [--cgroup PATH] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS]\n"
-			      "                [--config FILE] [--persist] [--json] [-v]\n"
+			      "                [--metrics ADDR:PORT] [--config FILE] [--persist] [--json] [-v]\n"
 			      "  tko agent  --cleanup [--pin-dir DIR]" },
 	{ "start", cmd_start, "LOCAL REMOTE [--idle S] [--interval S] [--retry-interval S] "
 			      "[--retries N]\n                [--probe zero|byte] [--oneshot] "
@@ -34,7 +38,8 @@ static void usage(FILE *f)
 		fprintf(f, "  tko %-6s %s\n", commands[i].name, commands[i].usage);
 	fprintf(f, "\nLOCAL and REMOTE are ADDR:PORT or [ADDR6]:PORT; LOCAL is the offloaded endpoint.\n"
 		   "Every command takes --pin-dir DIR (default $TKO_PIN_DIR or /sys/fs/bpf/tko).\n"
-		   "Times are whole seconds. 'tko COMMAND --help' describes one command.\n");
+		   "Times are whole seconds. 'tko COMMAND --help' describes one command;\n"
+		   "'tko --version' prints the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -45,6 +50,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("tko %s\n", TKO_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Human and JSON renderings of keys, sessions, events. */
+/* Human, JSON and Prometheus renderings of keys, sessions, events, counters. */
 #ifndef TKO_FORMAT_H
 #define TKO_FORMAT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "tko_types.h"
+
+struct tko;
 
 #define ENDPOINT_STRLEN 56	/* "[ffff:...:ffff]:65535" */
 
@@ -27,5 +30,26 @@ int format_event(const struct tko_event *e, bool json, char *buf, size_t len);
 const char *session_header(void);
 int format_session(const struct tko_key *k, const struct tko_session *s, __u64 now_ns,
 		   bool json, char *buf, size_t len);
+
+/*
+ * The global counters (enum tko_stat): their name in `tko stats` (and, as
+ * tko_NAME_total, in Prometheus) and a sentence saying what they count.
+ * NULL past the last one.
+ */
+const char *stat_name(unsigned int i);
+const char *stat_help(unsigned int i);
+
+/* Everything `tko stats --prometheus` and the agent's /metrics show. */
+struct tko_metrics {
+	__u64 stats[TKO_ST_MAX];		/* enum tko_stat */
+	__u64 events[TKO_EV_STATS_LEN];		/* type * TKO_REASONS_MAX + reason */
+	__u64 sessions[256];			/* by state */
+};
+
+/* Read them from an open pin directory: 0 or -errno. */
+int metrics_read(struct tko *t, struct tko_metrics *m);
+
+/* The Prometheus text exposition format (0.0.4) of m into f: 0 or -EIO. */
+int format_prometheus(const struct tko_metrics *m, FILE *f);
 
 #endif /* TKO_FORMAT_H */

@@ -64,7 +64,7 @@ expect 0 "stopped $L -> $R" "stop" tko stop $L $R
 check "a stopped event in the log" bash -c "'$TKO' events --pin-dir '$PIN' | grep -q '^stopped  *$L -> $R reason=request'"
 check "events --json is one object per line" bash -c "'$TKO' events --json --pin-dir '$PIN' |
 	grep -vc '^{\"seq\":[0-9]*,.*}\$' | grep -qx 0"
-expect 0 "events  *[0-9]+" "stats" tko stats
+expect 0 "events_emitted  *[0-9]+" "stats" tko stats
 check "the agent printed the events as they happened" wait_for 5 grep -q "^stopped .*$L -> $R" "$WORK/agent.out"
 
 check "agent exits 0 on SIGTERM" agent_stop

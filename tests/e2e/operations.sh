@@ -69,7 +69,7 @@ check "bpftool dumps the event log with named fields" bash -c "bpftool map dump 
 prom=$WORK/prom
 tko stats --prometheus >"$prom"
 check "prometheus: sessions by state" grep -qE '^tko_sessions\{state="(learning|active)"\} 1$' "$prom"
-check "prometheus: events by reason" grep -qE '^tko_events_total\{event="stopped",reason="request"\} [0-9]+$' "$prom"
+check "prometheus: events by reason" grep -qE '^tko_events_total\{type="stopped",reason="request"\} [0-9]+$' "$prom"
 check "prometheus: probes and carrier passes" \
 	bash -c "grep -qE '^tko_probes_sent_total [1-9]' '$prom' && grep -qE '^tko_carrier_passes_total [1-9]' '$prom'"
 check "prometheus: every line is a comment or 'name{labels} value'" \

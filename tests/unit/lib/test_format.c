@@ -183,9 +183,9 @@ static void test_state_names(void **state)
 	static const struct name_case c[] = {
 		{ TKO_LEARNING, "learning" }, { TKO_ACTIVE, "active" },
 		{ TKO_SUSPENDED, "suspended" }, { TKO_PEER_DEAD, "peer_dead" },
-		{ TKO_STOPPED, "stopped" },
+		{ TKO_STOPPED, "stopped" }, { TKO_FREE, "free" }, { TKO_CREATING, "creating" },
 	};
-	static const unsigned int unknown[] = { TKO_STOPPED + 1, 100, 255 };
+	static const unsigned int unknown[] = { TKO_STATE_MAX + 1, 100, 255 };
 
 	check_names(state_name, c, ARRAY_LEN(c), unknown, ARRAY_LEN(unknown));
 }
@@ -196,9 +196,9 @@ static void test_event_names(void **state)
 		{ TKO_EV_OFFLOADED, "offloaded" }, { TKO_EV_SUSPENDED, "suspended" },
 		{ TKO_EV_RESUMED, "resumed" }, { TKO_EV_INVALIDATED, "invalidated" },
 		{ TKO_EV_PEER_DEAD, "peer_dead" }, { TKO_EV_STOPPED, "stopped" },
-		{ TKO_EV_STARTED, "started" },
+		{ TKO_EV_STARTED, "started" }, { TKO_EV_REFUSED, "refused" },
 	};
-	static const unsigned int unknown[] = { 0, TKO_EV_STARTED + 1, 128, 255 };
+	static const unsigned int unknown[] = { 0, TKO_EV_REFUSED + 1, 128, 255 };
 
 	check_names(event_name, c, ARRAY_LEN(c), unknown, ARRAY_LEN(unknown));
 }
@@ -212,9 +212,10 @@ static void test_reason_names(void **state)
 		{ TKO_R_RST_LOCAL, "rst_local" }, { TKO_R_RST_PEER, "rst_peer" },
 		{ TKO_R_SYN_LOCAL, "syn_local" }, { TKO_R_DRIFT, "drift" },
 		{ TKO_R_RETRIES, "retries" }, { TKO_R_POLICY, "policy" },
-		{ TKO_R_CLOSED, "closed" },
+		{ TKO_R_CLOSED, "closed" }, { TKO_R_TABLE_FULL, "table_full" },
+		{ TKO_R_INDEX_FULL, "index_full" }, { TKO_R_BUSY, "busy" },
 	};
-	static const unsigned int unknown[] = { TKO_R_CLOSED + 1, 200, 255 };
+	static const unsigned int unknown[] = { TKO_R_BUSY + 1, 200, 255 };
 
 	check_names(reason_name, c, ARRAY_LEN(c), unknown, ARRAY_LEN(unknown));
 }

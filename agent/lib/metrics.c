@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The datapath's figures and their Prometheus rendering: what `tko stats
+ * --prometheus` prints and `tko agent --metrics` serves, from one function.
+ * The counter table below drives both that and `tko stats`: a counter added
+ * to enum tko_stat needs a line here, and then shows up everywhere.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "format.h"
+#include "tko.h"
+
+/*
+ * Names are Prometheus metric names without the "tko_" prefix and the
+ * "_total" suffix every counter gets; help is the HELP line.
+ */
+static const struct {
+	const char *name;
+	const char *help;
+} stats[TKO_ST_MAX] = {
+	[TKO_ST_XDP_SEEN] = { "xdp_session_frames",
+		"TCP frames of a known session seen by XDP ingress." },
+	[TKO_ST_PEER_PROBES_ANSWERED] = { "peer_probes_answered",
+		"Keepalive probes of peers answered by tko." },
+	[TKO_ST_ANSWERS_LIMITED] = { "answers_rate_limited",
+		"Peer probes left unanswered by the per-session rate limit." },
+	[TKO_ST_TC_SEEN] = { "tc_session_frames",
+		"TCP frames of a known session seen by TC egress." },
+	[TKO_ST_SUSPENDED] = { "suspended",
+		"Offloads suspended because the session carried traffic again." },
+	[TKO_ST_INVALIDATED] = { "invalidated",
+		"Offloads ended by traffic (FIN, RST, SYN, sequence drift)." },
+	[TKO_ST_EVENTS] = { "events_emitted",
+		"Lifecycle events emitted, those the ring buffer lost included." },
+	[TKO_ST_EVENTS_LOST] = { "events_lost",
+		"Events the full ring buffer could not take (the event log keeps them)." },
+	[TKO_ST_OFF_PATH] = { "off_path_segments",
+		"Segments of a session whose sequence or acknowledgment numbers did not "
+		"match, ignored." },
+	[TKO_ST_PROBES_LATE] = { "probes_late",
+		"Probes that left more than a tick after their time (the carrier was behind)." },
+	[TKO_ST_PROBES_SENT] = { "probes_sent", "Probes sent by the carrier." },
+	[TKO_ST_PROBES_ANSWERED] = { "probes_answered",
+		"Answers of peers to tko's probes, consumed at XDP ingress." },
+	[TKO_ST_BACKLOG] = { "carrier_backlog_passes",
+		"Carrier passes that ended with due sessions left for the next one." },
+	[TKO_ST_EMIT_ERRORS] = { "emit_errors",
+		"Probes and resets the carrier could not hand to a device." },
+	[TKO_ST_PEER_DEAD] = { "peer_dead",
+		"Sessions whose peer was declared dead after unanswered retries." },
+	[TKO_ST_CARRIER_PASSES] = { "carrier_passes",
+		"Passes of the carrier frame (ticks of the clock)." },
+	[TKO_ST_REFUSED_TABLE_FULL] = { "refused_table_full",
+		"Sessions not created because the session table was full." },
+	[TKO_ST_REFUSED_INDEX_FULL] = { "refused_index_full",
+		"Sessions not created because both index buckets of the tuple were full." },
+	[TKO_ST_REFUSED_BUSY] = { "refused_busy",
+		"Sessions not created because the clock's request queue refused them." },
+	[TKO_ST_PATH_REQUESTS] = { "path_requests",
+		"Link-layer paths the datapath asked the agent to resolve." },
+	[TKO_ST_REQUESTS_LOST] = { "requests_lost",
+		"Requests to the clock or the agent a full queue refused (sized for every "
+		"session: not expected)." },
+};
+_Static_assert(sizeof(stats) / sizeof(stats[0]) == TKO_ST_MAX, "a counter without a name");
+
+/* The states `tko_sessions` reports, each with a line even when 0. */
+static const __u8 reported_states[] = {
+	TKO_LEARNING, TKO_ACTIVE, TKO_SUSPENDED, TKO_PEER_DEAD, TKO_STOPPED,
+};
+
+const char *stat_name(unsigned int i)
+{
+	return i < TKO_ST_MAX && stats[i].name ? stats[i].name : NULL;
+}
+
+const char *stat_help(unsigned int i)
+{
+	return i < TKO_ST_MAX && stats[i].help ? stats[i].help : NULL;
+}
+
+static int count_state(const struct tko_key *k, const struct tko_session *s, void *ctx)
+{
+	struct tko_metrics *m = ctx;
+
+	m->sessions[s->state]++;
+	return 0;
+}
+
+int metrics_read(struct tko *t, struct tko_metrics *m)
+{
+	memset(m, 0, sizeof(*m));
+	return tko_stats_read(t, m->stats) ?: tko_event_stats_read(t, m->events) ?:
+	       tko_session_foreach(t, count_state, m);
+}
+
+/* A label value: the name, or the number where a newer datapath has no name yet. */
+static const char *label(const char *name, unsigned int v, char buf[12])
+{
+	if (strcmp(name, "unknown"))
+		return name;
+	snprintf(buf, 12, "%u", v);
+	return buf;
+}
+
+/*
+ * The Prometheus text exposition format, version 0.0.4: a HELP and a TYPE
+ * line per family, each family once, counters named *_total.
+ */
+int format_prometheus(const struct tko_metrics *m, FILE *f)
+{
+	char tb[12], rb[12];
+
+	fprintf(f, "# HELP tko_sessions Sessions in the session table, by lifecycle state.\n"
+		   "# TYPE tko_sessions gauge\n");
+	for (size_t i = 0; i < sizeof(reported_states); i++)
+		fprintf(f, "tko_sessions{state=\"%s\"} %llu\n", state_name(reported_states[i]),
+			(unsigned long long)m->sessions[reported_states[i]]);
+	fprintf(f, "# HELP tko_events_total Session lifecycle events, by type and reason.\n"
+		   "# TYPE tko_events_total counter\n");
+	for (unsigned int type = 1; type < TKO_EVENTS_MAX; type++)
+		for (unsigned int r = 0; r < TKO_REASONS_MAX; r++) {
+			__u64 n = m->events[type * TKO_REASONS_MAX + r];
+
+			if (n)
+				fprintf(f, "tko_events_total{type=\"%s\",reason=\"%s\"} %llu\n",
+					label(event_name(type), type, tb),
+					label(reason_name(r), r, rb), (unsigned long long)n);
+		}
+	for (unsigned int i = 0; i < TKO_ST_MAX; i++)
+		fprintf(f, "# HELP tko_%s_total %s\n# TYPE tko_%s_total counter\ntko_%s_total %llu\n",
+			stats[i].name, stats[i].help, stats[i].name, stats[i].name,
+			(unsigned long long)m->stats[i]);
+	return ferror(f) ? -EIO : 0;
+}
