@@ -23,6 +23,7 @@
 #include "lib/forge.h"
 #include "lib/session.h"
 #include "lib/wheel.h"
+#include "lib/watchdog.h"
 
 #define TC_ACT_SHOT 2
 #define BPF_F_INGRESS_ 1
@@ -584,6 +585,7 @@ int tko_carrier(struct __sk_buff *skb)
 	c->passes++;
 	c->last_pass_ns = bpf_ktime_get_ns();
 	stat_inc(TKO_ST_CARRIER_PASSES);
+	watchdog_kick();
 
 	/* One pass at a time: a re-injected carrier may overlap the old one
 	 * (it comes back a tick later). */

@@ -97,10 +97,11 @@ static __always_inline __u64 sock_cgroup_ancestor(struct bpf_sock_ops *ops, __u3
 	return BPF_CORE_READ(anc, kn, id);
 }
 
-static __always_inline bool policy_match(const struct tko_policy *p, const struct tko_key *k,
-					 struct bpf_sock_ops *ops)
+/* Global, like policy_find(): the prefix test alone has a path per length. */
+__noinline int policy_match(const struct tko_policy *p, const struct tko_key *k,
+			    struct bpf_sock_ops *ops)
 {
-	if (!p->id)
+	if (!p || !k || !p->id)
 		return false;
 	if (p->lport && p->lport != k->lport)
 		return false;
@@ -111,6 +112,28 @@ static __always_inline bool policy_match(const struct tko_policy *p, const struc
 	if (p->cgroup_id && sock_cgroup_ancestor(ops, p->cgroup_level) != p->cgroup_id)
 		return false;
 	return true;
+}
+
+/*
+ * The first policy that wants the socket: its index, or -1. Global: verified
+ * once, and what follows in on_established() once, not once per policy
+ * slot the loop could have stopped at.
+ */
+__noinline int policy_find(struct bpf_sock_ops *ops, const struct tko_key *k)
+{
+	struct tko_policy *p;
+	__u32 i;
+
+	if (!k)
+		return -1;
+	for (i = 0; i < TKO_MAX_POLICIES; i++) {
+		__u32 idx = i;
+
+		p = bpf_map_lookup_elem(&policies, &idx);
+		if (p && policy_match(p, k, ops))
+			return i;
+	}
+	return -1;
 }
 
 /*
@@ -127,21 +150,19 @@ static __always_inline void on_established(struct bpf_sock_ops *ops)
 	struct tcp_sock *tp;
 	struct tko_key k;
 	__u32 zero = 0, i;
-	int id, err;
+	int id, err, pi;
 
 	/* The cgroup may hold sockets of other network namespaces: not ours. */
 	info = bpf_map_lookup_elem(&agent_info, &zero);
 	if (!info || bpf_get_netns_cookie(ops) != info->netns_cookie)
 		return;
 	sockops_key(ops, &k);
-	for (i = 0; i < TKO_MAX_POLICIES; i++) {
-		__u32 idx = i;
-
-		p = bpf_map_lookup_elem(&policies, &idx);
-		if (p && policy_match(p, &k, ops))
-			break;
-	}
-	if (i == TKO_MAX_POLICIES || !p)
+	pi = policy_find(ops, &k);
+	if (pi < 0)
+		return;
+	i = pi;
+	p = bpf_map_lookup_elem(&policies, &i);
+	if (!p)
 		return;
 
 	id = session_alloc();

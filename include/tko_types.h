@@ -17,6 +17,14 @@
 #define TKO_MAX_SESSIONS_LIMIT	 ((1u << 24) - 1)
 #define TKO_EVENT_LOG_LEN	 1024	/* power of two */
 #define TKO_RINGBUF_BYTES	 (256 * 1024)
+#define TKO_SIGNAL_RING_BYTES	 (64 * 1024)
+
+/*
+ * The carrier watchdog (a BPF timer the carrier pushes back at every pass)
+ * fires when no pass came for this long: longer than the longest hold
+ * (TKO_CARRIER_HOLD_MAX_MS) twice over, at least four ticks.
+ */
+#define TKO_WATCHDOG_MS		 2500
 
 /* skb->mark of frames tko forged itself, so TC egress skips them. */
 #define TKO_MARK 0x746b6f00	/* "tko\0" */
@@ -328,6 +336,7 @@ enum tko_stat {
 	TKO_ST_REFUSED_BUSY,		/* sessions not created: request queue refused */
 	TKO_ST_PATH_REQUESTS,		/* sessions queued for the agent to find their path */
 	TKO_ST_REQUESTS_LOST,		/* a queue refused an id (never expected: counted) */
+	TKO_ST_CARRIER_STALLS,		/* the watchdog found no carrier pass for its period */
 	TKO_ST_MAX,
 };
 
@@ -344,7 +353,24 @@ struct tko_carrier_state {
 	__u32 ifindex[TKO_MAX_IFACES];
 	__u64 tick_ns;		/* the clock's tick */
 	__u32 tick_bytes;	/* what the qdisc lets through per tick (tko_tick_bytes) */
-	__u32 pad;
+	__u32 watchdog_ms;	/* the watchdog's period; 0: TKO_WATCHDOG_MS */
+};
+
+/*
+ * What wakes the agent besides lifecycle events: the `signals` ring buffer.
+ * A record says there is work; the work itself is in a map (need_l2: every
+ * id there is resolved at each wakeup, so a record the full ring refused is
+ * never work lost).
+ */
+enum tko_signal_type {
+	TKO_SIG_PATH = 1,		/* need_l2 has an id: a path to resolve */
+	TKO_SIG_CARRIER_LOST = 2,	/* the watchdog fired: no carrier pass */
+};
+
+struct tko_signal {
+	__u32 type;
+	__u32 id;		/* TKO_SIG_PATH: the session */
+	__u64 passes;		/* TKO_SIG_CARRIER_LOST: carrier passes so far */
 };
 
 /* The clock's own state: entry 0 of the `clock` array, the carrier's alone. */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@
 #include "cgroup.h"
 #include "cli.h"
 #include "format.h"
+#include "links.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -40,8 +42,6 @@
 #include "route.h"
 
 #define MAX_IFACES TKO_MAX_IFACES
-/* The agent's only periodic wakeup: the carrier watchdog. */
-#define HOUSEKEEPING_MS 2000
 #define LOCK_DIR "/run/tko"
 
 static const char agent_help[] =
@@ -92,7 +92,11 @@ struct agent {
 	bool adopted;
 	bool pinned;
 	struct carrier carrier;
-	struct ring_buffer *rb;
+	struct ring_buffer *rb;		/* events and signals */
+	int links_fd;			/* rtnetlink link notifications */
+	bool want_paths;		/* a signal said need_l2 has ids */
+	bool carrier_lost;		/* the watchdog fired ... */
+	__u64 lost_at;			/* ... when the carrier had made this many passes */
 	int lock_fd;
 	bool metrics_on;		/* --metrics given */
 	struct metrics_addr metrics_addr;
@@ -134,12 +138,6 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
-/* Long enough for several carrier passes, whatever the tick. */
-static int housekeeping_ms(unsigned int tick_ms)
-{
-	return tick_ms * 4 > HOUSEKEEPING_MS ? tick_ms * 4 : HOUSEKEEPING_MS;
-}
-
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct agent *a = ctx;
@@ -149,6 +147,26 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	format_event(data, a->json, line, sizeof(line));
 	printf("%s\n", line);
+	return 0;
+}
+
+/* What the datapath wants of the agent besides printing: noted, done after the batch. */
+static int handle_signal(void *ctx, void *data, size_t size)
+{
+	struct agent *a = ctx;
+	const struct tko_signal *sig = data;
+
+	if (size < sizeof(*sig))
+		return 0;
+	switch (sig->type) {
+	case TKO_SIG_PATH:
+		a->want_paths = true;
+		break;
+	case TKO_SIG_CARRIER_LOST:
+		a->carrier_lost = true;
+		a->lost_at = sig->passes;
+		break;
+	}
 	return 0;
 }
 
@@ -525,6 +543,8 @@ static void agent_exit(struct agent *a)
 			tko_bpf_unpin(a->pin_dir);
 	}
 	ring_buffer__free(a->rb);
+	if (a->links_fd >= 0)
+		close(a->links_fd);
 	if (a->adopted)
 		tko_fds_close(&a->fds);
 	tko_bpf_destroy(&a->bpf);
@@ -574,15 +594,15 @@ static int attach_cgroup(struct agent *a)
  * Sessions without an L2 path (policy sessions, sessions the carrier could
  * not route): find it as the kernel would route their next segment, and
  * answer each request (tko_set_l2), found or not; a session that still has
- * none asks again at its next probe. At most a batch per wakeup.
+ * none asks again at its next probe. The whole queue at each wakeup: a
+ * signal the full ring refused is then never a request left waiting.
  */
 static void resolve_l2(struct agent *a)
 {
 	struct tko_ctl_args args;
 	struct tko_session s;
-	int n = 0;
 
-	while (n++ < 4096 && !bpf_map_lookup_and_delete_elem(a->fds.fd[P_NEED_L2], NULL, &args.id)) {
+	while (!bpf_map_lookup_and_delete_elem(a->fds.fd[P_NEED_L2], NULL, &args.id)) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
 		char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
 		__u32 id = args.id;
@@ -681,19 +701,74 @@ static int get_datapath(struct agent *a)
 	return 0;
 }
 
-static __u64 now_ms(void)
+/*
+ * Asleep until something happens: an event or a signal of the datapath (a
+ * path to resolve, the carrier watchdog), an interface change, a signal of
+ * ours. Nothing here runs on a clock: with sessions probing and nothing
+ * changing, the agent is never woken. The one timeout is the first carrier
+ * pass, before which no watchdog exists.
+ */
+static int agent_loop(struct agent *a)
 {
-	struct timespec ts;
+	struct epoll_event ev = { .events = EPOLLIN }, got[4];
+	int ep, n, timeout = carrier_watchdog_ms(a->carrier.tick_ms), err = 0;
+	bool watched = carrier_passed(&a->carrier);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -errno;
+	ev.data.fd = ring_buffer__epoll_fd(a->rb);
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+		err = -errno;
+		goto out;
+	}
+	ev.data.fd = a->links_fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, a->links_fd, &ev)) {
+		err = -errno;
+		goto out;
+	}
+	resolve_l2(a);	/* what was asked while no agent ran */
+	while (!exiting) {
+		n = epoll_wait(ep, got, 4, watched ? -1 : timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (!n) {	/* no pass since the injection: the frame never went round */
+			a->carrier_lost = true;
+			a->lost_at = a->carrier.last_passes;
+		}
+		for (int i = 0; i < n; i++) {
+			if (got[i].data.fd == a->links_fd && links_changed(a->links_fd))
+				check_ifaces(a);
+		}
+		err = ring_buffer__consume(a->rb);
+		if (err < 0 && err != -EINTR) {
+			pr_warn("ring buffer: %s", strerror(-err));
+			break;
+		}
+		err = 0;
+		if (a->want_paths) {
+			a->want_paths = false;
+			resolve_l2(a);
+		}
+		if (a->carrier_lost) {
+			a->carrier_lost = false;
+			carrier_lost(&a->carrier, a->lost_at);
+		}
+		if (!watched)
+			watched = carrier_passed(&a->carrier);
+	}
+out:
+	close(ep);
+	return err;
 }
 
 static int agent_run(struct agent *a)
 {
 	int ifindex[MAX_IFACES], prev[TKO_MAX_IFACES], nprev, err = 0;
-	int period = housekeeping_ms(a->tick_ms);
-	__u64 next;
 
 	/* Interfaces an earlier agent attached to but this one is not given. */
 	nprev = a->adopted ? recorded_ifaces(&a->fds, prev) : 0;
@@ -710,6 +785,12 @@ static int agent_run(struct agent *a)
 		if (!kept)
 			iface_detach_ours(prev[j], a->fds.fd[P_PROG_XDP], a->fds.fd[P_PROG_TC]);
 	}
+	/* Subscribed before anything can change: no change falls in between. */
+	a->links_fd = links_open();
+	if (a->links_fd < 0) {
+		pr_warn("cannot listen to interface changes (rtnetlink): %s", strerror(-a->links_fd));
+		return -1;
+	}
 	if (carrier_setup(&a->carrier, a->fds.fd[P_PROG_CARRIER], a->fds.fd[P_CARRIER],
 			  a->tick_ms, ifindex, a->nifaces, a->adopted))
 		return -1;
@@ -718,8 +799,8 @@ static int agent_run(struct agent *a)
 
 	/* Events produced while no agent listened are still in the ring. */
 	a->rb = ring_buffer__new(a->fds.fd[P_EVENTS], handle_event, a, NULL);
-	if (!a->rb) {
-		pr_warn("cannot open the event ring buffer: %s", strerror(errno));
+	if (!a->rb || ring_buffer__add(a->rb, a->fds.fd[P_SIGNALS], handle_signal, a)) {
+		pr_warn("cannot open the ring buffers: %s", strerror(errno));
 		return -1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -736,26 +817,10 @@ static int agent_run(struct agent *a)
 	pr_info("ready: pins in %s, session table of %u%s", a->pin_dir, a->max_sessions,
 		a->persist ? ", the datapath stays when the agent exits" : "");
 
-	/* Asleep on the ring buffer: woken by events, and by the watchdog's
-	 * period, never per keepalive. */
-	next = now_ms() + period;
-	while (!exiting) {
-		__u64 t = now_ms();
-
-		err = ring_buffer__poll(a->rb, t < next ? (int)(next - t) : 0);
-		if (err < 0 && err != -EINTR) {
-			pr_warn("ring buffer: %s", strerror(-err));
-			return -1;
-		}
-		/* Housekeeping on its own clock: events wake us too, and the
-		 * watchdog must judge a whole period, not the gap between two
-		 * events (at a long tick that gap holds no pass at all). */
-		if (exiting || now_ms() < next)
-			continue;
-		next = now_ms() + period;
-		carrier_check(&a->carrier);
-		check_ifaces(a);
-		resolve_l2(a);
+	err = agent_loop(a);
+	if (err) {
+		pr_warn("agent loop: %s", strerror(-err));
+		return -1;
 	}
 	if (a->persist)
 		pr_info("stopping; the datapath keeps running (pins in %s)", a->pin_dir);
@@ -793,7 +858,7 @@ static int cleanup(const char *pin_dir)
 
 int cmd_agent(int argc, char **argv)
 {
-	struct agent a = { .lock_fd = -1 };
+	struct agent a = { .lock_fd = -1, .links_fd = -1 };
 	int ret;
 
 	ret = parse_args(&a, argc, argv);

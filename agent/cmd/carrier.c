@@ -156,6 +156,7 @@ int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_
 			st.loop_ifindex = c->loop_ifindex;
 			st.tick_ns = (__u64)tick_ms * 1000000;
 			st.tick_bytes = tko_tick_bytes(tick_ms);
+			st.watchdog_ms = carrier_watchdog_ms(tick_ms);
 			for (int i = 0; i < TKO_MAX_IFACES; i++)
 				st.ifindex[i] = c->ifindex[i];
 			bpf_map_update_elem(map_fd, &zero, &st, BPF_ANY);
@@ -206,6 +207,7 @@ int carrier_inject(struct carrier *c)
 	st.loop_ifindex = c->loop_ifindex;
 	st.tick_ns = (__u64)c->tick_ms * 1000000;
 	st.tick_bytes = tko_tick_bytes(c->tick_ms);
+	st.watchdog_ms = carrier_watchdog_ms(c->tick_ms);
 	st.generation = ++c->generation;
 	for (int i = 0; i < TKO_MAX_IFACES; i++)
 		st.ifindex[i] = c->ifindex[i];
@@ -246,18 +248,36 @@ void carrier_set_ifaces(struct carrier *c, const int *ifindex, int n)
 	bpf_map_update_elem(c->map_fd, &zero, &st, BPF_ANY);
 }
 
-int carrier_check(struct carrier *c)
+unsigned int carrier_watchdog_ms(unsigned int tick_ms)
+{
+	return tick_ms * 4 > TKO_WATCHDOG_MS ? tick_ms * 4 : TKO_WATCHDOG_MS;
+}
+
+static int carrier_passes(const struct carrier *c, __u64 *passes)
 {
 	struct tko_carrier_state st;
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(c->map_fd, &zero, &st))
+		return -errno;
+	*passes = st.passes;
+	return 0;
+}
+
+bool carrier_passed(const struct carrier *c)
+{
+	__u64 passes = 0;
+
+	return !carrier_passes(c, &passes) && passes != c->last_passes;
+}
+
+int carrier_lost(struct carrier *c, __u64 passes)
+{
+	__u64 now = 0;
+
+	if (carrier_passes(c, &now) || now != passes)
 		return 0;
-	if (st.passes != c->last_passes) {
-		c->last_passes = st.passes;
-		return 0;
-	}
-	pr_warn("carrier lost (no pass for a whole housekeeping period): re-injecting");
+	pr_warn("carrier lost (no pass for %u ms): re-injecting", carrier_watchdog_ms(c->tick_ms));
 	return carrier_inject(c) ? 0 : 1;
 }
 

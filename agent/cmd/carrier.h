@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The carrier's userspace half: the private veth pair, its pacing qdisc, the
- * injection of the one circulating frame, and the watchdog that re-injects it
- * if it is ever lost (docs/architecture.md, "The carrier").
+ * injection of the one circulating frame, and its re-injection when the
+ * datapath's watchdog says it was lost (docs/architecture.md, "The carrier").
  */
 #ifndef TKO_CARRIER_H
 #define TKO_CARRIER_H
@@ -41,8 +41,15 @@ void carrier_remove(void);
 void carrier_set_ifaces(struct carrier *c, const int *ifindex, int n);
 /* Start (or restart, with a new generation) the circulating frame. */
 int carrier_inject(struct carrier *c);
-/* Watchdog: re-inject if no pass happened since the last call; 1 if it did. */
-int carrier_check(struct carrier *c);
+/*
+ * The watchdog fired when the carrier had made `passes` passes: re-inject
+ * unless one came since (1 if it re-injected).
+ */
+int carrier_lost(struct carrier *c, __u64 passes);
+/* No watchdog yet (no pass since the injection): 1 if one came. */
+bool carrier_passed(const struct carrier *c);
+/* The watchdog's period for this tick (ms). */
+unsigned int carrier_watchdog_ms(unsigned int tick_ms);
 /* Remove the veth pair (and with it the qdisc and the filter). */
 void carrier_teardown(struct carrier *c);
 

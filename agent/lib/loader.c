@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -66,7 +67,9 @@ static int share_map(struct bpf_map *dst, const struct bpf_map *src)
 	share_map((skel)->maps.defaults, (ctl)->maps.defaults) ?:     \
 	share_map((skel)->maps.policies, (ctl)->maps.policies) ?:     \
 	share_map((skel)->maps.need_l2, (ctl)->maps.need_l2) ?:       \
-	share_map((skel)->maps.agent_info, (ctl)->maps.agent_info))
+	share_map((skel)->maps.agent_info, (ctl)->maps.agent_info) ?: \
+	share_map((skel)->maps.signals, (ctl)->maps.signals) ?:       \
+	share_map((skel)->maps.watchdog, (ctl)->maps.watchdog))
 
 __u32 tko_index_buckets(__u32 max_sessions)
 {
@@ -77,6 +80,73 @@ __u32 tko_index_buckets(__u32 max_sessions)
 	while (b < want)
 		b <<= 1;
 	return b;
+}
+
+/*
+ * The programs that share the control object's maps load independently: in
+ * parallel, as many at once as there are CPUs. Most of an agent's start is
+ * here (libbpf reads the kernel's BTF once per object for CO-RE, then the
+ * verifier), and each of it runs on one CPU.
+ */
+struct load_job {
+	const char *what;
+	int (*load)(struct tko_bpf *b);
+};
+
+static int load_xdp(struct tko_bpf *b) { return tko_xdp_ingress__load(b->xdp); }
+static int load_tc(struct tko_bpf *b) { return tko_tc_egress__load(b->tc); }
+static int load_carrier(struct tko_bpf *b) { return tko_carrier__load(b->carrier); }
+static int load_sockops(struct tko_bpf *b) { return tko_sockops__load(b->sockops); }
+static int load_iter(struct tko_bpf *b) { return tko_sock_iter__load(b->iter); }
+
+static const struct load_job load_jobs[] = {
+	{ "the sockops program", load_sockops },
+	{ "the TC egress program", load_tc },
+	{ "the XDP ingress program", load_xdp },
+	{ "the carrier program", load_carrier },
+	{ "the socket capture iterator", load_iter },
+};
+
+#define N_LOAD_JOBS (sizeof(load_jobs) / sizeof(load_jobs[0]))
+
+struct loader {
+	struct tko_bpf *b;
+	unsigned int next;	/* the next job to take */
+	int err[N_LOAD_JOBS];
+};
+
+static void *load_worker(void *arg)
+{
+	struct loader *l = arg;
+	unsigned int i;
+
+	while ((i = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED)) < N_LOAD_JOBS)
+		l->err[i] = load_jobs[i].load(l->b);
+	return NULL;
+}
+
+static int load_parallel(struct tko_bpf *b)
+{
+	struct loader l = { .b = b };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t th[N_LOAD_JOBS];
+	unsigned int n = 0;
+
+	/* This thread works too; the others are helpers (none if a thread
+	 * cannot be made: the loads then run one after the other). */
+	while (n + 1 < N_LOAD_JOBS && (long)n + 1 < cpus &&
+	       !pthread_create(&th[n], NULL, load_worker, &l))
+		n++;
+	load_worker(&l);
+	while (n)
+		pthread_join(th[--n], NULL);
+	for (unsigned int i = 0; i < N_LOAD_JOBS; i++)
+		if (l.err[i]) {
+			pr_warn("cannot load %s: %s (-v shows the verifier log)", load_jobs[i].what,
+				strerror(-l.err[i]));
+			return l.err[i];
+		}
+	return 0;
 }
 
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
@@ -135,33 +205,9 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	      SHARE_MAPS(b->carrier, b->ctl) ?: SHARE_MAPS(b->sockops, b->ctl);
 	if (err)
 		goto fail;
-	err = tko_xdp_ingress__load(b->xdp);
-	if (err) {
-		pr_warn("cannot load the XDP ingress program: %s (-v shows the verifier log)", strerror(-err));
+	err = load_parallel(b);
+	if (err)
 		goto fail;
-	}
-	err = tko_tc_egress__load(b->tc);
-	if (err) {
-		pr_warn("cannot load the TC egress program: %s (-v shows the verifier log)", strerror(-err));
-		goto fail;
-	}
-	err = tko_carrier__load(b->carrier);
-	if (err) {
-		pr_warn("cannot load the carrier program: %s (-v shows the verifier log)", strerror(-err));
-		goto fail;
-	}
-	err = tko_sockops__load(b->sockops);
-	if (err) {
-		pr_warn("cannot load the sockops program: %s (-v shows the verifier log)",
-			strerror(-err));
-		goto fail;
-	}
-	err = tko_sock_iter__load(b->iter);
-	if (err) {
-		pr_warn("cannot load the socket capture iterator: %s (-v shows the verifier log)",
-			strerror(-err));
-		goto fail;
-	}
 	b->iter_link = bpf_program__attach_iter(b->iter->progs.tko_capture, NULL);
 	if (!b->iter_link) {
 		err = -errno;
@@ -198,6 +244,7 @@ const char *const pin_names[P_MAX] = {
 	[P_ITER_CAPTURE] = PIN_ITER_CAPTURE, [P_POLICIES] = PIN_POLICIES,
 	[P_NEED_L2] = "need_l2", [P_AGENT_INFO] = PIN_AGENT_INFO, [P_CTL_SET_L2] = "ctl_set_l2",
 	[P_PROG_SOCKOPS] = "prog_sockops", [P_CTL_START_BATCH] = PIN_CTL_START_BATCH,
+	[P_SIGNALS] = "signals",
 };
 
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
@@ -231,6 +278,7 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_CTL_SET_L2] = bpf_program__fd(c->progs.tko_set_l2);
 	f->fd[P_PROG_SOCKOPS] = bpf_program__fd(b->sockops->progs.tko_sockops);
 	f->fd[P_CTL_START_BATCH] = bpf_program__fd(c->progs.tko_start_batch);
+	f->fd[P_SIGNALS] = bpf_map__fd(c->maps.signals);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)

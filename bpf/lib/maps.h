@@ -144,6 +144,25 @@ struct {
 	__type(value, struct tko_agent_info);
 } agent_info SEC(".maps");
 
+/* Wakes the agent for work that is not an event (struct tko_signal). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, TKO_SIGNAL_RING_BYTES);
+} signals SEC(".maps");
+
+/* The carrier watchdog (bpf/lib/watchdog.h): one timer, never one per session. */
+struct tko_watchdog {
+	struct bpf_timer timer;
+	__u32 ready;		/* the timer is initialised */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tko_watchdog);
+} watchdog SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);

@@ -43,6 +43,17 @@ static __always_inline bool sched_request(__u32 id, struct tko_session *s)
 	return true;
 }
 
+/*
+ * Wake the agent. A full ring means the agent has records to read, and
+ * reads the work queues after them: a record refused is not work lost.
+ */
+static __always_inline void signal_agent(__u32 type, __u32 id, __u64 passes)
+{
+	struct tko_signal sig = { .type = type, .id = id, .passes = passes };
+
+	bpf_ringbuf_output(&signals, &sig, sizeof(sig), 0);
+}
+
 /* Ask the agent to find session id's L2 path (route, neighbour). */
 static __always_inline void path_request(__u32 id, struct tko_session *s)
 {
@@ -54,6 +65,7 @@ static __always_inline void path_request(__u32 id, struct tko_session *s)
 		return;
 	}
 	stat_inc(TKO_ST_PATH_REQUESTS);
+	signal_agent(TKO_SIG_PATH, id, 0);
 }
 
 /* --- the carrier's side --- */
