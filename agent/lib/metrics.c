@@ -60,6 +60,8 @@ static const struct {
 		"Sessions not created because the clock's request queue refused them." },
 	[TKO_ST_PATH_REQUESTS] = { "path_requests",
 		"Link-layer paths the datapath asked the agent to resolve." },
+	[TKO_ST_CARRIER_STALLS] = { "carrier_stalls",
+		"Times the carrier watchdog found no carrier pass for its period." },
 	[TKO_ST_REQUESTS_LOST] = { "requests_lost",
 		"Requests to the clock or the agent a full queue refused (sized for every "
 		"session: not expected)." },
