@@ -21,7 +21,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Xclang -target-feature -Xclang -alu32
 BPF_PROGS := ctl xdp_ingress tc_egress carrier sock_iter sockops
 BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
-BPF_HDRS := $(wildcard bpf/lib/*.h) include/tko_types.h
+BPF_HDRS := $(wildcard bpf/lib/*.h) include/tko_types.h include/tko_hash.h
 
 # agent/lib: libtko, what include/tko.h promises (loader, sessions, routes,
 # formatting). agent/cmd: the tko command and the agent daemon, built on it.

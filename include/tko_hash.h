@@ -18,6 +18,13 @@
 #define TKO_HASH_K2 0xff51afd7ed558ccdULL
 #define TKO_HASH_K3 0xc4ceb9fe1a85ec53ULL
 
+/*
+ * The words of a struct tko_key. Reading a struct through a plain __u64
+ * pointer breaks C's aliasing rules: gcc -O2 may then hash words it never
+ * saw written (a copy of the key made just before), so it gets may_alias.
+ */
+typedef __u64 __attribute__((may_alias)) tko_key_word;
+
 static inline __u64 tko_hash_word(__u64 h, __u64 w)
 {
 	w *= TKO_HASH_K1;
@@ -27,7 +34,7 @@ static inline __u64 tko_hash_word(__u64 h, __u64 w)
 
 static inline __u64 tko_hash_key(const struct tko_key *k, __u64 seed)
 {
-	const __u64 *w = (const __u64 *)k;	/* struct tko_key is 8-byte aligned */
+	const tko_key_word *w = (const tko_key_word *)k;	/* struct tko_key is 8-byte aligned */
 	__u64 h = seed ^ (sizeof(*k) * TKO_HASH_K1);
 
 	h = tko_hash_word(h, w[0]);
@@ -77,7 +84,7 @@ static inline __u32 tko_index_tag(__u32 entry)
 
 static inline int tko_key_equal(const struct tko_key *a, const struct tko_key *b)
 {
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	const tko_key_word *x = (const tko_key_word *)a, *y = (const tko_key_word *)b;
 
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
 }

@@ -201,11 +201,12 @@ size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, s
 		ret = bpf_prog_test_run_opts(fd, &opts);
 		k = ret ? ret : (int)opts.retval;
 		if (k < 0) {
-			/* The first one failed: its own start says why. */
+			/* The first one failed: the program says why. Only a run
+			 * that failed itself is tried again, alone: a refusal is
+			 * an event and a counter, and must not be made twice. */
 			struct tko_ctl_args one = args[done];
 
-			k = 0;
-			results[done] = start_args(t, &one);
+			results[done] = ret ? start_args(t, &one) : k;
 			started += !results[done];
 			done++;
 			continue;
@@ -227,16 +228,22 @@ int tko_session_stop(struct tko *t, const struct tko_key *key)
 	return run_ctl(t->stop_fd, &args);
 }
 
-/* As the datapath's entry_match(): a live session of key at entry e. */
+/*
+ * As the datapath's entry_match(): key's live session at entry e: its id,
+ * -ENOENT if not there, or the error reading the entry (an id beyond the
+ * table, ENOENT, is no session either).
+ */
 static int entry_match(int sessions_fd, __u32 e, __u32 tag, const struct tko_key *key,
 		       struct tko_session *s)
 {
 	__u32 id = tko_index_id(e);
 
-	if (!e || tko_index_tag(e) != tag || bpf_map_lookup_elem(sessions_fd, &id, s))
-		return -1;
+	if (!e || tko_index_tag(e) != tag)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(sessions_fd, &id, s))
+		return -errno;
 	if (!tko_session_live(s) || !tko_key_equal(&s->key, key))
-		return -1;
+		return -ENOENT;
 	return (int)id;
 }
 
@@ -264,6 +271,8 @@ int tko_table_find(int sessions_fd, int index_fd, const struct tko_table *tb,
 					*id = found;
 				return 0;
 			}
+			if (found != -ENOENT)
+				return found;
 		}
 	}
 	return -ENOENT;

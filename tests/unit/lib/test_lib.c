@@ -2,14 +2,24 @@
 /*
  * Unit tests of agent/lib/tko.c (libtko).
  *
- * No BPF object is loaded and no pin is created. The first tests use lib.c as
- * it is (environment, defaults, argument checks, a missing pin directory). The
- * rest stand in for the kernel: this file defines the few libbpf calls lib.c
- * makes (bpf_obj_get, bpf_prog_test_run_opts, bpf_map_lookup_elem,
- * bpf_map_lookup_batch); a definition in the executable takes precedence over
- * libbpf.so's. bpf_obj_get forwards to libbpf's unless a test turns fake pins
- * on, in which case each pin is an fd on /dev/null. The fakes follow the
- * kernel's semantics (errno and -errno on failure, as libbpf 1.x does).
+ * No BPF object is loaded and no pin is created. The first tests use libtko
+ * as it is (environment, defaults, argument checks, a missing pin directory).
+ * The rest stand in for the kernel: this file defines the few libbpf calls
+ * libtko makes (bpf_obj_get, bpf_prog_test_run_opts, bpf_map_lookup_elem,
+ * bpf_map_lookup_batch); a definition in the executable takes precedence
+ * over libbpf.so's. bpf_obj_get forwards to libbpf's unless a test turns
+ * fake pins on, in which case each pin is an fd on /dev/null that names one
+ * fake map or program.
+ *
+ * The fake maps are those of the datapath (include/tko_types.h) with the
+ * kernel's semantics: `sessions` is an array of struct tko_session indexed
+ * by id (-ENOENT at max_entries and beyond), `sessions_index` an array of
+ * buckets holding tko_index_entry(tag, id) where the seeded hash of
+ * include/tko_hash.h puts the tuple, as session_publish() leaves them,
+ * `table` the one-entry array of struct tko_table. Batch lookups of an array
+ * follow generic_map_lookup_batch(): the cursor is the last key returned,
+ * the next walk starts after it, the end is -ENOENT with what was copied.
+ * Failures set errno and return -errno, as libbpf 1.x does.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -29,52 +39,118 @@
 #include <cmocka.h>
 
 #include "tko.h"
+#include "tko_hash.h"
 #include "loader.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- the fake kernel ----------------------------------------------------- */
 
-static const char *const lib_pin_names[] = {
-	PIN_SESSIONS, PIN_EVENT_LOG, PIN_STATS, PIN_CTL_START, PIN_CTL_STOP,
+/* The pins libtko opens: the first LP_OPEN_N in tko_open, the rest on demand. */
+enum {
+	LP_SESSIONS, LP_INDEX, LP_TABLE, LP_EVENT_LOG, LP_STATS, LP_START, LP_STOP,
+	LP_OPEN_N,
+	LP_START_BATCH = LP_OPEN_N, LP_DEFAULTS, LP_EV_STATS,
+	LP_N
 };
-enum { LP_SESSIONS, LP_EVENT_LOG, LP_STATS, LP_START, LP_STOP, LP_N };
+/* Named as the agent pins them (loader.c), so libtko must open those. */
+static const int lp_pin[LP_N] = {
+	[LP_SESSIONS] = P_SESSIONS, [LP_INDEX] = P_INDEX, [LP_TABLE] = P_TABLE,
+	[LP_EVENT_LOG] = P_EVENT_LOG, [LP_STATS] = P_STATS, [LP_START] = P_CTL_START,
+	[LP_STOP] = P_CTL_STOP, [LP_START_BATCH] = P_CTL_START_BATCH,
+	[LP_DEFAULTS] = P_DEFAULTS, [LP_EV_STATS] = P_EV_STATS,
+};
+#define LP_NAME(i) (pin_names[lp_pin[i]])
 
-#define MAX_FAKE_SESSIONS 8
+#define FAKE_MAX_SESSIONS 2048
+#define FAKE_MAX_BUCKETS 256		/* tko_index_buckets(FAKE_MAX_SESSIONS) */
+#define FAKE_SEED 0x5eed0fc0ffee1234ULL
+#define FOREACH_CHUNK 1024		/* what tko_session_foreach asks per batch */
+#define MAX_VERDICTS 8
+#define MAX_STARTS 1024
 
 static struct {
 	bool on;			/* fake pins instead of libbpf's bpf_obj_get */
-	int missing;			/* index of a pin that does not exist, or -1 */
-	char dir[PATH_MAX];		/* where lib.c must look */
-	int fd[LP_N];			/* what bpf_obj_get handed out, -1 if nothing */
-	int gets;			/* bpf_obj_get calls */
+	bool absent[LP_N];		/* pins that do not exist */
+	char dir[PATH_MAX];		/* where libtko must look */
+	int fd[LP_N];			/* the last fd bpf_obj_get handed out, -1 if none */
+	int gets[LP_N];			/* bpf_obj_get calls per pin */
+	int gets_total;
 
-	/* bpf_prog_test_run_opts */
+	/* bpf_prog_test_run_opts on tko_start / tko_stop */
 	int runs, run_fd, run_err;
 	__u32 run_retval;
 	struct tko_ctl_args run_args;
 	__u32 run_ctx_size;
+	/* tko_start_batch: runs, and a run that fails itself (-errno) */
+	int batch_runs, batch_run_err;
+	/* Verdicts of the start programs by key.lport (0 if not listed):
+	 * tko_start returns it, tko_start_batch stops at the first non-zero. */
+	struct { __u16 lport; int err; } verdict[MAX_VERDICTS];
+	/* every start the programs were asked for, in order: key.lport */
+	__u16 started[MAX_STARTS];
+	int nstarted;
 
-	/* the sessions hash map, in its iteration order */
-	struct tko_key keys[MAX_FAKE_SESSIONS];
-	struct tko_session sessions[MAX_FAKE_SESSIONS];
-	int nsessions;
+	/* table: entry 0, struct tko_table */
+	struct tko_table table;
+	int table_errno;		/* lookups of it fail with this, 0: they do not */
 
-	/* the event_log array map */
+	/* sessions: array of max_sessions entries */
+	__u32 max_sessions;
+	struct tko_session sessions[FAKE_MAX_SESSIONS];
+	int sessions_reads;		/* bpf_map_lookup_elem calls on it */
+	__s64 sessions_fail_id;		/* id whose lookup fails with sessions_errno, or -1 */
+	int sessions_errno;
+	int batch_calls;		/* bpf_map_lookup_batch calls */
+	int batch_fail_call;		/* that call (1, 2, ...) fails with batch_errno; 0: none */
+	int batch_errno;
+
+	/* sessions_index: array of table.buckets buckets */
+	struct tko_bucket index[FAKE_MAX_BUCKETS];
+	int index_reads;
+	__s64 index_fail_bucket;	/* bucket whose lookup fails with index_errno, or -1 */
+	int index_errno;
+	/* Runs after a bucket was copied out, once: what the datapath does
+	 * between libtko's read of the index and its read of the entry. */
+	void (*after_index_read)(void);
+
+	/* defaults: entry 0, struct tko_config */
+	struct tko_config defaults;
+	int defaults_errno;
+
+	/* event_log: array of TKO_EVENT_LOG_LEN */
 	struct tko_event log[TKO_EVENT_LOG_LEN];
 	int log_fail_at;		/* index whose lookup fails with EIO, or -1 */
 
-	/* the per-CPU stats array map: value = stat * 1000 + cpu + 1 */
+	/* stats, ev_stats: per-CPU arrays of __u64, value = index * 1000 + cpu + 1 */
 	int stats_fail_at;
 } fk;
+
+static void fake_table(__u32 max_sessions);
 
 static int fake_reset(void **state)
 {
 	memset(&fk, 0, sizeof(fk));
-	fk.missing = fk.log_fail_at = fk.stats_fail_at = -1;
+	fk.log_fail_at = fk.stats_fail_at = -1;
+	fk.sessions_fail_id = fk.index_fail_bucket = -1;
 	for (int i = 0; i < LP_N; i++)
 		fk.fd[i] = -1;
+	fake_table(64);
 	return 0;
+}
+
+/* A datapath loaded with a table of max_sessions, as tko_bpf_load sets it up. */
+static void fake_table(__u32 max_sessions)
+{
+	assert_true(max_sessions <= FAKE_MAX_SESSIONS);
+	memset(fk.sessions, 0, sizeof(fk.sessions));
+	memset(fk.index, 0, sizeof(fk.index));
+	fk.max_sessions = max_sessions;
+	fk.table = (struct tko_table){
+		.seed = FAKE_SEED, .buckets = tko_index_buckets(max_sessions),
+		.max_sessions = max_sessions,
+	};
+	assert_true(fk.table.buckets <= FAKE_MAX_BUCKETS);
 }
 
 static int fail_errno(int e)
@@ -93,99 +169,307 @@ int bpf_obj_get(const char *path)
 			real = (int (*)(const char *))dlsym(RTLD_NEXT, "bpf_obj_get");
 		return real ? real(path) : fail_errno(ENOSYS);
 	}
-	fk.gets++;
+	fk.gets_total++;
 	for (int i = 0; i < LP_N; i++) {
-		snprintf(want, sizeof(want), "%s/%s", fk.dir, lib_pin_names[i]);
+		int fd;
+
+		snprintf(want, sizeof(want), "%s/%s", fk.dir, LP_NAME(i));
 		if (strcmp(path, want))
 			continue;
-		if (i == fk.missing)
+		fk.gets[i]++;
+		if (fk.absent[i])
 			return fail_errno(ENOENT);
-		fk.fd[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		return fk.fd[i];
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		/* a number the kernel reuses was closed: it names this pin now */
+		for (int j = 0; j < LP_N; j++)
+			if (fk.fd[j] == fd)
+				fk.fd[j] = -1;
+		fk.fd[i] = fd;
+		return fd;
 	}
 	fail_msg("bpf_obj_get: unexpected path %s", path);
 	return -1;
 }
 
-int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts)
+static int fake_pin_of(int fd)
 {
-	fk.runs++;
-	fk.run_fd = prog_fd;
-	fk.run_ctx_size = opts->ctx_size_in;
-	if (opts->ctx_in && opts->ctx_size_in == sizeof(fk.run_args))
-		memcpy(&fk.run_args, opts->ctx_in, sizeof(fk.run_args));
-	/* a control program reads nothing else and writes no output */
-	assert_null(opts->data_in);
-	assert_null(opts->ctx_out);
-	if (fk.run_err)
-		return fail_errno(-fk.run_err);
-	opts->retval = fk.run_retval;
-	return 0;
-}
-
-static int fake_session_index(const void *key)
-{
-	for (int i = 0; i < fk.nsessions; i++)
-		if (!memcmp(&fk.keys[i], key, sizeof(struct tko_key)))
+	for (int i = 0; fd >= 0 && i < LP_N; i++)
+		if (fk.fd[i] == fd)
 			return i;
 	return -1;
 }
 
-int bpf_map_lookup_elem(int fd, const void *key, void *value)
+static int verdict_of(const struct tko_ctl_args *a)
 {
-	__u32 idx;
+	for (int i = 0; i < MAX_VERDICTS; i++)
+		if (fk.verdict[i].err && fk.verdict[i].lport == a->key.lport)
+			return fk.verdict[i].err;
+	return 0;
+}
 
-	if (fd >= 0 && fd == fk.fd[LP_SESSIONS]) {
-		int i = fake_session_index(key);
+static void log_start(const struct tko_ctl_args *a)
+{
+	assert_true(fk.nstarted < MAX_STARTS);
+	fk.started[fk.nstarted++] = a->key.lport;
+}
 
-		if (i < 0)
-			return fail_errno(ENOENT);
-		memcpy(value, &fk.sessions[i], sizeof(fk.sessions[i]));
+/* tko_start_batch's contract (bpf/ctl.bpf.c): how many started, in order,
+ * stopping at the first that fails; its -errno if that is the first. */
+static int fake_start_batch(const struct tko_ctl_batch *b)
+{
+	__u32 i;
+
+	if (b->n > TKO_BATCH_MAX)
+		return -EINVAL;
+	for (i = 0; i < b->n; i++) {
+		int err = verdict_of(&b->args[i]);
+
+		log_start(&b->args[i]);
+		if (err)
+			return i ? (int)i : err;
+	}
+	return (int)i;
+}
+
+int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts)
+{
+	int pin = fake_pin_of(prog_fd);
+
+	/* a syscall program takes a context and nothing else (bpf_prog_test_run_syscall) */
+	assert_null(opts->data_in);
+	assert_null(opts->data_out);
+	assert_null(opts->ctx_out);
+	assert_int_equal(opts->repeat, 0);
+	assert_int_equal(opts->flags, 0);
+	if (pin == LP_START_BATCH) {
+		fk.batch_runs++;
+		/* the programs read their whole context: a shorter one is refused */
+		if (!opts->ctx_in || opts->ctx_size_in < sizeof(struct tko_ctl_batch))
+			return fail_errno(EINVAL);
+		if (fk.batch_run_err)
+			return fail_errno(-fk.batch_run_err);
+		opts->retval = (__u32)fake_start_batch(opts->ctx_in);
 		return 0;
 	}
-	memcpy(&idx, key, sizeof(idx));
-	if (fd >= 0 && fd == fk.fd[LP_EVENT_LOG]) {
+	if (pin != LP_START && pin != LP_STOP)
+		fail_msg("bpf_prog_test_run_opts on unexpected fd %d", prog_fd);
+	fk.runs++;
+	fk.run_fd = prog_fd;
+	fk.run_ctx_size = opts->ctx_size_in;
+	if (!opts->ctx_in || opts->ctx_size_in < sizeof(struct tko_ctl_args))
+		return fail_errno(EINVAL);
+	memcpy(&fk.run_args, opts->ctx_in, sizeof(fk.run_args));
+	if (fk.run_err)
+		return fail_errno(-fk.run_err);
+	opts->retval = fk.run_retval;
+	if (pin == LP_START) {
+		log_start(&fk.run_args);
+		if (verdict_of(&fk.run_args))
+			opts->retval = (__u32)verdict_of(&fk.run_args);
+	}
+	return 0;
+}
+
+/* A per-CPU array of __u64: value of index i on CPU c is i * 1000 + c + 1. */
+static int percpu_lookup(__u32 idx, __u32 max, void *value)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (idx >= max)
+		return fail_errno(ENOENT);
+	if ((int)idx == fk.stats_fail_at)
+		return fail_errno(EPERM);
+	for (int c = 0; c < ncpu; c++)
+		((__u64 *)value)[c] = (__u64)idx * 1000 + c + 1;
+	return 0;
+}
+
+int bpf_map_lookup_elem(int fd, const void *key, void *value)
+{
+	int pin = fake_pin_of(fd);
+	__u32 idx;
+
+	memcpy(&idx, key, sizeof(idx));	/* every map here is an array: a __u32 key */
+	switch (pin) {
+	case LP_SESSIONS:
+		fk.sessions_reads++;
+		if (idx >= fk.max_sessions)
+			return fail_errno(ENOENT);
+		if ((__s64)idx == fk.sessions_fail_id)
+			return fail_errno(fk.sessions_errno);
+		memcpy(value, &fk.sessions[idx], sizeof(fk.sessions[idx]));
+		return 0;
+	case LP_INDEX:
+		fk.index_reads++;
+		if (idx >= fk.table.buckets)
+			return fail_errno(ENOENT);
+		if ((__s64)idx == fk.index_fail_bucket)
+			return fail_errno(fk.index_errno);
+		memcpy(value, &fk.index[idx], sizeof(fk.index[idx]));
+		if (fk.after_index_read) {
+			void (*f)(void) = fk.after_index_read;
+
+			fk.after_index_read = NULL;
+			f();
+		}
+		return 0;
+	case LP_TABLE:
+		if (idx >= 1)
+			return fail_errno(ENOENT);
+		if (fk.table_errno)
+			return fail_errno(fk.table_errno);
+		memcpy(value, &fk.table, sizeof(fk.table));
+		return 0;
+	case LP_DEFAULTS:
+		if (idx >= 1)
+			return fail_errno(ENOENT);
+		if (fk.defaults_errno)
+			return fail_errno(fk.defaults_errno);
+		memcpy(value, &fk.defaults, sizeof(fk.defaults));
+		return 0;
+	case LP_EVENT_LOG:
 		if (idx >= TKO_EVENT_LOG_LEN)
 			return fail_errno(ENOENT);
 		if ((int)idx == fk.log_fail_at)
 			return fail_errno(EIO);
 		memcpy(value, &fk.log[idx], sizeof(fk.log[idx]));
 		return 0;
-	}
-	if (fd >= 0 && fd == fk.fd[LP_STATS]) {
-		int ncpu = libbpf_num_possible_cpus();
-
-		if (idx >= TKO_ST_MAX)
-			return fail_errno(ENOENT);
-		if ((int)idx == fk.stats_fail_at)
-			return fail_errno(EPERM);
-		for (int c = 0; c < ncpu; c++)
-			((__u64 *)value)[c] = (__u64)idx * 1000 + c + 1;
-		return 0;
+	case LP_STATS:
+		return percpu_lookup(idx, TKO_ST_MAX, value);
+	case LP_EV_STATS:
+		return percpu_lookup(idx, TKO_EV_STATS_LEN, value);
 	}
 	fail_msg("bpf_map_lookup_elem on unexpected fd %d", fd);
 	return -1;
 }
 
+/* array_map_get_next_key(): 0 after none or an index out of range, then +1. */
+static int array_next_key(__u32 max, const __u32 *prev, __u32 *next)
+{
+	if (!prev || *prev >= max) {
+		*next = 0;
+		return 0;
+	}
+	if (*prev == max - 1)
+		return -ENOENT;
+	*next = *prev + 1;
+	return 0;
+}
+
 /*
- * Batch semantics of a hash map: in_batch NULL starts the walk, out_batch is
- * an opaque cursor, and the last chunk comes with -ENOENT.
+ * generic_map_lookup_batch() on the sessions array: in_batch NULL starts the
+ * walk, otherwise it continues after the key in_batch holds; out_batch gets
+ * the last key copied (untouched if none); count gets how many; the walk's
+ * end is -ENOENT, with what was copied before it.
  */
 int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values,
 			 __u32 *count, const struct bpf_map_batch_opts *opts)
 {
-	__u64 start = in_batch ? *(__u64 *)in_batch : 0, i;
-	__u32 n = 0;
+	__u32 prev, key, cp, max_count = *count;
+	bool have_prev = in_batch;
+	int err = 0;
 
-	if (fd < 0 || fd != fk.fd[LP_SESSIONS])
+	if (fake_pin_of(fd) != LP_SESSIONS)
 		fail_msg("bpf_map_lookup_batch on unexpected fd %d", fd);
-	for (i = start; i < (__u64)fk.nsessions && n < *count; i++, n++) {
-		memcpy((struct tko_key *)keys + n, &fk.keys[i], sizeof(fk.keys[i]));
-		memcpy((struct tko_session *)values + n, &fk.sessions[i], sizeof(fk.sessions[i]));
+	if (++fk.batch_calls > 64)
+		fail_msg("bpf_map_lookup_batch: call %d, the walk does not end", fk.batch_calls);
+	if (opts && opts->elem_flags)	/* BPF_F_LOCK: the entries hold no spin lock */
+		return fail_errno(EINVAL);
+	if (!max_count)
+		return 0;
+	*count = 0;
+	if (fk.batch_calls == fk.batch_fail_call)
+		return fail_errno(fk.batch_errno);
+	if (in_batch)
+		memcpy(&prev, in_batch, sizeof(prev));
+	for (cp = 0; cp < max_count; cp++) {
+		err = array_next_key(fk.max_sessions, have_prev ? &prev : NULL, &key);
+		if (err)
+			break;
+		memcpy((__u32 *)keys + cp, &key, sizeof(key));
+		memcpy((struct tko_session *)values + cp, &fk.sessions[key],
+		       sizeof(fk.sessions[key]));
+		prev = key;
+		have_prev = true;
 	}
-	*count = n;
-	*(__u64 *)out_batch = i;
-	return i >= (__u64)fk.nsessions ? fail_errno(ENOENT) : 0;
+	*count = cp;
+	if (cp)
+		memcpy(out_batch, &prev, sizeof(prev));
+	return err ? fail_errno(-err) : 0;
+}
+
+/* What a session of id carries, so that a copy of it can be told apart. */
+static __u32 mark_of(__u32 id)
+{
+	return 0x5e000000u | id;
+}
+
+static __u64 hash_of(const struct tko_key *key)
+{
+	struct tko_key k = *key;
+
+	return tko_hash_key(&k, fk.table.seed);
+}
+
+/* Put entry e in a free slot of bucket b, as bucket_claim(): its position. */
+static __u32 bucket_put(__u32 b, __u32 e)
+{
+	assert_true(b < fk.table.buckets);
+	for (__u32 i = 0; i < TKO_BUCKET_SLOTS; i++)
+		if (!fk.index[b].slot[i]) {
+			fk.index[b].slot[i] = e;
+			return b * TKO_BUCKET_SLOTS + i;
+		}
+	fail_msg("bucket %u is full", b);
+	return 0;
+}
+
+static int bucket_used(__u32 b)
+{
+	int n = 0;
+
+	for (int i = 0; i < TKO_BUCKET_SLOTS; i++)
+		n += !!fk.index[b].slot[i];
+	return n;
+}
+
+/*
+ * Entry id holds key's session in state, as start_one() and session_publish()
+ * leave it: indexed in bucket `which` (0 or 1) of the tuple, or not indexed
+ * (which < 0: an entry ended, freed or never published). Ids up to id were
+ * handed out.
+ */
+static struct tko_session *fake_add(__u32 id, const struct tko_key *key, __u8 state, int which)
+{
+	struct tko_session *s = &fk.sessions[id];
+	__u64 h = hash_of(key);
+
+	assert_true(id < fk.max_sessions);
+	memset(s, 0, offsetof(struct tko_session, clock));
+	s->key = *key;
+	s->state = state;
+	s->tcp.snd_nxt = mark_of(id);
+	s->started_ns = 1000000000ULL + id;
+	if (which >= 0) {
+		s->index_entry = tko_index_entry(tko_hash_tag(h), id);
+		s->index_pos = bucket_put(tko_hash_bucket(h, fk.table.buckets, which),
+					  s->index_entry);
+	}
+	if (fk.table.fresh <= id)
+		fk.table.fresh = id + 1;
+	return s;
+}
+
+/* session_unindex(): the slot it holds is cleared. */
+static void fake_unindex(__u32 id)
+{
+	struct tko_session *s = &fk.sessions[id];
+	__u32 *slot = &fk.index[s->index_pos / TKO_BUCKET_SLOTS].slot[s->index_pos %
+								       TKO_BUCKET_SLOTS];
+
+	assert_int_equal(*slot, s->index_entry);
+	*slot = 0;
 }
 
 static bool fd_is_open(int fd)
@@ -211,6 +495,29 @@ static struct tko_key key_v4(__u8 last)
 		.family = TKO_AF_INET, .lport = 40000, .rport = 443,
 		.laddr = { 192, 168, 0, last }, .raddr = { 203, 0, 113, 7 },
 	};
+	return k;
+}
+
+/*
+ * The next key after counter *n whose tuple has bucket b as its `which`
+ * bucket (and that tag, if tag >= 0): one counter gives distinct keys, none
+ * of them a key_v4() of the tests (address .200).
+ */
+static struct tko_key key_in_bucket(__u32 *n, __u32 b, int which, int tag)
+{
+	struct tko_key k = key_v4(200);
+
+	while (++*n < 1u << 24) {
+		__u64 h;
+
+		k.lport = *n & 0xffff;
+		k.raddr[3] = *n >> 16;
+		h = hash_of(&k);
+		if (tko_hash_bucket(h, fk.table.buckets, which) == b &&
+		    (tag < 0 || tko_hash_tag(h) == (__u32)tag))
+			return k;
+	}
+	fail_msg("no key for bucket %u tag %d", b, tag);
 	return k;
 }
 
@@ -292,6 +599,26 @@ static void test_start_einval(void **state)
 	}
 }
 
+/* The key and the state are checked before t is touched, too. */
+static void test_start_einval_key_state(void **state)
+{
+	static const __u8 families[] = { 0, 1 /* AF_UNIX */, TKO_AF_INET + 1, 255 };
+	struct tko_tcp_state tcp = { .wscale = 15 };	/* RFC 7323 2.3: 14 at most */
+	struct tko_key key = key_v4(2);
+	struct tko_config cfg;
+
+	tko_config_default(&cfg);
+	for (size_t i = 0; i < ARRAY_LEN(families); i++) {
+		key.family = families[i];
+		if (tko_session_start(NULL, &key, &cfg, NULL, 0) != -EINVAL)
+			fail_msg("family %u accepted", families[i]);
+	}
+	key.family = TKO_AF_INET6;
+	assert_int_equal(tko_session_start(NULL, &key, &cfg, &tcp, TKO_HAVE_SEQ), -EINVAL);
+	tcp.wscale = 255;
+	assert_int_equal(tko_session_start(NULL, &key, &cfg, &tcp, TKO_HAVE_SEQ), -EINVAL);
+}
+
 /* ---- tko_open on a real (absent) pin directory ---------------------------- */
 
 static void test_open_missing_dir(void **state)
@@ -322,38 +649,58 @@ static void test_close_null(void **state)
 static void test_open_close_fake(void **state)
 {
 	struct tko *t = fake_open();
-	int fds[LP_N];
+	int fds[LP_OPEN_N];
 
-	assert_int_equal(fk.gets, LP_N);	/* every pin, under the given directory */
-	for (int i = 0; i < LP_N; i++) {
-		assert_true(fd_is_open(fk.fd[i]));
+	/* every pin it needs, once, under the given directory; no other */
+	assert_int_equal(fk.gets_total, LP_OPEN_N);
+	for (int i = 0; i < LP_OPEN_N; i++) {
+		if (fk.gets[i] != 1 || !fd_is_open(fk.fd[i]))
+			fail_msg("pin %s: opened %d times, fd %d", LP_NAME(i), fk.gets[i], fk.fd[i]);
 		fds[i] = fk.fd[i];
 	}
 	tko_close(t);
-	for (int i = 0; i < LP_N; i++)
+	for (int i = 0; i < LP_OPEN_N; i++)
 		if (fd_is_open(fds[i]))
-			fail_msg("pin %s: fd %d left open by tko_close", lib_pin_names[i], fds[i]);
+			fail_msg("pin %s: fd %d left open by tko_close", LP_NAME(i), fds[i]);
+}
+
+static void open_fails(int want, const char *what)
+{
+	struct tko *t = (struct tko *)&t;	/* must stay untouched */
+	int ret;
+
+	fk.on = true;
+	snprintf(fk.dir, sizeof(fk.dir), "/tmp/tko-unit-fake");
+	ret = tko_open(fk.dir, &t);
+	if (ret != want)
+		fail_msg("%s: tko_open returned %d, want %d", what, ret, want);
+	assert_ptr_equal(t, (struct tko *)&t);
+	for (int i = 0; i < LP_N; i++)
+		if (fd_is_open(fk.fd[i]))
+			fail_msg("%s: fd of %s leaked", what, LP_NAME(i));
 }
 
 /* Whichever pin is missing, tko_open fails with -ENOENT and leaks no fd. */
 static void test_open_one_pin_missing(void **state)
 {
-	for (int m = 0; m < LP_N; m++) {
-		struct tko *t = (struct tko *)&t;
-		int ret;
+	for (int m = 0; m < LP_OPEN_N; m++) {
+		char what[64];
 
 		fake_reset(NULL);
-		fk.on = true;
-		fk.missing = m;
-		snprintf(fk.dir, sizeof(fk.dir), "/tmp/tko-unit-fake");
-		ret = tko_open(fk.dir, &t);
-		if (ret != -ENOENT)
-			fail_msg("pin %s missing: tko_open returned %d", lib_pin_names[m], ret);
-		assert_ptr_equal(t, (struct tko *)&t);
-		for (int i = 0; i < LP_N; i++)
-			if (fd_is_open(fk.fd[i]))
-				fail_msg("pin %s missing: fd of %s leaked", lib_pin_names[m], lib_pin_names[i]);
+		fk.absent[m] = true;
+		snprintf(what, sizeof(what), "pin %s missing", LP_NAME(m));
+		open_fails(-ENOENT, what);
 	}
+}
+
+/* The table's geometry is read at open: its errors are tko_open's. */
+static void test_open_table(void **state)
+{
+	fk.table_errno = EPERM;
+	open_fails(-EPERM, "table unreadable");
+	fake_reset(NULL);
+	fk.table.buckets = 0;	/* a table nobody set up */
+	open_fails(-EPROTO, "table of 0 buckets");
 }
 
 /* The limits themselves are accepted, and reach the control program intact. */
@@ -395,8 +742,12 @@ static void test_start_args_monitor(void **state)
 	cfg.flags = TKO_F_ONESHOT | TKO_F_STATE_GIVEN;
 	want.cfg = cfg;
 	want.cfg.flags = TKO_F_ONESHOT;
+	memset(&fk.run_args, 0xa5, sizeof(fk.run_args));
 	assert_int_equal(tko_session_start(t, &key, &cfg, NULL, TKO_HAVE_SEQ | TKO_HAVE_TS), 0);
+	/* nothing else: no state, no path, and id 0 (only tko_set_l2 reads it) */
 	assert_memory_equal(&fk.run_args, &want, sizeof(want));
+	assert_int_equal(fk.run_args.id, 0);
+	assert_int_equal(fk.run_args.have, 0);
 	assert_int_equal(cfg.flags, TKO_F_ONESHOT | TKO_F_STATE_GIVEN);	/* caller's copy kept */
 	tko_close(t);
 }
@@ -419,15 +770,20 @@ static void test_start_args_state(void **state)
 	tko_config_default(&cfg);
 	want.cfg = cfg;
 	want.cfg.flags = TKO_F_STATE_GIVEN;
-	assert_int_equal(tko_session_start(t, &key, &cfg, &tcp, TKO_HAVE_SEQ | TKO_HAVE_TS), 0);
+	memset(&fk.run_args, 0xa5, sizeof(fk.run_args));
+	/* TKO_HAVE_L2 without a path given: dropped, the datapath would trust it */
+	assert_int_equal(tko_session_start(t, &key, &cfg, &tcp,
+					   TKO_HAVE_SEQ | TKO_HAVE_TS | TKO_HAVE_L2), 0);
 	assert_memory_equal(&fk.run_args, &want, sizeof(want));
+	assert_int_equal(fk.run_args.id, 0);
+	assert_int_equal(fk.run_args.ifindex, 0);
 	tko_close(t);
 }
 
 /* The control program's verdict is the caller's result; so is a failed run. */
 static void test_start_stop_results(void **state)
 {
-	static const int verdicts[] = { 0, -EEXIST, -E2BIG, -EINVAL, -ENOENT };
+	static const int verdicts[] = { 0, -EEXIST, -E2BIG, -ENOSPC, -EBUSY, -EINVAL, -ENOENT };
 	struct tko *t = fake_open();
 	struct tko_key key = key_v4(9);
 	struct tko_config cfg;
@@ -445,33 +801,289 @@ static void test_start_stop_results(void **state)
 	tko_close(t);
 }
 
+/* tko_stop finds the session by key itself: the key, zeros elsewhere (id too). */
 static void test_stop_args(void **state)
 {
 	struct tko *t = fake_open();
 	struct tko_key key = key_v4(3);
 	struct tko_ctl_args want = { .key = key };
 
+	fake_add(5, &key, TKO_ACTIVE, 0);	/* an id libtko could know, and must not pass */
 	memset(&fk.run_args, 0xa5, sizeof(fk.run_args));
 	assert_int_equal(tko_session_stop(t, &key), 0);
 	assert_int_equal(fk.run_fd, fk.fd[LP_STOP]);
 	assert_int_equal(fk.run_ctx_size, sizeof(struct tko_ctl_args));
-	assert_memory_equal(&fk.run_args, &want, sizeof(want));	/* the key, zeros elsewhere */
+	assert_memory_equal(&fk.run_args, &want, sizeof(want));
+	assert_int_equal(fk.run_args.id, 0);
+	assert_int_equal(fk.nstarted, 0);	/* and it is no start */
 	tko_close(t);
 }
 
-static void test_session_get(void **state)
-{
-	struct tko *t = fake_open();
-	struct tko_key key = key_v4(4), other = key_v4(5);
-	struct tko_session s;
+/* ---- finding a session by key through the index ---------------------------- */
 
-	fk.keys[0] = key;
-	fk.sessions[0].state = TKO_ACTIVE;
-	fk.sessions[0].tcp.snd_nxt = 1234;
-	fk.nsessions = 1;
-	assert_int_equal(tko_session_get(t, &key, &s), 0);
-	assert_memory_equal(&s, &fk.sessions[0], sizeof(s));
+static void assert_found(struct tko *t, const struct tko_key *key, __u32 want_id)
+{
+	struct tko_session s;
+	__u32 id = ~0u;
+	int ret;
+
+	memset(&s, 0xa5, sizeof(s));
+	ret = tko_session_find(t, key, &id, &s);
+	if (ret)
+		fail_msg("key .%u:%u: tko_session_find returned %d, want id %u", key->laddr[3],
+			 key->lport, ret, want_id);
+	assert_int_equal(id, want_id);
+	assert_memory_equal(&s, &fk.sessions[want_id], sizeof(s));	/* the whole entry */
+}
+
+static void assert_not_found(struct tko *t, const struct tko_key *key)
+{
+	struct tko_session s;
+	__u32 id = 77;
+	int ret = tko_session_find(t, key, &id, &s);
+
+	if (ret != -ENOENT)
+		fail_msg("key .%u:%u: tko_session_find returned %d (id %u), want -ENOENT",
+			 key->laddr[3], key->lport, ret, id);
+	assert_int_equal(id, 77);	/* untouched */
+}
+
+/*
+ * Entries a lookup of key has to read, the tag being a hint: those of its
+ * buckets (in order) whose tag is key's, up to the one of id (or all, for
+ * an id not there).
+ */
+static int tag_reads(const struct tko_key *key, __u32 id)
+{
+	__u64 h = hash_of(key);
+	__u32 tag = tko_hash_tag(h), mine = tko_index_entry(tag, id);
+	int n = 0;
+
+	for (int w = 0; w < 2; w++) {
+		const struct tko_bucket *bk = &fk.index[tko_hash_bucket(h, fk.table.buckets, w)];
+
+		for (int i = 0; i < TKO_BUCKET_SLOTS; i++) {
+			n += bk->slot[i] && tko_index_tag(bk->slot[i]) == tag;
+			if (bk->slot[i] == mine)
+				return n;
+		}
+	}
+	return n;
+}
+
+static void test_session_find(void **state)
+{
+	struct tko_key key = key_v4(4), other = key_v4(5), v6 = {
+		.family = TKO_AF_INET6, .lport = 22, .rport = 50000,
+		.laddr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 },
+		.raddr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 },
+	};
+	struct tko_session s;
+	struct tko *t;
+
+	fake_add(0, &key, TKO_ACTIVE, 0);
+	fake_add(63, &v6, TKO_LEARNING, 1);	/* the last id */
+	t = fake_open();
+	assert_found(t, &key, 0);
+	assert_found(t, &v6, 63);
+	assert_not_found(t, &other);
+	/* tko_session_get is the same, without the id; id and s may be NULL */
+	assert_int_equal(tko_session_get(t, &v6, &s), 0);
+	assert_memory_equal(&s, &fk.sessions[63], sizeof(s));
+	assert_int_equal(tko_session_find(t, &key, NULL, NULL), 0);
 	assert_int_equal(tko_session_get(t, &other, &s), -ENOENT);
+	/* at most the tuple's two buckets are read */
+	fk.index_reads = 0;
+	assert_not_found(t, &other);
+	assert_int_equal(fk.index_reads, 2);
+	tko_close(t);
+}
+
+/* The hash is seeded with the table's seed, in the table's number of buckets. */
+static void test_find_uses_seed(void **state)
+{
+	struct tko_key key = key_v4(6);
+	__u32 b0, b1;
+	__u64 h, h0;
+	struct tko *t;
+
+	/* a key that a hash without the seed would look for elsewhere */
+	for (key.lport = 1;; key.lport++) {
+		h = hash_of(&key);
+		h0 = tko_hash_key(&key, 0);
+		b0 = tko_hash_bucket(h, fk.table.buckets, 0);
+		b1 = tko_hash_bucket(h, fk.table.buckets, 1);
+		if (tko_hash_bucket(h0, fk.table.buckets, 0) != b0 &&
+		    tko_hash_bucket(h0, fk.table.buckets, 0) != b1 &&
+		    tko_hash_bucket(h0, fk.table.buckets, 1) != b0 &&
+		    tko_hash_bucket(h0, fk.table.buckets, 1) != b1)
+			break;
+	}
+	fake_add(7, &key, TKO_SUSPENDED, 0);
+	t = fake_open();
+	assert_found(t, &key, 7);
+	tko_close(t);
+
+	fake_table(FAKE_MAX_SESSIONS);	/* 256 buckets */
+	fake_add(1999, &key, TKO_PEER_DEAD, 1);
+	t = fake_open();
+	assert_found(t, &key, 1999);
+	tko_close(t);
+}
+
+/* Another tuple with the same bucket and tag: the tag is only a hint. */
+static void test_find_tag_collision(void **state)
+{
+	struct tko_key key = key_v4(8), twin, alone;
+	__u64 h = hash_of(&key);
+	__u32 b = tko_hash_bucket(h, fk.table.buckets, 0), n = 0;
+	struct tko *t;
+
+	twin = key_in_bucket(&n, b, 0, (int)tko_hash_tag(h));
+	alone = key_in_bucket(&n, b, 0, (int)tko_hash_tag(h));
+	fake_add(10, &twin, TKO_ACTIVE, 0);	/* first in the bucket */
+	fake_add(11, &key, TKO_ACTIVE, 0);
+	assert_int_equal(fk.index[b].slot[0], tko_index_entry(tko_hash_tag(h), 10));
+	assert_int_equal(fk.index[b].slot[1], tko_index_entry(tko_hash_tag(h), 11));
+	t = fake_open();
+	fk.sessions_reads = 0;
+	assert_found(t, &key, 11);
+	assert_int_equal(fk.sessions_reads, 2);	/* the twin's entry, then its own */
+	assert_found(t, &twin, 10);
+	/* a third tuple of that bucket and tag, with no session: found nowhere */
+	fk.sessions_reads = 0;
+	assert_not_found(t, &alone);
+	assert_int_equal(fk.sessions_reads, tag_reads(&alone, ~0u));
+	assert_true(fk.sessions_reads >= 2);
+	tko_close(t);
+}
+
+/* A tuple whose first bucket was full is in its second one. */
+static void test_find_second_bucket(void **state)
+{
+	struct tko_key key = key_v4(9), others[TKO_BUCKET_SLOTS];
+	__u64 h = hash_of(&key);
+	__u32 b0 = tko_hash_bucket(h, fk.table.buckets, 0);
+	__u32 b1 = tko_hash_bucket(h, fk.table.buckets, 1), n = 0;
+	struct tko *t;
+
+	assert_int_not_equal(b0, b1);
+	/* sixteen other tuples fill b0, as their first or their second bucket */
+	for (int i = 0; i < TKO_BUCKET_SLOTS; i++) {
+		others[i] = key_in_bucket(&n, b0, i & 1, -1);
+		fake_add(i, &others[i], TKO_ACTIVE, i & 1);
+	}
+	assert_int_equal(bucket_used(b0), TKO_BUCKET_SLOTS);
+	fake_add(40, &key, TKO_ACTIVE, 1);
+	assert_int_equal(fk.sessions[40].index_pos / TKO_BUCKET_SLOTS, b1);
+	t = fake_open();
+	/* an entry is read only where the tag is the tuple's */
+	fk.sessions_reads = 0;
+	assert_found(t, &key, 40);
+	assert_int_equal(fk.sessions_reads, tag_reads(&key, 40));
+	assert_true(fk.sessions_reads < TKO_BUCKET_SLOTS);
+	for (int i = 0; i < TKO_BUCKET_SLOTS; i++) {
+		fk.sessions_reads = 0;
+		assert_found(t, &others[i], i);
+		assert_int_equal(fk.sessions_reads, tag_reads(&others[i], i));
+	}
+	tko_close(t);
+}
+
+/*
+ * Only a live session is found: not an entry being created (indexed by its
+ * claim before it is published), nor one ended (unindexed, then STOPPED) or
+ * freed; a live session of the tuple is found past a rival claim of it.
+ */
+static void test_find_not_live(void **state)
+{
+	struct tko_key creating = key_v4(20), stopped = key_v4(21), freed = key_v4(22);
+	struct tko_key both = key_v4(23);
+	struct tko *t;
+
+	fake_add(1, &creating, TKO_CREATING, 0);
+	fake_add(2, &stopped, TKO_ACTIVE, 1);
+	fake_unindex(2);
+	fk.sessions[2].state = TKO_STOPPED;
+	fake_add(3, &freed, TKO_FREE, -1);	/* given back: key left, index entry 0 */
+	/* a start racing a live session of the tuple: its claim withdraws later */
+	fake_add(4, &both, TKO_CREATING, 0);
+	fake_add(9, &both, TKO_LEARNING, 0);
+	t = fake_open();
+	assert_not_found(t, &creating);
+	assert_not_found(t, &stopped);
+	assert_not_found(t, &freed);
+	assert_found(t, &both, 9);
+	/* published: found */
+	fk.sessions[1].state = TKO_LEARNING;
+	assert_found(t, &creating, 1);
+	tko_close(t);
+}
+
+/* What the datapath may do between libtko's read of a bucket and of the entry. */
+static void end_session_5(void)
+{
+	fake_unindex(5);	/* session_end(): unindex, then STOPPED */
+	fk.sessions[5].state = TKO_STOPPED;
+}
+
+static void reuse_session_5(void)
+{
+	struct tko_key next = key_v4(99);
+
+	end_session_5();
+	fk.sessions[5].state = TKO_FREE;	/* the carrier freed it... */
+	fake_add(5, &next, TKO_ACTIVE, 0);	/* ...and another tuple got the id */
+}
+
+static void test_find_races(void **state)
+{
+	struct tko_key key = key_v4(30), next = key_v4(99);
+	struct tko *t;
+
+	fake_add(5, &key, TKO_ACTIVE, 0);
+	t = fake_open();
+	fk.after_index_read = end_session_5;
+	assert_not_found(t, &key);
+	assert_null(fk.after_index_read);	/* it did happen in between */
+
+	fake_add(5, &key, TKO_ACTIVE, 0);
+	fk.after_index_read = reuse_session_5;
+	assert_not_found(t, &key);	/* the stale entry names a session of another tuple */
+	assert_found(t, &next, 5);
+	tko_close(t);
+}
+
+/* Errors reading the index or an entry are the caller's, not a missing session. */
+static void test_find_errors(void **state)
+{
+	struct tko_key key = key_v4(40), none = key_v4(41);
+	struct tko_table empty = { .seed = FAKE_SEED };
+	__u64 h = hash_of(&none);
+	struct tko_session s;
+	struct tko *t;
+
+	fake_add(6, &key, TKO_ACTIVE, 0);
+	t = fake_open();
+	fk.index_errno = EIO;
+	fk.index_fail_bucket = tko_hash_bucket(h, fk.table.buckets, 0);
+	assert_int_equal(tko_session_find(t, &none, NULL, &s), -EIO);
+	fk.index_fail_bucket = tko_hash_bucket(h, fk.table.buckets, 1);	/* the second read */
+	assert_int_equal(tko_session_find(t, &none, NULL, &s), -EIO);
+	fk.index_fail_bucket = -1;
+
+	fk.sessions_errno = EFAULT;
+	fk.sessions_fail_id = 6;
+	assert_int_equal(tko_session_find(t, &key, NULL, &s), -EFAULT);
+	assert_int_equal(tko_session_get(t, &key, &s), -EFAULT);
+	fk.sessions_fail_id = -1;
+	assert_found(t, &key, 6);
+
+	/* a table without buckets has nothing to find, and is not read */
+	fk.index_reads = 0;
+	assert_int_equal(tko_table_find(fk.fd[LP_SESSIONS], fk.fd[LP_INDEX], &empty, &key,
+					NULL, NULL), -ENOENT);
+	assert_int_equal(fk.index_reads, 0);
 	tko_close(t);
 }
 
@@ -479,40 +1091,310 @@ static void test_session_get(void **state)
 
 struct walk {
 	int calls, stop_at, stop_ret;
-	__u8 seen[MAX_FAKE_SESSIONS];	/* last address byte of each key, in order */
+	__u32 seen[FAKE_MAX_SESSIONS];	/* ids, in the order given */
 };
 
 static int walk_cb(const struct tko_key *key, const struct tko_session *s, void *ctx)
 {
 	struct walk *w = ctx;
+	__u32 id = s->tcp.snd_nxt & 0xffffff;
 
-	assert_int_equal(s->tcp.snd_nxt, key->laddr[3] * 100);	/* the key's own session */
-	w->seen[w->calls++] = key->laddr[3];
+	assert_int_equal(s->tcp.snd_nxt, mark_of(id));
+	assert_true(id < FAKE_MAX_SESSIONS);
+	assert_memory_equal(key, &s->key, sizeof(*key));	/* the session's own key */
+	assert_memory_equal(s, &fk.sessions[id], sizeof(*s));
+	assert_true(tko_session_live(s));
+	assert_true(w->calls < FAKE_MAX_SESSIONS);
+	w->seen[w->calls++] = id;
 	return w->calls == w->stop_at ? w->stop_ret : 0;
+}
+
+static void assert_walk(const struct walk *w, const __u32 *ids, int n)
+{
+	if (w->calls != n)
+		fail_msg("%d sessions walked, want %d", w->calls, n);
+	for (int i = 0; i < n; i++)
+		if (w->seen[i] != ids[i])
+			fail_msg("walk %d: id %u, want %u", i, w->seen[i], ids[i]);
 }
 
 static void test_foreach(void **state)
 {
+	static const struct { __u8 state; bool live; } st[] = {
+		{ TKO_ACTIVE, true }, { TKO_FREE, false }, { TKO_LEARNING, true },
+		{ TKO_CREATING, false }, { TKO_SUSPENDED, true }, { TKO_STOPPED, false },
+		{ TKO_PEER_DEAD, true }, { TKO_CREATING, false }, { TKO_ACTIVE, true },
+	};
 	struct tko *t = fake_open();
-	struct walk w = { 0 };
+	static struct walk w;
+	__u32 want[ARRAY_LEN(st)];
+	int n = 0;
 
+	memset(&w, 0, sizeof(w));
 	assert_int_equal(tko_session_foreach(t, walk_cb, &w), 0);	/* empty table */
 	assert_int_equal(w.calls, 0);
+	assert_int_equal(fk.batch_calls, 0);	/* no id handed out: nothing to read */
 
-	for (int i = 0; i < 4; i++) {
-		fk.keys[i] = key_v4(i + 1);
-		fk.sessions[i].tcp.snd_nxt = (i + 1) * 100;
+	/* every state, indexed or not as the datapath leaves it */
+	for (__u32 id = 0; id < ARRAY_LEN(st); id++) {
+		struct tko_key k = key_v4(id + 1);
+
+		fake_add(id, &k, st[id].state,
+			 st[id].state == TKO_FREE || st[id].state == TKO_STOPPED ? -1 : 0);
+		if (st[id].live)
+			want[n++] = id;
 	}
-	fk.nsessions = 4;
 	assert_int_equal(tko_session_foreach(t, walk_cb, &w), 0);
-	assert_int_equal(w.calls, 4);
-	assert_memory_equal(w.seen, ((__u8[]){ 1, 2, 3, 4 }), 4);
+	assert_walk(&w, want, n);
 
 	memset(&w, 0, sizeof(w));	/* a non-zero return ends the walk and is returned */
 	w.stop_at = 2;
 	w.stop_ret = 42;
 	assert_int_equal(tko_session_foreach(t, walk_cb, &w), 42);
-	assert_int_equal(w.calls, 2);
+	assert_walk(&w, want, 2);
+	tko_close(t);
+}
+
+/*
+ * A table larger than one batch: every id handed out (below table.fresh) is
+ * walked once, in order, across batches, whatever fresh is: inside a batch,
+ * at its edge, the whole table, or past it (fresh races past max_sessions
+ * when the table is full). Ids never handed out are never written (zero);
+ * they are not walked, beyond the batch that reaches them.
+ */
+static void test_foreach_batches(void **state)
+{
+	static const __u32 fresh[] = {
+		1, 2, FOREACH_CHUNK - 1, FOREACH_CHUNK, FOREACH_CHUNK + 1, 1500,
+		FAKE_MAX_SESSIONS - 1, FAKE_MAX_SESSIONS, FAKE_MAX_SESSIONS + 7,
+	};
+	static const __u32 live[] = {
+		0, 1, FOREACH_CHUNK - 2, FOREACH_CHUNK - 1, FOREACH_CHUNK, FOREACH_CHUNK + 1,
+		1499, FAKE_MAX_SESSIONS - 2, FAKE_MAX_SESSIONS - 1,
+	};
+	static struct walk w;
+	struct tko *t;
+
+	fake_table(FAKE_MAX_SESSIONS);
+	t = fake_open();
+	for (size_t f = 0; f < ARRAY_LEN(fresh); f++) {
+		__u32 want[ARRAY_LEN(live)], l = 0;
+		int n = 0;
+
+		fake_table(FAKE_MAX_SESSIONS);	/* same seed and geometry as t read */
+		for (__u32 id = 0; id < fresh[f] && id < FAKE_MAX_SESSIONS; id++) {
+			struct tko_key k = key_v4(id & 0xff);
+			bool is_live = l < ARRAY_LEN(live) && live[l] == id;
+
+			k.lport = id;
+			/* the others were used once and freed since */
+			fake_add(id, &k, is_live ? TKO_ACTIVE : TKO_FREE, is_live ? 0 : -1);
+			if (is_live)
+				want[n++] = live[l++];
+		}
+		fk.table.fresh = fresh[f];
+		fk.batch_calls = 0;
+		memset(&w, 0, sizeof(w));
+		assert_int_equal(tko_session_foreach(t, walk_cb, &w), 0);
+		if (w.calls != n)
+			fail_msg("fresh %u: %d sessions walked, want %d", fresh[f], w.calls, n);
+		assert_walk(&w, want, n);
+		/* batches of the ids handed out, and one that may find the end */
+		if (fk.batch_calls > (int)(fresh[f] / FOREACH_CHUNK) + 2 ||
+		    (fresh[f] < FOREACH_CHUNK && fk.batch_calls != 1))
+			fail_msg("fresh %u: %d batches of %d", fresh[f], fk.batch_calls,
+				 FOREACH_CHUNK);
+	}
+	tko_close(t);
+}
+
+static void test_foreach_errors(void **state)
+{
+	static struct walk w;
+	struct tko *t;
+	__u32 first[] = { 0, 1 };
+
+	memset(&w, 0, sizeof(w));
+	fake_table(FAKE_MAX_SESSIONS);
+	for (__u32 id = 0; id < 1500; id++) {
+		struct tko_key k = key_v4(1);
+
+		k.lport = id;
+		fake_add(id, &k, id < 2 || id >= 1400 ? TKO_ACTIVE : TKO_FREE, -1);
+	}
+	t = fake_open();
+	fk.table_errno = EPERM;	/* fresh is read at every walk */
+	assert_int_equal(tko_session_foreach(t, walk_cb, &w), -EPERM);
+	assert_int_equal(w.calls, 0);
+	fk.table_errno = 0;
+
+	/* a kernel without batch lookups of arrays, or one that fails */
+	fk.batch_fail_call = 1;
+	fk.batch_errno = EINVAL;
+	assert_int_equal(tko_session_foreach(t, walk_cb, &w), -EINVAL);
+	assert_int_equal(w.calls, 0);
+
+	/* a failure past the first batch: what came before was delivered */
+	fk.batch_calls = 0;
+	fk.batch_fail_call = 2;
+	fk.batch_errno = EFAULT;
+	assert_int_equal(tko_session_foreach(t, walk_cb, &w), -EFAULT);
+	assert_walk(&w, first, 2);
+	tko_close(t);
+}
+
+/* ---- tko_session_start_batch ---------------------------------------------- */
+
+static struct tko_ctl_args batch_args[600];
+static int batch_results[600];
+
+static void batch_fill(size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		batch_args[i] = (struct tko_ctl_args){ .key = key_v4(1) };
+		batch_args[i].key.lport = i + 1;
+		tko_config_default(&batch_args[i].cfg);
+		batch_args[i].cfg.flags = TKO_F_STATE_GIVEN;
+		batch_args[i].tcp.snd_nxt = i;
+		batch_args[i].have = TKO_HAVE_SEQ;
+		batch_results[i] = 12345;
+	}
+}
+
+static void assert_each_started_once(size_t n)
+{
+	if (fk.nstarted != (int)n)
+		fail_msg("%d starts asked of the kernel for %zu sessions", fk.nstarted, n);
+	for (size_t i = 0; i < n; i++)
+		if (fk.started[i] != i + 1)
+			fail_msg("start %zu: session %u, want %zu", i, fk.started[i], i + 1);
+}
+
+static int asks_of(__u16 lport)
+{
+	int n = 0;
+
+	for (int i = 0; i < fk.nstarted; i++)
+		n += fk.started[i] == lport;
+	return n;
+}
+
+/*
+ * TKO_BATCH_MAX per run, verbatim; a refusal is the refused session's result
+ * and the rest carry on. The program answers how many it started, so a
+ * session that stops a run inside it is asked again, first of the next run,
+ * to learn why; one refused first of a run is not asked a third time (each
+ * refusal is an event and a counter).
+ */
+static void test_start_batch(void **state)
+{
+	enum { N = 2 * TKO_BATCH_MAX + 44 };
+	struct tko *t = fake_open();
+	size_t n = N;
+
+	batch_fill(n);
+	assert_int_equal(tko_session_start_batch(t, batch_args, n, batch_results), n);
+	assert_int_equal(fk.batch_runs, 3);
+	assert_int_equal(fk.runs, 0);
+	assert_each_started_once(n);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(batch_results[i], 0);
+	assert_false(fd_is_open(fk.fd[LP_START_BATCH]));	/* opened for the call only */
+	tko_close(t);
+
+	/* refused: the first of a run (256), inside one (300), the last one (555) */
+	fake_reset(NULL);
+	t = fake_open();
+	batch_fill(n);
+	fk.verdict[0].lport = 257, fk.verdict[0].err = -E2BIG;
+	fk.verdict[1].lport = 301, fk.verdict[1].err = -ENOSPC;
+	fk.verdict[2].lport = N, fk.verdict[2].err = -EBUSY;
+	assert_int_equal(tko_session_start_batch(t, batch_args, n, batch_results), n - 3);
+	for (size_t i = 0; i < n; i++) {
+		int want = i == 256 ? -E2BIG : i == 300 ? -ENOSPC : i == N - 1 ? -EBUSY : 0;
+		int asks = i == 300 || i == N - 1 ? 2 : 1;
+
+		if (batch_results[i] != want)
+			fail_msg("result %zu: %d, want %d", i, batch_results[i], want);
+		if (asks_of(i + 1) != asks)
+			fail_msg("session %zu asked of the kernel %d times, want %d", i,
+				 asks_of(i + 1), asks);
+	}
+	/* runs: 0-255 | 256 | 257-300 | 300 | 301-555 | 555 */
+	assert_int_equal(fk.batch_runs, 6);
+	assert_int_equal(fk.runs, 0);	/* never tko_start behind the program's back */
+	tko_close(t);
+}
+
+/*
+ * Without the batch program (an agent of an older build), one start per
+ * session, each config checked first; a batch run that fails itself
+ * (BPF_PROG_RUN refused) falls back to a start of the first session.
+ */
+static void test_start_batch_fallbacks(void **state)
+{
+	struct tko *t;
+
+	fk.absent[LP_START_BATCH] = true;
+	t = fake_open();
+	batch_fill(5);
+	batch_args[2].cfg.retries = 0;			/* refused here */
+	fk.verdict[0].lport = 4, fk.verdict[0].err = -EEXIST;	/* batch_args[3]: by the kernel */
+	assert_int_equal(tko_session_start_batch(t, batch_args, 5, batch_results), 3);
+	assert_memory_equal(batch_results, ((int[]){ 0, 0, -EINVAL, -EEXIST, 0 }), 5 * sizeof(int));
+	assert_int_equal(fk.batch_runs, 0);
+	assert_int_equal(fk.runs, 4);
+	assert_int_equal(fk.nstarted, 4);
+	assert_memory_equal(fk.started, ((__u16[]){ 1, 2, 4, 5 }), 4 * sizeof(__u16));
+	assert_memory_equal(&fk.run_args, &batch_args[4], sizeof(batch_args[4]));	/* verbatim */
+	tko_close(t);
+
+	fake_reset(NULL);
+	t = fake_open();
+	batch_fill(3);
+	fk.batch_run_err = -EPERM;
+	assert_int_equal(tko_session_start_batch(t, batch_args, 3, batch_results), 3);
+	assert_memory_equal(batch_results, ((int[]){ 0, 0, 0 }), 3 * sizeof(int));
+	assert_int_equal(fk.batch_runs, 3);
+	assert_int_equal(fk.runs, 3);
+	assert_each_started_once(3);
+	fk.run_err = -EPERM;	/* and if starts fail too, that is each result */
+	batch_fill(2);
+	assert_int_equal(tko_session_start_batch(t, batch_args, 2, batch_results), 0);
+	assert_memory_equal(batch_results, ((int[]){ -EPERM, -EPERM }), 2 * sizeof(int));
+	assert_false(fd_is_open(fk.fd[LP_START_BATCH]));
+	tko_close(t);
+}
+
+/* ---- tko_config_agent_default ---------------------------------------------- */
+
+static void test_config_agent_default(void **state)
+{
+	struct tko *t = fake_open();
+	struct tko_config cfg, def, set = {
+		.idle_s = 30, .interval_s = 20, .retry_interval_s = 2, .retries = 9,
+		.probe = TKO_PROBE_BYTE, .flags = TKO_F_ON_DEAD_RESET,
+	};
+
+	tko_config_default(&def);
+	memset(&cfg, 0xa5, sizeof(cfg));	/* never set (all zero): the built-in ones */
+	assert_int_equal(tko_config_agent_default(t, &cfg), 0);
+	assert_memory_equal(&cfg, &def, sizeof(cfg));
+	assert_false(fd_is_open(fk.fd[LP_DEFAULTS]));
+
+	fk.defaults = set;	/* tko agent --config */
+	assert_int_equal(tko_config_agent_default(t, &cfg), 0);
+	assert_memory_equal(&cfg, &set, sizeof(cfg));
+
+	fk.defaults_errno = EPERM;
+	assert_int_equal(tko_config_agent_default(t, &cfg), -EPERM);
+	assert_memory_equal(&cfg, &def, sizeof(cfg));
+	assert_false(fd_is_open(fk.fd[LP_DEFAULTS]));
+
+	fk.absent[LP_DEFAULTS] = true;	/* an agent that pinned none */
+	memset(&cfg, 0xa5, sizeof(cfg));
+	assert_int_equal(tko_config_agent_default(t, &cfg), 0);
+	assert_memory_equal(&cfg, &def, sizeof(cfg));
 	tko_close(t);
 }
 
@@ -621,6 +1503,27 @@ static void test_stats_read(void **state)
 	tko_close(t);
 }
 
+static void test_event_stats_read(void **state)
+{
+	struct tko *t = fake_open();
+	int ncpu = libbpf_num_possible_cpus();
+	static __u64 out[TKO_EV_STATS_LEN];
+	__u32 i = TKO_EV_STOPPED * TKO_REASONS_MAX + TKO_R_REQUEST;
+
+	assert_true(ncpu > 0);
+	assert_int_equal(tko_event_stats_read(t, out), 0);
+	assert_int_equal(out[i], (__u64)i * 1000 * ncpu + (__u64)ncpu * (ncpu + 1) / 2);
+	assert_int_equal(out[TKO_EV_STATS_LEN - 1],
+			 (__u64)(TKO_EV_STATS_LEN - 1) * 1000 * ncpu + (__u64)ncpu * (ncpu + 1) / 2);
+	assert_false(fd_is_open(fk.fd[LP_EV_STATS]));
+	fk.stats_fail_at = i;
+	assert_int_equal(tko_event_stats_read(t, out), -EPERM);
+	assert_false(fd_is_open(fk.fd[LP_EV_STATS]));
+	fk.absent[LP_EV_STATS] = true;
+	assert_int_equal(tko_event_stats_read(t, out), -ENOENT);
+	tko_close(t);
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, fake_reset)
 
 int main(void)
@@ -629,20 +1532,34 @@ int main(void)
 		T(test_default_pin_dir),
 		T(test_config_default),
 		T(test_start_einval),
+		T(test_start_einval_key_state),
 		T(test_open_missing_dir),
 		T(test_close_null),
 		T(test_open_close_fake),
 		T(test_open_one_pin_missing),
+		T(test_open_table),
 		T(test_start_limits_accepted),
 		T(test_start_args_monitor),
 		T(test_start_args_state),
 		T(test_start_stop_results),
 		T(test_stop_args),
-		T(test_session_get),
+		T(test_session_find),
+		T(test_find_uses_seed),
+		T(test_find_tag_collision),
+		T(test_find_second_bucket),
+		T(test_find_not_live),
+		T(test_find_races),
+		T(test_find_errors),
 		T(test_foreach),
+		T(test_foreach_batches),
+		T(test_foreach_errors),
+		T(test_start_batch),
+		T(test_start_batch_fallbacks),
+		T(test_config_agent_default),
 		T(test_events_read),
 		T(test_events_read_error),
 		T(test_stats_read),
+		T(test_event_stats_read),
 	};
 
 	return cmocka_run_group_tests_name("lib", tests, NULL, NULL);
