@@ -41,9 +41,9 @@
  *
  * Every iteration draws from a PRNG seeded with (seed, iteration) and the
  * whole table (entries, index, wheel lists, queues) is reset to the snapshot
- * every RESTORE_EVERY iterations, so a run
- * is a pure function of its seed: a failure prints the seed, the iteration,
- * the frame and the command that replays it.
+ * every RESTORE_EVERY iterations, so a run is a pure function of its seed: a
+ * failure prints the seed, the iteration, the frame and the command that
+ * replays it.
  *
  *   prog_fuzz                          bounded run (make test): fixed seeds + one from the clock
  *   prog_fuzz --iterations N [--seed S] [--progress SECS]      long run (make fuzz)
@@ -2240,6 +2240,13 @@ static void fz_run(const char *test, uint64_t seed, uint64_t iters, double progr
 			fz_print_stats("progress", st, i + 1, secs_since(t_start));
 		}
 	}
+	if (iters) {	/* the queues and the whole wheel the last frames left */
+		struct fz_iter end = { .test = test, .seed = seed, .iter = iters - 1 };
+
+		CUR_IT = &end;
+		check_rest();
+		CUR_IT = NULL;
+	}
 	fz_print_stats(test, st, iters, secs_since(t_start));
 }
 
@@ -2380,6 +2387,7 @@ static void test_truncation(void **state)
 			}
 		}
 	}
+	check_rest();
 	fz_print_stats("truncation", &st, n, secs_since(t));
 }
 
@@ -2495,6 +2503,7 @@ static void test_flood(void **state)
 	}
 	if (off.tx || off.drop || off.deleted[0] || off.suspended[0] || off.touched[0])
 		fail_msg("an off-path frame was answered, consumed or changed a session");
+	check_rest();
 	fz_print_stats("flood (probes)", &st, st.runs[0], secs_since(t));
 	fz_print_stats("flood (off-path)", &off, off.runs[0], secs_since(t));
 }
