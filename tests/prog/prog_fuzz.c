@@ -16,20 +16,34 @@
  *    the table before it: a frame whose seq/ack do not match exactly changes
  *    nothing; only an exact in-sequence RST (seq = RCV.NXT), FIN or data
  *    (seq = RCV.NXT, ACK set, ack = SND.NXT) changes the state; TC egress
- *    follows docs/architecture.md's table; events match the transitions.
+ *    follows docs/architecture.md's table; events match the transitions;
+ *  - the rest of the table is what the fuzzer's own model of it says, after
+ *    every run: the session entries by id (XDP and TC never touch another
+ *    session's entry, nor an unused one), the index (every live session
+ *    reachable by its key exactly once, every index entry pointing to a live
+ *    id with its tag), the clock's part of each entry and the wheel lists
+ *    (changed only by the two documented paths, see struct tmodel), the
+ *    table geometry and the wheel clock (never), the global counters (each
+ *    moves by what the model says, none goes down; a session's counters
+ *    never go down), and tko_table_find() finds exactly the live sessions.
  *
- * Sessions are created with the real tko_start, driven by real frames into
- * their shapes (ACTIVE with tko's first probe outstanding, ACTIVE answered,
- * ACTIVE with the endpoint's own keepalive pending, LEARNING with and without
- * state, SUSPENDED), then snapshotted. The snapshot is written back with
- * bpf_map_update_elem() whenever the fuzzer wants a session fresh again; that
- * write cancels the session's bpf_timer, so during the run state changes only
- * because of the frames.
+ * Sessions are created with the real tko_start (BPF_PROG_RUN of the ctl
+ * program), made ACTIVE by the real clock (carrier passes, h_pass), driven
+ * by real frames into their shapes (ACTIVE with tko's first probe
+ * outstanding, ACTIVE answered, ACTIVE with the endpoint's own keepalive
+ * pending, LEARNING with and without state, SUSPENDED), then snapshotted
+ * with their ids, index slots and wheel lists. No carrier pass runs after
+ * that, so during the fuzz state changes only because of the frames. A
+ * session is restored by id: its entry written back (h_write), and if the
+ * datapath freed it, its id taken back out of free_ids, its index slot and
+ * its place on its wheel list (at the tail, neighbours relinked) restored,
+ * so that the clock fields stay consistent with the wheel.
  *
  * Every iteration draws from a PRNG seeded with (seed, iteration) and the
- * table is restored to the snapshot every RESTORE_EVERY iterations, so a run
- * is a pure function of its seed: a failure prints the seed, the iteration,
- * the frame and the command that replays it.
+ * whole table (entries, index, wheel lists, queues) is reset to the snapshot
+ * every RESTORE_EVERY iterations, so a run is a pure function of its seed: a
+ * failure prints the seed, the iteration, the frame and the command that
+ * replays it.
  *
  *   prog_fuzz                          bounded run (make test): fixed seeds + one from the clock
  *   prog_fuzz --iterations N [--seed S] [--progress SECS]      long run (make fuzz)
@@ -46,6 +60,7 @@
 #include <linux/bpf.h>
 
 #include "harness.h"
+#include "tko_hash.h"
 
 #define TC_ACT_OK	0
 #define LO_IFINDEX	1	/* skb->dev of BPF_PROG_RUN: the netns' loopback */
@@ -118,21 +133,72 @@ static const struct fz_sess SESS[] = {
 
 #define NS		((int)(sizeof(SESS) / sizeof(SESS[0])))
 #define FZ_PORT0	40000	/* session j has local port FZ_PORT0 + j */
-#define MAXE		64	/* size of the session table */
-#define RESTORE_EVERY	256	/* iterations between two restores of the whole table */
+#define MAXE		64	/* entries of the session table */
+#define MAXB		64	/* index buckets at most (tko_index_buckets(MAXE) is 8) */
+#define RESTORE_EVERY	256	/* iterations between two resets of the whole table */
 #define HOT_RUN		RESTORE_EVERY	/* iterations during which one session gets half the frames */
 #define IDLE_NS(s)	((uint64_t)(s)->cfg.idle_s * NSEC_PER_SEC)
 
 static struct tko_key KEYS[NS];
-static struct tko_session SNAP[NS];	/* the known state a restore writes back */
-static struct tko_session CUR[NS];	/* the table as last read (and checked) */
-static bool CUR_PRESENT[NS];
+static __u32 ID[NS];			/* session j's entry in `sessions`, as tko_start chose */
+static int J_OF[MAXE];			/* and back; -1: an entry never handed out */
+static struct tko_session SNAP[NS];	/* entry ID[j] at the snapshot: what a restore writes */
+static struct tko_session CUR[NS];	/* entry ID[j] as last read (and checked) */
+static bool CUR_PRESENT[NS];		/* ... live: its key finds it */
 /* each session's last answer window, kept across deletions and restores */
 static __u64 BUDGET_WIN[NS];
 static __u32 BUDGET_N[NS];
 
+/*
+ * The model of the rest of the table. XDP and TC change the clock's part of
+ * an entry, the index and the queues by two documented paths only
+ * (bpf/lib/session.h, bpf/lib/wheel.h):
+ *  - session_end: the index slot is cleared (session_unindex) and, as no
+ *    pass holds the clock, the entry is freed at once (wheel_try_free): off
+ *    its wheel list with its neighbours relinked, state TKO_FREE, index_entry
+ *    0, its id pushed to free_ids; due_tick and req stay;
+ *  - session_traffic suspending a session: sched_request sets clock.req and
+ *    pushes the id to `requests`, unless it is queued already.
+ * Nothing else: not due_tick, not l2_req, not need_l2, not the wheel clock,
+ * not the table geometry or its allocator (fresh).
+ */
+struct wlist {
+	__u32 list;		/* the wheel list's number */
+	int n;
+	int j[NS];		/* sessions on it, head first */
+};
+
+struct tmodel {
+	struct tko_bucket index[MAXB];
+	struct wlist wl[NS];
+	int nwl;
+	int wl_of[NS];		/* session j's list (in wl[]); -1: freed, on none */
+	__u32 req[NS];		/* session j's clock.req */
+	__u32 free_q[MAXE];	/* free_ids, oldest first */
+	int nfree;
+	__u32 req_q[MAXE];	/* requests, oldest first */
+	int nreq;
+};
+
+static struct tmodel M, M_SNAP;
+static int SNAP_WL[NS];			/* session j's list at the snapshot, in wl[] */
+static struct tko_table TABLE;		/* never changes after the setup */
+static struct tko_wheel_clock WCLOCK;	/* nor the clock: no pass runs during the fuzz */
+static __u32 NEED_L2[MAXE];		/* the need_l2 queue at the snapshot */
+static int NNEED_L2;
+
 static uint16_t port_of(int j) { return (uint16_t)(FZ_PORT0 + j); }
 static int sess_fd(void) { return bpf_map__fd(H.b.ctl->maps.sessions); }
+static int index_fd(void) { return bpf_map__fd(H.b.ctl->maps.sessions_index); }
+static int wheel_fd(void) { return bpf_map__fd(H.b.ctl->maps.wheel); }
+static int free_ids_fd(void) { return bpf_map__fd(H.b.ctl->maps.free_ids); }
+static int requests_fd(void) { return bpf_map__fd(H.b.ctl->maps.requests); }
+static int need_l2_fd(void) { return bpf_map__fd(H.b.ctl->maps.need_l2); }
+
+static bool live_state(__u8 state)
+{
+	return state != TKO_FREE && state != TKO_CREATING && state != TKO_STOPPED;
+}
 
 static int key_index(const struct tko_key *k)
 {
@@ -144,30 +210,399 @@ static int key_index(const struct tko_key *k)
 	return -1;
 }
 
-/* The whole table in one syscall; an unknown key is a failure in itself. */
-static void dump_table(struct tko_session *vals, bool *present)
+/* The clock fields entry ID[j] must hold: its place on its list, per the model. */
+static struct tko_clock model_clock(int j)
 {
-	static struct tko_key keys[MAXE];
-	static struct tko_session v[MAXE];
-	__u32 count = MAXE, out_batch = 0, i;
-	int err, j;
+	struct tko_clock c = SNAP[j].clock;
+	int k;
 
-	memset(present, 0, NS * sizeof(*present));
-	err = bpf_map_lookup_batch(sess_fd(), NULL, &out_batch, keys, v, &count, NULL);
-	if (err && errno != ENOENT)
-		fail_msg("cannot dump the session table: %s", strerror(errno));
-	for (i = 0; i < count; i++) {
-		j = key_index(&keys[i]);
-		if (j < 0)
-			fail_msg("a session the fuzzer never created appeared in the table");
-		vals[j] = v[i];
-		present[j] = true;
+	c.req = M.req[j];
+	c.list = c.next = c.prev = 0;
+	if (M.wl_of[j] >= 0) {
+		const struct wlist *l = &M.wl[M.wl_of[j]];
+
+		for (k = 0; k < l->n && l->j[k] != j; k++)
+			;
+		c.list = l->list + 1;
+		c.prev = k ? ID[l->j[k - 1]] + 1 : 0;
+		c.next = k + 1 < l->n ? ID[l->j[k + 1]] + 1 : 0;
+	}
+	return c;
+}
+
+static struct tko_wheel_list model_list(const struct wlist *l)
+{
+	struct tko_wheel_list w = {
+		.head = l->n ? ID[l->j[0]] + 1 : 0,
+		.tail = l->n ? ID[l->j[l->n - 1]] + 1 : 0,
+	};
+	return w;
+}
+
+/* What session_end does to the model: off the wheel and the index, id freed. */
+static void m_free(int j)
+{
+	struct wlist *l = &M.wl[M.wl_of[j]];
+	__u32 pos = SNAP[j].index_pos;
+	int k, o = 0;
+
+	for (k = 0; k < l->n; k++)
+		if (l->j[k] != j)
+			l->j[o++] = l->j[k];
+	l->n = o;
+	M.wl_of[j] = -1;
+	M.index[pos / TKO_BUCKET_SLOTS].slot[pos % TKO_BUCKET_SLOTS] = 0;
+	M.free_q[M.nfree++] = ID[j];
+}
+
+/* What sched_request does to the model. */
+static void m_request(int j)
+{
+	if (M.req[j])
+		return;
+	M.req[j] = 1;
+	M.req_q[M.nreq++] = ID[j];
+}
+
+/* ---- reading the table ---- */
+
+/* Every entry of the session table, by id, in one syscall. */
+static void read_entries(struct tko_session *all)
+{
+	static __u32 keys[MAXE];
+	__u32 count = MAXE, out_batch = 0;
+	int err;
+
+	err = bpf_map_lookup_batch(sess_fd(), NULL, &out_batch, keys, all, &count, NULL);
+	if ((err && errno != ENOENT) || count != MAXE)
+		fail_msg("cannot dump the session table: %s (%u entries)", strerror(errno), count);
+}
+
+static void read_index(struct tko_bucket *b)
+{
+	static __u32 keys[MAXB];
+	__u32 count = TABLE.buckets, out_batch = 0;
+	int err;
+
+	err = bpf_map_lookup_batch(index_fd(), NULL, &out_batch, keys, b, &count, NULL);
+	if ((err && errno != ENOENT) || count != TABLE.buckets)
+		fail_msg("cannot dump the index: %s", strerror(errno));
+}
+
+static struct tko_wheel_list read_list(__u32 list)
+{
+	struct tko_wheel_list w;
+
+	if (bpf_map_lookup_elem(wheel_fd(), &list, &w))
+		fail_msg("cannot read wheel list %u: %s", list, strerror(errno));
+	return w;
+}
+
+/* The global counters, summed over the CPUs. */
+static void read_stats(uint64_t *out)
+{
+	static __u32 keys[TKO_ST_MAX];
+	int ncpu = libbpf_num_possible_cpus(), k, c;
+	__u32 count = TKO_ST_MAX, out_batch = 0;
+	__u64 *v = calloc((size_t)TKO_ST_MAX * (ncpu > 0 ? ncpu : 1), sizeof(*v));
+	int err;
+
+	if (!v || ncpu <= 0)
+		fail_msg("cannot read the stats");
+	err = bpf_map_lookup_batch(bpf_map__fd(H.b.ctl->maps.stats), NULL, &out_batch, keys, v,
+				   &count, NULL);
+	if ((err && errno != ENOENT) || count != TKO_ST_MAX)
+		fail_msg("cannot dump the stats: %s", strerror(errno));
+	for (k = 0; k < TKO_ST_MAX; k++)
+		for (out[k] = 0, c = 0; c < ncpu; c++)
+			out[k] += v[(size_t)k * ncpu + c];
+	free(v);
+}
+
+/* Pop a whole queue (oldest first); put back pushes it again in that order. */
+static int queue_take(int fd, __u32 *out, int max)
+{
+	int n = 0;
+	__u32 v;
+
+	while (!bpf_map_lookup_and_delete_elem(fd, NULL, &v)) {
+		if (n == max)
+			fail_msg("a queue holds more than %d ids", max);
+		out[n++] = v;
+	}
+	if (errno != ENOENT)
+		fail_msg("cannot pop a queue: %s", strerror(errno));
+	return n;
+}
+
+static void queue_put(int fd, const __u32 *v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, NULL, &v[i], BPF_ANY))
+			fail_msg("cannot push id %u back: %s", v[i], strerror(errno));
+}
+
+/* ---- the invariants of the table (fz_fail when a run broke one) ---- */
+
+static void fz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void print_session(const char *what, const struct tko_session *s, bool present);
+
+static void check_queue(int fd, const char *name, const __u32 *want, int n)
+{
+	__u32 got[MAXE];
+	int k, m = queue_take(fd, got, MAXE);
+
+	queue_put(fd, got, m);
+	if (m != n)
+		fz_fail("%s holds %d ids, the model %d", name, m, n);
+	for (k = 0; k < n; k++)
+		if (got[k] != want[k])
+			fz_fail("%s[%d] is id %u, the model says %u", name, k, got[k], want[k]);
+}
+
+/*
+ * The index, by its own rules: every entry points to a live session of ours
+ * that has the entry's tag, sits in one of its key's two buckets and knows
+ * where (index_pos, index_entry); every live session is found by its key
+ * exactly once. Then the index is exactly the model's.
+ */
+static void check_index(const struct tko_bucket *idx, const struct tko_session *all)
+{
+	__u32 b, i, id;
+	int j;
+
+	for (b = 0; b < TABLE.buckets; b++) {
+		for (i = 0; i < TKO_BUCKET_SLOTS; i++) {
+			__u32 e = idx[b].slot[i], pos = b * TKO_BUCKET_SLOTS + i;
+			const struct tko_session *s;
+			__u64 h;
+
+			if (!e)
+				continue;
+			id = tko_index_id(e);
+			if (id >= MAXE || J_OF[id] < 0)
+				fz_fail("index slot %u holds 0x%08x: no session of ours", pos, e);
+			s = &all[id];
+			if (!live_state(s->state))
+				fz_fail("index slot %u points to id %u, which is not live (state %u)",
+					pos, id, s->state);
+			h = tko_hash_key(&s->key, TABLE.seed);
+			if (tko_index_tag(e) != tko_hash_tag(h))
+				fz_fail("index slot %u: tag 0x%02x, session %u's key has 0x%02x", pos,
+					tko_index_tag(e), id, tko_hash_tag(h));
+			if (b != tko_hash_bucket(h, TABLE.buckets, 0) &&
+			    b != tko_hash_bucket(h, TABLE.buckets, 1))
+				fz_fail("index slot %u: bucket %u is neither of id %u's key", pos, b, id);
+			if (s->index_pos != pos || s->index_entry != e)
+				fz_fail("id %u is in index slot %u as 0x%08x, it says slot %u as 0x%08x",
+					id, pos, e, s->index_pos, s->index_entry);
+		}
+	}
+	for (j = 0; j < NS; j++) {
+		const struct tko_session *s = &all[ID[j]];
+		__u64 h = tko_hash_key(&KEYS[j], TABLE.seed);
+		__u32 b1 = tko_hash_bucket(h, TABLE.buckets, 0);
+		__u32 b2 = tko_hash_bucket(h, TABLE.buckets, 1);
+		int found = 0, w;
+
+		if (!live_state(s->state))
+			continue;
+		for (w = 0; w < (b1 == b2 ? 1 : 2); w++) {
+			b = w ? b2 : b1;
+			for (i = 0; i < TKO_BUCKET_SLOTS; i++) {
+				__u32 e = idx[b].slot[i];
+
+				if (e && tko_index_tag(e) == tko_hash_tag(h) &&
+				    live_state(all[tko_index_id(e)].state) &&
+				    key_eq(&all[tko_index_id(e)].key, &KEYS[j]))
+					found++;
+			}
+		}
+		if (found != 1)
+			fz_fail("live session #%d (id %u) is found %d times by its key", j, ID[j], found);
+	}
+	for (b = 0; b < TABLE.buckets; b++)
+		for (i = 0; i < TKO_BUCKET_SLOTS; i++)
+			if (idx[b].slot[i] != M.index[b].slot[i])
+				fz_fail("index slot %u holds 0x%08x, the model 0x%08x",
+					b * TKO_BUCKET_SLOTS + i, idx[b].slot[i], M.index[b].slot[i]);
+}
+
+/*
+ * The wheel lists of the model, walked in the entries as read: each one's
+ * head and tail, every link both ways, every session on it saying so, in
+ * the model's order; and every entry's clock fields as the model says.
+ */
+static void check_wheel(const struct tko_session *all)
+{
+	int w, k, j;
+
+	for (w = 0; w < M.nwl; w++) {
+		const struct wlist *l = &M.wl[w];
+		struct tko_wheel_list got = read_list(l->list), want = model_list(l);
+		__u32 at = got.head, prev = 0;
+
+		if (got.head != want.head || got.tail != want.tail)
+			fz_fail("wheel list %u: head %u tail %u, the model %u %u", l->list, got.head,
+				got.tail, want.head, want.tail);
+		for (k = 0; at; k++) {
+			const struct tko_session *s;
+
+			if (at - 1 >= MAXE || J_OF[at - 1] < 0 || k >= l->n)
+				fz_fail("wheel list %u: link %d to id %u", l->list, k, at - 1);
+			s = &all[at - 1];
+			if (J_OF[at - 1] != l->j[k])
+				fz_fail("wheel list %u: #%d is id %u, the model says id %u", l->list,
+					k, at - 1, ID[l->j[k]]);
+			if (s->clock.list != l->list + 1 || s->clock.prev != prev)
+				fz_fail("wheel list %u: id %u says list %u prev %u", l->list, at - 1,
+					s->clock.list, s->clock.prev);
+			prev = at;
+			at = s->clock.next;
+		}
+		if (k != l->n || prev != got.tail)
+			fz_fail("wheel list %u: %d sessions walked, the model has %d", l->list, k,
+				l->n);
+	}
+	for (j = 0; j < NS; j++) {
+		struct tko_clock want = model_clock(j);
+		const struct tko_clock *got = &all[ID[j]].clock;
+
+		if (!memcmp(got, &want, sizeof(want)))
+			continue;
+		fprintf(stderr, "  id %u clock: due_tick %llu list %u prev %u next %u req %u "
+			"l2_req %u; the model: %llu %u %u %u %u %u\n", ID[j],
+			(unsigned long long)got->due_tick, got->list, got->prev, got->next, got->req,
+			got->l2_req, (unsigned long long)want.due_tick, want.list, want.prev,
+			want.next, want.req, want.l2_req);
+		fz_fail("session #%d (id %u): clock fields differ from the model", j, ID[j]);
+	}
+}
+
+/* What no frame may change: the table's geometry and allocator, the wheel clock. */
+static void check_fixed_maps(void)
+{
+	struct tko_wheel_clock wc = {};
+	struct tko_table tb = h_table();
+	__u32 zero = 0;
+
+	if (memcmp(&tb, &TABLE, sizeof(tb)))
+		fz_fail("the table map changed (fresh %u, was %u)", tb.fresh, TABLE.fresh);
+	if (bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.clock), &zero, &wc) ||
+	    memcmp(&wc, &WCLOCK, sizeof(wc)))
+		fz_fail("the wheel clock changed (tick %llu busy %u)", (unsigned long long)wc.tick,
+			wc.busy);
+}
+
+/*
+ * Every entry read; CUR[j] and whether it is live. An entry never handed
+ * out must stay all zero.
+ */
+static void dump_table(struct tko_session *all, struct tko_session *vals, bool *present)
+{
+	static const struct tko_session zero;
+	__u32 id;
+	int j;
+
+	read_entries(all);
+	for (id = 0; id < MAXE; id++)
+		if (J_OF[id] < 0 && memcmp(&all[id], &zero, sizeof(zero)))
+			fz_fail("entry %u, never handed out, changed (state %u)", id, all[id].state);
+	for (j = 0; j < NS; j++) {
+		vals[j] = all[ID[j]];
+		present[j] = live_state(vals[j].state);
 	}
 }
 
 /*
- * Write the snapshot back. keep_budget: the session keeps its answer window
- * (the rate limit is per session and per second, whatever its shape).
+ * Everything a run does not check each time: the queues, and the whole
+ * wheel (no list but the model's holds anything).
+ */
+static void check_rest(void)
+{
+	static struct tko_wheel_list lists[TKO_WHEEL_LISTS];
+	static __u32 keys[TKO_WHEEL_LISTS];
+	__u32 count = TKO_WHEEL_LISTS, out_batch = 0, l;
+	int w, err;
+
+	check_queue(free_ids_fd(), "free_ids", M.free_q, M.nfree);
+	check_queue(requests_fd(), "requests", M.req_q, M.nreq);
+	check_queue(need_l2_fd(), "need_l2", NEED_L2, NNEED_L2);
+	err = bpf_map_lookup_batch(wheel_fd(), NULL, &out_batch, keys, lists, &count, NULL);
+	if ((err && errno != ENOENT) || count != TKO_WHEEL_LISTS)
+		fail_msg("cannot dump the wheel: %s", strerror(errno));
+	for (l = 0; l < TKO_WHEEL_LISTS; l++) {
+		struct tko_wheel_list want = {};
+
+		for (w = 0; w < M.nwl; w++)
+			if (M.wl[w].list == l)
+				want = model_list(&M.wl[w]);
+		if (lists[l].head != want.head || lists[l].tail != want.tail)
+			fz_fail("wheel list %u: head %u tail %u, the model %u %u", l, lists[l].head,
+				lists[l].tail, want.head, want.tail);
+	}
+}
+
+/* ---- restoring (fixtures: no program runs meanwhile) ---- */
+
+static void write_list(const struct wlist *l)
+{
+	struct tko_wheel_list w = model_list(l);
+
+	if (bpf_map_update_elem(wheel_fd(), &l->list, &w, BPF_ANY))
+		fail_msg("cannot write wheel list %u: %s", l->list, strerror(errno));
+}
+
+static void write_bucket(__u32 b)
+{
+	if (bpf_map_update_elem(index_fd(), &b, &M.index[b], BPF_ANY))
+		fail_msg("cannot write index bucket %u: %s", b, strerror(errno));
+}
+
+/*
+ * Give session j, freed by the datapath, its place back: its id out of
+ * free_ids (the rest stay, in order), its index slot, the tail of its wheel
+ * list (the old tail's entry relinked to it), as the carrier would have
+ * filed it under the same due_tick.
+ */
+static void unfree(int j)
+{
+	struct wlist *l = &M.wl[SNAP_WL[j]];
+	__u32 pos = SNAP[j].index_pos, got[MAXE];
+	int k, o = 0, n;
+
+	n = queue_take(free_ids_fd(), got, MAXE);
+	for (k = 0; k < n; k++)
+		if (got[k] != ID[j])
+			got[o++] = got[k];
+	if (o != n - 1)
+		fz_fail("restore: id %u is in free_ids %d times", ID[j], n - o);
+	queue_put(free_ids_fd(), got, o);
+	memcpy(M.free_q, got, o * sizeof(*got));
+	M.nfree = o;
+
+	if (M.index[pos / TKO_BUCKET_SLOTS].slot[pos % TKO_BUCKET_SLOTS])
+		fz_fail("restore: index slot %u of id %u is taken", pos, ID[j]);
+	M.index[pos / TKO_BUCKET_SLOTS].slot[pos % TKO_BUCKET_SLOTS] = SNAP[j].index_entry;
+	write_bucket(pos / TKO_BUCKET_SLOTS);
+
+	l->j[l->n++] = j;
+	M.wl_of[j] = SNAP_WL[j];
+	if (l->n > 1) {
+		int t = l->j[l->n - 2];
+
+		CUR[t].clock = model_clock(t);
+		h_write(ID[t], &CUR[t]);
+	}
+	write_list(l);
+}
+
+/*
+ * Write session j's snapshot back to its entry, clock fields as the model
+ * has them. keep_budget: the session keeps its answer window (the rate
+ * limit is per session and per second, whatever its shape).
  */
 static void restore_one(int j, bool keep_budget)
 {
@@ -180,20 +615,40 @@ static void restore_one(int j, bool keep_budget)
 		BUDGET_WIN[j] = v.answer_window_ns;
 		BUDGET_N[j] = v.answers_in_window;
 	}
-	if (bpf_map_update_elem(sess_fd(), &KEYS[j], &v, BPF_ANY))
-		fail_msg("cannot restore session %d: %s", j, strerror(errno));
+	if (M.wl_of[j] < 0)
+		unfree(j);
+	v.clock = model_clock(j);
+	h_write(ID[j], &v);
 	CUR[j] = v;
 	CUR_PRESENT[j] = true;
 }
 
 static void restore(int j) { restore_one(j, false); }
 
+/*
+ * The whole table back to the snapshot: entries, index, wheel lists, the
+ * queues (what the datapath left is checked first).
+ */
 static void restore_all(void)
 {
-	int j;
+	__u32 drop[MAXE], b;
+	int j, w;
 
-	for (j = 0; j < NS; j++)
-		restore(j);
+	check_rest();
+	M = M_SNAP;
+	for (j = 0; j < NS; j++) {
+		BUDGET_WIN[j] = SNAP[j].answer_window_ns;
+		BUDGET_N[j] = SNAP[j].answers_in_window;
+		h_write(ID[j], &SNAP[j]);
+		CUR[j] = SNAP[j];
+		CUR_PRESENT[j] = true;
+	}
+	for (b = 0; b < TABLE.buckets; b++)
+		write_bucket(b);
+	for (w = 0; w < M.nwl; w++)
+		write_list(&M.wl[w]);
+	queue_take(free_ids_fd(), drop, MAXE);
+	queue_take(requests_fd(), drop, MAXE);
 	ring_buffer__consume(H.rb);
 	H.nev = 0;
 }
@@ -370,13 +825,14 @@ struct expect {
 	const char *why;	/* the outcome, for statistics and reports */
 	int verdict;
 	int target;		/* session index, -1: none of ours */
-	bool present;		/* the target is in the table after the run */
-	struct tko_session s;	/* the target after the run (time fields per policy) */
+	bool present;		/* the target is live after the run (else freed) */
+	struct tko_session s;	/* its entry after the run (time fields per policy) */
 	enum tpol last_seen, answer_win;
 	bool next_from_last_seen;	/* next_ns = last_seen_ns + idle */
 	uint8_t ev_type, ev_reason, ev_state;	/* ev_type 0: no event */
 	struct tko_tcp_state ev_tcp;
 	struct tko_counters ev_cnt;
+	uint8_t st[TKO_ST_MAX];	/* how much each global counter moves */
 };
 
 static void x_none(struct expect *e, const char *why, int verdict)
@@ -385,7 +841,11 @@ static void x_none(struct expect *e, const char *why, int verdict)
 	e->verdict = verdict;
 }
 
-/* FIN/RST/SYN/oneshot: the session ends with an "invalidated" event. */
+/*
+ * FIN/RST/SYN/oneshot: the session ends with an "invalidated" event (state
+ * TKO_STOPPED in it) and, no pass holding the clock, its entry is freed at
+ * once: TKO_FREE, out of the index, no deadline.
+ */
 static void x_end(struct expect *e, uint8_t reason, const char *why)
 {
 	e->why = why;
@@ -395,6 +855,12 @@ static void x_end(struct expect *e, uint8_t reason, const char *why)
 	e->ev_state = TKO_STOPPED;
 	e->ev_tcp = e->s.tcp;
 	e->ev_cnt = e->s.cnt;
+	e->s.prev_state = e->s.state;
+	e->s.state = TKO_FREE;
+	e->s.next_ns = 0;
+	e->s.index_entry = 0;
+	e->st[TKO_ST_INVALIDATED]++;
+	e->st[TKO_ST_EVENTS]++;
 }
 
 /* Payload (or drift): activity; an ACTIVE session is suspended. */
@@ -418,6 +884,8 @@ static void x_traffic(struct expect *e, uint8_t reason, const char *why)
 	e->ev_state = TKO_SUSPENDED;
 	e->ev_tcp = e->s.tcp;
 	e->ev_cnt = e->s.cnt;
+	e->st[TKO_ST_SUSPENDED]++;
+	e->st[TKO_ST_EVENTS]++;
 }
 
 static void x_init(struct expect *e, int j)
@@ -425,8 +893,8 @@ static void x_init(struct expect *e, int j)
 	memset(e, 0, sizeof(*e));
 	e->target = j;
 	e->verdict = XDP_PASS;
-	if (j >= 0 && CUR_PRESENT[j]) {
-		e->present = true;
+	if (j >= 0) {	/* its entry, live or freed */
+		e->present = CUR_PRESENT[j];
 		e->s = CUR[j];
 	}
 }
@@ -449,6 +917,7 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		return x_none(e, "unparsed", XDP_PASS);
 	if (j < 0 || !e->present)
 		return x_none(e, "no session", XDP_PASS);
+	e->st[TKO_ST_XDP_SEEN]++;
 	b = &CUR[j];
 	if (!(b->have & TKO_HAVE_SEQ))
 		return x_none(e, "no state", XDP_PASS);
@@ -459,9 +928,14 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 
 	/* the peer's keepalive: answered within the budget */
 	if (active && core == F_ACK && p->payload_len <= 1 && p->seq == rcv - 1 &&
-	    p->ack == snd && p->has_ts == !!(b->have & TKO_HAVE_TS) && !p->signed_) {
+	    p->ack == snd) {
 		uint64_t w = b->answer_window_ns;
 		bool reset;
+
+		/* RFC 7323 3.2 (TSopt on all segments or none), MD5/AO: a probe
+		 * tko cannot answer goes to the endpoint; it is not off-path */
+		if (p->has_ts != !!(b->have & TKO_HAVE_TS) || p->signed_)
+			return x_none(e, "probe not answerable", XDP_PASS);
 
 		if (t1 - w < NSEC_PER_SEC)
 			reset = false;
@@ -475,10 +949,12 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		}
 		if (e->s.answers_in_window >= TKO_ANSWER_BURST) {
 			e->s.cnt.answers_limited++;
+			e->st[TKO_ST_ANSWERS_LIMITED]++;
 			return x_none(e, "rate limited", XDP_PASS);
 		}
 		e->s.answers_in_window++;
 		e->s.cnt.peer_probes_answered++;
+		e->st[TKO_ST_PEER_PROBES_ANSWERED]++;
 		e->s.cnt.unanswered = 0;
 		if (p->has_ts)
 			e->s.tcp.ts_ecr = p->tsval;
@@ -493,6 +969,7 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		if (b->cnt.unanswered) {
 			e->s.cnt.unanswered = 0;
 			e->s.cnt.probes_answered++;
+			e->st[TKO_ST_PROBES_ANSWERED]++;
 		}
 		if (b->endpoint_probe) {
 			e->s.endpoint_probe = 0;
@@ -507,6 +984,8 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 			x_end(e, TKO_R_RST_PEER, "ended by RST");
 		else
 			e->why = "off-path RST";
+		if (p->seq != rcv)
+			e->st[TKO_ST_OFF_PATH]++;
 		return;
 	}
 	if (p->flags & F_SYN)
@@ -519,6 +998,7 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		 */
 		if (p->seq != rcv || !(p->flags & F_ACK) || p->ack != snd) {
 			e->why = "off-path FIN/data";
+			e->st[TKO_ST_OFF_PATH]++;
 			return;
 		}
 		if (p->flags & F_FIN)
@@ -546,6 +1026,7 @@ static void model_tc(const struct mpkt *p, int j, uint32_t mark, struct expect *
 		return x_none(e, "unparsed", TC_ACT_OK);
 	if (j < 0 || !e->present)
 		return x_none(e, "no session", TC_ACT_OK);
+	e->st[TKO_ST_TC_SEEN]++;
 	b = &CUR[j];
 	if (p->flags & F_RST)
 		return x_end(e, TKO_R_RST_LOCAL, "ended by RST");
@@ -623,21 +1104,22 @@ struct fz_iter {
 
 static void print_session(const char *what, const struct tko_session *s, bool present)
 {
-	if (!present) {
-		fprintf(stderr, "  %s: not in the table\n", what);
-		return;
-	}
 	fprintf(stderr,
-		"  %s: state %u prev %u have 0x%x ep_probe %u snd_nxt 0x%08x rcv_nxt 0x%08x "
+		"  %s:%s state %u prev %u have 0x%x ep_probe %u snd_nxt 0x%08x rcv_nxt 0x%08x "
 		"win 0x%04x ts_val 0x%08x ts_ecr 0x%08x\n"
 		"      cnt sent %u answered %u peer_answered %u unanswered %u limited %u; "
 		"answers_in_window %u answer_window %" PRIu64 " last_seen %" PRIu64
-		" next %" PRIu64 " ifindex %u\n",
-		what, s->state, s->prev_state, s->have, s->endpoint_probe, s->tcp.snd_nxt,
-		s->tcp.rcv_nxt, s->tcp.window, s->tcp.ts_val, s->tcp.ts_ecr, s->cnt.probes_sent,
-		s->cnt.probes_answered, s->cnt.peer_probes_answered, s->cnt.unanswered,
-		s->cnt.answers_limited, s->answers_in_window, (uint64_t)s->answer_window_ns,
-		(uint64_t)s->last_seen_ns, (uint64_t)s->next_ns, s->ifindex);
+		" next %" PRIu64 " ifindex %u\n"
+		"      index slot %u entry 0x%08x; clock due_tick %" PRIu64 " list %u prev %u "
+		"next %u req %u l2_req %u\n",
+		what, present ? "" : " (not live)", s->state, s->prev_state, s->have,
+		s->endpoint_probe, s->tcp.snd_nxt, s->tcp.rcv_nxt, s->tcp.window, s->tcp.ts_val,
+		s->tcp.ts_ecr, s->cnt.probes_sent, s->cnt.probes_answered,
+		s->cnt.peer_probes_answered, s->cnt.unanswered, s->cnt.answers_limited,
+		s->answers_in_window, (uint64_t)s->answer_window_ns, (uint64_t)s->last_seen_ns,
+		(uint64_t)s->next_ns, s->ifindex, s->index_pos, s->index_entry,
+		(uint64_t)s->clock.due_tick, s->clock.list, s->clock.prev, s->clock.next,
+		s->clock.req, s->clock.l2_req);
 }
 
 static const struct fz_iter *CUR_IT;	/* the iteration being checked */
@@ -654,6 +1136,12 @@ static void fz_fail(const char *fmt, ...)
 	va_end(ap);
 	if (it) {
 		fprintf(stderr, "\nprog_fuzz: INVARIANT VIOLATED in %s: %s\n", it->test, msg);
+		if (!it->kind) {	/* found by a restore, before or after a frame */
+			fprintf(stderr, "  seed 0x%" PRIx64 " iteration %" PRIu64 ", restoring the table\n"
+				"  replay the run: build/tests/prog_fuzz --seed 0x%" PRIx64
+				" --iterations %" PRIu64 "\n", it->seed, it->iter, it->seed, it->iter + 1);
+			fail_msg("%s", msg);
+		}
 		fprintf(stderr, "  seed 0x%" PRIx64 " iteration %" PRIu64 ", %s, seed frame '%s', "
 			"mutations [%s], skb mark 0x%x\n", it->seed, it->iter,
 			it->tc ? "tc_egress" : "xdp_ingress", it->kind, it->muts, it->mark);
@@ -680,7 +1168,10 @@ static void fz_fail(const char *fmt, ...)
 	abort();	/* not reached: fail_msg longjmps */
 }
 
-/* Compare the target with the model; say which field differs. */
+/*
+ * Compare the target's entry with the model, live or freed; say which field
+ * differs. The clock fields are check_wheel()'s.
+ */
 static void check_session(const struct expect *e, const struct tko_session *act,
 			  uint64_t t0, uint64_t t1)
 {
@@ -703,12 +1194,12 @@ static void check_session(const struct expect *e, const struct tko_session *act,
 	 * forged for it carries TSopt; learning TSopt overwrites it): not state */
 	if (!(want.have & TKO_HAVE_TS) && !(got.have & TKO_HAVE_TS))
 		want.tcp.ts_ecr = got.tcp.ts_ecr;
-	memset(want.timer, 0, sizeof(want.timer));
-	memset(got.timer, 0, sizeof(got.timer));
+	memset(&want.clock, 0, sizeof(want.clock));
+	memset(&got.clock, 0, sizeof(got.clock));
 	if (!memcmp(&want, &got, sizeof(want)))
 		return;
-	print_session("expected", &want, true);
-	print_session("after", &got, true);
+	print_session("expected", &want, e->present);
+	print_session("after", &got, live_state(got.state));
 #define DIFF(f) if (memcmp(&want.f, &got.f, sizeof(want.f))) fz_fail("session field " #f " differs from the model")
 	DIFF(state); DIFF(prev_state); DIFF(have); DIFF(endpoint_probe);
 	DIFF(tcp.snd_nxt); DIFF(tcp.rcv_nxt); DIFF(tcp.window); DIFF(tcp.ts_val);
@@ -717,6 +1208,7 @@ static void check_session(const struct expect *e, const struct tko_session *act,
 	DIFF(cfg); DIFF(ifindex); DIFF(lmac); DIFF(rmac); DIFF(started_ns);
 	DIFF(last_seen_ns); DIFF(next_ns); DIFF(probe_ns); DIFF(answer_window_ns);
 	DIFF(answers_in_window); DIFF(vlan_tci); DIFF(vlan_proto);
+	DIFF(key); DIFF(policy); DIFF(index_pos); DIFF(index_entry);
 #undef DIFF
 	{
 		const uint8_t *w = (const uint8_t *)&want, *g = (const uint8_t *)&got;
@@ -784,15 +1276,42 @@ static void expected_answer_frame(const struct mpkt *p, const uint8_t *in,
 /* ------------------------------------------------------------------ */
 /* Running one frame and checking everything                          */
 
+static const char *const ST_NAME[TKO_ST_MAX] = {
+	[TKO_ST_XDP_SEEN] = "xdp_seen", [TKO_ST_PEER_PROBES_ANSWERED] = "peer_probes_answered",
+	[TKO_ST_ANSWERS_LIMITED] = "answers_limited", [TKO_ST_TC_SEEN] = "tc_seen",
+	[TKO_ST_SUSPENDED] = "suspended", [TKO_ST_INVALIDATED] = "invalidated",
+	[TKO_ST_EVENTS] = "events", [TKO_ST_EVENTS_LOST] = "events_lost",
+	[TKO_ST_OFF_PATH] = "off_path", [TKO_ST_PROBES_LATE] = "probes_late",
+	[TKO_ST_PROBES_SENT] = "probes_sent", [TKO_ST_PROBES_ANSWERED] = "probes_answered",
+	[TKO_ST_BACKLOG] = "backlog", [TKO_ST_EMIT_ERRORS] = "emit_errors",
+	[TKO_ST_PEER_DEAD] = "peer_dead", [TKO_ST_CARRIER_PASSES] = "carrier_passes",
+	[TKO_ST_REFUSED_TABLE_FULL] = "refused_table_full",
+	[TKO_ST_REFUSED_INDEX_FULL] = "refused_index_full",
+	[TKO_ST_REFUSED_BUSY] = "refused_busy", [TKO_ST_PATH_REQUESTS] = "path_requests",
+	[TKO_ST_REQUESTS_LOST] = "requests_lost",
+};
+
+/* A session's counters only go up (between two restores). */
+static void check_monotone(int j, const struct tko_counters *a, const struct tko_counters *b)
+{
+#define UP(f) if (b->f < a->f) fz_fail("session #%d: counter " #f " went down (%u -> %u)", j, a->f, b->f)
+	UP(probes_sent); UP(probes_answered); UP(peer_probes_answered); UP(answers_limited);
+	UP(probes_late);
+#undef UP
+}
+
 /*
  * Run the frame it->f through XDP (or TC), then check the verdict, the
- * frame, the whole table and the events against the model. The table as
- * read after the run becomes the model's next "before".
+ * frame, every entry of the table, the index, the wheel, the counters and
+ * the events against the model. The table as read after the run becomes
+ * the model's next "before".
  */
 static void run_checked(struct fz_iter *it, struct fz_stats *st)
 {
-	static struct tko_session after[NS];
+	static struct tko_session all[MAXE], after[NS];
+	static struct tko_bucket idx[MAXB];
 	static bool present[NS];
+	uint64_t st0[TKO_ST_MAX], st1[TKO_ST_MAX];
 	uint8_t out[FRAME_MAX];
 	size_t out_len = 0;
 	struct expect e;
@@ -816,6 +1335,7 @@ static void run_checked(struct fz_iter *it, struct fz_stats *st)
 	H.nev = 0;
 	H.ev_overflow = false;
 	st->runs[tc]++;
+	read_stats(st0);
 
 	t0 = now_ns();
 	if (tc) {
@@ -824,6 +1344,7 @@ static void run_checked(struct fz_iter *it, struct fz_stats *st)
 		if (err) {
 			if (tc_run_refuses(it->f.b, it->f.len) || it->f.len < ETH_HDR_LEN) {
 				st->refused++;	/* BPF_PROG_RUN would not even build the skb */
+				CUR_IT = NULL;
 				return;
 			}
 			fz_fail("BPF_PROG_RUN tc: %s", strerror(-err));
@@ -845,10 +1366,12 @@ static void run_checked(struct fz_iter *it, struct fz_stats *st)
 	       : verdict != XDP_PASS && verdict != XDP_TX && verdict != XDP_DROP)
 		fz_fail("verdict %d is none of the expected ones", verdict);
 
-	dump_table(after, present);
+	dump_table(all, after, present);
+	read_index(idx);
+	read_stats(st1);
 	ring_buffer__consume(H.rb);
 
-	/* 2. the model's verdict */
+	/* 2. the model's verdict, and what it does to the model of the table */
 	if (tc)
 		model_tc(&p, j, it->mark, &e);
 	else
@@ -856,6 +1379,10 @@ static void run_checked(struct fz_iter *it, struct fz_stats *st)
 	it->e = &e;
 	if (verdict != e.verdict)
 		fz_fail("verdict %d, the model says %d (%s)", verdict, e.verdict, e.why);
+	if (e.ev_type == TKO_EV_INVALIDATED)
+		m_free(j);
+	else if (e.ev_type == TKO_EV_SUSPENDED)
+		m_request(j);
 
 	/* 3. the frame: the exact answer, or untouched */
 	if (verdict == XDP_TX) {
@@ -875,28 +1402,54 @@ static void run_checked(struct fz_iter *it, struct fz_stats *st)
 		fz_fail("verdict %d but the frame was changed", verdict);
 	}
 
-	/* 4. the table: the target as the model says, every other session untouched */
+	/* 4. the entries: the target as the model says, every other session
+	 * untouched but for the clock fields (check_wheel) */
 	for (i = 0; i < NS; i++) {
+		struct tko_session a = after[i], b = CUR[i];
+
+		check_monotone(i, &CUR[i].cnt, &after[i].cnt);
 		if (i == j) {
 			if (present[i] != e.present) {
 				print_session("after", &after[i], present[i]);
 				fz_fail("session %s, the model says %s (%s)",
-					present[i] ? "still in the table" : "removed",
-					e.present ? "kept" : "removed", e.why);
+					present[i] ? "still live" : "not live",
+					e.present ? "kept" : "freed", e.why);
 			}
-			if (present[i])
-				check_session(&e, &after[i], t0, t1);
+			check_session(&e, &after[i], t0, t1);
 			continue;
 		}
-		if (present[i] != CUR_PRESENT[i] ||
-		    (present[i] && memcmp(&after[i], &CUR[i], sizeof(after[i])))) {
+		memset(&a.clock, 0, sizeof(a.clock));
+		memset(&b.clock, 0, sizeof(b.clock));
+		if (present[i] != CUR_PRESENT[i] || memcmp(&a, &b, sizeof(a))) {
 			print_session("before", &CUR[i], CUR_PRESENT[i]);
 			print_session("after", &after[i], present[i]);
 			fz_fail("session #%d changed although the frame is not one of its own", i);
 		}
 	}
 
-	/* 5. the events */
+	/* 5. the index, the wheel, what never changes, the lookup by key */
+	check_index(idx, all);
+	check_wheel(all);
+	check_fixed_maps();
+	if (j >= 0) {
+		__u32 id = ~0u;
+		int r = tko_table_find(sess_fd(), index_fd(), &TABLE, &KEYS[j], &id, NULL);
+
+		if (present[j] ? r || id != ID[j] : r != -ENOENT)
+			fz_fail("tko_table_find: %d, id %u (session #%d is id %u, %s)", r, id, j,
+				ID[j], present[j] ? "live" : "freed");
+	}
+
+	/* 6. the global counters: never down, each by what the model says */
+	for (i = 0; i < TKO_ST_MAX; i++) {
+		if (st1[i] < st0[i])
+			fz_fail("stats %s went down", ST_NAME[i]);
+		if (st1[i] - st0[i] != e.st[i])
+			fz_fail("stats %s: +%" PRIu64 ", the model says +%u (%s)", ST_NAME[i],
+				st1[i] - st0[i], e.st[i], e.why);
+	}
+
+	/* 7. the events */
 	check_events(&e, t0, t1);
 
 	memcpy(CUR, after, sizeof(CUR));
@@ -1632,10 +2185,13 @@ static void fz_step(const char *test, uint64_t seed, uint64_t i, struct fz_stats
 {
 	struct rng r = rng_for(seed, i);
 	struct fz_iter it = { .test = test, .seed = seed, .iter = i };
+	struct fz_iter at_restore = it;	/* no frame: what a failed restore reports */
 	int j, k, nmut;
 
 	if (i % RESTORE_EVERY == 0) {
+		CUR_IT = &at_restore;
 		restore_all();	/* fresh budgets, the known shapes */
+		CUR_IT = NULL;
 		st->restores++;
 	}
 	/* half of the frames go to a "hot" session that changes every HOT_RUN
@@ -1659,7 +2215,9 @@ static void fz_step(const char *test, uint64_t seed, uint64_t i, struct fz_stats
 			   CUR[k].tcp.rcv_nxt != SNAP[k].tcp.rcv_nxt;
 
 		if (rn(&r, 4) == 0 && off) {
+			CUR_IT = &at_restore;
 			restore_one(k, true);
+			CUR_IT = NULL;
 			st->restores++;
 		}
 	}
@@ -1681,6 +2239,13 @@ static void fz_run(const char *test, uint64_t seed, uint64_t iters, double progr
 			t_last = now_ns();
 			fz_print_stats("progress", st, i + 1, secs_since(t_start));
 		}
+	}
+	if (iters) {	/* the queues and the whole wheel the last frames left */
+		struct fz_iter end = { .test = test, .seed = seed, .iter = iters - 1 };
+
+		CUR_IT = &end;
+		check_rest();
+		CUR_IT = NULL;
 	}
 	fz_print_stats(test, st, iters, secs_since(t_start));
 }
@@ -1822,6 +2387,7 @@ static void test_truncation(void **state)
 			}
 		}
 	}
+	check_rest();
 	fz_print_stats("truncation", &st, n, secs_since(t));
 }
 
@@ -1937,6 +2503,7 @@ static void test_flood(void **state)
 	}
 	if (off.tx || off.drop || off.deleted[0] || off.suspended[0] || off.touched[0])
 		fail_msg("an off-path frame was answered, consumed or changed a session");
+	check_rest();
 	fz_print_stats("flood (probes)", &st, st.runs[0], secs_since(t));
 	fz_print_stats("flood (off-path)", &off, off.runs[0], secs_since(t));
 }
@@ -2000,6 +2567,71 @@ static int shape_sessions(void)
 	return 0;
 }
 
+/*
+ * The model of the table at the snapshot: the index as read, each wheel
+ * list our sessions are on walked from its head, the queues (requests and
+ * free_ids empty: the last pass took every request and no session ended;
+ * need_l2 as the activation probes left it: no path yet).
+ */
+static int snapshot_model(void)
+{
+	static struct tko_session all[MAXE];
+	__u32 zero = 0, got[MAXE], id;
+	int j, w, n;
+
+	TABLE = h_table();
+	if (TABLE.buckets > MAXB || TABLE.max_sessions != MAXE || TABLE.fresh != NS) {
+		fprintf(stderr, "table: %u buckets, %u entries, %u handed out\n", TABLE.buckets,
+			TABLE.max_sessions, TABLE.fresh);
+		return -1;
+	}
+	if (bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.clock), &zero, &WCLOCK) || WCLOCK.busy)
+		return -1;
+	memset(&M, 0, sizeof(M));
+	read_index(M.index);
+	read_entries(all);
+	for (id = 0; id < MAXE; id++)
+		J_OF[id] = -1;
+	for (j = 0; j < NS; j++) {
+		if (ID[j] >= MAXE || J_OF[ID[j]] >= 0) {
+			fprintf(stderr, "session %d: id %u\n", j, ID[j]);
+			return -1;
+		}
+		J_OF[ID[j]] = j;
+	}
+	for (j = 0; j < NS; j++) {
+		__u32 list = SNAP[j].clock.list, at;
+
+		if (!list || SNAP[j].clock.req) {
+			fprintf(stderr, "session %d: on wheel list %u, request %u\n", j, list,
+				SNAP[j].clock.req);
+			return -1;
+		}
+		for (w = 0; w < M.nwl && M.wl[w].list != list - 1; w++)
+			;
+		if (w == M.nwl) {	/* a list not seen yet: walk it */
+			M.wl[M.nwl++].list = list - 1;
+			for (at = read_list(list - 1).head, n = 0; at; at = all[at - 1].clock.next) {
+				if (at - 1 >= MAXE || J_OF[at - 1] < 0 || n == NS)
+					return -1;
+				M.wl[w].j[n++] = J_OF[at - 1];
+			}
+			M.wl[w].n = n;
+		}
+		SNAP_WL[j] = M.wl_of[j] = w;
+	}
+	if (queue_take(requests_fd(), got, MAXE) || queue_take(free_ids_fd(), got, MAXE)) {
+		fprintf(stderr, "requests or free ids left after the setup\n");
+		return -1;
+	}
+	NNEED_L2 = queue_take(need_l2_fd(), NEED_L2, MAXE);
+	queue_put(need_l2_fd(), NEED_L2, NNEED_L2);
+	M_SNAP = M;
+	check_index(M.index, all);	/* the snapshot keeps the table's own rules */
+	check_wheel(all);
+	return 0;
+}
+
 static int group_setup(void **state)
 {
 	static const uint8_t want_state[] = {
@@ -2007,8 +2639,6 @@ static int group_setup(void **state)
 		[SH_LEARNING] = TKO_LEARNING, [SH_SUSPENDED] = TKO_SUSPENDED,
 	};
 	struct tko_key active[NS];
-	struct tko_session v[NS];
-	bool present[NS];
 	int j, na = 0;
 
 	if (h_load(MAXE))
@@ -2030,31 +2660,38 @@ static int group_setup(void **state)
 		if (SESS[j].shape != SH_LEARNING)
 			active[na++] = a.key;
 	}
+	/* the real clock makes them ACTIVE (and sends each its first probe) */
 	if (!h_wait_state(active, (size_t)na, TKO_ACTIVE) || shape_sessions())
 		goto fail;
+	/* One more pass takes the suspensions' requests: the suspended sessions
+	 * are filed one idle period on, everything else is due in an hour. From
+	 * here on no pass runs: only frames change the table. */
+	h_pass();
 
 	/* The snapshot; "long ago" for the answer windows, so budgets are full. */
-	memset(CUR_PRESENT, 0, sizeof(CUR_PRESENT));
 	for (j = 0; j < NS; j++) {
-		if (!h_lookup(&KEYS[j], &SNAP[j]) || SNAP[j].state != want_state[SESS[j].shape]) {
+		if (!h_find(&KEYS[j], &ID[j], &SNAP[j]) ||
+		    SNAP[j].state != want_state[SESS[j].shape]) {
 			fprintf(stderr, "session %d not in its shape\n", j);
 			goto fail;
 		}
 		SNAP[j].answer_window_ns = 0;
 		SNAP[j].answers_in_window = 0;
 	}
-	for (j = 0; j < NS; j++)	/* cancels the timers: only frames change state now */
-		if (bpf_map_update_elem(sess_fd(), &KEYS[j], &SNAP[j], BPF_ANY))
-			goto fail;
-	for (j = 0; j < NS; j++) {
-		if (!h_lookup(&KEYS[j], &v[j]) || memcmp(&v[j], &SNAP[j], sizeof(v[j]))) {
-			fprintf(stderr, "session %d reads back differently after a restore\n", j);
-			goto fail;
-		}
-		present[j] = true;
+	if (snapshot_model())
+		goto fail;
+	restore_all();
+	{
+		static struct tko_session all[MAXE], v[NS];
+		bool present[NS];
+
+		dump_table(all, v, present);
+		for (j = 0; j < NS; j++)
+			if (!present[j] || memcmp(&v[j], &SNAP[j], sizeof(v[j]))) {
+				fprintf(stderr, "session %d reads back differently after a restore\n", j);
+				goto fail;
+			}
 	}
-	memcpy(CUR, v, sizeof(CUR));
-	memcpy(CUR_PRESENT, present, sizeof(CUR_PRESENT));
 	h_drain();
 	H.nev = 0;
 	return 0;
