@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "loader.h"
@@ -79,6 +80,24 @@ __u32 tko_index_buckets(__u32 max_sessions)
 	return b;
 }
 
+bool tko_ct_kfuncs(void)
+{
+	static const char *const needed[] = {
+		"bpf_xdp_ct_lookup", "bpf_skb_ct_lookup", "bpf_ct_change_timeout", "bpf_ct_release",
+	};
+	struct btf *vmlinux = btf__load_vmlinux_btf(), *mod = NULL;
+	bool ok = vmlinux != NULL;
+
+	/* Where libbpf resolves kfuncs: the kernel's BTF, or the module's. */
+	if (ok && btf__find_by_name_kind(vmlinux, needed[0], BTF_KIND_FUNC) < 0)
+		mod = btf__load_module_btf("nf_conntrack", vmlinux);
+	for (size_t i = 0; ok && i < sizeof(needed) / sizeof(needed[0]); i++)
+		ok = btf__find_by_name_kind(mod ? mod : vmlinux, needed[i], BTF_KIND_FUNC) >= 0;
+	btf__free(mod);
+	btf__free(vmlinux);
+	return ok;
+}
+
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 {
 	struct tko_table table = {};
@@ -97,6 +116,9 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		pr_warn("cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
 	}
+	/* The weak conntrack kfuncs are called only where they resolve
+	 * (bpf/lib/conntrack.h); elsewhere the verifier drops the calls. */
+	b->xdp->rodata->ct_kfuncs = tko_ct_kfuncs();
 	if (!max_sessions)
 		max_sessions = TKO_MAX_SESSIONS_DEFAULT;
 	if (max_sessions > TKO_MAX_SESSIONS_LIMIT) {

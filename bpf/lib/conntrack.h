@@ -12,24 +12,21 @@
  * established timeout again. One call per site: ct_refresh_xdp() at XDP,
  * ct_refresh_skb() at TC, with the session's key. No other entry is touched.
  *
- * The conntrack kfuncs (Linux 6.0; bpf_ct_change_timeout since 6.1) are weak:
- * where the kernel has no conntrack, or nf_conntrack is a module not loaded
- * when the datapath is, they resolve to nothing, the programs still load, and
- * the refresh is skipped (the agent says so once at start).
+ * The conntrack kfuncs (lookups since Linux 5.18, bpf_ct_change_timeout
+ * since 6.1) are weak, and used only when the loader found them in the
+ * kernel's BTF (ct_kfuncs, tko_ct_kfuncs()): where the kernel has no
+ * conntrack, or nf_conntrack is a module not loaded when the datapath is,
+ * they resolve to nothing, the verifier drops the calls as dead code, the
+ * programs load, and the refresh is skipped (the agent says so once at
+ * start). Not bpf_ksym_exists(): it takes the address of a kfunc (ld_imm64),
+ * which only Linux 6.4 accepts; an unresolved weak kfunc call in dead code
+ * is accepted since 5.18.
  */
 #ifndef TKO_BPF_CONNTRACK_H
 #define TKO_BPF_CONNTRACK_H
 
 #include "maps.h"
 #include <bpf/bpf_endian.h>
-
-/* libbpf 1.1's bpf_helpers.h lacks it (1.2 has the same definition). */
-#ifndef bpf_ksym_exists
-#define bpf_ksym_exists(sym) ({								\
-	_Static_assert(!__builtin_constant_p(!!sym), #sym " should be marked as __weak");	\
-	!!sym;										\
-})
-#endif
 
 /*
  * Tests build a variant whose kfuncs no kernel has (tests/prog), to check
@@ -52,16 +49,14 @@ extern int bpf_ct_change_timeout(struct nf_conn *nfct, __u32 timeout) __ksym __w
 extern void bpf_ct_release(struct nf_conn *nfct) __ksym __weak;
 
 /*
- * struct bpf_ct_opts as Linux 6.0 defined it (netns_id, error, l4proto, dir,
+ * struct bpf_ct_opts as Linux 5.18 defined it (netns_id, error, l4proto, dir,
  * 2 reserved bytes): later kernels grew it (ct zones, 16 bytes) and still take
  * this size; older ones take only this one. tko looks up zone 0.
  */
 #define TKO_CT_OPTS_SZ 12
 
-static __always_inline bool ct_kfuncs(void)
-{
-	return bpf_ksym_exists(bpf_ct_change_timeout) && bpf_ksym_exists(bpf_ct_release);
-}
+/* Set by the loader before load: the kernel has every kfunc above. */
+const volatile bool ct_kfuncs;
 
 /* What conntrack gives an established flow at each segment, in ms. */
 static __always_inline __u32 ct_established_ms(void)
@@ -120,7 +115,7 @@ static __always_inline void ct_refresh_xdp(struct xdp_md *ctx, const struct tko_
 	struct nf_conn *ct;
 	__u32 len;
 
-	if (!bpf_ksym_exists(bpf_xdp_ct_lookup) || !ct_kfuncs())
+	if (!ct_kfuncs)
 		return;
 	len = ct_tuple(k, &t);
 	ct = bpf_xdp_ct_lookup(ctx, &t, len, &opts, TKO_CT_OPTS_SZ);
@@ -139,7 +134,7 @@ static __always_inline void ct_refresh_skb(struct __sk_buff *skb, const struct t
 	struct nf_conn *ct;
 	__u32 len;
 
-	if (!bpf_ksym_exists(bpf_skb_ct_lookup) || !ct_kfuncs())
+	if (!ct_kfuncs)
 		return;
 	len = ct_tuple(k, &t);
 	ct = bpf_skb_ct_lookup(skb, &t, len, &opts, TKO_CT_OPTS_SZ);
