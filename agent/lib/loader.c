@@ -85,8 +85,14 @@ bool tko_ct_kfuncs(void)
 	static const char *const needed[] = {
 		"bpf_xdp_ct_lookup", "bpf_skb_ct_lookup", "bpf_ct_change_timeout", "bpf_ct_release",
 	};
-	struct btf *vmlinux = btf__load_vmlinux_btf(), *mod = NULL;
-	bool ok = vmlinux != NULL;
+	static int known = -1;	/* the kernel's BTF does not change under us */
+	struct btf *vmlinux, *mod = NULL;
+	bool ok;
+
+	if (known >= 0)
+		return known;
+	vmlinux = btf__load_vmlinux_btf();
+	ok = vmlinux != NULL;
 
 	/* Where libbpf resolves kfuncs: the kernel's BTF, or the module's. */
 	if (ok && btf__find_by_name_kind(vmlinux, needed[0], BTF_KIND_FUNC) < 0)
@@ -95,6 +101,7 @@ bool tko_ct_kfuncs(void)
 		ok = btf__find_by_name_kind(mod ? mod : vmlinux, needed[i], BTF_KIND_FUNC) >= 0;
 	btf__free(mod);
 	btf__free(vmlinux);
+	known = ok;
 	return ok;
 }
 
@@ -118,7 +125,7 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	}
 	/* The weak conntrack kfuncs are called only where they resolve
 	 * (bpf/lib/conntrack.h); elsewhere the verifier drops the calls. */
-	b->xdp->rodata->ct_kfuncs = tko_ct_kfuncs();
+	b->xdp->rodata->ct_kfuncs_absent = !tko_ct_kfuncs();
 	if (!max_sessions)
 		max_sessions = TKO_MAX_SESSIONS_DEFAULT;
 	if (max_sessions > TKO_MAX_SESSIONS_LIMIT) {

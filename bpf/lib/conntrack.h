@@ -13,8 +13,8 @@
  * ct_refresh_skb() at TC, with the session's key. No other entry is touched.
  *
  * The conntrack kfuncs (lookups since Linux 5.18, bpf_ct_change_timeout
- * since 6.1) are weak, and used only when the loader found them in the
- * kernel's BTF (ct_kfuncs, tko_ct_kfuncs()): where the kernel has no
+ * since 6.1) are weak, and not used where the loader did not find them in
+ * the kernel's BTF (ct_kfuncs_absent, tko_ct_kfuncs()): where the kernel has no
  * conntrack, or nf_conntrack is a module not loaded when the datapath is,
  * they resolve to nothing, the verifier drops the calls as dead code, the
  * programs load, and the refresh is skipped (the agent says so once at
@@ -55,8 +55,12 @@ extern void bpf_ct_release(struct nf_conn *nfct) __ksym __weak;
  */
 #define TKO_CT_OPTS_SZ 12
 
-/* Set by the loader before load: the kernel has every kfunc above. */
-const volatile bool ct_kfuncs;
+/*
+ * Set by the loader before load where the kernel lacks a kfunc above. An
+ * object whose loader forgets it loads only where they all resolve: a
+ * refresh is never skipped silently.
+ */
+const volatile bool ct_kfuncs_absent;
 
 /* What conntrack gives an established flow at each segment, in ms. */
 static __always_inline __u32 ct_established_ms(void)
@@ -115,7 +119,7 @@ static __always_inline void ct_refresh_xdp(struct xdp_md *ctx, const struct tko_
 	struct nf_conn *ct;
 	__u32 len;
 
-	if (!ct_kfuncs)
+	if (ct_kfuncs_absent)
 		return;
 	len = ct_tuple(k, &t);
 	ct = bpf_xdp_ct_lookup(ctx, &t, len, &opts, TKO_CT_OPTS_SZ);
@@ -134,7 +138,7 @@ static __always_inline void ct_refresh_skb(struct __sk_buff *skb, const struct t
 	struct nf_conn *ct;
 	__u32 len;
 
-	if (!ct_kfuncs)
+	if (ct_kfuncs_absent)
 		return;
 	len = ct_tuple(k, &t);
 	ct = bpf_skb_ct_lookup(skb, &t, len, &opts, TKO_CT_OPTS_SZ);

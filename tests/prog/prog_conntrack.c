@@ -302,7 +302,7 @@ static void test_skb(void **state)
 
 	assert_non_null(skel);
 	share_maps(skel->obj);
-	skel->rodata->ct_kfuncs = tko_ct_kfuncs();
+	skel->rodata->ct_kfuncs_absent = !tko_ct_kfuncs();
 	if (tko_ct_skb__load(skel))
 		fail_msg("cannot load ct_skb.bpf.o (-v: the verifier log)");
 	ct_insert(&f, "ESTABLISHED");
@@ -328,9 +328,10 @@ static void test_skb(void **state)
 }
 
 /*
- * The XDP program built against conntrack kfuncs no kernel has: with
- * ct_kfuncs set the verifier meets the unresolved calls and refuses it
- * (so the build really lacks them); as the loader sets it on such a
+ * The XDP program built against conntrack kfuncs no kernel has: unless
+ * told they are absent, the verifier meets the unresolved calls and
+ * refuses it (so the build really lacks them, and a loader that forgets
+ * ct_kfuncs_absent fails loudly); told, as the loader tells it on such a
  * kernel, it loads and consumes the answer to tko's probe as ever, and the
  * flow's entry keeps its own timeout.
  */
@@ -348,7 +349,6 @@ static void test_without_kfuncs(void **state)
 
 	assert_non_null(skel);
 	share_maps(skel->obj);
-	skel->rodata->ct_kfuncs = true;
 	if (!tko_xdp_ingress_noct__load(skel))
 		fail_msg("the build without kfuncs loaded with calls to them");
 	tko_xdp_ingress_noct__destroy(skel);
@@ -356,6 +356,7 @@ static void test_without_kfuncs(void **state)
 	skel = tko_xdp_ingress_noct__open();
 	assert_non_null(skel);
 	share_maps(skel->obj);
+	skel->rodata->ct_kfuncs_absent = true;
 	if (tko_xdp_ingress_noct__load(skel))
 		fail_msg("the build without kfuncs does not load (-v: the verifier log)");
 	ct_insert(&f, "ESTABLISHED");
