@@ -48,7 +48,8 @@ INSTALL ?= install
 .PHONY: all deps test demo vmlinux clean help install uninstall deb
 .DELETE_ON_ERROR:
 # Objects and skeletons are inputs of several targets: never delete them.
-.SECONDARY: $(BPF_OBJS) $(SKELS)
+.SECONDARY: $(BPF_OBJS) $(SKELS) $(BUILD)/tests/xdp_ingress_noct.bpf.o \
+	    $(BUILD)/tests/ct_skb.bpf.o
 
 all: $(BUILD)/tko
 
@@ -93,6 +94,19 @@ $(UNIT_CMD_TESTS): $(BUILD)/tests/%: tests/unit/cmd/%.c $(filter-out %/main.o,$(
 
 $(BUILD)/tests/prog_%: tests/prog/prog_%.c $(wildcard tests/prog/*.h) $(SKELS) $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
+
+# tests/prog/prog_conntrack.c: the XDP program built against conntrack kfuncs
+# no kernel has (the kernels without them), and ct_refresh_skb() alone.
+$(BUILD)/tests/xdp_ingress_noct.bpf.o: bpf/xdp_ingress.bpf.c $(BPF_HDRS) | $(BUILD)/tests
+	$(CLANG) $(BPF_CFLAGS) -DTKO_CT_TEST_ABSENT -c $< -o $@
+
+$(BUILD)/tests/ct_skb.bpf.o: tests/prog/ct_skb.bpf.c $(BPF_HDRS) | $(BUILD)/tests
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name tko_$(subst -,_,$*) > $@
+
+$(BUILD)/tests/prog_conntrack: $(BUILD)/tests/xdp_ingress_noct.skel.h $(BUILD)/tests/ct_skb.skel.h
 
 $(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< -o $@

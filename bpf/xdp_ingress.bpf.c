@@ -8,11 +8,14 @@
  *    alive, and the endpoint must not see an ACK it did not ask for;
  *  - valid payload, FIN or RST from the peer suspends or ends the offload;
  *  - everything else passes untouched.
+ * Neither an answer nor a consumed segment crosses netfilter: both refresh
+ * the gateway's own conntrack entry of the flow (lib/conntrack.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "lib/session.h"
 #include "lib/forge.h"
+#include "lib/conntrack.h"
 
 /*
  * A keepalive probe (RFC 1122 4.2.3.6; RFC 9293 3.8.4): a bare ACK with
@@ -131,6 +134,7 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 		s->cnt.unanswered = 0;	/* a peer that probes is alive */
 		__sync_fetch_and_add(&s->cnt.peer_probes_answered, 1);
 		stat_inc(TKO_ST_PEER_PROBES_ANSWERED);
+		ct_refresh_xdp(ctx, &key);
 		return XDP_TX;
 	}
 
@@ -147,8 +151,9 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 		 * let it through, or its keepalive would count a loss. */
 		if (s->endpoint_probe) {
 			s->endpoint_probe = 0;
-			return XDP_PASS;
+			return XDP_PASS;	/* conntrack sees it on its way */
 		}
+		ct_refresh_xdp(ctx, &key);
 		return XDP_DROP;
 	}
 

@@ -337,6 +337,10 @@ enum tko_stat {
 	TKO_ST_PATH_REQUESTS,		/* sessions queued for the agent to find their path */
 	TKO_ST_REQUESTS_LOST,		/* a queue refused an id (never expected: counted) */
 	TKO_ST_CARRIER_STALLS,		/* the watchdog found no carrier pass for its period */
+	/* The gateway's own conntrack entry of a flow tko kept alive (bpf/lib/conntrack.h): */
+	TKO_ST_CT_REFRESHED,		/* found ESTABLISHED, its timeout set anew */
+	TKO_ST_CT_MISSING,		/* no entry (no conntrack on the path, or it expired) */
+	TKO_ST_CT_UNCHANGED,		/* found, left alone: not ESTABLISHED, or a fixed timeout */
 	TKO_ST_MAX,
 };
 
@@ -421,11 +425,20 @@ struct tko_policy {
 	struct tko_config cfg;
 };
 
+/* The kernel's default nf_conntrack_tcp_timeout_established (5 days), in ms. */
+#define TKO_CT_ESTABLISHED_MS_DEFAULT (432000u * 1000u)
+
 /* What the agent that loaded the datapath attached where (for adoption, unload). */
 struct tko_agent_info {
 	__u64 cgroup_id;	/* sockops attached to this cgroup */
 	__u64 netns_cookie;	/* policies apply to sockets of this network namespace */
 	char cgroup[256];	/* its path */
+	/* This namespace's net.netfilter.nf_conntrack_tcp_timeout_established
+	 * in ms, 0 if unknown (TKO_CT_ESTABLISHED_MS_DEFAULT then): what a
+	 * refreshed conntrack entry of an offloaded flow gets, as conntrack
+	 * itself gives an established flow at each segment. */
+	__u32 ct_established_ms;
+	__u32 pad;
 };
 
 /*

@@ -10,10 +10,12 @@ set -euo pipefail
 # libmicrohttpd-dev: the HTTP server of `tko agent --metrics`. curl and
 # python3-prometheus-client (its text format parser; Debian's promtool comes
 # only inside the whole prometheus server package): tests/e2e/metrics.sh.
-# debhelper, lintian, dpkg-dev: `make deb` and tests/e2e/deb.sh.
+# debhelper, lintian, dpkg-dev: `make deb` and tests/e2e/deb.sh. conntrack (the
+# conntrack-tools CLI): tests/e2e/masquerade.sh reads the gateway's table.
 PKGS=(make gcc pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
       libcmocka-dev iproute2 ethtool tcpdump tshark nftables kmod procps
-      libmicrohttpd-dev curl python3-prometheus-client debhelper lintian dpkg-dev)
+      libmicrohttpd-dev curl python3-prometheus-client debhelper lintian dpkg-dev
+      conntrack)
 
 if [ "${1:-}" = bench ]; then
 	PKGS+=(jq gnuplot-nox)

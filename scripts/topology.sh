@@ -132,3 +132,28 @@ NFT
 	ip netns exec "$TOPO_NAT" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 \
 		net.netfilter.nf_conntrack_tcp_timeout_established="$timeout" || return 1
 }
+
+# topo_gw_masquerade TIMEOUT_S: the gateway of topo_up masquerades its devices
+# behind its server-side address (IPv4 and IPv6), as home routers and IoT
+# gateways do, and drops what its own conntrack does not know (a non-SYN
+# segment of a forgotten flow), as their firewalls do. Its conntrack forgets
+# an established flow idle for TIMEOUT_S and never picks a flow up again
+# mid-stream (nf_conntrack_tcp_loose=0).
+topo_gw_masquerade() {
+	local timeout=$1
+	ip netns exec "$TOPO_GW" nft -f - <<NFT || return 1
+table inet tko_test_masq {
+	chain nat_out {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "g1" masquerade
+	}
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct state invalid drop
+		ct state new tcp flags & (syn | ack | fin | rst) != syn drop
+	}
+}
+NFT
+	ip netns exec "$TOPO_GW" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 \
+		net.netfilter.nf_conntrack_tcp_timeout_established="$timeout"
+}

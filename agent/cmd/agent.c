@@ -31,6 +31,7 @@
 
 #include "attach.h"
 #include "carrier.h"
+#include "conntrack.h"
 #include "cgroup.h"
 #include "cli.h"
 #include "format.h"
@@ -101,6 +102,7 @@ struct agent {
 	bool metrics_on;		/* --metrics given */
 	struct metrics_addr metrics_addr;
 	struct metrics_http *metrics;
+	__u32 ct_established_ms;	/* what refreshed conntrack entries get (conntrack.h) */
 };
 
 enum {
@@ -585,6 +587,7 @@ static int attach_cgroup(struct agent *a)
 	if (fd >= 0)
 		close(fd);
 	memcpy(info.cgroup, a->cgroup, strlen(a->cgroup) + 1);
+	info.ct_established_ms = a->ct_established_ms;
 	bpf_map_update_elem(a->fds.fd[P_AGENT_INFO], &zero, &info, BPF_ANY);
 	pr_info("sockops %s cgroup %s", adopted ? "adopted on" : "attached to", a->cgroup);
 	return 0;
@@ -794,6 +797,7 @@ static int agent_run(struct agent *a)
 	if (carrier_setup(&a->carrier, a->fds.fd[P_PROG_CARRIER], a->fds.fd[P_CARRIER],
 			  a->tick_ms, ifindex, a->nifaces, a->adopted))
 		return -1;
+	a->ct_established_ms = conntrack_setup();
 	if (attach_cgroup(a))
 		return -1;
 

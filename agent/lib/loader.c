@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "loader.h"
@@ -82,6 +83,7 @@ __u32 tko_index_buckets(__u32 max_sessions)
 	return b;
 }
 
+<<<<<<< HEAD
 /*
  * The programs that share the control object's maps load independently: in
  * parallel, as many at once as there are CPUs. Most of an agent's start is
@@ -147,6 +149,31 @@ static int load_parallel(struct tko_bpf *b)
 			return l.err[i];
 		}
 	return 0;
+=======
+bool tko_ct_kfuncs(void)
+{
+	static const char *const needed[] = {
+		"bpf_xdp_ct_lookup", "bpf_skb_ct_lookup", "bpf_ct_change_timeout", "bpf_ct_release",
+	};
+	static int known = -1;	/* the kernel's BTF does not change under us */
+	struct btf *vmlinux, *mod = NULL;
+	bool ok;
+
+	if (known >= 0)
+		return known;
+	vmlinux = btf__load_vmlinux_btf();
+	ok = vmlinux != NULL;
+
+	/* Where libbpf resolves kfuncs: the kernel's BTF, or the module's. */
+	if (ok && btf__find_by_name_kind(vmlinux, needed[0], BTF_KIND_FUNC) < 0)
+		mod = btf__load_module_btf("nf_conntrack", vmlinux);
+	for (size_t i = 0; ok && i < sizeof(needed) / sizeof(needed[0]); i++)
+		ok = btf__find_by_name_kind(mod ? mod : vmlinux, needed[i], BTF_KIND_FUNC) >= 0;
+	btf__free(mod);
+	btf__free(vmlinux);
+	known = ok;
+	return ok;
+>>>>>>> h-ct
 }
 
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
@@ -167,6 +194,9 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		pr_warn("cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
 	}
+	/* The weak conntrack kfuncs are called only where they resolve
+	 * (bpf/lib/conntrack.h); elsewhere the verifier drops the calls. */
+	b->xdp->rodata->ct_kfuncs_absent = !tko_ct_kfuncs();
 	if (!max_sessions)
 		max_sessions = TKO_MAX_SESSIONS_DEFAULT;
 	if (max_sessions > TKO_MAX_SESSIONS_LIMIT) {

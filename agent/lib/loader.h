@@ -3,6 +3,7 @@
 #ifndef TKO_LOADER_H
 #define TKO_LOADER_H
 
+#include <stdbool.h>
 #include "tko_types.h"
 
 struct tko_ctl;
@@ -72,6 +73,13 @@ int tko_table_find(int sessions_fd, int index_fd, const struct tko_table *tb,
 
 /* Index buckets for a session table of max_sessions (a power of two). */
 __u32 tko_index_buckets(__u32 max_sessions);
+
+/*
+ * Whether this kernel has the conntrack kfuncs the datapath refreshes the
+ * gateway's own conntrack entries with (bpf/lib/conntrack.h), in its BTF or
+ * nf_conntrack's (a module: loaded). tko_bpf_load() uses them only then.
+ */
+bool tko_ct_kfuncs(void);
 
 /* Open and load all objects; max_sessions sizes the session table. */
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions);

@@ -65,6 +65,14 @@ static const struct {
 	[TKO_ST_REQUESTS_LOST] = { "requests_lost",
 		"Requests to the clock or the agent a full queue refused (sized for every "
 		"session: not expected)." },
+	[TKO_ST_CT_REFRESHED] = { "conntrack_refreshed",
+		"Conntrack entries of flows tko kept alive given the established timeout "
+		"again (the gateway's own NAT)." },
+	[TKO_ST_CT_MISSING] = { "conntrack_missing",
+		"Flows tko kept alive that had no conntrack entry to refresh." },
+	[TKO_ST_CT_UNCHANGED] = { "conntrack_unchanged",
+		"Conntrack entries of flows tko kept alive left as they were (not "
+		"ESTABLISHED, or a fixed timeout)." },
 };
 _Static_assert(sizeof(stats) / sizeof(stats[0]) == TKO_ST_MAX, "a counter without a name");
 

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The gateway's own conntrack entry of an offloaded flow. Most gateways
+ * masquerade their devices, so the flow tko keeps alive upstream also lives
+ * in the gateway's own conntrack table. tko's probes leave through
+ * bpf_clone_redirect() and the segments it answers or consumes never reach
+ * the stack: netfilter sees none of them, and the entry would expire while
+ * the device sleeps (then the gateway drops the device's data after waking,
+ * or sends it un-NATed). So whenever tko keeps the flow alive (the peer
+ * answered tko's probe, or tko answered the peer's), it does what conntrack
+ * would have done with that segment: it gives the flow's entry the
+ * established timeout again. One call per site: ct_refresh_xdp() at XDP,
+ * ct_refresh_skb() at TC, with the session's key. No other entry is touched.
+ *
+ * The conntrack kfuncs (lookups since Linux 5.18, bpf_ct_change_timeout
+ * since 6.1) are weak, and not used where the loader did not find them in
+ * the kernel's BTF (ct_kfuncs_absent, tko_ct_kfuncs()): where the kernel has no
+ * conntrack, or nf_conntrack is a module not loaded when the datapath is,
+ * they resolve to nothing, the verifier drops the calls as dead code, the
+ * programs load, and the refresh is skipped (the agent says so once at
+ * start). Not bpf_ksym_exists(): it takes the address of a kfunc (ld_imm64),
+ * which only Linux 6.4 accepts; an unresolved weak kfunc call in dead code
+ * is accepted since 5.18.
+ */
+#ifndef TKO_BPF_CONNTRACK_H
+#define TKO_BPF_CONNTRACK_H
+
+#include "maps.h"
+#include <bpf/bpf_endian.h>
+
+/*
+ * Tests build a variant whose kfuncs no kernel has (tests/prog), to check
+ * that the programs load and behave without them.
+ */
+#ifdef TKO_CT_TEST_ABSENT
+#define bpf_xdp_ct_lookup tko_absent_xdp_ct_lookup
+#define bpf_skb_ct_lookup tko_absent_skb_ct_lookup
+#define bpf_ct_change_timeout tko_absent_ct_change_timeout
+#define bpf_ct_release tko_absent_ct_release
+#endif
+
+extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx, struct bpf_sock_tuple *bpf_tuple,
+					 __u32 tuple__sz, struct bpf_ct_opts *opts,
+					 __u32 opts__sz) __ksym __weak;
+extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb_ctx, struct bpf_sock_tuple *bpf_tuple,
+					 __u32 tuple__sz, struct bpf_ct_opts *opts,
+					 __u32 opts__sz) __ksym __weak;
+extern int bpf_ct_change_timeout(struct nf_conn *nfct, __u32 timeout) __ksym __weak;
+extern void bpf_ct_release(struct nf_conn *nfct) __ksym __weak;
+
+/*
+ * struct bpf_ct_opts as Linux 5.18 defined it (netns_id, error, l4proto, dir,
+ * 2 reserved bytes): later kernels grew it (ct zones, 16 bytes) and still take
+ * this size; older ones take only this one. tko looks up zone 0.
+ */
+#define TKO_CT_OPTS_SZ 12
+
+/*
+ * Set by the loader before load where the kernel lacks a kfunc above. An
+ * object whose loader forgets it loads only where they all resolve: a
+ * refresh is never skipped silently.
+ */
+const volatile bool ct_kfuncs_absent;
+
+/* What conntrack gives an established flow at each segment, in ms. */
+static __always_inline __u32 ct_established_ms(void)
+{
+	__u32 zero = 0;
+	struct tko_agent_info *info = bpf_map_lookup_elem(&agent_info, &zero);
+
+	return info && info->ct_established_ms ? info->ct_established_ms :
+						 TKO_CT_ESTABLISHED_MS_DEFAULT;
+}
+
+/*
+ * The tuple of the peer's segments as they arrive on the interface: from
+ * the remote end to the local one (after the gateway's masquerade, as the
+ * session key is). conntrack finds a flow by either direction's tuple: the
+ * peer's segments match the entry's reply tuple when the device opened the
+ * flow (src = peer, dst = the gateway's address and port), its original
+ * tuple when the peer did (a forwarded port). Returns the tuple's size.
+ */
+static __always_inline __u32 ct_tuple(const struct tko_key *k, struct bpf_sock_tuple *t)
+{
+	if (k->family == TKO_AF_INET6) {
+		__builtin_memcpy(t->ipv6.saddr, k->raddr, 16);
+		__builtin_memcpy(t->ipv6.daddr, k->laddr, 16);
+		t->ipv6.sport = bpf_htons(k->rport);
+		t->ipv6.dport = bpf_htons(k->lport);
+		return sizeof(t->ipv6);
+	}
+	__builtin_memcpy(&t->ipv4.saddr, k->raddr, 4);
+	__builtin_memcpy(&t->ipv4.daddr, k->laddr, 4);
+	t->ipv4.sport = bpf_htons(k->rport);
+	t->ipv4.dport = bpf_htons(k->lport);
+	return sizeof(t->ipv4);
+}
+
+/*
+ * The entry conntrack found: only an ESTABLISHED flow gets the established
+ * timeout (a closing one keeps its shorter one); an entry with a fixed
+ * timeout refuses the change (-EPERM). The reference is released either way.
+ */
+static __always_inline void ct_refresh_found(struct nf_conn *ct)
+{
+	if (ct->proto.tcp.state == TCP_CONNTRACK_ESTABLISHED &&
+	    !bpf_ct_change_timeout(ct, ct_established_ms()))
+		stat_inc(TKO_ST_CT_REFRESHED);
+	else
+		stat_inc(TKO_ST_CT_UNCHANGED);
+	bpf_ct_release(ct);
+}
+
+/* At XDP: the flow of key k was kept alive; refresh its conntrack entry. */
+static __always_inline void ct_refresh_xdp(struct xdp_md *ctx, const struct tko_key *k)
+{
+	struct bpf_ct_opts opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
+	struct bpf_sock_tuple t = {};
+	struct nf_conn *ct;
+	__u32 len;
+
+	if (ct_kfuncs_absent)
+		return;
+	len = ct_tuple(k, &t);
+	ct = bpf_xdp_ct_lookup(ctx, &t, len, &opts, TKO_CT_OPTS_SZ);
+	if (!ct) {
+		stat_inc(TKO_ST_CT_MISSING);
+		return;
+	}
+	ct_refresh_found(ct);
+}
+
+/* At TC: the same, with the skb's device's (or socket's) namespace. */
+static __always_inline void ct_refresh_skb(struct __sk_buff *skb, const struct tko_key *k)
+{
+	struct bpf_ct_opts opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
+	struct bpf_sock_tuple t = {};
+	struct nf_conn *ct;
+	__u32 len;
+
+	if (ct_kfuncs_absent)
+		return;
+	len = ct_tuple(k, &t);
+	ct = bpf_skb_ct_lookup(skb, &t, len, &opts, TKO_CT_OPTS_SZ);
+	if (!ct) {
+		stat_inc(TKO_ST_CT_MISSING);
+		return;
+	}
+	ct_refresh_found(ct);
+}
+
+#endif /* TKO_BPF_CONNTRACK_H */
