@@ -83,7 +83,6 @@ __u32 tko_index_buckets(__u32 max_sessions)
 	return b;
 }
 
-<<<<<<< HEAD
 /*
  * The programs that share the control object's maps load independently: in
  * parallel, as many at once as there are CPUs. Most of an agent's start is
@@ -149,7 +148,8 @@ static int load_parallel(struct tko_bpf *b)
 			return l.err[i];
 		}
 	return 0;
-=======
+}
+
 bool tko_ct_kfuncs(void)
 {
 	static const char *const needed[] = {
@@ -173,7 +173,6 @@ bool tko_ct_kfuncs(void)
 	btf__free(vmlinux);
 	known = ok;
 	return ok;
->>>>>>> h-ct
 }
 
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
