@@ -329,14 +329,15 @@ static __always_inline void run(struct pass *P, struct tko_wheel_clock *w, __u32
 		file_at(P, w, id, s, due);
 		return;
 	}
+	/* A probe may leave up to a tick early (the tick's pass comes at its
+	 * start); a change of state never comes early: the idle period and
+	 * the answer wait are served in full, at the next tick if need be. */
+	if (P->now < due && (s->state != TKO_ACTIVE || s->cnt.unanswered >= s->cfg.retries)) {
+		file_at(P, w, id, s, due);
+		return;
+	}
 	if (s->state == TKO_ACTIVE) {
 		if (s->cnt.unanswered >= s->cfg.retries) {
-			/* A tick early is fine for a probe, never for death:
-			 * the answer wait is served in full. */
-			if (P->now < due) {
-				file_at(P, w, id, s, due);
-				return;
-			}
 			peer_dead(P, id, s);
 			return;
 		}

@@ -77,9 +77,10 @@ static __always_inline struct tko_wheel_list *wheel_list(__u32 list)
 
 /*
  * The tick a deadline t (ns) falls in. The pass that takes a tick comes at
- * its start, so a deadline is served at most a tick early and, while the
- * carrier keeps up, within a tick of it (an interval does not grow by a
- * tick each round, as rounding up would make it).
+ * its start, so a probe leaves at most a tick early and, while the carrier
+ * keeps up, within a tick of it (an interval does not grow by a tick each
+ * round, as rounding up would make it). A change of state waits for its
+ * deadline (run() in carrier.bpf.c files it under the next tick).
  */
 static __always_inline __u64 tick_of(__u64 t, __u64 tick_ns)
 {
