@@ -108,7 +108,9 @@ int tko_start(struct tko_ctl_args *ctx)
 /*
  * Many sessions in one BPF_PROG_RUN (tko start --file, libtko). Returns how
  * many of ctx->args[0..n) were started, in order, stopping at the first that
- * fails; -errno if that is the first one.
+ * fails, whose -errno goes in ctx->err (the kernel copies a syscall
+ * program's context back): a refusal is an event and a counter, and its
+ * caller must not ask again to learn why. -errno if the run itself failed.
  */
 SEC("syscall")
 int tko_start_batch(struct tko_ctl_batch *ctx)
@@ -125,9 +127,12 @@ int tko_start_batch(struct tko_ctl_batch *ctx)
 		if (bpf_probe_read_kernel(&args, sizeof(args), &ctx->args[i]))
 			return i ? (int)i : -EINVAL;
 		err = start_one(&args, now);
-		if (err)
-			return i ? (int)i : err;
+		if (err) {
+			ctx->err = err;
+			return i;
+		}
 	}
+	ctx->err = 0;
 	return i;
 }
 

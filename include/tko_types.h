@@ -478,7 +478,7 @@ struct tko_ctl_args {
 #define TKO_BATCH_MAX 256
 struct tko_ctl_batch {
 	__u32 n;			/* entries used in args */
-	__u32 pad;
+	__s32 err;			/* out: why the run stopped early (-errno), or 0 */
 	struct tko_ctl_args args[TKO_BATCH_MAX];
 };
 

@@ -197,24 +197,29 @@ size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, s
 			continue;
 		}
 		b.n = chunk;
+		b.err = 0;
 		memcpy(b.args, args + done, chunk * sizeof(*args));
 		ret = bpf_prog_test_run_opts(fd, &opts);
 		k = ret ? ret : (int)opts.retval;
 		if (k < 0) {
-			/* The first one failed: the program says why. Only a run
-			 * that failed itself is tried again, alone: a refusal is
-			 * an event and a counter, and must not be made twice. */
+			/* The run itself failed: its first session alone. */
 			struct tko_ctl_args one = args[done];
 
-			results[done] = ret ? start_args(t, &one) : k;
+			results[done] = start_args(t, &one);
 			started += !results[done];
 			done++;
 			continue;
 		}
+		if (k > (int)chunk)
+			k = chunk;
 		for (int i = 0; i < k; i++)
 			results[done + i] = 0;
 		done += k;
 		started += k;
+		/* Stopped at a refusal: the program says why, once (a refusal
+		 * is an event and a counter, and must not be made twice). */
+		if (k < (int)chunk)
+			results[done++] = b.err < 0 ? b.err : -EIO;
 	}
 	if (fd >= 0)
 		close(fd);

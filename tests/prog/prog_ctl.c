@@ -23,6 +23,7 @@ enum {
 	PORT_DEAD,		/* retries 1, intervals 1 s: PEER_DEAD after ~2 s */
 	PORT_DEAD_RESET,	/* the same with TKO_F_ON_DEAD_RESET */
 	PORT_STOP,		/* stopped while LEARNING */
+	PORT_BATCH = 42100,	/* .. + 3: the batch test's own */
 };
 
 struct ctl_case {
@@ -166,6 +167,49 @@ static void test_start_duplicate(void **state)
 	h_drain();
 	check_one_event(&a.key, ev0, TKO_EV_STARTED, TKO_R_REQUEST, NULL);
 	CHECK_EQ(h_stop(&a.key), 0, "stop");
+}
+
+/*
+ * tko_start_batch: the sessions in order, stopping at the first refused,
+ * whose -errno comes back in the context (copied back by the kernel): the
+ * caller never asks again to learn why, so a refusal is one event.
+ */
+static void test_start_batch_stops(void **state)
+{
+	static struct tko_ctl_batch b;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &b, .ctx_size_in = sizeof(b));
+	struct tko_session s;
+	size_t ev0 = h_drain();
+
+	memset(&b, 0, sizeof(b));
+	b.n = 4;
+	for (int i = 0; i < 4; i++)
+		b.args[i] = sess_args(P_V4, (uint16_t)(PORT_BATCH + i));
+	b.args[2] = b.args[0];			/* the tuple of the first: -EEXIST */
+	b.err = 12345;				/* written by the program */
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(H.b.ctl->progs.tko_start_batch),
+						&o), 0);
+	CHECK_EQ((int)o.retval, 2, "sessions started before the refusal");
+	CHECK_EQ(b.err, -EEXIST, "the refusal's errno in the context");
+	assert_true(h_lookup(&b.args[0].key, &s));
+	assert_true(h_lookup(&b.args[1].key, &s));
+	if (h_lookup(&b.args[3].key, &s))
+		fail_msg("a session after the refusal was started");
+	h_drain();
+	check_one_event(&b.args[1].key, ev0, TKO_EV_STARTED, TKO_R_REQUEST, NULL);
+
+	/* all of them: err is 0 */
+	b.n = 1;
+	b.args[0] = b.args[3];
+	b.err = 12345;
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(H.b.ctl->progs.tko_start_batch),
+						&o), 0);
+	CHECK_EQ((int)o.retval, 1, "a batch of one");
+	CHECK_EQ(b.err, 0, "err of a whole batch");
+	CHECK_EQ(h_stop(&b.args[0].key), 0, "stop");	/* now PORT_BATCH + 3 */
+	CHECK_EQ(h_stop(&b.args[1].key), 0, "stop");
+	b.args[0] = sess_args(P_V4, PORT_BATCH);
+	CHECK_EQ(h_stop(&b.args[0].key), 0, "stop");
 }
 
 /* Sum of counter idx of a private load's stats map. */
@@ -455,7 +499,7 @@ static int group_setup(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[NCASES + 11];
+	struct CMUnitTest tests[NCASES + 12];
 	size_t i, n = 0;
 
 	for (i = 0; i < NCASES; i++)
@@ -463,6 +507,7 @@ int main(void)
 						  .initial_state = (void *)&cases[i] };
 	tests[n++] = (struct CMUnitTest){ "start_duplicate", test_start_duplicate };
 	tests[n++] = (struct CMUnitTest){ "start_table_full", test_table_full };
+	tests[n++] = (struct CMUnitTest){ "start_batch_stops", test_start_batch_stops };
 	tests[n++] = (struct CMUnitTest){ "context_short", test_context_short };
 	tests[n++] = (struct CMUnitTest){ "stop_unknown", test_stop_unknown };
 	tests[n++] = (struct CMUnitTest){ "stop_learning_handoff", test_stop_learning };
