@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Program tests of tko_carrier (bpf/carrier.bpf.c): due queue in, byte-exact
- * frames out. Keys are pushed into the `due` queue, the carrier frame is run
+ * Program tests of tko_carrier (bpf/carrier.bpf.c): due sessions in,
+ * byte-exact frames out. A test makes a session due (a fixture: its last
+ * probe, or the start of its answer wait, moved back by one wait) and posts
+ * a request for it, as the other programs do; the carrier frame is run
  * through the program with BPF_PROG_RUN, and what the program emitted with
  * bpf_clone_redirect() is read off a veth pair of a private network
  * namespace:
@@ -21,9 +23,13 @@
  * A second packet socket per device, with a classic BPF filter on skb->mark,
  * shows that every emitted frame carries TKO_MARK (mark is not on the wire).
  *
+ * Between tests every session is parked (its next deadline an hour away),
+ * so that only the session a test makes due can send anything. prog_clock
+ * tests the clock itself (when sessions are due, the hold, the budget).
+ *
  * The namespace is the test process's own (unshare(CLONE_NEWNET)): it and
  * its devices disappear with the process, whatever happens; the group
- * teardown removes the veth pair too. No host interface is ever touched.
+ * teardown removes the veth pairs too. No host interface is ever touched.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -54,6 +60,12 @@
 #define RX_DEADLINE_MS	2000
 #define MAX_RX		48
 #define CARRIER_HDR_LEN	((int)sizeof(struct tko_carrier_hdr))
+#define CARRIER_OUT_MAX	65536		/* the longest hold fits */
+#define TICK_NS		(TKO_TICK_MS_DEFAULT * 1000000ULL)
+/* The sessions' waits (interval, retry interval): short, so that a
+ * fixture can put their deadline a wait back without underflow. */
+#define WAIT_S		1
+#define PARK_NS		(3600 * NSEC_PER_SEC)
 
 /* IF_A's own address: the source MAC of frames routed with bpf_fib_lookup. */
 static const uint8_t A_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x0a, 0x0a };
@@ -107,10 +119,12 @@ static int packet_socket(int ifindex, bool marked)
 		.sll_ifindex = ifindex,
 	};
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL_));
+	int one = 1;
 
 	if (fd < 0)
 		return -1;
-	if ((marked && setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog))) ||
+	if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) ||
+	    (marked && setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog))) ||
 	    bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
 		close(fd);
 		return -1;
@@ -137,11 +151,46 @@ static void send_sentinel(const struct wire *tx, uint32_t seq)
 
 static bool is_tcp_frame(const uint8_t *b, size_t len)
 {
-	if (len >= ETH_HDR_LEN + IP4_HDR_LEN && get16(b + 12) == ETHERTYPE_IP)
-		return b[ETH_HDR_LEN + 9] == PROTO_TCP;
-	if (len >= ETH_HDR_LEN + IP6_HDR_LEN && get16(b + 12) == ETHERTYPE_IPV6)
-		return b[ETH_HDR_LEN + 6] == PROTO_TCP;
+	size_t l2 = ETH_HDR_LEN;
+	uint16_t type = get16(b + 12);
+
+	if (len >= ETH_HDR_LEN + VLAN_TAG_LEN && (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ)) {
+		type = get16(b + 16);
+		l2 += VLAN_TAG_LEN;
+	}
+	if (len >= l2 + IP4_HDR_LEN && type == ETHERTYPE_IP)
+		return b[l2 + 9] == PROTO_TCP;
+	if (len >= l2 + IP6_HDR_LEN && type == ETHERTYPE_IPV6)
+		return b[l2 + 6] == PROTO_TCP;
 	return false;
+}
+
+/*
+ * A frame's 802.1Q tag travels out of band (the skb's offloaded tag, as the
+ * carrier pushes it): a packet socket gets it in PACKET_AUXDATA. Put it back
+ * in the frame where it would be on the wire, as tcpdump does.
+ */
+static ssize_t with_vlan_tag(uint8_t *b, ssize_t len, size_t cap, struct msghdr *m)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		struct tpacket_auxdata aux;
+		uint16_t tpid;
+
+		if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
+			continue;
+		memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+		if (!(aux.tp_status & TP_STATUS_VLAN_VALID) || len < 12 ||
+		    (size_t)len + VLAN_TAG_LEN > cap)
+			return len;
+		tpid = aux.tp_status & TP_STATUS_VLAN_TPID_VALID ? aux.tp_vlan_tpid : ETHERTYPE_VLAN;
+		memmove(b + 12 + VLAN_TAG_LEN, b + 12, (size_t)len - 12);
+		put16(b + 12, tpid);
+		put16(b + 14, aux.tp_vlan_tci);
+		return len + VLAN_TAG_LEN;
+	}
+	return len;
 }
 
 /* Read fd until the sentinel seq: the TCP frames received before it go to r. */
@@ -153,9 +202,16 @@ static void read_until_sentinel(int fd, const char *what, uint32_t seq, struct r
 	r->n = 0;
 	for (;;) {
 		struct sockaddr_ll sll;
-		socklen_t sl = sizeof(sll);
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+		} ctl;
+		struct iovec iov = { b, sizeof(b) - VLAN_TAG_LEN };
+		struct msghdr m = { .msg_name = &sll, .msg_namelen = sizeof(sll), .msg_iov = &iov,
+				    .msg_iovlen = 1, .msg_control = ctl.buf,
+				    .msg_controllen = sizeof(ctl.buf) };
 		struct pollfd p = { fd, POLLIN, 0 };
-		ssize_t len = recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&sll, &sl);
+		ssize_t len = recvmsg(fd, &m, 0);
 		int64_t left;
 
 		if (len < 0) {
@@ -170,6 +226,7 @@ static void read_until_sentinel(int fd, const char *what, uint32_t seq, struct r
 		}
 		if (sll.sll_pkttype == PACKET_OUTGOING)
 			continue;
+		len = with_vlan_tag(b, len, sizeof(b), &m);
 		if (len >= 18 && get16(b + 12) == SENTINEL_TYPE) {
 			if (get32(b + 14) == seq)
 				return;
@@ -413,7 +470,7 @@ static struct tko_carrier_state carrier_get(void)
 	return c;
 }
 
-/* The carrier's control block, its pass count kept; ifaces: 0-terminated. */
+/* The carrier's control block, its pass count and tick kept; ifaces: 0-terminated. */
 static void carrier_set(__u32 loop_ifindex, __u32 generation, const int *ifaces)
 {
 	struct tko_carrier_state c = carrier_get();
@@ -437,47 +494,157 @@ static void carrier_default(void)
 	carrier_set((__u32)WB.ifindex, GEN, ifaces);
 }
 
-static int due_fd(void)
+static struct tko_wheel_clock clock_get(void)
 {
-	return bpf_map__fd(H.b.ctl->maps.due);
+	struct tko_wheel_clock w;
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.clock), &zero, &w), 0);
+	return w;
 }
 
-static void due_push(const struct tko_key *k)
+static struct tko_session sess_get(__u32 id)
 {
-	if (bpf_map_update_elem(due_fd(), NULL, k, BPF_ANY))
-		fail_msg("cannot push a key on the due queue: %s", strerror(errno));
+	struct tko_session s;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.sessions), &id, &s))
+		fail_msg("cannot read session %u: %s", id, strerror(errno));
+	return s;
 }
 
-static bool due_pop(struct tko_key *k)
+static __u32 id_of(const struct tko_key *k)
 {
-	return bpf_map_lookup_and_delete_elem(due_fd(), NULL, k) == 0;
+	__u32 id;
+
+	if (!h_find(k, &id, NULL))
+		fail_msg("no session of port %u", k->lport);
+	return id;
 }
 
-static size_t due_drain(void)
+static int requests_fd(void)
 {
-	struct tko_key k;
+	return bpf_map__fd(H.b.ctl->maps.requests);
+}
+
+static bool queue_empty(void)
+{
+	__u32 id;
+
+	return bpf_map_lookup_elem(requests_fd(), NULL, &id) != 0;
+}
+
+/* Queue id for the clock as it is, whatever its request flag says. */
+static void request_push(__u32 id)
+{
+	if (bpf_map_update_elem(requests_fd(), NULL, &id, BPF_ANY))
+		fail_msg("cannot queue a request: %s", strerror(errno));
+}
+
+/* Ask the clock to look at session id, as the programs do (sched_request). */
+static void request(__u32 id)
+{
+	struct tko_session s = sess_get(id);
+
+	if (s.clock.req)
+		return;	/* queued already */
+	s.clock.req = 1;
+	h_write(id, &s);
+	request_push(id);
+}
+
+/* The ids in the request queue, oldest first, taken out; their flags cleared. */
+static size_t requests_take(__u32 *ids, size_t max)
+{
 	size_t n = 0;
+	__u32 id;
 
-	while (due_pop(&k))
+	while (!bpf_map_lookup_and_delete_elem(requests_fd(), NULL, &id)) {
+		struct tko_session s = sess_get(id);
+
+		s.clock.req = 0;
+		h_write(id, &s);
+		if (n < max)
+			ids[n] = id;
 		n++;
+	}
 	return n;
 }
 
 /*
- * Empty the need_l2 queue (sessions the agent must find a path for); how
- * many keys it held, and how many of them were k.
+ * A fixture: put session id's deadline (next probe, or the end of its
+ * answer wait) at `deadline` and ask the clock to look at it. The clock
+ * must be idle. Both waits of every session here are WAIT_S.
  */
-static size_t need_l2_drain(const struct tko_key *k, size_t *of_k)
+static void set_deadline(__u32 id, uint64_t deadline)
 {
-	struct tko_key got;
-	size_t n = 0;
+	struct tko_session s = sess_get(id);
 
-	if (of_k)
-		*of_k = 0;
-	while (!bpf_map_lookup_and_delete_elem(bpf_map__fd(H.b.ctl->maps.need_l2), NULL, &got)) {
+	s.probe_ns = deadline - WAIT_S * NSEC_PER_SEC;
+	h_write(id, &s);
+	request(id);
+}
+
+/* Due now: the next pass serves it, not late. */
+static void make_due(__u32 id)
+{
+	set_deadline(id, now_ns());
+}
+
+/* An hour away: no pass of the tests serves it. */
+static void park(__u32 id)
+{
+	set_deadline(id, now_ns() + PARK_NS);
+}
+
+/*
+ * Park every ACTIVE session due within the hour, stop every SUSPENDED one
+ * (its re-arm would probe): between tests nothing is due.
+ */
+static void park_all(void)
+{
+	struct tko_table tb = h_table();
+	__u32 n = tb.fresh < tb.max_sessions ? tb.fresh : tb.max_sessions, id;
+	uint64_t now = now_ns();
+
+	for (id = 0; id < n; id++) {
+		struct tko_session s = sess_get(id);
+
+		if (s.state == TKO_ACTIVE && s.next_ns < now + PARK_NS / 2)
+			park(id);
+		else if (s.state == TKO_SUSPENDED)
+			CHECK_EQ(h_stop(&s.key), 0, "stop of a suspended session");
+	}
+}
+
+static int park_teardown(void **state)
+{
+	(void)state;
+	park_all();
+	return 0;
+}
+
+/*
+ * Empty the need_l2 queue (sessions the agent must find a path for), each
+ * answered as the agent does when it finds none (tko_set_l2 without a
+ * path: the entry may ask again); how many ids it held, and how many of
+ * them were id.
+ */
+static size_t need_l2_drain(__u32 want, size_t *of_id)
+{
+	size_t n = 0;
+	__u32 id;
+	int ret;
+
+	if (of_id)
+		*of_id = 0;
+	while (!bpf_map_lookup_and_delete_elem(bpf_map__fd(H.b.ctl->maps.need_l2), NULL, &id)) {
+		struct tko_ctl_args a = { .id = id };
+
 		n++;
-		if (of_k && k && key_eq(&got, k))
-			(*of_k)++;
+		if (of_id && id == want)
+			(*of_id)++;
+		a.key = sess_get(id).key;
+		ctl_run(H.b.ctl->progs.tko_set_l2, &a, &ret);
 	}
 	return n;
 }
@@ -486,19 +653,22 @@ static size_t need_l2_drain(const struct tko_key *k, size_t *of_k)
 static int carrier_run(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len, __u32 *mark)
 {
 	struct __sk_buff ctx = {};
-	int verdict, err;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = CARRIER_OUT_MAX, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx, .ctx_size_out = sizeof(ctx),
+		    .repeat = 1);
+	int err = bpf_prog_test_run_opts(bpf_program__fd(H.b.carrier->progs.tko_carrier), &o);
 
-	err = h_try_skb_prog(H.b.carrier->progs.tko_carrier, in, len, &ctx, out, out_len,
-			     &verdict);
 	if (err)
 		fail_msg("BPF_PROG_RUN carrier (%zu bytes): %s", len, strerror(-err));
+	*out_len = o.data_size_out;
 	if (mark)
 		*mark = ctx.mark;
-	return verdict;
+	return (int)o.retval;
 }
 
 struct carrier_stats {
-	uint64_t sent, errors, passes;
+	uint64_t sent, errors, passes, dead;
 };
 
 static struct carrier_stats carrier_stats(void)
@@ -507,6 +677,7 @@ static struct carrier_stats carrier_stats(void)
 		.sent = h_stat(TKO_ST_PROBES_SENT),
 		.errors = h_stat(TKO_ST_EMIT_ERRORS),
 		.passes = h_stat(TKO_ST_CARRIER_PASSES),
+		.dead = h_stat(TKO_ST_PEER_DEAD),
 	};
 	return s;
 }
@@ -521,10 +692,17 @@ static void check_stats_delta(const struct carrier_stats *b, uint64_t sent, uint
 	CHECK_EQ(a.passes - b->passes, passes, "stats carrier_passes");
 }
 
-/* Before a pass: empty queue, quiet wires, counters noted. */
+static void sleep_until(uint64_t t)
+{
+	struct timespec ts = { (time_t)(t / NSEC_PER_SEC), (long)(t % NSEC_PER_SEC) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* Before a pass: quiet wires, no path request, counters noted. */
 struct pass {
 	struct carrier_stats st;
-	uint64_t passes;
 	size_t ev0;
 };
 
@@ -532,23 +710,46 @@ static struct pass pass_begin(void)
 {
 	struct pass p;
 
-	due_drain();
-	need_l2_drain(NULL, NULL);
+	if (!queue_empty())
+		h_pass();	/* the parking of the last test's sessions */
+	need_l2_drain(0, NULL);
 	wire_flush();
 	p.st = carrier_stats();
-	p.passes = carrier_get().passes;
-	p.ev0 = h_drain();
+	h_drain();
+	p.ev0 = H.nev;
+	/* A pass takes the ticks since the last one: start a new tick, so
+	 * that a session made due now is filed under a tick still to take. */
+	sleep_until((now_ns() / TICK_NS + 1) * TICK_NS + 20000);
 	return p;
 }
 
 /*
+ * What goes round after a pass: the carrier's header, then zeros (no byte
+ * of a probe, nor of what came in), as long as the hold the pass chose
+ * (clock.hold_len), between the header and the longest frame.
+ */
+static void check_carrier_out(const uint8_t *out, size_t out_len, const uint8_t *in)
+{
+	size_t i;
+
+	check_frame(out, CARRIER_HDR_LEN, in, CARRIER_HDR_LEN, "the carrier's header after the pass");
+	for (i = CARRIER_HDR_LEN; i < out_len; i++)
+		if (out[i])
+			fail_msg("byte %zu of the carrier after the pass is 0x%02x", i, out[i]);
+	CHECK_EQ(out_len, clock_get().hold_len, "the carrier's length: the clock's hold");
+	if (out_len < (size_t)CARRIER_HDR_LEN || out_len > TKO_CARRIER_MAX_FRAME)
+		fail_msg("the carrier's length %zu is out of bounds", out_len);
+}
+
+/*
  * One valid pass: TC_ACT_REDIRECT (to loop_ifindex: BPF_PROG_RUN only
- * returns the verdict), the carrier back as it came, mark cleared, the
- * pass counted.
+ * returns the verdict), the carrier restored, mark cleared, the pass
+ * counted.
  */
 static void carrier_pass(void)
 {
-	uint8_t in[TKO_CARRIER_LEN], out[FRAME_MAX];
+	static uint8_t out[CARRIER_OUT_MAX];
+	uint8_t in[TKO_CARRIER_LEN];
 	struct tko_carrier_state before = carrier_get(), after;
 	size_t out_len;
 	__u32 mark = 0;
@@ -559,7 +760,7 @@ static void carrier_pass(void)
 	CHECK_EQ(carrier_run(in, sizeof(in), out, &out_len, &mark), TC_ACT_REDIRECT,
 		 "verdict of the carrier");
 	t1 = now_ns();
-	check_frame(out, out_len, in, sizeof(in), "the carrier after the pass");
+	check_carrier_out(out, out_len, in);
 	CHECK_EQ(mark, 0, "skb->mark of the carrier after the pass");
 	after = carrier_get();
 	CHECK_EQ(after.passes, before.passes + 1, "carrier passes");
@@ -580,20 +781,20 @@ enum l2 {
 enum kind {
 	K_ACTIVE,
 	K_LEARNING,	/* idle 1 h: never ACTIVE */
-	K_STOPPED,	/* tko_stop'ed: its key outlives it */
-	K_DEAD,		/* PEER_DEAD with --on-dead reset (retries 1) */
+	K_STOPPED,	/* tko_stop'ed: its request outlives it */
+	K_DEAD,		/* its last probe unanswered (retries 1), --on-dead reset */
 };
 
 enum expect {
 	E_PROBE,	/* a probe out of IF_A */
-	E_RST,		/* a RST into IF_A, the session deleted */
+	E_RST,		/* a RST into IF_A, the session freed */
 	E_NOTHING,	/* no frame, no error */
 	E_ERROR,	/* no frame, emit_errors + 1 */
 };
 
 struct carrier_case {
 	const char *name;
-	unsigned prof;		/* P_V6, P_TS, P_WRAP */
+	unsigned prof;		/* P_V6, P_TS, P_WRAP, P_VLAN (learned from a tagged frame) */
 	bool byte;		/* --probe byte */
 	uint8_t ts_clock;	/* TKO_TS_CLOCK_*: where the probe's TSval comes from */
 	enum l2 l2;
@@ -612,6 +813,9 @@ static const struct carrier_case cases[] = {
 	{ "v6_ts_probe_zero", P_V6 | P_TS, false, 0, L2_LEARNED, K_ACTIVE, E_PROBE },
 	{ "v6_ts_probe_byte", P_V6 | P_TS, true, 0, L2_LEARNED, K_ACTIVE, E_PROBE },
 	{ "v4_wrap_probe", P_WRAP, false, 0, L2_LEARNED, K_ACTIVE, E_PROBE },
+	/* on the endpoint's VLAN: the tag offloaded in the skb, as the stack sends it */
+	{ "v4_vlan_probe", P_VLAN, false, 0, L2_LEARNED, K_ACTIVE, E_PROBE },
+	{ "v6_ts_vlan_probe_byte", P_V6 | P_TS | P_VLAN, true, 0, L2_LEARNED, K_ACTIVE, E_PROBE },
 	/* a local socket's TSval: the TCP clock (ms or us) + its tsoffset, at emission */
 	{ "v4_ts_clock_ms_probe", P_TS, false, TKO_TS_CLOCK_MS, L2_LEARNED, K_ACTIVE, E_PROBE },
 	{ "v6_ts_clock_us_probe_byte", P_V6 | P_TS, true, TKO_TS_CLOCK_US, L2_LEARNED, K_ACTIVE,
@@ -628,14 +832,15 @@ static const struct carrier_case cases[] = {
 	{ "v6_no_neighbour", P_V6, false, 0, L2_NO_NEIGH, K_ACTIVE, E_ERROR },
 	{ "v4_no_route", P_V4, false, 0, L2_NO_ROUTE, K_ACTIVE, E_ERROR },
 	{ "v6_ts_no_route", P_V6 | P_TS, false, 0, L2_NO_ROUTE, K_ACTIVE, E_ERROR },
-	/* keys whose session is not (or no longer) ACTIVE */
+	/* requests for sessions that are not (or no longer) ACTIVE */
 	{ "v4_learning_skipped", P_V4, false, 0, L2_LEARNED, K_LEARNING, E_NOTHING },
 	{ "v4_learning_no_route_skipped", P_V4, false, 0, L2_NO_ROUTE, K_LEARNING, E_NOTHING },
 	{ "v4_stopped_skipped", P_V4, false, 0, L2_LEARNED, K_STOPPED, E_NOTHING },
 	{ "v6_stopped_skipped", P_V6 | P_TS, false, 0, L2_FIB, K_STOPPED, E_NOTHING },
-	/* PEER_DEAD with --on-dead reset: a RST "from the peer" into IF_A */
+	/* the answer wait of the last retry over, --on-dead reset: a RST "from the peer" into IF_A */
 	{ "v4_dead_reset", P_V4, false, 0, L2_LEARNED, K_DEAD, E_RST },
 	{ "v6_ts_dead_reset", P_V6 | P_TS, false, 0, L2_LEARNED, K_DEAD, E_RST },
+	{ "v4_vlan_dead_reset", P_VLAN, false, 0, L2_LEARNED, K_DEAD, E_RST },
 	{ "v4_ts_dead_reset_fib", P_TS, true, 0, L2_FIB, K_DEAD, E_RST },
 	{ "v6_dead_reset_fib", P_V6, false, 0, L2_FIB, K_DEAD, E_RST },
 	{ "v4_ts_clock_ms_dead_reset_given_l2", P_TS, false, TKO_TS_CLOCK_MS, L2_GIVEN, K_DEAD,
@@ -645,14 +850,17 @@ static const struct carrier_case cases[] = {
 
 #define NCASES		(sizeof(cases) / sizeof(cases[0]))
 #define CASE_PORT0	51000
-#define BUDGET_N	(TKO_CARRIER_BUDGET + 8)
-#define BUDGET_PORT0	52000
+#define MANY_N		40
+#define MANY_PORT0	52000
 enum {
-	PORT_GUARD = 53000,	/* ACTIVE, learned: the key pushed before refused frames */
+	PORT_GUARD = 53000,	/* ACTIVE, learned: the request posted before refused frames */
 	PORT_SUSPEND,		/* ACTIVE, then suspended by the endpoint's data */
-	PORT_MIX_DEAD,		/* PEER_DEAD with --on-dead reset, in a mixed pass */
+	PORT_MIX_DEAD,		/* its last probe unanswered, --on-dead reset, in a mixed pass */
 	PORT_IFACES,		/* handed over: routed only over the agent's interfaces */
 };
+
+/* The session ids of the cases, found once they are started. */
+static __u32 case_id[NCASES];
 
 static uint16_t case_port(const struct carrier_case *c)
 {
@@ -663,9 +871,12 @@ static uint16_t case_port(const struct carrier_case *c)
 static struct tko_ctl_args shape_args(unsigned prof, bool byte, enum l2 l2, enum kind kind,
 				      uint16_t port)
 {
-	struct tko_ctl_args a = sess_args(prof | (kind == K_LEARNING ? P_LEARNING : 0), port);
+	struct tko_ctl_args a = sess_args((prof & ~P_VLAN) |
+					  (kind == K_LEARNING ? P_LEARNING : 0), port);
 	bool v6 = prof & P_V6;
 
+	a.cfg.interval_s = WAIT_S;
+	a.cfg.retry_interval_s = WAIT_S;
 	if (byte)
 		a.cfg.probe = TKO_PROBE_BYTE;
 	if (l2 == L2_GIVEN) {
@@ -679,8 +890,6 @@ static struct tko_ctl_args shape_args(unsigned prof, bool byte, enum l2 l2, enum
 	if (l2 == L2_NO_ROUTE)
 		memcpy(a.key.raddr, v6 ? NO_ROUTE6 : NO_ROUTE4, v6 ? 16 : 4);
 	if (kind == K_DEAD) {
-		a.cfg.interval_s = 1;
-		a.cfg.retry_interval_s = 1;
 		a.cfg.retries = 1;
 		a.cfg.flags |= TKO_F_ON_DEAD_RESET;
 	}
@@ -701,10 +910,13 @@ static struct tko_ctl_args case_args(const struct carrier_case *c)
 	return a;
 }
 
-/* The endpoint's in-sync pure ACK leaving through IF_A: TC egress learns L2 from it. */
-static int teach_l2(const struct tko_ctl_args *a)
+/*
+ * The endpoint's in-sync pure ACK leaving through IF_A (on VLAN_ID, vlan):
+ * TC egress learns L2 from it.
+ */
+static int teach_l2(const struct tko_ctl_args *a, bool vlan)
 {
-	struct seg_spec e = from_endpoint(a->have & TKO_HAVE_TS ? P_TS : P_V4, a->key.lport);
+	struct seg_spec e = from_endpoint(vlan ? P_VLAN : P_V4, a->key.lport);
 	struct __sk_buff ctx = { .ifindex = (__u32)WA.ifindex };
 	struct frame f;
 	uint8_t out[FRAME_MAX];
@@ -712,6 +924,7 @@ static int teach_l2(const struct tko_ctl_args *a)
 	int verdict;
 
 	e.v6 = a->key.family == TKO_AF_INET6;
+	e.ts = a->have & TKO_HAVE_TS;
 	memcpy(e.saddr, a->key.laddr, 16);
 	memcpy(e.daddr, a->key.raddr, 16);
 	e.seq = a->tcp.snd_nxt;
@@ -728,7 +941,7 @@ static int teach_l2(const struct tko_ctl_args *a)
 	return 0;
 }
 
-static int start_session(const struct tko_ctl_args *a, enum l2 l2)
+static int start_session(const struct tko_ctl_args *a, enum l2 l2, bool vlan)
 {
 	int ret = h_start_fixture(H.b.ctl->progs.tko_start, a);
 
@@ -736,7 +949,7 @@ static int start_session(const struct tko_ctl_args *a, enum l2 l2)
 		fprintf(stderr, "cannot start the session of port %u: %d\n", a->key.lport, ret);
 		return -1;
 	}
-	return l2 == L2_LEARNED ? teach_l2(a) : 0;
+	return l2 == L2_LEARNED ? teach_l2(a, vlan) : 0;
 }
 
 /* The MACs a session's frames use: learned from the endpoint, given, or routed. */
@@ -755,12 +968,15 @@ static const uint8_t *mac_remote(enum l2 l2)
  * rules"): ACK, seq = SND.NXT - 1, ack = RCV.NXT, the endpoint's raw window,
  * no payload or one zero byte, TSopt iff the session uses it (TSval = the
  * endpoint's last, TSecr = the peer's last), IPv4 id 0 + DF, TTL/hop limit
- * 64, no TOS/traffic class/flow label, no Ethernet padding.
+ * 64, no TOS/traffic class/flow label, no Ethernet padding; on the
+ * endpoint's VLAN if it has one.
  */
-static void expected_probe(struct frame *f, const struct tko_ctl_args *a, enum l2 l2)
+static void expected_probe(struct frame *f, const struct tko_ctl_args *a, enum l2 l2, bool vlan)
 {
 	struct seg_spec s = {
 		.v6 = a->key.family == TKO_AF_INET6,
+		.vlan_proto = vlan ? ETHERTYPE_VLAN : 0,
+		.vlan_id = vlan ? VLAN_ID : 0,
 		.sport = a->key.lport,
 		.dport = a->key.rport,
 		.seq = a->tcp.snd_nxt - 1,
@@ -786,12 +1002,14 @@ static void expected_probe(struct frame *f, const struct tko_ctl_args *a, enum l
 /*
  * The RST of --on-dead reset: as if from the peer (addresses, ports and
  * MACs reversed), RST|ACK, seq = RCV.NXT (RFC 5961: exactly), ack = SND.NXT,
- * window 0, no options (RSTs are exempt from PAWS).
+ * window 0, no options (RSTs are exempt from PAWS); on the endpoint's VLAN.
  */
-static void expected_rst(struct frame *f, const struct tko_ctl_args *a, enum l2 l2)
+static void expected_rst(struct frame *f, const struct tko_ctl_args *a, enum l2 l2, bool vlan)
 {
 	struct seg_spec s = {
 		.v6 = a->key.family == TKO_AF_INET6,
+		.vlan_proto = vlan ? ETHERTYPE_VLAN : 0,
+		.vlan_id = vlan ? VLAN_ID : 0,
 		.sport = a->key.rport,
 		.dport = a->key.lport,
 		.seq = a->tcp.rcv_nxt,
@@ -808,17 +1026,34 @@ static void expected_rst(struct frame *f, const struct tko_ctl_args *a, enum l2 
 	frame_build(f, &s);
 }
 
-/* The whole session, field by field where it matters, then every byte. */
+/*
+ * The whole session, field by field where it matters, then every byte but
+ * the clock's filing (checked by the caller, and by prog_clock).
+ */
 static void check_session_eq(const struct tko_session *got, const struct tko_session *want)
 {
+	struct tko_session w = *want;
+
 	check_session_fixed(got, want);
 	check_tcp_state(&got->tcp, &want->tcp);
 	check_counters(&got->cnt, &want->cnt);
 	CHECK_EQ(got->state, want->state, "state");
 	CHECK_EQ(got->have, want->have, "have");
+	CHECK_EQ(got->probe_ns, want->probe_ns, "probe_ns");
+	CHECK_EQ(got->next_ns, want->next_ns, "next_ns");
 	check_l2(got, want);
-	if (memcmp(got, want, sizeof(*got)))
+	CHECK_EQ(got->clock.req, 0, "clock.req after the pass");
+	w.clock = got->clock;
+	if (memcmp(got, &w, sizeof(*got)))
 		fail_msg("session changed beyond the expected fields");
+}
+
+/* After its probe, a session is filed for its next deadline. */
+static void check_filed(const struct tko_session *s)
+{
+	if (!s->clock.list)
+		fail_msg("the session is on no list of the wheel");
+	CHECK_EQ(s->clock.due_tick, s->next_ns / TICK_NS, "the tick it is filed under");
 }
 
 /*
@@ -826,13 +1061,15 @@ static void check_session_eq(const struct tko_session *got, const struct tko_ses
  * socket's tsoffset (what the socket itself would send). Read back, it must
  * fall within the pass [t0, t1]; then the whole frame is checked with it.
  */
-static void check_clock_probe(struct tko_ctl_args *a, enum l2 l2, uint64_t t0, uint64_t t1)
+static void check_clock_probe(struct tko_ctl_args *a, enum l2 l2, bool vlan, uint64_t t0,
+			      uint64_t t1)
 {
 	static struct rx all, marked;
 	uint64_t div = a->tcp.ts_clock == TKO_TS_CLOCK_US ? 1000 : 1000000;
 	uint32_t lo = (uint32_t)(t0 / div) + a->tcp.ts_offset;
 	uint32_t hi = (uint32_t)(t1 / div) + a->tcp.ts_offset, tsval;
-	size_t off = ETH_HDR_LEN + (a->key.family == TKO_AF_INET6 ? IP6_HDR_LEN : IP4_HDR_LEN) +
+	size_t off = ETH_HDR_LEN + (vlan ? VLAN_TAG_LEN : 0) +
+		     (a->key.family == TKO_AF_INET6 ? IP6_HDR_LEN : IP4_HDR_LEN) +
 		     TCP_HDR_LEN + 4;	/* NOP, NOP, kind, length */
 	struct frame want;
 
@@ -845,75 +1082,109 @@ static void check_clock_probe(struct tko_ctl_args *a, enum l2 l2, uint64_t t0, u
 		fail_msg("TSval %u is not the TCP clock + tsoffset during the pass: [%u, %u]",
 			 tsval, lo, hi);
 	a->tcp.ts_val = tsval;
-	expected_probe(&want, a, l2);
+	expected_probe(&want, a, l2, vlan);
 	check_rx_both(&all, &marked, &want, 1, "frames to the peer");
 }
 
+/*
+ * One case: the session made due (or, not ACTIVE, just requested), one
+ * pass, then exactly the frames expected on both sides, the counters, the
+ * path request of a session the carrier could not route, the session's
+ * entry (its probe counted, its next deadline filed) or its end.
+ */
 static void run_case(void **state)
 {
 	const struct carrier_case *c = *state;
 	struct tko_ctl_args a = case_args(c);
-	static const __u8 kind_state[] = { [K_ACTIVE] = TKO_ACTIVE,
-					   [K_LEARNING] = TKO_LEARNING,
-					   [K_DEAD] = TKO_PEER_DEAD };
+	__u32 id = case_id[c - cases];
+	bool vlan = c->prof & P_VLAN;
 	struct tko_session before, after, want;
 	struct frame to_peer[1], to_endpoint[1];
-	size_t n_peer = 0, n_endpoint = 0;
-	bool existed = h_lookup(&a.key, &before);
+	size_t n_peer = 0, n_endpoint = 0, n_need;
+	struct tko_event e;
 	uint64_t t0, t1;
-	size_t n_need;
 	struct pass p;
 
+	before = sess_get(id);
 	if (c->kind == K_STOPPED) {
-		if (existed)
+		CHECK_EQ(before.state, TKO_FREE, "entry of a stopped session");
+		if (h_find(&a.key, NULL, NULL))
 			fail_msg("a stopped session is in the table");
 	} else {
-		assert_true(existed);
+		static const __u8 kind_state[] = { [K_ACTIVE] = TKO_ACTIVE,
+						   [K_LEARNING] = TKO_LEARNING,
+						   [K_DEAD] = TKO_ACTIVE };
+
+		CHECK_EQ(id_of(&a.key), id, "the session's id");
 		CHECK_EQ(before.state, kind_state[c->kind], "state before the pass");
 		CHECK_EQ(!!(before.have & TKO_HAVE_L2), c->l2 <= L2_GIVEN, "L2 before the pass");
 		if (c->l2 <= L2_GIVEN)	/* the context of the TC run, or the start's */
 			CHECK_EQ(before.ifindex, WA.ifindex, "ifindex before the pass");
+		CHECK_EQ(before.vlan_tci, vlan ? VLAN_ID : 0, "vlan_tci before the pass");
 		CHECK_EQ(before.tcp.ts_clock, c->ts_clock, "tcp.ts_clock");
+		if (c->kind == K_DEAD)
+			CHECK_EQ(before.cnt.unanswered, before.cfg.retries, "unanswered: retries reached");
 	}
 	if (c->expect == E_PROBE)
-		expected_probe(&to_peer[n_peer++], &a, c->l2);
+		expected_probe(&to_peer[n_peer++], &a, c->l2, vlan);
 	if (c->expect == E_RST)
-		expected_rst(&to_endpoint[n_endpoint++], &a, c->l2);
+		expected_rst(&to_endpoint[n_endpoint++], &a, c->l2, vlan);
 
 	p = pass_begin();
-	due_push(&a.key);
+	if (c->kind == K_ACTIVE || c->kind == K_DEAD)
+		make_due(id);
+	else
+		request(id);
+	before = sess_get(id);
+	before.clock.req = 0;
 	t0 = now_ns();
 	carrier_pass();
 	t1 = now_ns();
 	if (c->expect == E_PROBE && c->ts_clock)
-		check_clock_probe(&a, c->l2, t0, t1);
+		check_clock_probe(&a, c->l2, vlan, t0, t1);
 	else
 		check_wire(&WB, &WA, to_peer, n_peer, "frames to the peer");
 	check_wire(&WA, &WB, to_endpoint, n_endpoint, "frames into the endpoint's side");
 	check_stats_delta(&p.st, c->expect == E_PROBE, c->expect == E_ERROR, 1);
+	CHECK_EQ(carrier_stats().dead - p.st.dead, c->kind == K_DEAD, "stats peer_dead");
 	/* a path not found is the agent's to find (rtnetlink) */
-	CHECK_EQ(need_l2_drain(&a.key, &n_need), c->expect == E_ERROR, "keys in need_l2");
-	CHECK_EQ(n_need, c->expect == E_ERROR, "the session's key in need_l2");
-	if (due_pop(&a.key))
-		fail_msg("the key is still queued after the pass");
+	CHECK_EQ(need_l2_drain(id, &n_need), c->expect == E_ERROR, "ids in need_l2");
+	CHECK_EQ(n_need, c->expect == E_ERROR, "the session's id in need_l2");
+	CHECK_EQ(queue_empty(), 1, "requests left after the pass");
 	h_drain();
-	check_no_event(&a.key, p.ev0);
+	after = sess_get(id);
 
-	if (c->expect == E_RST || (c->kind == K_DEAD) || c->kind == K_STOPPED) {
-		if (h_lookup(&a.key, &after))
-			fail_msg("session in the table after the pass (state %u)", after.state);
+	if (c->kind == K_DEAD) {
+		check_one_event(&a.key, p.ev0, TKO_EV_PEER_DEAD, TKO_R_RETRIES, &e);
+		CHECK_EQ(e.state, TKO_PEER_DEAD, "state in peer_dead");
+		CHECK_EQ(after.state, TKO_FREE, "the dead session's entry");
+		CHECK_EQ(after.clock.list, 0, "the dead session's list");
+		if (h_find(&a.key, NULL, NULL))
+			fail_msg("the dead session is still in the table");
 		return;
 	}
-	assert_true(h_lookup(&a.key, &after));
+	check_no_event(&a.key, p.ev0);
+	if (c->kind == K_STOPPED) {
+		if (memcmp(&after, &before, sizeof(after)))
+			fail_msg("the entry of a stopped session changed");
+		return;
+	}
 	want = before;
-	if (c->expect == E_PROBE) {
-		want.cnt.probes_sent++;
+	if (c->kind == K_ACTIVE) {
+		/* sent or not, a probe is out: counted unanswered */
+		want.cnt.probes_sent += c->expect == E_PROBE;
+		want.cnt.unanswered++;
+		if (after.probe_ns < t0 || after.probe_ns > t1)
+			fail_msg("probe_ns not the time of the pass");
+		want.probe_ns = after.probe_ns;
+		want.next_ns = after.probe_ns + WAIT_S * NSEC_PER_SEC;
 		if (c->l2 == L2_FIB) {	/* routed once, kept */
 			want.have |= TKO_HAVE_L2;
 			want.ifindex = (__u32)WA.ifindex;
 			memcpy(want.lmac, A_MAC, 6);
 			memcpy(want.rmac, NH_MAC, 6);
 		}
+		check_filed(&after);
 	}
 	check_session_eq(&after, &want);
 }
@@ -959,12 +1230,12 @@ static void check_known_probe(const char *case_name, const uint8_t *known, size_
 	struct tko_ctl_args a = case_args(c);
 	struct frame want, k;
 
-	expected_probe(&want, &a, c->l2);
+	expected_probe(&want, &a, c->l2, false);
 	check_frame(want.b, want.len, known, len, "builder's probe");
 	memcpy(k.b, known, len);
 	k.len = len;
 	pass_begin();
-	due_push(&a.key);
+	make_due(case_id[c - cases]);
 	carrier_pass();
 	check_wire(&WB, &WA, &k, 1, "program's probe");
 }
@@ -981,65 +1252,62 @@ static void test_known_probe_v6(void **state)
 }
 
 /*
- * More keys than the budget: one pass emits TKO_CARRIER_BUDGET probes, in
- * queue order, and leaves the rest for the next pass. IPv4 and IPv6, zero
- * and byte probes alternate, so every frame is written over one of another
- * length.
+ * Many sessions due in one pass: one probe each, in the order their
+ * requests came (they share a tick). IPv4 and IPv6, zero and byte probes
+ * alternate, so every frame is written over one of another length.
+ * prog_clock tests what is left when more are due than a pass takes.
  */
-static unsigned budget_prof(size_t i)
+static unsigned many_prof(size_t i)
 {
 	static const unsigned profs[] = { P_V4, P_V6 | P_TS, P_TS, P_V6 };
 
 	return profs[i % 4];
 }
 
-static struct tko_ctl_args budget_args(size_t i)
+static struct tko_ctl_args many_args(size_t i)
 {
-	return shape_args(budget_prof(i), i % 3 == 1, L2_LEARNED, K_ACTIVE,
-			  (uint16_t)(BUDGET_PORT0 + i));
+	return shape_args(many_prof(i), i % 3 == 1, L2_LEARNED, K_ACTIVE,
+			  (uint16_t)(MANY_PORT0 + i));
 }
 
-static void test_budget(void **state)
+static void test_many_in_one_pass(void **state)
 {
-	static struct frame want[BUDGET_N];
-	struct tko_session s;
+	static struct frame want[MANY_N];
+	struct tko_session before[MANY_N], s;
 	struct pass p;
 	size_t i;
 
-	for (i = 0; i < BUDGET_N; i++) {
-		struct tko_ctl_args a = budget_args(i);
+	for (i = 0; i < MANY_N; i++) {
+		struct tko_ctl_args a = many_args(i);
 
-		expected_probe(&want[i], &a, L2_LEARNED);
+		expected_probe(&want[i], &a, L2_LEARNED, false);
+		before[i] = sess_get(id_of(&a.key));
 	}
 	p = pass_begin();
-	for (i = 0; i < BUDGET_N; i++) {
-		struct tko_ctl_args a = budget_args(i);
+	for (i = 0; i < MANY_N; i++) {
+		struct tko_ctl_args a = many_args(i);
 
-		due_push(&a.key);
+		make_due(id_of(&a.key));
 	}
 	carrier_pass();
-	check_wire(&WB, &WA, want, TKO_CARRIER_BUDGET, "first pass");
-	check_stats_delta(&p.st, TKO_CARRIER_BUDGET, 0, 1);
-	CHECK_EQ(need_l2_drain(NULL, NULL), 0, "keys in need_l2");
+	check_wire(&WB, &WA, want, MANY_N, "frames of one pass");
+	check_stats_delta(&p.st, MANY_N, 0, 1);
+	CHECK_EQ(need_l2_drain(0, NULL), 0, "ids in need_l2");
 
 	carrier_pass();
-	check_wire(&WB, &WA, want + TKO_CARRIER_BUDGET, BUDGET_N - TKO_CARRIER_BUDGET,
-		   "second pass");
-	check_stats_delta(&p.st, BUDGET_N, 0, 2);
+	check_wire(&WB, &WA, NULL, 0, "frames of the next pass");
+	check_stats_delta(&p.st, MANY_N, 0, 2);
+	for (i = 0; i < MANY_N; i++) {
+		struct tko_ctl_args a = many_args(i);
 
-	carrier_pass();
-	check_wire(&WB, &WA, NULL, 0, "third pass");
-	check_stats_delta(&p.st, BUDGET_N, 0, 3);
-
-	for (i = 0; i < BUDGET_N; i++) {
-		struct tko_ctl_args a = budget_args(i);
-
-		assert_true(h_lookup(&a.key, &s));
-		CHECK_EQ(s.cnt.probes_sent, 1, "cnt.probes_sent of each session");
+		s = sess_get(id_of(&a.key));
+		CHECK_EQ(s.cnt.probes_sent - before[i].cnt.probes_sent, 1,
+			 "cnt.probes_sent of each session");
+		check_filed(&s);
 	}
 }
 
-/* An empty queue: the carrier goes round, nothing else happens. */
+/* Nothing due: the carrier goes round, nothing else happens. */
 static void test_idle_pass(void **state)
 {
 	struct pass p = pass_begin();
@@ -1050,102 +1318,119 @@ static void test_idle_pass(void **state)
 	check_stats_delta(&p.st, 0, 0, 1);
 }
 
-/* A carrier frame longer than TKO_CARRIER_LEN goes round cut to it. */
+/*
+ * A carrier frame longer than TKO_CARRIER_LEN, with bytes after its header
+ * that are not zero, goes round as the hold's length of zeros after the
+ * header: nothing of what came in goes round again.
+ */
 static void test_long_carrier(void **state)
 {
-	uint8_t in[TKO_CARRIER_LEN + 36] = {}, out[FRAME_MAX];
+	static uint8_t out[CARRIER_OUT_MAX];
+	uint8_t in[TKO_CARRIER_LEN + 36];
 	size_t out_len;
 	struct pass p = pass_begin();
 
+	memset(in, 0xa5, sizeof(in));
 	carrier_frame(in, GEN);
+	memset(in + CARRIER_HDR_LEN, 0xa5, sizeof(in) - CARRIER_HDR_LEN);
 	CHECK_EQ(carrier_run(in, sizeof(in), out, &out_len, NULL), TC_ACT_REDIRECT, "verdict");
-	check_frame(out, out_len, in, TKO_CARRIER_LEN, "the carrier after the pass");
+	check_carrier_out(out, out_len, in);
 	check_stats_delta(&p.st, 0, 0, 1);
 }
 
 /*
- * Several kinds of keys in one pass, the same key twice among them: each
- * is served in turn; the RST's session is gone when its second key comes.
+ * Several kinds of sessions due in one pass, and requests that must change
+ * nothing among them: one for the freed entry of a stopped session, and
+ * the same id twice (the programs never queue an id twice; the clock must
+ * not serve it twice either). Each session is served once, in turn; the
+ * dead one's RST goes into IF_A, and its entry is freed.
  */
 static void test_mixed_pass(void **state)
 {
-	struct tko_ctl_args probe4 = budget_args(0), probe6 = budget_args(1);
+	struct tko_ctl_args probe4 = many_args(0), probe6 = many_args(1);
 	struct tko_ctl_args dead = shape_args(P_TS, false, L2_LEARNED, K_DEAD, PORT_MIX_DEAD);
-	struct tko_ctl_args gone = case_args(&cases[0]);
-	struct frame to_peer[3], to_endpoint[1];
-	struct tko_session s0, s1, s;
+	__u32 id4 = id_of(&probe4.key), id6 = id_of(&probe6.key), idd = id_of(&dead.key);
+	__u32 gone = case_id[case_named("v4_stopped_skipped") - cases];
+	struct frame to_peer[2], to_endpoint[1];
+	struct tko_session s0 = sess_get(id4), s1 = sess_get(id6), s;
 	struct pass p;
 
-	gone.key.lport = 1;	/* never started */
-	assert_true(h_lookup(&probe4.key, &s0));
-	assert_true(h_lookup(&probe6.key, &s1));
-	expected_probe(&to_peer[0], &probe6, L2_LEARNED);
-	expected_probe(&to_peer[1], &probe4, L2_LEARNED);
-	expected_probe(&to_peer[2], &probe6, L2_LEARNED);
-	expected_rst(&to_endpoint[0], &dead, L2_LEARNED);
+	expected_probe(&to_peer[0], &probe6, L2_LEARNED, false);
+	expected_probe(&to_peer[1], &probe4, L2_LEARNED, false);
+	expected_rst(&to_endpoint[0], &dead, L2_LEARNED, false);
 
 	p = pass_begin();
-	due_push(&probe6.key);
-	due_push(&dead.key);
-	due_push(&gone.key);
-	due_push(&probe4.key);
-	due_push(&dead.key);
-	due_push(&probe6.key);
+	make_due(id6);
+	make_due(idd);
+	request(gone);
+	make_due(id4);
+	request_push(idd);
+	request_push(id6);
 	carrier_pass();
-	check_wire(&WB, &WA, to_peer, 3, "frames to the peer");
+	check_wire(&WB, &WA, to_peer, 2, "frames to the peer");
 	check_wire(&WA, &WB, to_endpoint, 1, "frames into the endpoint's side");
-	check_stats_delta(&p.st, 3, 0, 1);
-	CHECK_EQ(need_l2_drain(NULL, NULL), 0, "keys in need_l2");
-	CHECK_EQ(due_drain(), 0, "keys left in the queue");
-	if (h_lookup(&dead.key, &s))
+	check_stats_delta(&p.st, 2, 0, 1);
+	CHECK_EQ(carrier_stats().dead - p.st.dead, 1, "stats peer_dead");
+	CHECK_EQ(need_l2_drain(0, NULL), 0, "ids in need_l2");
+	CHECK_EQ(queue_empty(), 1, "requests left");
+	if (h_find(&dead.key, NULL, NULL))
 		fail_msg("the dead session is still in the table");
-	assert_true(h_lookup(&probe4.key, &s));
-	CHECK_EQ(s.cnt.probes_sent - s0.cnt.probes_sent, 1, "cnt.probes_sent of the key queued once");
-	assert_true(h_lookup(&probe6.key, &s));
-	CHECK_EQ(s.cnt.probes_sent - s1.cnt.probes_sent, 2, "cnt.probes_sent of the key queued twice");
+	CHECK_EQ(sess_get(idd).state, TKO_FREE, "the dead session's entry");
+	CHECK_EQ(sess_get(gone).state, TKO_FREE, "the stopped session's entry");
+	s = sess_get(id4);
+	CHECK_EQ(s.cnt.probes_sent - s0.cnt.probes_sent, 1, "cnt.probes_sent of the one queued once");
+	s = sess_get(id6);
+	CHECK_EQ(s.cnt.probes_sent - s1.cnt.probes_sent, 1, "cnt.probes_sent of the one queued twice");
+	check_filed(&s);
 }
 
 /*
- * The fallback route goes only out of the agent's interfaces: with IF_C
- * alone in the carrier's list (a forwarding interface, but the route to the
- * peer is via IF_A), a handed-over session gets no probe and no L2; with
- * IF_A added, it does.
+ * The fallback route goes only out of the agent's interfaces: with none,
+ * or with IF_C alone in the carrier's list (a forwarding interface, but the
+ * route to the peer is via IF_A), a handed-over session gets no probe and
+ * no L2, and asks the agent for its path (once per answer); with IF_A
+ * added, it is routed and probed.
  */
 static void test_fib_agent_ifaces(void **state)
 {
 	struct tko_ctl_args a = shape_args(P_V4, false, L2_FIB, K_ACTIVE, PORT_IFACES);
 	int only_c[] = { ifindex_c, 0 }, none[] = { 0 };
+	__u32 id = id_of(&a.key);
 	size_t n_need;
 	struct frame want;
-	struct tko_session s;
 	struct pass p;
 
-	expected_probe(&want, &a, L2_FIB);
+	expected_probe(&want, &a, L2_FIB, false);
 	p = pass_begin();
 	carrier_set((__u32)WB.ifindex, GEN, none);
-	due_push(&a.key);
+	make_due(id);
 	carrier_pass();
+	CHECK_EQ(need_l2_drain(id, &n_need), 1, "ids in need_l2, no interface");
+	CHECK_EQ(n_need, 1, "the session's id in need_l2");
+
+	pass_begin();
 	carrier_set((__u32)WB.ifindex, GEN, only_c);
-	due_push(&a.key);
+	make_due(id);
 	carrier_pass();
 	check_wire(&WB, &WA, NULL, 0, "frames with no usable interface");
 	check_stats_delta(&p.st, 0, 2, 2);
-	CHECK_EQ(need_l2_drain(&a.key, &n_need), 2, "keys in need_l2");
-	CHECK_EQ(n_need, 2, "the session's keys in need_l2");
-	assert_true(h_lookup(&a.key, &s));
-	CHECK_EQ(s.have & TKO_HAVE_L2, 0, "L2 without a usable interface");
+	CHECK_EQ(need_l2_drain(id, &n_need), 1, "ids in need_l2, IF_C only");
+	CHECK_EQ(n_need, 1, "the session's id in need_l2");
+	CHECK_EQ(sess_get(id).have & TKO_HAVE_L2, 0, "L2 without a usable interface");
 
+	pass_begin();
 	carrier_default();
-	due_push(&a.key);
+	make_due(id);
 	carrier_pass();
 	check_wire(&WB, &WA, &want, 1, "frames with IF_A among the interfaces");
 	check_stats_delta(&p.st, 1, 2, 3);
-	CHECK_EQ(need_l2_drain(NULL, NULL), 0, "keys in need_l2 once routed");
+	CHECK_EQ(need_l2_drain(0, NULL), 0, "ids in need_l2 once routed");
+	CHECK_EQ(!!(sess_get(id).have & TKO_HAVE_L2), 1, "L2 once routed");
 }
 
 /*
- * A key queued before the endpoint woke up: the session is SUSPENDED when
- * the carrier pops it, so no probe leaves.
+ * A session due when the endpoint wakes up: it is SUSPENDED when the
+ * carrier gets to it, so no probe leaves; it is filed for its re-arm.
  */
 static void test_suspended_skipped(void **state)
 {
@@ -1153,6 +1438,7 @@ static void test_suspended_skipped(void **state)
 	struct seg_spec d = from_endpoint(P_V4, PORT_SUSPEND);
 	struct __sk_buff ctx = { .ifindex = (__u32)WA.ifindex };
 	struct tko_session before, after;
+	__u32 id = id_of(&a.key);
 	struct frame f;
 	uint8_t out[FRAME_MAX];
 	size_t out_len;
@@ -1162,31 +1448,21 @@ static void test_suspended_skipped(void **state)
 	d.flags = F_ACK | F_PSH;
 	d.payload = 10;
 	frame_build(&f, &d);
-	assert_true(h_lookup(&a.key, &before));
-	CHECK_EQ(before.state, TKO_ACTIVE, "state before the endpoint's data");
+	CHECK_EQ(sess_get(id).state, TKO_ACTIVE, "state before the endpoint's data");
 	p = pass_begin();
-	due_push(&a.key);
+	make_due(id);
 	assert_int_equal(h_try_skb_prog(H.b.tc->progs.tko_tc_egress, f.b, f.len, &ctx, out,
 					&out_len, &verdict), 0);
-	assert_true(h_lookup(&a.key, &before));
+	before = sess_get(id);
 	CHECK_EQ(before.state, TKO_SUSPENDED, "state after the endpoint's data");
 	carrier_pass();
 	check_wire(&WB, &WA, NULL, 0, "frames to the peer");
 	check_stats_delta(&p.st, 0, 0, 1);
-	assert_true(h_lookup(&a.key, &after));
+	after = sess_get(id);
+	before.clock.req = 0;
 	check_session_eq(&after, &before);
-}
-
-static int suspended_teardown(void **state)
-{
-	struct tko_key k = sess_key(P_V4, PORT_SUSPEND);
-	struct tko_ctl_args args = { .key = k };
-	int ret;
-
-	/* its timer would resume it, and queue a probe, in a later test */
-	ctl_run(H.b.ctl->progs.tko_stop, &args, &ret);
-	due_drain();
-	return 0;
+	CHECK_EQ(after.clock.due_tick, (after.last_seen_ns + NSEC_PER_SEC) / TICK_NS,
+		 "filed for the re-arm");
 }
 
 /* ------------------------------------------------------ refused frames */
@@ -1237,15 +1513,17 @@ static const struct bad_case bad_cases[] = {
 
 /*
  * Anything but the current carrier is dropped (tko1 is private) before the
- * queue is touched: the key pushed first is still there, nothing was sent,
- * no pass counted.
+ * clock is touched: the due session's request is still queued, nothing was
+ * sent, no pass counted, the clock as it was.
  */
 static void run_bad_case(void **state)
 {
 	const struct bad_case *c = *state;
-	struct tko_key k = sess_key(P_V4, PORT_GUARD), popped;
+	struct tko_key k = sess_key(P_V4, PORT_GUARD);
 	uint8_t in[TKO_CARRIER_LEN], out[FRAME_MAX];
 	size_t len = sizeof(in), out_len;
+	struct tko_wheel_clock w0, w1;
+	__u32 id = id_of(&k), got[4];
 	uint64_t passes;
 	struct pass p;
 
@@ -1256,63 +1534,81 @@ static void run_bad_case(void **state)
 	if (c->loop_zero)
 		carrier_set(0, GEN, NULL);
 	passes = carrier_get().passes;
-	due_push(&k);
-	CHECK_EQ(carrier_run(in, len, out, &out_len, NULL), TC_ACT_SHOT, "verdict");
+	make_due(id);
+	w0 = clock_get();
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+		assert_int_equal(bpf_prog_test_run_opts(
+			bpf_program__fd(H.b.carrier->progs.tko_carrier), &o), 0);
+		CHECK_EQ(o.retval, TC_ACT_SHOT, "verdict");
+		out_len = o.data_size_out;
+	}
 	carrier_default();
 	check_frame(out, out_len, in, len, "frame after the run");
 	check_wire(&WB, &WA, NULL, 0, "frames to the peer");
 	check_stats_delta(&p.st, 0, 0, 0);
 	CHECK_EQ(carrier_get().passes, passes, "carrier passes");
-	assert_true(due_pop(&popped));
-	if (!key_eq(&popped, &k))
-		fail_msg("the queue holds another key");
-	CHECK_EQ(due_drain(), 0, "keys left in the queue");
+	w1 = clock_get();
+	if (memcmp(&w0, &w1, sizeof(w0)))
+		fail_msg("a refused frame changed the clock");
+	CHECK_EQ(requests_take(got, 4), 1, "requests left queued");
+	CHECK_EQ(got[0], id, "the request left queued");
+	park(id);
 }
 
 /* Every cut of the carrier's header is refused. */
 static void test_cut_headers(void **state)
 {
-	uint8_t in[TKO_CARRIER_LEN], out[FRAME_MAX];
+	static uint8_t out[CARRIER_OUT_MAX];
+	uint8_t in[TKO_CARRIER_LEN];
 	struct tko_key k = sess_key(P_V4, PORT_GUARD);
+	__u32 id = id_of(&k), got[4];
 	size_t len, out_len;
 	struct pass p;
 
 	carrier_frame(in, GEN);
 	p = pass_begin();
-	due_push(&k);
+	make_due(id);
 	for (len = ETH_HDR_LEN; len < (size_t)CARRIER_HDR_LEN; len++)
 		CHECK_EQ(carrier_run(in, len, out, &out_len, NULL), TC_ACT_SHOT, "verdict of a cut");
 	check_stats_delta(&p.st, 0, 0, 0);
-	CHECK_EQ(due_drain(), 1, "keys left in the queue");
+	CHECK_EQ(requests_take(got, 4), 1, "requests left queued");
+	CHECK_EQ(got[0], id, "the request left queued");
+	park(id);
 }
 
 /* ------------------------------------------------------------- the group */
 
 static int group_setup(void **state)
 {
-	struct tko_key active[NCASES + BUDGET_N + 2], dead[NCASES + 1];
-	size_t i, na = 0, nd = 0;
+	struct tko_key active[NCASES + MANY_N + 4];
+	int none[] = { 0 };
+	size_t i, na = 0;
 
-	if (netns_setup() || h_load(NCASES + BUDGET_N + 16))
+	if (netns_setup() || h_load(NCASES + MANY_N + 16))
 		goto fail;
-	carrier_default();
+	/* No interface to route by while they become ACTIVE: the sessions
+	 * handed over without a path keep none until their case. */
+	carrier_set((__u32)WB.ifindex, GEN, none);
 	for (i = 0; i < NCASES; i++) {
 		const struct carrier_case *c = &cases[i];
 		struct tko_ctl_args a = case_args(c);
 
-		if (start_session(&a, c->l2))
+		if (start_session(&a, c->l2, c->prof & P_VLAN))
 			goto fail_loaded;
-		if (c->kind == K_ACTIVE)
+		if (!h_find(&a.key, &case_id[i], NULL))
+			goto fail_loaded;
+		if (c->kind == K_ACTIVE || c->kind == K_DEAD)
 			active[na++] = a.key;
-		else if (c->kind == K_DEAD)
-			dead[nd++] = a.key;
-		else if (c->kind == K_STOPPED && h_stop(&a.key))
+		else if (c->kind == K_STOPPED && h_start_fixture(H.b.ctl->progs.tko_stop, &a))
 			goto fail_loaded;
 	}
-	for (i = 0; i < BUDGET_N; i++) {
-		struct tko_ctl_args a = budget_args(i);
+	for (i = 0; i < MANY_N; i++) {
+		struct tko_ctl_args a = many_args(i);
 
-		if (start_session(&a, L2_LEARNED))
+		if (start_session(&a, L2_LEARNED, false))
 			goto fail_loaded;
 		active[na++] = a.key;
 	}
@@ -1322,18 +1618,23 @@ static int group_setup(void **state)
 		struct tko_ctl_args d = shape_args(P_TS, false, L2_LEARNED, K_DEAD, PORT_MIX_DEAD);
 		struct tko_ctl_args f = shape_args(P_V4, false, L2_FIB, K_ACTIVE, PORT_IFACES);
 
-		if (start_session(&g, L2_LEARNED) || start_session(&s, L2_LEARNED) ||
-		    start_session(&d, L2_LEARNED) || start_session(&f, L2_FIB))
+		if (start_session(&g, L2_LEARNED, false) || start_session(&s, L2_LEARNED, false) ||
+		    start_session(&d, L2_LEARNED, false) || start_session(&f, L2_FIB, false))
 			goto fail_loaded;
 		active[na++] = g.key;
 		active[na++] = s.key;
+		active[na++] = d.key;
 		active[na++] = f.key;
-		dead[nd++] = d.key;
 	}
-	if (!h_wait_state(active, na, TKO_ACTIVE) || !h_wait_state(dead, nd, TKO_PEER_DEAD))
+	/* ACTIVE after the idle period (their first probe sent, or not, with
+	 * no path), then parked: each test makes due the sessions it needs. */
+	if (!h_wait_state(active, na, TKO_ACTIVE))
 		goto fail_loaded;
+	park_all();
+	h_pass();
+	need_l2_drain(0, NULL);
+	carrier_default();
 	h_drain();
-	due_drain();	/* the probes the timers queued: each test pushes its own */
 	return 0;
 fail_loaded:
 	h_destroy();
@@ -1349,6 +1650,9 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+#define TEST(n, f) ((struct CMUnitTest){ .name = (n), .test_func = (f), \
+					 .teardown_func = park_teardown })
+
 int main(void)
 {
 	struct CMUnitTest tests[NCASES + NBAD + 10];
@@ -1356,21 +1660,21 @@ int main(void)
 
 	for (i = 0; i < NCASES; i++)
 		tests[n++] = (struct CMUnitTest){ .name = cases[i].name, .test_func = run_case,
-						  .initial_state = (void *)&cases[i] };
-	tests[n++] = (struct CMUnitTest){ "known_probe_v4_byte", test_known_probe_v4 };
-	tests[n++] = (struct CMUnitTest){ "known_probe_v6_ts_byte", test_known_probe_v6 };
-	tests[n++] = (struct CMUnitTest){ "idle_pass", test_idle_pass };
-	tests[n++] = (struct CMUnitTest){ "long_carrier_restored", test_long_carrier };
-	tests[n++] = (struct CMUnitTest){ "budget_per_pass", test_budget };
-	tests[n++] = (struct CMUnitTest){ "mixed_pass", test_mixed_pass };
-	tests[n++] = (struct CMUnitTest){ "fib_only_agent_interfaces", test_fib_agent_ifaces };
-	tests[n++] = (struct CMUnitTest){ .name = "suspended_skipped",
-					  .test_func = test_suspended_skipped,
-					  .teardown_func = suspended_teardown };
+						  .initial_state = (void *)&cases[i],
+						  .teardown_func = park_teardown };
+	tests[n++] = TEST("known_probe_v4_byte", test_known_probe_v4);
+	tests[n++] = TEST("known_probe_v6_ts_byte", test_known_probe_v6);
+	tests[n++] = TEST("idle_pass", test_idle_pass);
+	tests[n++] = TEST("long_carrier_restored", test_long_carrier);
+	tests[n++] = TEST("many_in_one_pass", test_many_in_one_pass);
+	tests[n++] = TEST("mixed_pass", test_mixed_pass);
+	tests[n++] = TEST("fib_only_agent_interfaces", test_fib_agent_ifaces);
+	tests[n++] = TEST("suspended_skipped", test_suspended_skipped);
 	for (i = 0; i < NBAD; i++)
 		tests[n++] = (struct CMUnitTest){ .name = bad_cases[i].name,
 						  .test_func = run_bad_case,
-						  .initial_state = (void *)&bad_cases[i] };
-	tests[n++] = (struct CMUnitTest){ "refused_every_cut_header", test_cut_headers };
+						  .initial_state = (void *)&bad_cases[i],
+						  .teardown_func = park_teardown };
+	tests[n++] = TEST("refused_every_cut_header", test_cut_headers);
 	return _cmocka_run_group_tests("prog_carrier", tests, n, group_setup, group_teardown);
 }
