@@ -38,7 +38,7 @@ wait_line() {	# wait_line FILE PATTERN: up to 10 s
 }
 
 bold "Topology: device [$TOPO_V4_DEV] -- gateway (tko agent on g1) -- server [$TOPO_V4_SRV]"
-topo_up "tkodemo$$" "$BUILD/tests/xdp_pass.bpf.o" || exit 1
+topo_up "tkodemo$$" || exit 1
 nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --iface g1 --pin-dir "$PIN" --cgroup "$CG" \
 	>"$WORK/agent.out" 2>"$WORK/agent.err" &
 AGENT=$!

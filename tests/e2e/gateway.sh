@@ -14,7 +14,7 @@ KA_IDLE=1 KA_INTVL=1 KA_CNT=3
 ASLEEP_ANSWERS=6	# answers while asleep: twice what the server tolerates
 
 note "topology $PREFIX-{dev,gw,srv}"
-topo_up "$PREFIX" "$XDP_PASS" || { not_ok "topology"; finish; }
+topo_up "$PREFIX" || { not_ok "topology"; finish; }
 check "agent starts on the gateway's server-facing interface" agent_start --iface g1
 
 answered() {	# peer_probes_answered of the only session

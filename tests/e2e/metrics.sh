@@ -9,7 +9,7 @@ PY=/usr/bin/python3	# Debian's, which python3-prometheus-client is installed for
 PROM_CHECK="$PY $(cd "$(dirname "$0")" && pwd)/prom_check.py"
 QUIET_S=5
 
-topo_up "$PREFIX" "$XDP_PASS" || { not_ok "topology"; finish; }
+topo_up "$PREFIX" || { not_ok "topology"; finish; }
 A=$TOPO_V4_GW_SRV:9464
 URL=http://$A/metrics
 scrape() { in_gw curl -sS --max-time 5 "$@"; }

@@ -4,7 +4,7 @@
 # bpftool, Prometheus counters.
 . "$(dirname "$0")/lib.sh"
 
-topo_up "$PREFIX" "$XDP_PASS" || { not_ok "topology"; finish; }
+topo_up "$PREFIX" || { not_ok "topology"; finish; }
 S=$TOPO_V4_SRV
 
 cat >"$WORK/tko.conf" <<CONF
