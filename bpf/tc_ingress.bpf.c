@@ -17,7 +17,6 @@
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
 #define TC_ACT_STOLEN	4
-#define NET_XMIT_CN	2	/* queued, the qdisc notes congestion: taken */
 /* Ethernet + VLAN + IPv6 + the largest TCP header: all the parser reads. */
 #define MAX_HDR_LEN	(14 + 4 + 40 + 60)
 /* IP header + TCP header of a probe, the most the answer rewrites. */
@@ -94,8 +93,11 @@ static __always_inline int tc_answer_probe(struct __sk_buff *skb, struct pkt *p,
 	if (bpf_skb_change_tail(skb, len, 0))
 		goto refused;
 	skb->mark = TKO_MARK;	/* tko's own TC egress must not learn from it */
+	/* dev_queue_xmit()'s verdict: NET_XMIT_SUCCESS only. NET_XMIT_CN may
+	 * be a drop (a device that is down has the noop qdisc, which drops
+	 * everything and says CN), -ENETDOWN and NET_XMIT_DROP certainly are. */
 	err = bpf_clone_redirect(skb, skb->ifindex, 0);
-	if (err && err != NET_XMIT_CN)
+	if (err)
 		goto refused;
 	answer_sent(s, p, ifc, TKO_ANSWER_TC);
 	return TC_ACT_STOLEN;	/* the probe became the answer: consumed */
