@@ -72,8 +72,7 @@ const char *answer_why_text(__u8 why)
 	return NAME(texts, why);
 }
 
-/* An interface name as a JSON string's contents ('"' and '\\' are legal in names). */
-static void json_name(const char *name, char *out, size_t len)
+void escape_name(const char *name, char *out, size_t len)
 {
 	size_t o = 0;
 
@@ -97,7 +96,7 @@ int format_iface(const struct tko_iface *e, bool json, char *buf, size_t len)
 				(unsigned long long)e->answers_tc,
 				(unsigned long long)e->answers_lost,
 				(unsigned long long)e->answer_errors);
-	json_name(e->name, name, sizeof(name));
+	escape_name(e->name, name, sizeof(name));
 	return snprintf(buf, len, "{\"name\":\"%s\",\"ifindex\":%u,\"path\":\"%s\",\"why\":\"%s\","
 			"\"xdp\":\"%s\",\"answers_xdp\":%llu,\"answers_tc\":%llu,"
 			"\"answers_lost\":%llu,\"answer_errors\":%llu}",

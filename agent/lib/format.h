@@ -20,6 +20,12 @@ const char *answer_path_name(__u8 path);	/* "xdp", "tc" */
 const char *answer_why_name(__u8 why);		/* "veth", "xdp_tx_lost", ... */
 const char *answer_why_text(__u8 why);		/* a phrase for the agent's log */
 
+/*
+ * An interface name (at most 16 bytes) inside a JSON string or a Prometheus
+ * label value: '"' and '\\' are legal in names, and escaped the same way in both.
+ */
+void escape_name(const char *name, char *out, size_t len);	/* len >= 34 */
+
 /* `tko stats`: one interface, a line ("iface NAME ifindex=...") or a JSON object. */
 int format_iface(const struct tko_iface *e, bool json, char *buf, size_t len);
 

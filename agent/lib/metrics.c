@@ -147,10 +147,13 @@ int format_prometheus(const struct tko_metrics *m, FILE *f)
 		fprintf(f, "# HELP tko_iface_answer_path How the agent's interfaces answer the "
 			   "peers' probes (xdp: XDP_TX; tc: TC ingress), and why.\n"
 			   "# TYPE tko_iface_answer_path gauge\n");
-	for (int i = 0; i < m->nifaces; i++)
-		fprintf(f, "tko_iface_answer_path{iface=\"%.16s\",path=\"%s\",why=\"%s\"} 1\n",
-			m->ifaces[i].name, answer_path_name(m->ifaces[i].path),
-			answer_why_name(m->ifaces[i].why));
+	for (int i = 0; i < m->nifaces; i++) {
+		char name[40];
+
+		escape_name(m->ifaces[i].name, name, sizeof(name));
+		fprintf(f, "tko_iface_answer_path{iface=\"%s\",path=\"%s\",why=\"%s\"} 1\n", name,
+			answer_path_name(m->ifaces[i].path), answer_why_name(m->ifaces[i].why));
+	}
 	for (unsigned int i = 0; i < TKO_ST_MAX; i++)
 		fprintf(f, "# HELP tko_%s_total %s\n# TYPE tko_%s_total counter\ntko_%s_total %llu\n",
 			stats[i].name, stats[i].help, stats[i].name, stats[i].name,

@@ -48,26 +48,29 @@ scenario() {
 	else
 		srv=$TOPO_V6_SRV dev=$TOPO_V6_DEV ttl_field="ipv6.src==$dev && ipv6.hlim==64"
 	fi
+	# Files of their own per scenario: a background job truncates its
+	# output only once it runs, and must not be read before that.
 	cap=$WORK/$port.pcapng
 	fifo=$WORK/$port.fifo
+	local so=$WORK/$port.srv co=$WORK/$port.cli
 	mkfifo "$fifo"
 
 	ip netns exec "$TOPO_SRV" tshark -i s0 -f "tcp port $port" -w "$cap" -q \
-		2>"$WORK/tshark.err" &
+		2>"$WORK/$port.tshark" &
 	local tshark_pid=$!
-	wait_for 10 grep -qs "Capturing on" "$WORK/tshark.err" || not_ok "$tag: capture starts"
+	wait_for 10 grep -qs "Capturing on" "$WORK/$port.tshark" || not_ok "$tag: capture starts"
 
 	ip netns exec "$TOPO_SRV" "$TCPKIT" server "$srv" "$port" $KA_IDLE $KA_INTVL $KA_CNT \
-		>"$WORK/srv.out" 2>&1 &
-	wait_for 5 grep -q listening "$WORK/srv.out"
-	ip netns exec "$TOPO_DEV" "$TCPKIT" client "$srv" "$port" <"$fifo" >"$WORK/cli.out" 2>&1 &
+		>"$so" 2>&1 &
+	wait_for 5 grep -q listening "$so"
+	ip netns exec "$TOPO_DEV" "$TCPKIT" client "$srv" "$port" <"$fifo" >"$co" 2>&1 &
 	exec {w}>"$fifo"	# the client's stdin stays open: no FIN
-	wait_for 5 grep -q connected "$WORK/cli.out" ||
-		{ not_ok "$tag: connect: $(cat "$WORK/cli.out")"; return; }
-	read -r _ local remote <"$WORK/cli.out"
+	wait_for 5 grep -q connected "$co" ||
+		{ not_ok "$tag: connect: $(cat "$co")"; return; }
+	read -r _ local remote <"$co"
 	echo hello >&$w
 	check "$tag: server receives data before the sleep" \
-		wait_for 5 grep -q "recv hello" "$WORK/srv.out"
+		wait_for 5 grep -q "recv hello" "$so"
 	ka0=$(srv_nstat TcpExtTCPKeepAlive) csum0=$(srv_nstat TcpInCsumErrors)
 
 	if [ "$with" = 1 ]; then
@@ -78,11 +81,11 @@ scenario() {
 		check "$tag: gateway answers $ASLEEP_ANSWERS server probes while the device sleeps" \
 			wait_for 20 answered_at_least $((base + ASLEEP_ANSWERS))
 		check "$tag: server still holds the connection" \
-			bash -c "! grep -q error '$WORK/srv.out'"
+			bash -c "! grep -q error '$so'"
 	else
 		topo_device_sleep
 		check "$tag: server gives the connection up" \
-			wait_for 20 grep -q "error read: Connection timed out" "$WORK/srv.out"
+			wait_for 20 grep -q "error read: Connection timed out" "$so"
 	fi
 
 	note "$tag: the server's kernel sent $(($(srv_nstat TcpExtTCPKeepAlive) - ka0)) keepalive probes (nstat TcpExtTCPKeepAlive)"
@@ -90,7 +93,7 @@ scenario() {
 	echo after-sleep >&$w
 	if [ "$with" = 1 ]; then
 		check "$tag: data sent after waking arrives" \
-			wait_for 5 grep -q "recv after-sleep" "$WORK/srv.out"
+			wait_for 5 grep -q "recv after-sleep" "$so"
 		check "$tag: the device's data suspends the offload (event)" \
 			wait_for 5 event_seen "^suspended +\\S+ -> \\S+ reason=data_local"
 		counted=$(answered)
@@ -99,7 +102,7 @@ scenario() {
 	else
 		sleep 1	# what the server would have received, it prints within this
 		check "$tag: data sent after waking is lost" \
-			bash -c "! grep -q 'recv after-sleep' '$WORK/srv.out'"
+			bash -c "! grep -q 'recv after-sleep' '$so'"
 	fi
 	exec {w}>&-
 	sleep 0.5		# let the last segments reach the capture
@@ -118,7 +121,7 @@ scenario() {
 			-Y "$ttl_field && (ipv6 || ip.checksum.status==1)" 2>/dev/null | wc -l)
 		csum=$("$(dirname "$0")/tcp_csum.py" "$cap" "$ttl_field")
 		read -r _ complete _ partial _ bad <<<"$csum"
-		note "$tag: $forged forged segments: $acks keep-alive ACKs, $probes keep-alives; TCP checksums: $csum"
+		note "$tag: $forged forged segments: $acks keep-alive ACKs, $probes keep-alives; TCP checksums: $csum; capture: $(grep -E 'captured|dropped' "$WORK/$port.tshark" | tr '\n' ' ')"
 		check "$tag: tshark sees the answers" test "$acks" -ge $ASLEEP_ANSWERS
 		check "$tag: as many answers on the wire as tko counted ($counted)" \
 			test "$acks" -eq "$counted"

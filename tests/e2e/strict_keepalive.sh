@@ -159,7 +159,7 @@ ip_good=$(tshark -r "$WORK/srv.pcapng" -o ip.check_checksum:TRUE \
 	-Y "$forged && ip.checksum.status==1" 2>/dev/null | wc -l)
 csum=$("$(dirname "$0")/tcp_csum.py" "$WORK/srv.pcapng" "$forged")
 read -r _ _ _ _ _ bad <<<"$csum"
-note "on the wire: $all forged segments: $acks keep-alive ACKs, $probes keep-alives (tko's own); TCP checksums: $csum"
+note "on the wire: $all forged segments: $acks keep-alive ACKs, $probes keep-alives (tko's own); TCP checksums: $csum; capture: $(grep -E 'captured|dropped' "$WORK/tshark.err" | tr '\n' ' ')"
 check "tshark: as many answers as tko counted ($counted)" test "$acks" -eq "${counted:-0}"
 check "tshark: every forged segment is a TCP Keep-Alive ACK or tko's one probe" \
 	test $((acks + probes)) -eq "$all"
