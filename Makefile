@@ -18,7 +18,7 @@ MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Xclang -target-feature -Xclang -alu32 -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinux -Iinclude -Ibpf
 
-BPF_PROGS := ctl xdp_ingress tc_egress carrier sock_iter sockops
+BPF_PROGS := ctl xdp_ingress tc_egress tc_ingress xdp_tx_report carrier sock_iter sockops
 BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 BPF_HDRS := $(wildcard bpf/lib/*.h) include/tko_types.h include/tko_hash.h
@@ -36,7 +36,7 @@ UNIT_LIB_TESTS := $(patsubst tests/unit/lib/%.c,$(BUILD)/tests/%,$(wildcard test
 UNIT_CMD_TESTS := $(patsubst tests/unit/cmd/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/cmd/test_*.c))
 UNIT_TESTS := $(UNIT_LIB_TESTS) $(UNIT_CMD_TESTS)
 PROG_TESTS := $(patsubst tests/prog/%.c,$(BUILD)/tests/%,$(wildcard tests/prog/prog_*.c))
-TEST_HELPERS := $(BUILD)/tests/tcpkit $(BUILD)/tests/xdp_pass.bpf.o
+TEST_HELPERS := $(BUILD)/tests/tcpkit
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -110,9 +110,6 @@ $(BUILD)/tests/prog_conntrack: $(BUILD)/tests/xdp_ingress_noct.skel.h $(BUILD)/t
 
 $(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< -o $@
-
-$(BUILD)/tests/xdp_pass.bpf.o: tests/e2e/xdp_pass.bpf.c | $(BUILD)/tests
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/agent/lib $(BUILD)/agent/cmd $(BUILD)/tests:
 	mkdir -p $@

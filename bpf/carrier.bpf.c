@@ -344,12 +344,6 @@ static __always_inline void run(struct pass *P, struct tko_wheel_clock *w, __u32
 	} else if (!(s->have & TKO_HAVE_SEQ)) {
 		file_at(P, w, id, s, P->now + idle_ns(s));
 		return;
-	} else if (P->now < due) {
-		/* Nor for the idle period: the endpoint has not been idle for
-		 * idle_s yet (its data could still come, and would suspend
-		 * the session again at once). The next tick is after due. */
-		file_at(P, w, id, s, due);
-		return;
 	} else {
 		type = s->state == TKO_LEARNING ? TKO_EV_OFFLOADED : TKO_EV_RESUMED;
 		set_state(s, TKO_ACTIVE);

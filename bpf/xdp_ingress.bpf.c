@@ -3,33 +3,17 @@
  * XDP ingress: the peer's segments arriving for an offloaded endpoint.
  *  - a keepalive probe of an ACTIVE session is answered here with XDP_TX, so
  *    the endpoint (a sleeping device behind the gateway, an idle socket) is
- *    never woken;
+ *    never woken; on an interface whose driver does not deliver XDP_TX
+ *    (veth without XDP on its peer) it passes, and TC ingress answers it;
  *  - the peer's answer to tko's own probe is consumed (XDP_DROP): the peer is
  *    alive, and the endpoint must not see an ACK it did not ask for;
  *  - valid payload, FIN or RST from the peer suspends or ends the offload;
  *  - everything else passes untouched.
- * Neither an answer nor a consumed segment crosses netfilter: both refresh
- * the gateway's own conntrack entry of the flow (lib/conntrack.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "lib/session.h"
-#include "lib/forge.h"
+#include "lib/answer.h"
 #include "lib/conntrack.h"
-
-/*
- * A keepalive probe (RFC 1122 4.2.3.6; RFC 9293 3.8.4): a bare ACK with
- * SEG.SEQ = RCV.NXT - 1 and zero or one byte. Answer only an exact match,
- * acknowledging exactly what the endpoint sent: anything else is either not
- * a keepalive or not from the real peer.
- */
-static __always_inline bool is_peer_probe(const struct pkt *p, const struct tko_session *s)
-{
-	if ((p->flags & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACK)) != TH_ACK)
-		return false;
-	return p->payload_len <= 1 && p->seq == s->tcp.rcv_nxt - 1 &&
-	       p->ack == s->tcp.snd_nxt;
-}
 
 /*
  * The peer's answer to a keepalive: a bare ACK at exactly RCV.NXT that
@@ -43,55 +27,50 @@ static __always_inline bool is_probe_answer(const struct pkt *p, const struct tk
 	return p->payload_len == 0 && p->seq == s->tcp.rcv_nxt && p->ack == s->tcp.snd_nxt;
 }
 
-/* Per-session answer budget: tko must never become a reflector. */
-static __always_inline bool answer_allowed(struct tko_session *s, __u64 now)
+/*
+ * Remember the answer until the driver reports on its XDP_TX frames
+ * (bpf/xdp_tx_report.bpf.c): if it drops them, the count is taken back.
+ */
+static __always_inline void pending_push(__u32 ifindex, __u32 id)
 {
-	if (now - s->answer_window_ns >= NSEC_PER_SEC) {
-		s->answer_window_ns = now;
-		s->answers_in_window = 0;
+	__u32 zero = 0;
+	struct tko_xdp_pending *q = bpf_map_lookup_elem(&xdp_pending, &zero);
+
+	if (!q)
+		return;
+	if (q->ifindex != ifindex) {
+		q->ifindex = ifindex;
+		q->n = 0;
 	}
-	if (s->answers_in_window >= TKO_ANSWER_BURST) {
-		__sync_fetch_and_add(&s->cnt.answers_limited, 1);
-		stat_inc(TKO_ST_ANSWERS_LIMITED);
-		return false;
-	}
-	s->answers_in_window++;
-	return true;
+	q->id[q->n & (TKO_XDP_PENDING - 1)] = id;
+	q->n++;
 }
 
-/* Rewrite the probe into the endpoint's answer: seq = SND.NXT, ack = RCV.NXT. */
-static __always_inline int answer_probe(struct xdp_md *ctx, struct pkt *p,
-					struct tko_session *s)
+/*
+ * Answer the peer's probe with XDP_TX: the probe becomes the answer, in
+ * place. ifc is the interface's entry (NULL: not one of the agent's).
+ */
+static __always_inline int xdp_answer_probe(struct xdp_md *ctx, struct pkt *p, __u32 id,
+					    struct tko_session *s, struct tko_iface *ifc)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct seg g = {
-		.seq = s->tcp.snd_nxt,
-		.ack = s->tcp.rcv_nxt,
-		.window = s->tcp.window,
-		.has_ts = p->has_ts,
-		/* RFC 7323: echo the probe's TSval; send a TSval the endpoint
-		 * will never go below (PAWS on the peer). */
-		.ts_val = session_tsval(s),
-		.ts_ecr = p->ts_val,
-	};
-	int l3_len, delta;
-	long len;
+	int len, delta;
 
 	/* Packet pointers are 32-bit loads: opaque 64-bit values from here on,
 	 * or clang spills them in halves, which the verifier refuses. */
 	barrier_var(data);
 	barrier_var(data_end);
-	len = data_end - data;
-
-	pkt_reverse(p);
-	l3_len = forge_segment(p, &g, data_end);
-	if (l3_len < 0)
-		return -1;
-	delta = (int)(p->l3_off + l3_len) - (int)len;
+	len = forge_answer(p, s, data_end);
+	if (len < 0)
+		return XDP_PASS;
+	delta = len - (int)(data_end - data);
 	if (delta && bpf_xdp_adjust_tail(ctx, delta))
-		return -1;
-	return 0;
+		return XDP_PASS;
+	answer_sent(s, p, ifc, TKO_ANSWER_XDP);
+	if (ifc)
+		pending_push(ifc->ifindex, id);
+	return XDP_TX;
 }
 
 SEC("xdp")
@@ -122,18 +101,18 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 		return XDP_PASS;	/* nothing to compare with yet: TC egress learns */
 
 	if (s->state == TKO_ACTIVE && is_peer_probe(&p, s)) {
-		/* TSopt on every segment or on none (RFC 7323 3.2); MD5/AO
-		 * segments cannot be signed here. */
-		if (!!p.has_ts != !!(s->have & TKO_HAVE_TS) || p.signed_)
+		__u32 ifindex = ctx->ingress_ifindex;
+		struct tko_iface *ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
+
+		/* Where XDP_TX is not delivered, TC ingress answers. */
+		if (ifc && ifc->path == TKO_ANSWER_TC)
 			return XDP_PASS;
-		if (!answer_allowed(s, now))
+		if (!answer_wanted(&p, s, now))
 			return XDP_PASS;
-		if (answer_probe(ctx, &p, s))
+		/* The answer does not cross netfilter: the gateway's own
+		 * conntrack entry of the flow is refreshed here. */
+		if (xdp_answer_probe(ctx, &p, id, s, ifc) != XDP_TX)
 			return XDP_PASS;
-		s->tcp.ts_ecr = p.ts_val;
-		s->cnt.unanswered = 0;	/* a peer that probes is alive */
-		__sync_fetch_and_add(&s->cnt.peer_probes_answered, 1);
-		stat_inc(TKO_ST_PEER_PROBES_ANSWERED);
 		ct_refresh_xdp(ctx, &key);
 		return XDP_TX;
 	}

@@ -103,6 +103,13 @@ int tko_events_read(struct tko *t, __u64 *after, tko_event_fn cb, void *ctx);
 /* Global counters summed over CPUs, indexed by enum tko_stat. */
 int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX]);
 
+/*
+ * The agent's interfaces and how each answers the peers' probes (the
+ * `ifaces` map), by ifindex: how many were written to out (at most max),
+ * or -errno.
+ */
+int tko_ifaces_read(struct tko *t, struct tko_iface *out, int max);
+
 /* Events counted by type and reason: out[type * TKO_REASONS_MAX + reason]. */
 int tko_event_stats_read(struct tko *t, __u64 out[TKO_EV_STATS_LEN]);
 

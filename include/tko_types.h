@@ -341,10 +341,70 @@ enum tko_stat {
 	TKO_ST_CT_REFRESHED,		/* found ESTABLISHED, its timeout set anew */
 	TKO_ST_CT_MISSING,		/* no entry (no conntrack on the path, or it expired) */
 	TKO_ST_CT_UNCHANGED,		/* found, left alone: not ESTABLISHED, or a fixed timeout */
+	/* Answers to the peers' probes by path (they add up to PEER_PROBES_ANSWERED). */
+	TKO_ST_ANSWERS_XDP,		/* XDP_TX, less those the driver reported dropped */
+	TKO_ST_ANSWERS_TC,		/* TC ingress: taken by the device (bpf_clone_redirect) */
+	TKO_ST_ANSWERS_LOST,		/* XDP_TX answers the driver dropped (uncounted above) */
+	TKO_ST_ANSWER_ERRORS,		/* TC answers the device did not take */
 	TKO_ST_MAX,
 };
 
 #define TKO_MAX_IFACES 16
+
+/*
+ * How the peers' probes are answered on an interface (docs/architecture.md,
+ * "Answers on every link"). XDP_TX is the fast path, but it is delivered
+ * only where the driver transmits it itself: veth hands XDP_TX frames to its
+ * peer only while the peer runs XDP (or NAPI), and drops them otherwise. On
+ * such links the answer is forged at TC ingress and sent with
+ * bpf_clone_redirect() to the device's egress, which says whether the
+ * device took it.
+ */
+enum tko_answer_path {
+	TKO_ANSWER_XDP = 0,	/* XDP_TX from tko_xdp_ingress (the default) */
+	TKO_ANSWER_TC = 1,	/* tko_xdp_ingress passes probes; tko_tc_ingress answers */
+};
+
+/* Why an interface answers the way it does (struct tko_iface.why). */
+enum tko_answer_why {
+	TKO_WHY_DRIVER = 0,	/* auto: the driver transmits XDP_TX itself */
+	TKO_WHY_GENERIC = 1,	/* auto: generic XDP, whose XDP_TX goes through the stack */
+	TKO_WHY_VETH = 2,	/* auto: veth delivers XDP_TX only if its peer runs XDP */
+	TKO_WHY_FORCED = 3,	/* tko agent --answers xdp|tc */
+	TKO_WHY_XDP_LOST = 4,	/* the driver dropped tko's XDP_TX answers: fell back to TC */
+};
+
+/*
+ * One interface of the agent: entry of the `ifaces` hash map, keyed by
+ * ifindex, written by the agent when it attaches. The datapath changes
+ * path (XDP -> TC, never back) and the counters.
+ */
+struct tko_iface {
+	__u32 ifindex;
+	__u8 path;		/* enum tko_answer_path */
+	__u8 why;		/* enum tko_answer_why */
+	__u8 xdp_generic;	/* XDP is attached in generic (skb) mode */
+	__u8 pad;
+	char name[16];		/* as the agent saw it (tko stats may run in another netns) */
+	__u64 answers_xdp;	/* answers sent with XDP_TX and not reported dropped */
+	__u64 answers_tc;	/* answers the device took from TC ingress */
+	__u64 answers_lost;	/* XDP_TX answers the driver reported dropped */
+	__u64 answer_errors;	/* TC answers the device refused */
+};
+
+/*
+ * The XDP_TX answers of one CPU not yet known to be sent: a driver reports
+ * the fate of its XDP_TX frames afterwards (veth: tracepoint xdp_bulk_tx at
+ * the end of its NAPI poll, with how many it dropped; others:
+ * xdp_exception), on the same CPU, so the last ids here are the dropped
+ * ones. TKO_XDP_PENDING covers veth's bulk of 16.
+ */
+#define TKO_XDP_PENDING 16
+struct tko_xdp_pending {
+	__u32 ifindex;		/* of the answers below */
+	__u32 n;		/* answers since the last report; the last TKO_XDP_PENDING kept */
+	__u32 id[TKO_XDP_PENDING];	/* session ids, ring by n */
+};
 
 /* The carrier's control block: entry 0 of the `carrier` array, set by the agent. */
 struct tko_carrier_state {

@@ -38,7 +38,7 @@ wait_line() {	# wait_line FILE PATTERN: up to 10 s
 }
 
 bold "Topology: device [$TOPO_V4_DEV] -- gateway (tko agent on g1) -- server [$TOPO_V4_SRV]"
-topo_up "tkodemo$$" "$BUILD/tests/xdp_pass.bpf.o" || exit 1
+topo_up "tkodemo$$" || exit 1
 nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --iface g1 --pin-dir "$PIN" --cgroup "$CG" \
 	>"$WORK/agent.out" 2>"$WORK/agent.err" &
 AGENT=$!
@@ -87,5 +87,7 @@ bold "tko list"
 "$TKO" list --pin-dir "$PIN"
 bold "tko events (the agent printed the same lines as they happened)"
 "$TKO" events --pin-dir "$PIN"
+bold "tko stats: how the answers left (g1 is a veth: from TC ingress, counted once the device took them)"
+"$TKO" stats --pin-dir "$PIN" | grep -E '^(peer_probes_answered|answers_[a-z]+|iface) '
 bold "The connection survived $SLEEP_S s of device sleep that the server tolerates only ~4 s of."
 echo "(without tko: run the same with the 'tko start' line removed, or see tests/e2e/gateway.sh)"

@@ -12,10 +12,12 @@ set -euo pipefail
 # only inside the whole prometheus server package): tests/e2e/metrics.sh.
 # debhelper, lintian, dpkg-dev: `make deb` and tests/e2e/deb.sh. conntrack (the
 # conntrack-tools CLI): tests/e2e/masquerade.sh reads the gateway's table.
+# openssh-server, openssh-client: the real sshd of tests/e2e/strict_keepalive.sh
+# (run by the test in its own namespace; never started as a service here).
 PKGS=(make gcc pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
       libcmocka-dev iproute2 ethtool tcpdump tshark nftables kmod procps
       libmicrohttpd-dev curl python3-prometheus-client debhelper lintian dpkg-dev
-      conntrack)
+      conntrack openssh-server openssh-client)
 
 if [ "${1:-}" = bench ]; then
 	PKGS+=(jq gnuplot-nox)
@@ -38,5 +40,13 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # tshark asks whether non-root users may capture: answer no, unattended.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+# No package is installed to run as a service here (openssh-server would
+# start sshd on the host): invoke-rc.d asks policy-rc.d, and 101 means "no".
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: done"

@@ -18,9 +18,10 @@ TOPO_V6_GW_DEV=fd74:6b6f:1::1
 TOPO_V6_GW_SRV=fd74:6b6f:2::1
 TOPO_V6_SRV=fd74:6b6f:2::2
 
-# topo_up PREFIX XDP_PASS_OBJ: namespaces $PREFIX-dev, -gw, -srv.
+# topo_up PREFIX: namespaces $PREFIX-dev, -gw, -srv. The peers run nothing:
+# no XDP program anywhere but tko's own on the gateway.
 topo_up() {
-	local p=$1 pass_obj=$2
+	local p=$1
 	TOPO_DEV=$p-dev TOPO_GW=$p-gw TOPO_SRV=$p-srv
 	local ns
 	for ns in "$TOPO_DEV" "$TOPO_GW" "$TOPO_SRV"; do
@@ -51,8 +52,6 @@ topo_up() {
 	# which linkwatch reports asynchronously.
 	ip -n "$TOPO_SRV" route add default via $TOPO_V4_GW_SRV dev s0 onlink
 	ip -n "$TOPO_SRV" -6 route add default via $TOPO_V6_GW_SRV dev s0 onlink
-	# The server's NIC receives what the gateway sends with XDP_TX (see xdp_pass.bpf.c).
-	ip -n "$TOPO_SRV" link set dev s0 xdp obj "$pass_obj" sec xdp
 }
 
 topo_device_routes() {
@@ -75,7 +74,7 @@ topo_down() {
 	return 0
 }
 
-# topo_nat_up PREFIX XDP_PASS_OBJ IDLE_TIMEOUT_S: a carrier-grade NAT between
+# topo_nat_up PREFIX IDLE_TIMEOUT_S: a carrier-grade NAT between
 # the gateway and the server, with a short TCP idle timeout (IPv4):
 #
 #   [dev] d0 -- g0 [gw] g1 -- n0 [nat] n1 -- s0 [srv]
@@ -87,7 +86,7 @@ TOPO_V4_NAT_OUT=198.19.3.1
 TOPO_V4_NAT_SRV=198.19.3.2
 
 topo_nat_up() {
-	local p=$1 pass_obj=$2 timeout=$3 ns
+	local p=$1 timeout=$2 ns
 	TOPO_DEV=$p-dev TOPO_GW=$p-gw TOPO_NAT=$p-nat TOPO_SRV=$p-srv
 	for ns in "$TOPO_DEV" "$TOPO_GW" "$TOPO_NAT" "$TOPO_SRV"; do
 		ip netns add "$ns" || return 1
@@ -114,7 +113,6 @@ topo_nat_up() {
 	ip -n "$TOPO_GW" route add default via $TOPO_V4_NAT_GW dev g1 onlink
 	ip -n "$TOPO_NAT" route add 198.18.1.0/24 via $TOPO_V4_GW_SRV dev n0 onlink
 	ip -n "$TOPO_SRV" route add default via $TOPO_V4_NAT_OUT dev s0 onlink
-	ip -n "$TOPO_NAT" link set dev n0 xdp obj "$pass_obj" sec xdp
 	ip netns exec "$TOPO_NAT" nft -f - <<NFT || return 1
 table ip tko_test_nat {
 	chain nat_out {

@@ -47,13 +47,14 @@
 
 static const char agent_help[] =
 	"usage: tko agent --iface IF[,IF...] [--cgroup PATH] [--pin-dir DIR] [--max-sessions N]\n"
-	"                 [--tick-ms MS] [--metrics ADDR:PORT] [--config FILE] [--persist]\n"
-	"                 [--json] [-v]\n"
+	"                 [--tick-ms MS] [--answers auto|xdp|tc] [--metrics ADDR:PORT]\n"
+	"                 [--config FILE] [--persist] [--json] [-v]\n"
 	"       tko agent --cleanup [--pin-dir DIR]\n"
-	"Load tko's datapath on the interfaces facing the peers (XDP ingress, TC egress),\n"
-	"run the carrier that sends tko's own probes, pin everything in DIR, and print one\n"
-	"line per session event. A datapath left pinned by an agent that died is adopted,\n"
-	"sessions included. SIGINT/SIGTERM removes everything, unless --persist.\n"
+	"Load tko's datapath on the interfaces facing the peers (XDP ingress, TC egress\n"
+	"and ingress), run the carrier that sends tko's own probes, pin everything in DIR,\n"
+	"and print one line per session event. A datapath left pinned by an agent that\n"
+	"died is adopted, sessions included. SIGINT/SIGTERM removes everything, unless\n"
+	"--persist.\n"
 	"  --iface IF[,IF...]  interfaces towards the peers (required)\n"
 	"  --cgroup PATH       cgroup v2 whose local sockets policies apply to, and whose\n"
 	"                      closes are reported (default: the root of the cgroup2 mount)\n"
@@ -63,12 +64,17 @@ static const char agent_help[] =
 	"  --tick-ms MS        the clock's tick: probes leave within a tick of their time\n"
 	"                      (default 5; the carrier passes once a tick while probes\n"
 	"                      are due, about once a second when none are)\n"
+	"  --answers auto|xdp|tc  how the peers' probes are answered: XDP_TX, or from TC\n"
+	"                      ingress where XDP_TX is not delivered (veth, unless its\n"
+	"                      peer runs XDP). auto (default): TC on veth, XDP elsewhere;\n"
+	"                      an interface whose driver reports dropped XDP_TX answers\n"
+	"                      falls back to TC by itself\n"
 	"  --metrics ADDR:PORT serve the figures of 'tko stats --prometheus' at\n"
 	"                      http://ADDR:PORT/metrics ([ADDR6]:PORT for IPv6)\n"
 	"  --config FILE       read options from FILE ('key = value' lines: iface, pin-dir,\n"
-	"                      cgroup, max-sessions, tick-ms, metrics, json, persist, and the\n"
-	"                      session defaults idle, interval, retry-interval, retries,\n"
-	"                      probe); the command line wins\n"
+	"                      cgroup, max-sessions, tick-ms, answers, metrics, json,\n"
+	"                      persist, and the session defaults idle, interval,\n"
+	"                      retry-interval, retries, probe); the command line wins\n"
 	"  --persist           on exit, leave the datapath running (for restarts, upgrades)\n"
 	"  --cleanup           remove a datapath left pinned in DIR, then exit\n"
 	"  --json              events as JSON objects, one per line\n"
@@ -83,6 +89,7 @@ struct agent {
 	char pin_dir_buf[PATH_MAX];
 	__u32 max_sessions;
 	__u32 tick_ms;
+	int answers;			/* enum answers_mode */
 	bool json;
 	bool persist;
 	bool cleanup;
@@ -108,7 +115,7 @@ struct agent {
 enum {
 	O_IFACE = 1, O_PIN_DIR, O_MAX, O_JSON, O_TICK, O_CONFIG, O_PERSIST, O_CLEANUP,
 	O_IDLE, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_VERBOSE, O_HELP, O_CGROUP,
-	O_METRICS,
+	O_METRICS, O_ANSWERS,
 };
 
 static const struct option agent_opts[] = {
@@ -117,6 +124,7 @@ static const struct option agent_opts[] = {
 	{ "pin-dir", required_argument, NULL, O_PIN_DIR },
 	{ "max-sessions", required_argument, NULL, O_MAX },
 	{ "tick-ms", required_argument, NULL, O_TICK },
+	{ "answers", required_argument, NULL, O_ANSWERS },
 	{ "metrics", required_argument, NULL, O_METRICS },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "persist", no_argument, NULL, O_PERSIST },
@@ -266,6 +274,11 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 		break;
 	case O_PROBE:
 		ret = parse_probe(arg, &a->defaults.probe, err, sizeof(err));
+		break;
+	case O_ANSWERS:
+		ret = parse_answers(arg, &a->answers);
+		if (ret)
+			snprintf(err, sizeof(err), "--answers: '%s' is not auto, xdp or tc", arg);
 		break;
 	case O_METRICS:
 		ret = metrics_parse_addr(arg, &a->metrics_addr, err, sizeof(err));
@@ -524,7 +537,7 @@ static void unload(const struct tko_fds *f, const char *pin_dir)
 		sockops_detach(info.cgroup, f->fd[P_PROG_SOCKOPS]);
 	stop_all_sessions(pin_dir);
 	for (int i = 0; i < n; i++)
-		iface_detach_ours(ifindex[i], f->fd[P_PROG_XDP], f->fd[P_PROG_TC]);
+		iface_detach_ours(ifindex[i], f);
 	carrier_remove();
 	tko_bpf_unpin(pin_dir);
 }
@@ -534,7 +547,7 @@ static void agent_exit(struct agent *a)
 	metrics_stop(a->metrics);	/* its thread reads the maps */
 	if (!a->persist && a->fds.fd[P_SESSIONS] > 0) {
 		for (int i = 0; i < a->nifaces; i++)
-			iface_detach(&a->ifaces[i]);
+			iface_detach(&a->ifaces[i], &a->fds);
 		if (a->cgroup[0])
 			sockops_detach(a->cgroup, a->fds.fd[P_PROG_SOCKOPS]);
 		stop_all_sessions(a->pin_dir);
@@ -642,19 +655,20 @@ static void check_ifaces(struct agent *a)
 		struct iface *ifc = &a->ifaces[i];
 		int now = if_nametoindex(ifc->name);
 
+		iface_check_path(ifc, &a->fds);
 		if (now == ifc->ifindex && (ifc->xdp_attached || !now))
 			continue;
 		if (!now) {
 			if (ifc->xdp_attached)
 				pr_warn("%s is gone; its sessions wait for it", ifc->name);
-			ifc->xdp_attached = ifc->tc_attached = ifc->tc_hook_created = false;
+			iface_forget(ifc);
 			ifc->ifindex = 0;
 			changed = true;
 			continue;
 		}
 		ifc->ifindex = now;
-		ifc->xdp_attached = ifc->tc_attached = ifc->tc_hook_created = false;
-		if (iface_attach(ifc, a->fds.fd[P_PROG_XDP], a->fds.fd[P_PROG_TC]) == 0)
+		iface_forget(ifc);
+		if (iface_attach(ifc, &a->fds, a->answers) == 0)
 			pr_info("%s is back (ifindex %d): attached again", ifc->name, now);
 		changed = true;
 	}
@@ -776,7 +790,7 @@ static int agent_run(struct agent *a)
 	/* Interfaces an earlier agent attached to but this one is not given. */
 	nprev = a->adopted ? recorded_ifaces(&a->fds, prev) : 0;
 	for (int i = 0; i < a->nifaces; i++) {
-		if (iface_attach(&a->ifaces[i], a->fds.fd[P_PROG_XDP], a->fds.fd[P_PROG_TC]))
+		if (iface_attach(&a->ifaces[i], &a->fds, a->answers))
 			return -1;
 		ifindex[i] = a->ifaces[i].ifindex;
 	}
@@ -786,7 +800,7 @@ static int agent_run(struct agent *a)
 		for (int i = 0; i < a->nifaces; i++)
 			kept |= prev[j] == a->ifaces[i].ifindex;
 		if (!kept)
-			iface_detach_ours(prev[j], a->fds.fd[P_PROG_XDP], a->fds.fd[P_PROG_TC]);
+			iface_detach_ours(prev[j], &a->fds);
 	}
 	/* Subscribed before anything can change: no change falls in between. */
 	a->links_fd = links_open();
@@ -808,11 +822,13 @@ static int agent_run(struct agent *a)
 		return -1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 0; i < a->nifaces; i++)
-		pr_info("%s %s (ifindex %d, %s XDP)",
-			a->ifaces[i].adopted ? "adopted" : "attached to", a->ifaces[i].name,
-			a->ifaces[i].ifindex,
-			a->ifaces[i].xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" : "native");
+	for (int i = 0; i < a->nifaces; i++) {
+		char how[160];
+
+		iface_describe(&a->ifaces[i], how, sizeof(how));
+		pr_info("%s %s (ifindex %d, %s)", a->ifaces[i].adopted ? "adopted" : "attached to",
+			a->ifaces[i].name, a->ifaces[i].ifindex, how);
+	}
 	pr_info("carrier on %s/%s, tick %u ms (one pass a tick while probes are due, "
 		"about one a second when none are)", CARRIER_LOOP_IF, CARRIER_PEER_IF,
 		a->carrier.tick_ms);

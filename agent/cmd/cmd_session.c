@@ -246,11 +246,14 @@ int cmd_stats(int argc, char **argv)
 {
 	static const char help[] =
 		"usage: tko stats [--json | --prometheus] [--pin-dir DIR]\n"
-		"Datapath counters, summed over CPUs. --prometheus adds sessions by state and\n"
-		"events by type and reason, in the Prometheus text format (as 'tko agent\n"
-		"--metrics' serves it).\n";
-	struct tko_metrics m;
+		"Datapath counters, summed over CPUs, then one line per interface of the agent:\n"
+		"how it answers the peers' probes (path=xdp: XDP_TX; path=tc: TC ingress, where\n"
+		"XDP_TX is not delivered, as on veth) and why. --prometheus adds sessions by\n"
+		"state and events by type and reason, in the Prometheus text format (as 'tko\n"
+		"agent --metrics' serves it).\n";
+	static struct tko_metrics m;
 	struct common o = {};
+	char line[256];
 	struct tko *t;
 	int ret;
 
@@ -264,6 +267,11 @@ int cmd_stats(int argc, char **argv)
 	if (!require_root() || cli_open(o.pin_dir, &t))
 		return 1;
 	ret = o.prometheus ? metrics_read(t, &m) : tko_stats_read(t, m.stats);
+	if (!ret && !o.prometheus) {
+		m.nifaces = tko_ifaces_read(t, m.ifaces, sizeof(m.ifaces) / sizeof(m.ifaces[0]));
+		if (m.nifaces < 0)
+			m.nifaces = 0;	/* no agent attached anything yet */
+	}
 	tko_close(t);
 	if (ret) {
 		pr_warn("cannot read the counters: %s", strerror(-ret));
@@ -277,10 +285,22 @@ int cmd_stats(int argc, char **argv)
 	}
 	for (int i = 0; i < TKO_ST_MAX; i++) {
 		if (o.json)
-			printf("%s\"%s\":%llu%s", i ? "" : "{", stat_name(i),
-			       (unsigned long long)m.stats[i], i == TKO_ST_MAX - 1 ? "}\n" : ",");
+			printf("%s\"%s\":%llu,", i ? "" : "{", stat_name(i),
+			       (unsigned long long)m.stats[i]);
 		else
 			printf("%-22s %llu\n", stat_name(i), (unsigned long long)m.stats[i]);
 	}
+	/* How each interface answers the peers' probes. */
+	if (o.json)
+		printf("\"ifaces\":[");
+	for (int i = 0; i < m.nifaces; i++) {
+		format_iface(&m.ifaces[i], o.json, line, sizeof(line));
+		if (o.json)
+			printf("%s%s", i ? "," : "", line);
+		else
+			printf("%s\n", line);
+	}
+	if (o.json)
+		printf("]}\n");
 	return 0;
 }

@@ -43,6 +43,69 @@ const char *reason_name(__u8 reason)
 	return NAME(names, reason);
 }
 
+const char *answer_path_name(__u8 path)
+{
+	static const char *names[] = { [TKO_ANSWER_XDP] = "xdp", [TKO_ANSWER_TC] = "tc" };
+
+	return NAME(names, path);
+}
+
+const char *answer_why_name(__u8 why)
+{
+	static const char *names[] = {
+		[TKO_WHY_DRIVER] = "driver", [TKO_WHY_GENERIC] = "generic_xdp",
+		[TKO_WHY_VETH] = "veth", [TKO_WHY_FORCED] = "forced",
+		[TKO_WHY_XDP_LOST] = "xdp_tx_lost",
+	};
+	return NAME(names, why);
+}
+
+const char *answer_why_text(__u8 why)
+{
+	static const char *texts[] = {
+		[TKO_WHY_DRIVER] = "the driver transmits XDP_TX itself",
+		[TKO_WHY_GENERIC] = "generic XDP transmits through the stack",
+		[TKO_WHY_VETH] = "veth delivers XDP_TX only to a peer that runs XDP",
+		[TKO_WHY_FORCED] = "chosen with --answers",
+		[TKO_WHY_XDP_LOST] = "the driver dropped XDP_TX answers",
+	};
+	return NAME(texts, why);
+}
+
+void escape_name(const char *name, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; name[i] && i < 16 && o + 3 < len; i++) {
+		if (name[i] == '"' || name[i] == '\\')
+			out[o++] = '\\';
+		out[o++] = name[i];
+	}
+	out[o] = '\0';
+}
+
+int format_iface(const struct tko_iface *e, bool json, char *buf, size_t len)
+{
+	char name[40];
+
+	if (!json)
+		return snprintf(buf, len, "iface %-16.16s ifindex=%u path=%s why=%s answers_xdp=%llu "
+				"answers_tc=%llu answers_lost=%llu answer_errors=%llu",
+				e->name, e->ifindex, answer_path_name(e->path),
+				answer_why_name(e->why), (unsigned long long)e->answers_xdp,
+				(unsigned long long)e->answers_tc,
+				(unsigned long long)e->answers_lost,
+				(unsigned long long)e->answer_errors);
+	escape_name(e->name, name, sizeof(name));
+	return snprintf(buf, len, "{\"name\":\"%s\",\"ifindex\":%u,\"path\":\"%s\",\"why\":\"%s\","
+			"\"xdp\":\"%s\",\"answers_xdp\":%llu,\"answers_tc\":%llu,"
+			"\"answers_lost\":%llu,\"answer_errors\":%llu}",
+			name, e->ifindex, answer_path_name(e->path), answer_why_name(e->why),
+			e->xdp_generic ? "generic" : "native", (unsigned long long)e->answers_xdp,
+			(unsigned long long)e->answers_tc, (unsigned long long)e->answers_lost,
+			(unsigned long long)e->answer_errors);
+}
+
 void format_endpoint(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];

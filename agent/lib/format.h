@@ -15,6 +15,19 @@ struct tko;
 const char *state_name(__u8 state);
 const char *event_name(__u8 type);
 const char *reason_name(__u8 reason);
+/* How an interface answers (enum tko_answer_path) and why (enum tko_answer_why). */
+const char *answer_path_name(__u8 path);	/* "xdp", "tc" */
+const char *answer_why_name(__u8 why);		/* "veth", "xdp_tx_lost", ... */
+const char *answer_why_text(__u8 why);		/* a phrase for the agent's log */
+
+/*
+ * An interface name (at most 16 bytes) inside a JSON string or a Prometheus
+ * label value: '"' and '\\' are legal in names, and escaped the same way in both.
+ */
+void escape_name(const char *name, char *out, size_t len);	/* len >= 34 */
+
+/* `tko stats`: one interface, a line ("iface NAME ifindex=...") or a JSON object. */
+int format_iface(const struct tko_iface *e, bool json, char *buf, size_t len);
 
 /* "10.0.0.1:80" or "[fd00::1]:80". */
 void format_endpoint(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len);
@@ -44,6 +57,8 @@ struct tko_metrics {
 	__u64 stats[TKO_ST_MAX];		/* enum tko_stat */
 	__u64 events[TKO_EV_STATS_LEN];		/* type * TKO_REASONS_MAX + reason */
 	__u64 sessions[256];			/* by state */
+	struct tko_iface ifaces[2 * TKO_MAX_IFACES];	/* the `ifaces` map, by ifindex */
+	int nifaces;
 };
 
 /* Read them from an open pin directory: 0 or -errno. */

@@ -19,6 +19,8 @@
 #include "ctl.skel.h"
 #include "xdp_ingress.skel.h"
 #include "tc_egress.skel.h"
+#include "tc_ingress.skel.h"
+#include "xdp_tx_report.skel.h"
 #include "carrier.skel.h"
 #include "sock_iter.skel.h"
 #include "sockops.skel.h"
@@ -70,7 +72,9 @@ static int share_map(struct bpf_map *dst, const struct bpf_map *src)
 	share_map((skel)->maps.need_l2, (ctl)->maps.need_l2) ?:       \
 	share_map((skel)->maps.agent_info, (ctl)->maps.agent_info) ?: \
 	share_map((skel)->maps.signals, (ctl)->maps.signals) ?:       \
-	share_map((skel)->maps.watchdog, (ctl)->maps.watchdog))
+	share_map((skel)->maps.watchdog, (ctl)->maps.watchdog) ?:     \
+	share_map((skel)->maps.ifaces, (ctl)->maps.ifaces) ?:         \
+	share_map((skel)->maps.xdp_pending, (ctl)->maps.xdp_pending))
 
 __u32 tko_index_buckets(__u32 max_sessions)
 {
@@ -99,11 +103,15 @@ static int load_tc(struct tko_bpf *b) { return tko_tc_egress__load(b->tc); }
 static int load_carrier(struct tko_bpf *b) { return tko_carrier__load(b->carrier); }
 static int load_sockops(struct tko_bpf *b) { return tko_sockops__load(b->sockops); }
 static int load_iter(struct tko_bpf *b) { return tko_sock_iter__load(b->iter); }
+static int load_tci(struct tko_bpf *b) { return tko_tc_ingress__load(b->tci); }
+static int load_report(struct tko_bpf *b) { return tko_xdp_tx_report__load(b->report); }
 
 static const struct load_job load_jobs[] = {
 	{ "the sockops program", load_sockops },
 	{ "the TC egress program", load_tc },
 	{ "the XDP ingress program", load_xdp },
+	{ "the TC ingress program", load_tci },
+	{ "the XDP_TX report programs", load_report },
 	{ "the carrier program", load_carrier },
 	{ "the socket capture iterator", load_iter },
 };
@@ -185,17 +193,20 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	b->ctl = tko_ctl__open();
 	b->xdp = tko_xdp_ingress__open();
 	b->tc = tko_tc_egress__open();
+	b->tci = tko_tc_ingress__open();
+	b->report = tko_xdp_tx_report__open();
 	b->carrier = tko_carrier__open();
 	b->iter = tko_sock_iter__open();
 	b->sockops = tko_sockops__open();
-	if (!b->ctl || !b->xdp || !b->tc || !b->carrier || !b->iter || !b->sockops) {
+	if (!b->ctl || !b->xdp || !b->tc || !b->tci || !b->report || !b->carrier || !b->iter ||
+	    !b->sockops) {
 		err = -errno;
 		pr_warn("cannot open the BPF objects: %s", strerror(errno));
 		goto fail;
 	}
 	/* The weak conntrack kfuncs are called only where they resolve
 	 * (bpf/lib/conntrack.h); elsewhere the verifier drops the calls. */
-	b->xdp->rodata->ct_kfuncs_absent = !tko_ct_kfuncs();
+	b->xdp->rodata->ct_kfuncs_absent = b->tci->rodata->ct_kfuncs_absent = !tko_ct_kfuncs();
 	if (!max_sessions)
 		max_sessions = TKO_MAX_SESSIONS_DEFAULT;
 	if (max_sessions > TKO_MAX_SESSIONS_LIMIT) {
@@ -231,12 +242,23 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		goto fail;
 	}
 	err = SHARE_MAPS(b->xdp, b->ctl) ?: SHARE_MAPS(b->tc, b->ctl) ?:
+	      SHARE_MAPS(b->tci, b->ctl) ?: SHARE_MAPS(b->report, b->ctl) ?:
 	      SHARE_MAPS(b->carrier, b->ctl) ?: SHARE_MAPS(b->sockops, b->ctl);
 	if (err)
 		goto fail;
 	err = load_parallel(b);
 	if (err)
 		goto fail;
+	/* Attached for as long as the datapath lives (their links are pinned):
+	 * they only look at interfaces in `ifaces`. */
+	b->bulk_tx_link = bpf_program__attach(b->report->progs.tko_xdp_bulk_tx);
+	b->exception_link = b->bulk_tx_link ?
+			    bpf_program__attach(b->report->progs.tko_xdp_exception) : NULL;
+	if (!b->exception_link) {
+		err = -errno;
+		pr_warn("cannot attach to the xdp tracepoints: %s", strerror(errno));
+		goto fail;
+	}
 	b->iter_link = bpf_program__attach_iter(b->iter->progs.tko_capture, NULL);
 	if (!b->iter_link) {
 		err = -errno;
@@ -252,9 +274,13 @@ fail:
 void tko_bpf_destroy(struct tko_bpf *b)
 {
 	bpf_link__destroy(b->iter_link);
+	bpf_link__destroy(b->exception_link);
+	bpf_link__destroy(b->bulk_tx_link);
 	tko_sock_iter__destroy(b->iter);
 	tko_sockops__destroy(b->sockops);
 	tko_carrier__destroy(b->carrier);
+	tko_xdp_tx_report__destroy(b->report);
+	tko_tc_ingress__destroy(b->tci);
 	tko_tc_egress__destroy(b->tc);
 	tko_xdp_ingress__destroy(b->xdp);
 	tko_ctl__destroy(b->ctl);
@@ -274,6 +300,8 @@ const char *const pin_names[P_MAX] = {
 	[P_NEED_L2] = "need_l2", [P_AGENT_INFO] = PIN_AGENT_INFO, [P_CTL_SET_L2] = "ctl_set_l2",
 	[P_PROG_SOCKOPS] = "prog_sockops", [P_CTL_START_BATCH] = PIN_CTL_START_BATCH,
 	[P_SIGNALS] = "signals",
+	[P_IFACES] = PIN_IFACES, [P_PROG_TC_INGRESS] = "prog_tc_ingress",
+	[P_LINK_XDP_BULK_TX] = "link_xdp_bulk_tx", [P_LINK_XDP_EXCEPTION] = "link_xdp_exception",
 };
 
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
@@ -308,6 +336,10 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_PROG_SOCKOPS] = bpf_program__fd(b->sockops->progs.tko_sockops);
 	f->fd[P_CTL_START_BATCH] = bpf_program__fd(c->progs.tko_start_batch);
 	f->fd[P_SIGNALS] = bpf_map__fd(c->maps.signals);
+	f->fd[P_IFACES] = bpf_map__fd(c->maps.ifaces);
+	f->fd[P_PROG_TC_INGRESS] = bpf_program__fd(b->tci->progs.tko_tc_ingress);
+	f->fd[P_LINK_XDP_BULK_TX] = bpf_link__fd(b->bulk_tx_link);
+	f->fd[P_LINK_XDP_EXCEPTION] = bpf_link__fd(b->exception_link);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)
@@ -418,7 +450,9 @@ int tko_pins_open(const char *dir, struct tko_fds *f)
 		      check_map(f->fd[P_POLICIES], PIN_POLICIES, sizeof(__u32),
 				sizeof(struct tko_policy)) ?:
 		      check_map(f->fd[P_AGENT_INFO], PIN_AGENT_INFO, sizeof(__u32),
-				sizeof(struct tko_agent_info));
+				sizeof(struct tko_agent_info)) ?:
+		      check_map(f->fd[P_IFACES], PIN_IFACES, sizeof(__u32),
+				sizeof(struct tko_iface));
 	if (err)
 		tko_fds_close(f);
 	return err;

@@ -9,6 +9,8 @@
 struct tko_ctl;
 struct tko_xdp_ingress;
 struct tko_tc_egress;
+struct tko_tc_ingress;
+struct tko_xdp_tx_report;
 struct tko_carrier;
 struct tko_sock_iter;
 struct tko_sockops;
@@ -18,10 +20,14 @@ struct tko_bpf {
 	struct tko_ctl *ctl;		/* owns the maps; start/stop programs */
 	struct tko_xdp_ingress *xdp;
 	struct tko_tc_egress *tc;
+	struct tko_tc_ingress *tci;	/* answers where XDP_TX is not delivered */
+	struct tko_xdp_tx_report *report;	/* drivers' reports on XDP_TX answers */
 	struct tko_carrier *carrier;	/* the clock: runs the wheel, emits the probes */
 	struct tko_sock_iter *iter;	/* captures local sockets (iter/tcp) */
 	struct tko_sockops *sockops;	/* policies, close of local sockets */
 	struct bpf_link *iter_link;
+	struct bpf_link *bulk_tx_link;	/* tracepoints of tko_xdp_tx_report */
+	struct bpf_link *exception_link;
 };
 
 /* Pin names inside the pin directory (libtko opens these). */
@@ -39,6 +45,7 @@ struct tko_bpf {
 #define PIN_AGENT_INFO	"agent_info"
 #define PIN_INDEX	"sessions_index"
 #define PIN_TABLE	"table"
+#define PIN_IFACES	"ifaces"
 
 /*
  * Everything the datapath is made of, by pin. The agent pins all of it, so
@@ -51,6 +58,7 @@ enum pin_id {
 	P_CTL_START, P_CTL_STOP, P_PROG_XDP, P_PROG_TC, P_PROG_CARRIER,
 	P_CAPTURE, P_ITER_CAPTURE, P_POLICIES, P_NEED_L2, P_AGENT_INFO, P_CTL_SET_L2,
 	P_PROG_SOCKOPS, P_CTL_START_BATCH, P_SIGNALS,
+	P_IFACES, P_PROG_TC_INGRESS, P_LINK_XDP_BULK_TX, P_LINK_XDP_EXCEPTION,
 	P_MAX
 };
 extern const char *const pin_names[P_MAX];

@@ -23,7 +23,7 @@ static const struct {
 	[TKO_ST_XDP_SEEN] = { "xdp_session_frames",
 		"TCP frames of a known session seen by XDP ingress." },
 	[TKO_ST_PEER_PROBES_ANSWERED] = { "peer_probes_answered",
-		"Keepalive probes of peers answered by tko." },
+		"Keepalive probes of peers answered by tko (handed to the device)." },
 	[TKO_ST_ANSWERS_LIMITED] = { "answers_rate_limited",
 		"Peer probes left unanswered by the per-session rate limit." },
 	[TKO_ST_TC_SEEN] = { "tc_session_frames",
@@ -73,6 +73,14 @@ static const struct {
 	[TKO_ST_CT_UNCHANGED] = { "conntrack_unchanged",
 		"Conntrack entries of flows tko kept alive left as they were (not "
 		"ESTABLISHED, or a fixed timeout)." },
+	[TKO_ST_ANSWERS_XDP] = { "answers_xdp",
+		"Peer probes answered with XDP_TX (less those the driver reported dropped)." },
+	[TKO_ST_ANSWERS_TC] = { "answers_tc",
+		"Peer probes answered from TC ingress, as taken by the device." },
+	[TKO_ST_ANSWERS_LOST] = { "answers_lost",
+		"XDP_TX answers the driver reported dropped (not counted as answered)." },
+	[TKO_ST_ANSWER_ERRORS] = { "answer_errors",
+		"Answers from TC ingress the device did not take." },
 };
 _Static_assert(sizeof(stats) / sizeof(stats[0]) == TKO_ST_MAX, "a counter without a name");
 
@@ -101,7 +109,13 @@ static int count_state(const struct tko_key *k, const struct tko_session *s, voi
 
 int metrics_read(struct tko *t, struct tko_metrics *m)
 {
+	int n;
+
 	memset(m, 0, sizeof(*m));
+	n = tko_ifaces_read(t, m->ifaces, sizeof(m->ifaces) / sizeof(m->ifaces[0]));
+	if (n < 0 && n != -ENOENT)
+		return n;
+	m->nifaces = n > 0 ? n : 0;
 	return tko_stats_read(t, m->stats) ?: tko_event_stats_read(t, m->events) ?:
 	       tko_session_foreach(t, count_state, m);
 }
@@ -139,6 +153,17 @@ int format_prometheus(const struct tko_metrics *m, FILE *f)
 					label(event_name(type), type, tb),
 					label(reason_name(r), r, rb), (unsigned long long)n);
 		}
+	if (m->nifaces)
+		fprintf(f, "# HELP tko_iface_answer_path How the agent's interfaces answer the "
+			   "peers' probes (xdp: XDP_TX; tc: TC ingress), and why.\n"
+			   "# TYPE tko_iface_answer_path gauge\n");
+	for (int i = 0; i < m->nifaces; i++) {
+		char name[40];
+
+		escape_name(m->ifaces[i].name, name, sizeof(name));
+		fprintf(f, "tko_iface_answer_path{iface=\"%s\",path=\"%s\",why=\"%s\"} 1\n", name,
+			answer_path_name(m->ifaces[i].path), answer_why_name(m->ifaces[i].why));
+	}
 	for (unsigned int i = 0; i < TKO_ST_MAX; i++)
 		fprintf(f, "# HELP tko_%s_total %s\n# TYPE tko_%s_total counter\ntko_%s_total %llu\n",
 			stats[i].name, stats[i].help, stats[i].name, stats[i].name,

@@ -523,6 +523,31 @@ int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX])
 	return sum_percpu(t->stats_fd, out, TKO_ST_MAX);
 }
 
+static int by_ifindex(const void *a, const void *b)
+{
+	const struct tko_iface *x = a, *y = b;
+
+	return x->ifindex < y->ifindex ? -1 : x->ifindex > y->ifindex;
+}
+
+int tko_ifaces_read(struct tko *t, struct tko_iface *out, int max)
+{
+	int fd = open_pin(t->pin_dir, PIN_IFACES), n = 0;
+	__u32 key, next, *prev = NULL;
+
+	if (fd < 0)
+		return fd;
+	while (n < max && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &out[n]))
+			n++;
+	}
+	close(fd);
+	qsort(out, n, sizeof(*out), by_ifindex);
+	return n;
+}
+
 int tko_event_stats_read(struct tko *t, __u64 out[TKO_EV_STATS_LEN])
 {
 	int fd = open_pin(t->pin_dir, "ev_stats"), err;

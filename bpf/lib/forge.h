@@ -67,6 +67,32 @@ static __always_inline void pkt_reverse(struct pkt *p)
 	p->tcp->dest = port;
 }
 
+/* The TCP pseudo-header's sum (RFC 9293 3.1, RFC 8200 8.1), not folded. */
+static __always_inline __u64 pseudo_sum(const struct pkt *p, __u32 tcp_len)
+{
+	if (!p->v6) {
+		struct {
+			__be32 saddr, daddr;
+			__u8 zero, proto;
+			__be16 len;
+		} ph = { p->ip4->saddr, p->ip4->daddr, 0, IPPROTO_TCP_, bpf_htons(tcp_len) };
+
+		return bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+	} else {
+		struct {
+			struct in6_addr saddr, daddr;
+			__be32 len;
+			__u8 zero[3], proto;
+		} ph = {};
+
+		__builtin_memcpy(&ph.saddr, &p->ip6->saddr, 16);
+		__builtin_memcpy(&ph.daddr, &p->ip6->daddr, 16);
+		ph.len = bpf_htonl(tcp_len);
+		ph.proto = IPPROTO_TCP_;
+		return bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+	}
+}
+
 /*
  * Write the segment described by g over the TCP header at p->tcp (and its
  * payload byte, if any, right after it) and fix up the IP header for it. The
@@ -119,11 +145,6 @@ static __always_inline int forge_segment(struct pkt *p, const struct seg *g, voi
 
 	if (!p->v6) {
 		struct iphdr *ip = p->ip4;
-		struct {
-			__be32 saddr, daddr;
-			__u8 zero, proto;
-			__be16 len;
-		} ph = { ip->saddr, ip->daddr, 0, IPPROTO_TCP_, bpf_htons(tcp_len) };
 
 		ip->tos = 0;
 		ip->tot_len = bpf_htons(sizeof(*ip) + tcp_len);
@@ -132,24 +153,14 @@ static __always_inline int forge_segment(struct pkt *p, const struct seg *g, voi
 		ip->ttl = TKO_TTL;
 		ip->check = 0;
 		ip->check = csum_fold32(bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0));
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
 	} else {
 		struct ipv6hdr *ip6 = p->ip6;
-		struct {
-			struct in6_addr saddr, daddr;
-			__be32 len;
-			__u8 zero[3], proto;
-		} ph = {};
 
-		__builtin_memcpy(&ph.saddr, &ip6->saddr, 16);
-		__builtin_memcpy(&ph.daddr, &ip6->daddr, 16);
-		ph.len = bpf_htonl(tcp_len);
-		ph.proto = IPPROTO_TCP_;
 		*(__be32 *)ip6 = bpf_htonl(0x60000000);	/* version 6, no class, no flow label */
 		ip6->payload_len = bpf_htons(tcp_len);
 		ip6->hop_limit = TKO_TTL;
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
 	}
+	sum = pseudo_sum(p, tcp_len);
 	if (g->has_ts)
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)th, TCP_TS_HDRLEN, sum);
 	else

@@ -163,6 +163,22 @@ struct {
 	__type(value, struct tko_watchdog);
 } watchdog SEC(".maps");
 
+/* The agent's interfaces, by ifindex: how each answers the peers' probes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * TKO_MAX_IFACES);	/* room for interfaces re-created */
+	__type(key, __u32);
+	__type(value, struct tko_iface);
+} ifaces SEC(".maps");
+
+/* XDP_TX answers waiting for the driver's report, per CPU (struct tko_xdp_pending). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tko_xdp_pending);
+} xdp_pending SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -178,6 +194,15 @@ static __always_inline void ev_stat_inc(__u8 type, __u8 reason)
 
 	if (v)
 		(*v)++;
+}
+
+/* Take back a count made on this CPU (per-CPU: the sum stays right). */
+static __always_inline void stat_dec(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v && *v)
+		(*v)--;
 }
 
 #endif /* TKO_BPF_MAPS_H */

@@ -18,7 +18,7 @@ SRV=$TOPO_V4_SRV
 APP_CG=$TEST_CG/app
 mkdir -p "$APP_CG"
 
-topo_up "$PREFIX" "$XDP_PASS" || { not_ok "topology"; finish; }
+topo_up "$PREFIX" || { not_ok "topology"; finish; }
 for ns in "$TOPO_DEV" "$TOPO_SRV"; do
 	# Room for the pool: ports, a SYN backlog and an accept queue for all of it.
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="20000 60999" \

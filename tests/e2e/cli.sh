@@ -38,7 +38,7 @@ expect 2 "rcv_nxt' is required" "incomplete --state" tko start $L $R --state snd
 expect 2 "expected LOCAL and REMOTE" "missing REMOTE" tko stop $L
 expect 2 "--iface is required" "agent without --iface" "$TKO" agent --pin-dir "$PIN"
 
-topo_up "$PREFIX" "$XDP_PASS" || { not_ok "topology"; finish; }
+topo_up "$PREFIX" || { not_ok "topology"; finish; }
 expect 1 "unknown interface 'nosuch0'" "agent on an unknown interface" \
 	nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --iface g1,nosuch0 --pin-dir "$PIN"
 check "no pins left by the failed agent" test ! -e "$PIN"

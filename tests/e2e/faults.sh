@@ -4,7 +4,7 @@
 # Sessions resume or end with an event, never silently.
 . "$(dirname "$0")/lib.sh"
 
-topo_up "$PREFIX" "$XDP_PASS" || { not_ok "topology"; finish; }
+topo_up "$PREFIX" || { not_ok "topology"; finish; }
 check "agent starts" agent_start --iface g1
 S=$TOPO_V4_SRV
 
@@ -48,7 +48,6 @@ ip -n "$TOPO_SRV" addr add $S/24 dev s0
 ip -n "$TOPO_GW" link set g1 up
 ip -n "$TOPO_SRV" link set s0 up
 ip -n "$TOPO_SRV" route add default via $TOPO_V4_GW_SRV dev s0 onlink
-ip -n "$TOPO_SRV" link set dev s0 xdp obj "$XDP_PASS" sec xdp
 check "the agent attaches to the new g1" wait_for 6 grep -q "g1 is back" "$WORK/agent.err"
 check "XDP is on the new g1" bash -c "ip -n '$TOPO_GW' link show g1 | grep -q xdp"
 check "the session finds its new path and is answered again" wait_for 10 grows "$LOCAL"

@@ -20,7 +20,7 @@ SLEEP_S=$((3 * NAT_TIMEOUT))
 SRV=$TOPO_V4_NAT_SRV
 
 note "topology $PREFIX-{dev,gw,nat,srv}, NAT idle timeout ${NAT_TIMEOUT}s"
-topo_nat_up "$PREFIX" "$XDP_PASS" $NAT_TIMEOUT || { not_ok "topology"; finish; }
+topo_nat_up "$PREFIX" $NAT_TIMEOUT || { not_ok "topology"; finish; }
 check "agent starts" agent_start --iface g1 --tick-ms 5
 
 event_seen() { tko events | grep -qE "$1"; }

@@ -6,7 +6,6 @@ BUILD=${1:-build}
 BUILD=$(cd "$BUILD" && pwd)
 TKO=$BUILD/tko
 TCPKIT=$BUILD/tests/tcpkit
-XDP_PASS=$BUILD/tests/xdp_pass.bpf.o
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/topology.sh"
 
 PREFIX=tko$$

@@ -19,8 +19,7 @@ SRV=$TOPO_V4_NAT_SRV
 APP_CG=$TEST_CG/app
 mkdir -p "$APP_CG"
 
-topo_nat_up "$PREFIX" "$XDP_PASS" $NAT_TIMEOUT || { not_ok "topology"; finish; }
-ip -n "$TOPO_GW" link set dev g0 xdp obj "$XDP_PASS" sec xdp	# receives the device's XDP_TX
+topo_nat_up "$PREFIX" $NAT_TIMEOUT || { not_ok "topology"; finish; }
 AGENT_NS=$TOPO_DEV
 check "agent starts in the application's namespace" agent_start --iface d0
 

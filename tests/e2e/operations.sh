@@ -4,7 +4,7 @@
 # bpftool, Prometheus counters.
 . "$(dirname "$0")/lib.sh"
 
-topo_up "$PREFIX" "$XDP_PASS" || { not_ok "topology"; finish; }
+topo_up "$PREFIX" || { not_ok "topology"; finish; }
 S=$TOPO_V4_SRV
 
 cat >"$WORK/tko.conf" <<CONF
@@ -73,7 +73,7 @@ check "prometheus: events by reason" grep -qE '^tko_events_total\{type="stopped"
 check "prometheus: probes and carrier passes" \
 	bash -c "grep -qE '^tko_probes_sent_total [1-9]' '$prom' && grep -qE '^tko_carrier_passes_total [1-9]' '$prom'"
 check "prometheus: every line is a comment or 'name{labels} value'" \
-	bash -c "! grep -vE '^# (HELP|TYPE) |^[a-z_]+(\{[a-z_]+=\"[a-z_]+\"(,[a-z_]+=\"[a-z_]+\")*\})? [0-9]+$' '$prom'"
+	bash -c "! grep -vE '^# (HELP|TYPE) |^[a-z_]+(\{[a-z_]+=\"[a-z0-9_.-]+\"(,[a-z_]+=\"[a-z0-9_.-]+\")*\})? [0-9]+$' '$prom'"
 
 # --- bulk ------------------------------------------------------------------------
 for i in $(seq 1 2000); do

@@ -32,6 +32,7 @@
 #include "ctl.skel.h"
 #include "xdp_ingress.skel.h"
 #include "tc_egress.skel.h"
+#include "tc_ingress.skel.h"
 #include "carrier.skel.h"
 #pragma GCC diagnostic pop
 

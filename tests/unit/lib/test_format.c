@@ -220,6 +220,55 @@ static void test_reason_names(void **state)
 	check_names(reason_name, c, ARRAY_LEN(c), unknown, ARRAY_LEN(unknown));
 }
 
+/* How an interface answers: names for `tko stats`, phrases for the agent's log. */
+static void test_answer_names(void **state)
+{
+	static const struct name_case paths[] = {
+		{ TKO_ANSWER_XDP, "xdp" }, { TKO_ANSWER_TC, "tc" },
+	};
+	static const struct name_case whys[] = {
+		{ TKO_WHY_DRIVER, "driver" }, { TKO_WHY_GENERIC, "generic_xdp" },
+		{ TKO_WHY_VETH, "veth" }, { TKO_WHY_FORCED, "forced" },
+		{ TKO_WHY_XDP_LOST, "xdp_tx_lost" },
+	};
+	static const unsigned int unknown_path[] = { TKO_ANSWER_TC + 1, 255 };
+	static const unsigned int unknown_why[] = { TKO_WHY_XDP_LOST + 1, 255 };
+
+	check_names(answer_path_name, paths, ARRAY_LEN(paths), unknown_path,
+		    ARRAY_LEN(unknown_path));
+	check_names(answer_why_name, whys, ARRAY_LEN(whys), unknown_why, ARRAY_LEN(unknown_why));
+	assert_string_equal(answer_why_text(TKO_WHY_VETH),
+			    "veth delivers XDP_TX only to a peer that runs XDP");
+	assert_string_equal(answer_why_text(TKO_WHY_XDP_LOST), "the driver dropped XDP_TX answers");
+	assert_string_equal(answer_why_text(200), "unknown");
+}
+
+/* `tko stats`: an interface as a line and as a JSON object, names escaped. */
+static void test_iface(void **state)
+{
+	struct tko_iface e = {
+		.ifindex = 12, .path = TKO_ANSWER_TC, .why = TKO_WHY_XDP_LOST, .name = "eth0",
+		.answers_xdp = 3, .answers_tc = 40, .answers_lost = 1, .answer_errors = 2,
+	};
+	char buf[512];
+
+	format_iface(&e, false, buf, sizeof(buf));
+	assert_string_equal(buf, "iface eth0             ifindex=12 path=tc why=xdp_tx_lost "
+			    "answers_xdp=3 answers_tc=40 answers_lost=1 answer_errors=2");
+	format_iface(&e, true, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"name\":\"eth0\",\"ifindex\":12,\"path\":\"tc\","
+			    "\"why\":\"xdp_tx_lost\",\"xdp\":\"native\",\"answers_xdp\":3,"
+			    "\"answers_tc\":40,\"answers_lost\":1,\"answer_errors\":2}");
+	assert_true(json_is_object(buf));
+	/* '"' and '\\' are legal in interface names; 16 bytes, not terminated */
+	memcpy(e.name, "a\"b\\cdefghijklmn", 16);
+	e.xdp_generic = 1;
+	format_iface(&e, true, buf, sizeof(buf));
+	if (!json_is_object(buf) || !strstr(buf, "\"name\":\"a\\\"b\\\\cdefghijklmn\"") ||
+	    !strstr(buf, "\"xdp\":\"generic\""))
+		fail_msg("not the escaped name, or not JSON: %s", buf);
+}
+
 /* ---- endpoints ----------------------------------------------------------- */
 
 static const struct ep_case {
@@ -602,6 +651,8 @@ int main(void)
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_event_names),
 		cmocka_unit_test(test_reason_names),
+		cmocka_unit_test(test_answer_names),
+		cmocka_unit_test(test_iface),
 		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_endpoint_truncation),

@@ -135,12 +135,20 @@ static const char *exposition_error(const char *text, int *samples)
 					p++;
 				if (!((p - k == 5 && !strncmp(k, "state", 5)) ||
 				      (p - k == 4 && !strncmp(k, "type", 4)) ||
-				      (p - k == 6 && !strncmp(k, "reason", 6))))
-					BAD("sample \"%s\": label not state, type or reason", l);
+				      (p - k == 6 && !strncmp(k, "reason", 6)) ||
+				      (p - k == 5 && !strncmp(k, "iface", 5)) ||
+				      (p - k == 4 && !strncmp(k, "path", 4)) ||
+				      (p - k == 3 && !strncmp(k, "why", 3))))
+					BAD("sample \"%s\": label not state, type, reason, iface, "
+					    "path or why", l);
 				if (*p++ != '=' || *p++ != '"')
 					BAD("sample \"%s\": malformed label", l);
-				while (isalnum((unsigned char)*p) || *p == '_')
+				/* Any text; '\\', '"' and newline escaped with a backslash. */
+				while (*p && *p != '"') {
+					if (*p == '\\' && (!*++p || !strchr("\\\"n", *p)))
+						BAD("sample \"%s\": bad escape in a label value", l);
 					p++;
+				}
 				if (*p++ != '"')
 					BAD("sample \"%s\": malformed label value", l);
 			} while (*p == ',');
@@ -188,6 +196,8 @@ static void test_checker(void **state)
 		"# HELP a_total A.\n# TYPE a_total counter\nb_total 1\n",
 		"# HELP a_total A.\n# TYPE a_total counter\na_total 1",	/* no final newline */
 		"# HELP a_total A.\n# TYPE a_total counter\na_total x\n",
+		"# HELP g G.\n# TYPE g gauge\ng{iface=\"a\\x\"} 1\n",	/* a bad escape */
+		"# HELP g G.\n# TYPE g gauge\ng{iface=\"a\"b\"} 1\n",	/* a quote unescaped */
 	};
 	int n;
 
@@ -254,6 +264,27 @@ static void test_render_figures(void **state)
 	free(text);
 }
 
+/* One series per interface, names escaped as label values must be. */
+static void test_render_ifaces(void **state)
+{
+	struct tko_metrics m = {
+		.ifaces = {
+			{ .ifindex = 3, .path = TKO_ANSWER_TC, .why = TKO_WHY_VETH, .name = "g1" },
+			{ .ifindex = 7, .path = TKO_ANSWER_XDP, .why = TKO_WHY_DRIVER,
+			  .name = "odd\"na\\me0123" },
+		},
+		.nifaces = 2,
+	};
+	char *text = render(&m);
+
+	assert_int_equal(check_exposition(text), 5 + 2 + TKO_ST_MAX);
+	assert_true(has_line(text, "# TYPE tko_iface_answer_path gauge"));
+	assert_true(has_line(text, "tko_iface_answer_path{iface=\"g1\",path=\"tc\",why=\"veth\"} 1"));
+	assert_true(has_line(text, "tko_iface_answer_path{iface=\"odd\\\"na\\\\me0123\","
+				   "path=\"xdp\",why=\"driver\"} 1"));
+	free(text);
+}
+
 /* An event type or reason this build has no name for is still one series of its own. */
 static void test_render_unnamed(void **state)
 {
@@ -287,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_render_zero),
 		cmocka_unit_test(test_render_figures),
 		cmocka_unit_test(test_render_unnamed),
+		cmocka_unit_test(test_render_ifaces),
 		cmocka_unit_test(test_write_error),
 	};
 
