@@ -23,9 +23,7 @@ SLEEP_S=20	# s: the device's sleep, more than three times CT_TIMEOUT
 INTERVAL=2	# s: tko's probes of the offloaded flow
 
 note "topology $PREFIX-{dev,gw,srv}, the gateway masquerading with a ${CT_TIMEOUT} s established timeout"
-topo_up "$PREFIX" "$XDP_PASS" || { not_ok "topology"; finish; }
-# The server runs nothing of tko's (topo_up may have given it a helper).
-ip -n "$TOPO_SRV" link set dev s0 xdp off
+topo_up "$PREFIX" || { not_ok "topology"; finish; }
 topo_gw_masquerade $CT_TIMEOUT || { not_ok "masquerade on the gateway"; finish; }
 check "agent starts on the gateway's server-facing interface" agent_start --iface g1
 check "the agent says it refreshes conntrack entries with the namespace's ${CT_TIMEOUT} s timeout" \

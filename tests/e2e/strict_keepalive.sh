@@ -125,7 +125,7 @@ counted=$(answered "$LOCAL")
 tko stop "$LOCAL" "$REMOTE" >/dev/null
 exec {W}>&-		# end of input: ssh closes the session
 check "with tko: the session ends when the client is done" \
-	wait_for 5 grep -q "Close session: user root from ${LOCAL%:*} port ${LOCAL##*:}" "$WORK/sshd.log"
+	wait_for 15 grep -q "Close session: user root from ${LOCAL%:*} port ${LOCAL##*:}" "$WORK/sshd.log"
 check "with tko: sshd never saw it time out" \
 	bash -c "! grep -q 'port ${LOCAL##*:}: Connection timed out' '$WORK/sshd.log'"
 

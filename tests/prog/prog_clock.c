@@ -752,7 +752,7 @@ static void test_only_due_touched(void **state)
 	now = now_ns();
 	for (i = 0; i < N; i++) {
 		uint64_t d = i < NEAR ? now + 3 * TICK_NS :
-			     i < NEAR + FAR0 ? now + (20 + (i - NEAR) / 2) * TICK_NS :
+			     i < NEAR + FAR0 ? now + (60 + (i - NEAR) / 2) * TICK_NS :
 			     now + 200 * NSEC_PER_SEC + (i - NEAR - FAR0) * 100 * MS;
 
 		set_active(ids[i], 0, d);

@@ -959,6 +959,7 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		e->s.cnt.unanswered = 0;
 		if (p->has_ts)
 			e->s.tcp.ts_ecr = p->tsval;
+		e->st[TKO_ST_ANSWERS_XDP]++;	/* the fuzzed interface answers with XDP */
 		e->st[TKO_ST_CT_MISSING]++;	/* no conntrack entry for the fuzzed flows */
 		return x_none(e, "answered", XDP_TX);
 	}
