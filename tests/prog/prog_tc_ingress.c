@@ -398,7 +398,7 @@ int main(void)
 						  .initial_state = (void *)&cases[i] };
 	tests[n++] = (struct CMUnitTest){ "xdp_path_left_alone", test_xdp_path };
 	tests[n++] = (struct CMUnitTest){ "not_the_agents_interface", test_no_entry };
-	tests[n++] = (struct CMUnitTest){ "xdp_passes_tc_answers", test_handoff };
+	tests[n++] = (struct CMUnitTest){ "tc_answers_what_xdp_leaves", test_handoff };
 	tests[n++] = (struct CMUnitTest){ "device_down_not_counted", test_device_down };
 	tests[n++] = (struct CMUnitTest){ "rate_limit", test_rate_limit };
 	return _cmocka_run_group_tests("prog_tc_ingress", tests, n, group_setup,
