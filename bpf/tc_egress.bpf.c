@@ -14,7 +14,6 @@
 
 #define TC_ACT_OK 0
 /* Ethernet + VLAN + IPv6 + the largest TCP header: all the parser reads. */
-#define MAX_HDR_LEN (14 + 4 + 40 + 60)
 
 /*
  * The endpoint's own keepalive probe (SEG.SEQ = SND.NXT - 1, 0 or 1 byte)
@@ -66,26 +65,14 @@ int tko_tc_egress(struct __sk_buff *skb)
 	struct tko_session *s;
 	struct tko_key key;
 	struct pkt p = {};
-	void *data, *data_end;
 	bool own_probe, drift;
-	__u32 linear;
 	__u64 now;
 	int id;
 
 	if (skb->mark == TKO_MARK)
 		return TC_ACT_OK;	/* forged by tko: not the endpoint speaking */
 
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	/* Headers are almost always linear; pull them in if they are not. A
-	 * frame shorter than MAX_HDR_LEN is pulled whole. */
-	linear = data_end - data;
-	if (linear < MAX_HDR_LEN && linear < skb->len &&
-	    bpf_skb_pull_data(skb, MAX_HDR_LEN))
-		bpf_skb_pull_data(skb, 0);
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	if (parse_frame(data, data_end, skb->len, &p))
+	if (parse_skb(skb, &p))
 		return TC_ACT_OK;
 	pkt_key(&p, &key, false);
 	id = session_find(&key);

@@ -19,7 +19,6 @@
 #define TC_ACT_SHOT	2
 #define TC_ACT_STOLEN	4
 /* Ethernet + VLAN + IPv6 + the largest TCP header: all the parser reads. */
-#define MAX_HDR_LEN	(14 + 4 + 40 + 60)
 /* IP header + TCP header of a probe, the most the answer rewrites. */
 #define MAX_L3L4_LEN	(40 + 60)
 
@@ -112,10 +111,9 @@ refused:
 SEC("tc")
 int tko_tc_ingress(struct __sk_buff *skb)
 {
-	__u32 ifindex = skb->ifindex, linear;
+	__u32 ifindex = skb->ifindex;
 	struct tko_session *s;
 	struct tko_iface *ifc;
-	void *data, *data_end;
 	struct tko_key key;
 	struct pkt p = {};
 	int id;
@@ -124,17 +122,7 @@ int tko_tc_ingress(struct __sk_buff *skb)
 	if (!ifc || ifc->path != TKO_ANSWER_TC)
 		return TC_ACT_OK;	/* XDP answers here (or the interface is not ours) */
 
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	/* Headers are almost always linear; pull them in if they are not. A
-	 * frame shorter than MAX_HDR_LEN is pulled whole. */
-	linear = data_end - data;
-	if (linear < MAX_HDR_LEN && linear < skb->len &&
-	    bpf_skb_pull_data(skb, MAX_HDR_LEN))
-		bpf_skb_pull_data(skb, 0);
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	if (parse_frame(data, data_end, skb->len, &p))
+	if (parse_skb(skb, &p))
 		return TC_ACT_OK;
 	pkt_key(&p, &key, true);
 	id = session_find(&key);

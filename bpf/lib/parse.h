@@ -300,4 +300,25 @@ static __always_inline bool seq_after(__u32 a, __u32 b)
 	return (__s32)(a - b) > 0;
 }
 
+/* Ethernet + VLAN + IPv6 + TCP with options: all a session's segment needs. */
+#define MAX_HDR_LEN (14 + 4 + 40 + 60)
+
+/*
+ * parse_frame() on an skb at TC. Headers are almost always linear; pull them
+ * in if they are not. A frame shorter than MAX_HDR_LEN is pulled whole.
+ */
+static __always_inline int parse_skb(struct __sk_buff *skb, struct pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 linear = data_end - data;
+
+	if (linear < MAX_HDR_LEN && linear < skb->len &&
+	    bpf_skb_pull_data(skb, MAX_HDR_LEN))
+		bpf_skb_pull_data(skb, 0);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	return parse_frame(data, data_end, skb->len, p);
+}
+
 #endif /* TKO_BPF_PARSE_H */
