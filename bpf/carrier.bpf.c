@@ -274,6 +274,7 @@ static __always_inline void peer_dead(struct pass *P, __u32 id, struct tko_sessi
 {
 	if (!session_unindex(id))
 		return;	/* ended meanwhile: its request frees the entry */
+	session_gone(s);
 	set_state(s, TKO_PEER_DEAD);
 	s->next_ns = 0;
 	stat_inc(TKO_ST_PEER_DEAD);

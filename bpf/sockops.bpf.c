@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
+#include "lib/policy.h"
 #include "lib/session.h"
 
 #define TCP_ESTABLISHED_ 1
@@ -58,20 +59,6 @@ static __always_inline void sockops_key(const struct bpf_sock_ops *ops, struct t
 	}
 }
 
-static __always_inline bool prefix_match(const __u8 *a, const __u8 *p, __u8 len)
-{
-	int i;
-
-	for (i = 0; i < 16; i++) {
-		__u8 bits = len > 8 * i ? (len - 8 * i >= 8 ? 8 : len - 8 * i) : 0;
-		__u8 mask = bits ? (__u8)(0xff << (8 - bits)) : 0;
-
-		if ((a[i] ^ p[i]) & mask)
-			return false;
-	}
-	return true;
-}
-
 /*
  * The id of the socket's cgroup's ancestor at depth level (itself if it is
  * that deep), 0 if shallower. sockops has no bpf_sk_ancestor_cgroup_id(): read
@@ -97,17 +84,11 @@ static __always_inline __u64 sock_cgroup_ancestor(struct bpf_sock_ops *ops, __u3
 	return BPF_CORE_READ(anc, kn, id);
 }
 
-/* Global, like policy_find(): the prefix test alone has a path per length. */
+/* Global, like policy_find(): verified once, not per policy slot. */
 __noinline int policy_match(const struct tko_policy *p, const struct tko_key *k,
 			    struct bpf_sock_ops *ops)
 {
-	if (!p || !k || !p->id)
-		return false;
-	if (p->lport && p->lport != k->lport)
-		return false;
-	if (p->rport && p->rport != k->rport)
-		return false;
-	if (p->family && (p->family != k->family || !prefix_match(k->raddr, p->raddr, p->prefix_len)))
+	if (!p || (p->cfg.flags & TKO_F_FORWARDED) || !policy_match_key(p, k))
 		return false;
 	if (p->cgroup_id && sock_cgroup_ancestor(ops, p->cgroup_level) != p->cgroup_id)
 		return false;
@@ -218,6 +199,7 @@ static __always_inline void on_established(struct bpf_sock_ops *ops)
 	}
 	/* Close and reset must reach us even if no segment shows them. */
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+	policy_count(p);
 	/* The path: the agent resolves it (routing + neighbour). */
 	path_request(id, s);
 	session_event(id, TKO_EV_STARTED, TKO_R_POLICY);

@@ -5,12 +5,15 @@
  * authority on the session's state: SND.NXT, RCV.NXT, the advertised window,
  * timestamps and the L2 path are captured here (the modem APIs' "monitor
  * mode"). Payload, FIN, RST or SYN from the endpoint suspends or ends the
- * offload. Never changes or drops a frame.
+ * offload. A forwarded flow that a forwarded policy matches becomes a
+ * session here by itself. Never changes or drops a frame.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "lib/flow.h"
 #include "lib/parse.h"
 #include "lib/session.h"
+#include "lib/table.h"
 
 #define TC_ACT_OK 0
 /* Ethernet + VLAN + IPv6 + the largest TCP header: all the parser reads. */
@@ -59,6 +62,92 @@ static __always_inline void learn(struct __sk_buff *skb, const struct pkt *p,
 	s->have |= TKO_HAVE_SEQ | TKO_HAVE_L2;
 }
 
+#define AF_INET_ 2
+#define AF_INET6_ 10
+
+/*
+ * Forwarded: no TCP/IP socket of this host sent the segment. (A socket of
+ * another family, such as the dummy one BPF_PROG_RUN gives, is no TCP
+ * endpoint either.)
+ */
+static __always_inline bool forwarded(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return true;
+	return sk->family != AF_INET_ && sk->family != AF_INET6_;
+}
+
+/*
+ * A forwarded segment of a flow with no session: a forwarded policy may want
+ * it. The flow becomes a session at its first segment that is not a SYN,
+ * FIN or RST (the handshake's last ACK, or any segment of a flow that was
+ * there before the policy), LEARNING from what that segment says, its path
+ * the segment's own. A SYN is a new connection: the tuple may be tracked
+ * again. A flow the table cannot take is reported, never dropped silently.
+ */
+static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *p,
+				       const struct tko_key *k, __u64 now)
+{
+	struct tko_policy *pol;
+	struct tko_session *s;
+	__u64 mask;
+	__u32 slot;
+	int id, err, pi;
+
+	mask = flow_policies(k);
+	if (!mask)
+		return;
+	if (p->flags & TH_SYN) {
+		flow_reopen(k);
+		return;
+	}
+	if ((p->flags & (TH_FIN | TH_RST)) || !(p->flags & TH_ACK) || p->signed_)
+		return;
+	if (flow_closed(k))
+		return;
+	pi = flow_policy_find(mask, k);
+	if (pi < 0)
+		return;
+	slot = pi;
+	pol = bpf_map_lookup_elem(&policies, &slot);
+	if (!pol)
+		return;
+
+	id = session_alloc();
+	if (id < 0) {
+		flow_refused(k, TKO_R_TABLE_FULL);
+		return;
+	}
+	s = session_get(id);
+	if (!s)
+		return;
+	session_clear(s);
+	__builtin_memcpy(&s->key, k, sizeof(*k));
+	__builtin_memcpy(&s->cfg, &pol->cfg, sizeof(s->cfg));
+	s->policy = pol->id;
+	learn(skb, p, s, false);
+	s->started_ns = s->last_seen_ns = now;
+	s->next_ns = now + idle_ns(s);
+	err = session_publish(id, TKO_LEARNING);
+	if (err) {
+		/* -EEXIST: the same flow's segment on another CPU won. */
+		if (err == -ENOSPC_)
+			flow_refused(k, TKO_R_INDEX_FULL);
+		return;
+	}
+	if (!sched_request(id, s)) {
+		if (session_unindex(id))
+			session_release(id, s);
+		flow_refused(k, TKO_R_BUSY);
+		return;
+	}
+	policy_count(pol);
+	stat_inc(TKO_ST_FLOWS_TRACKED);
+	session_event(id, TKO_EV_STARTED, TKO_R_POLICY);
+}
+
 SEC("tc")
 int tko_tc_egress(struct __sk_buff *skb)
 {
@@ -75,14 +164,18 @@ int tko_tc_egress(struct __sk_buff *skb)
 	if (parse_skb(skb, &p))
 		return TC_ACT_OK;
 	pkt_key(&p, &key, false);
+	now = bpf_ktime_get_ns();
 	id = session_find(&key);
-	if (id < 0)
+	if (id < 0) {
+		/* Forwarded (no local socket): a forwarded policy may want it. */
+		if (forwarded(skb))
+			flow_track(skb, &p, &key, now);
 		return TC_ACT_OK;
+	}
 	s = session_get(id);
 	if (!s)
 		return TC_ACT_OK;
 	stat_inc(TKO_ST_TC_SEEN);
-	now = bpf_ktime_get_ns();
 
 	if (p.flags & TH_RST) {
 		session_end(id, s, TKO_EV_INVALIDATED, TKO_R_RST_LOCAL);
@@ -91,8 +184,10 @@ int tko_tc_egress(struct __sk_buff *skb)
 	if (p.flags & TH_SYN) {
 		/* A handshake on a registered tuple: learn once it completes; a
 		 * new SYN on a session already captured is a new connection. */
-		if (s->have & TKO_HAVE_SEQ)
-			session_end(id, s, TKO_EV_INVALIDATED, TKO_R_SYN_LOCAL);
+		if ((s->have & TKO_HAVE_SEQ) &&
+		    session_end(id, s, TKO_EV_INVALIDATED, TKO_R_SYN_LOCAL) &&
+		    (s->cfg.flags & TKO_F_FORWARDED))
+			flow_reopen(&key);
 		return TC_ACT_OK;
 	}
 	if (!(p.flags & TH_ACK))

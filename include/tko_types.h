@@ -134,6 +134,7 @@ enum {
 	TKO_F_ONESHOT = 1 << 0,		/* end the session on the first suspension */
 	TKO_F_STATE_GIVEN = 1 << 1,	/* sequence state supplied with --state */
 	TKO_F_ON_DEAD_RESET = 1 << 2,	/* reset the endpoint's connection when the peer is dead */
+	TKO_F_FORWARDED = 1 << 3,	/* a forwarded flow a policy made a session (TC) */
 };
 
 /* tko_session.have: what has been captured so far. */
@@ -167,7 +168,7 @@ enum tko_reason {
 	TKO_R_SYN_LOCAL = 9,	/* a new connection reused the tuple */
 	TKO_R_DRIFT = 10,	/* endpoint's segment disagrees with the table */
 	TKO_R_RETRIES = 11,	/* probes went unanswered */
-	TKO_R_POLICY = 12,	/* a policy matched a new local socket */
+	TKO_R_POLICY = 12,	/* a policy matched a new local socket or forwarded flow */
 	TKO_R_CLOSED = 13,	/* the local socket left ESTABLISHED (close, reset) */
 	TKO_R_TABLE_FULL = 14,	/* refused: every entry of the session table is in use */
 	TKO_R_INDEX_FULL = 15,	/* refused: both index buckets of the tuple are full */
@@ -346,6 +347,7 @@ enum tko_stat {
 	TKO_ST_ANSWERS_TC,		/* TC ingress: taken by the device (bpf_clone_redirect) */
 	TKO_ST_ANSWERS_LOST,		/* XDP_TX answers the driver dropped (uncounted above) */
 	TKO_ST_ANSWER_ERRORS,		/* TC answers the device did not take */
+	TKO_ST_FLOWS_TRACKED,		/* forwarded flows a policy made sessions */
 	TKO_ST_MAX,
 };
 
@@ -468,9 +470,12 @@ struct tko_carrier_hdr {
 #define TKO_MAX_POLICIES 64
 
 /*
- * Zero-touch offload (`tko policy add`): a local socket of the agent's
- * cgroup that matches every non-zero field is tracked from its
- * establishment and offloaded after cfg.idle_s seconds without traffic.
+ * Zero-touch offload (`tko policy add`). A local policy applies to the
+ * local sockets of the agent's cgroup (sockops), a forwarded one
+ * (cfg.flags has TKO_F_FORWARDED) to flows forwarded through the agent's
+ * interfaces (TC egress). A socket or flow that matches every non-zero
+ * field is tracked from its establishment (or its first segments) and
+ * offloaded after cfg.idle_s seconds without traffic.
  */
 struct tko_policy {
 	__u32 id;		/* 1.. (slot + 1); 0: free slot */
@@ -480,10 +485,38 @@ struct tko_policy {
 	__u16 rport;		/* 0: any */
 	__u8 family;		/* of raddr; 0: any remote */
 	__u8 prefix_len;
-	__u8 pad[2];
+	__u8 lfamily;		/* of laddr; 0: any local address */
+	__u8 lprefix_len;
 	__u8 raddr[16];		/* network byte order */
+	__u8 laddr[16];		/* as on the interface (after the gateway's NAT) */
 	struct tko_config cfg;
 };
+
+/* What a policy holds (`policy_stats`, by slot), kept by the datapath. */
+struct tko_policy_stats {
+	__u64 sessions;		/* its sessions now */
+	__u64 created;		/* sessions it ever created */
+};
+
+/*
+ * Key of `policy_prefixes` (an LPM trie): the family, then the local
+ * address. prefixlen counts the family's 8 bits: 8 matches every address
+ * of the family. The value is a bitmask of policy slots (__u64): every
+ * forwarded policy whose --local covers the whole prefix, so the longest
+ * match alone names all the policies an address can match.
+ */
+struct tko_prefix_key {
+	__u32 prefixlen;
+	__u8 family;
+	__u8 addr[16];
+} __attribute__((packed));
+
+/*
+ * Forwarded flows tko is done with (ended, dead, refused, stopped): their
+ * last segments must not make them sessions again. A SYN on the tuple
+ * (a new connection) takes it out. Value: when it went in (ns).
+ */
+#define TKO_FLOWS_CLOSED_MAX 16384
 
 /* The kernel's default nf_conntrack_tcp_timeout_established (5 days), in ms. */
 #define TKO_CT_ESTABLISHED_MS_DEFAULT (432000u * 1000u)

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * tko policy add | list | del: zero-touch offload. Every local socket of the
- * agent's cgroup that matches a policy is tracked from its establishment
- * (sockops) and offloaded after --idle seconds without traffic; no
- * `tko start`, no change to the application.
+ * agent's cgroup (sockops), or with --forwarded every flow forwarded through
+ * the agent's interfaces (TC egress), that matches a policy becomes a session
+ * by itself and is offloaded after --idle seconds without traffic; no
+ * `tko start`, no change to the application or the device.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,27 +21,35 @@
 #include "loader.h"
 #include "log.h"
 #include "parse.h"
+#include "policies.h"
 
 static const char policy_help[] =
-	"usage: tko policy add [--cgroup PATH] [--local-port N] [--remote-port N]\n"
-	"                      [--remote PREFIX] --idle S --interval S [--retry-interval S]\n"
-	"                      [--retries N] [--probe zero|byte] [--on-dead none|reset]\n"
+	"usage: tko policy add [--forwarded | --cgroup PATH] [--local PREFIX] [--remote PREFIX]\n"
+	"                      [--local-port N] [--remote-port N] --idle S --interval S\n"
+	"                      [--retry-interval S] [--retries N] [--probe zero|byte]\n"
+	"                      [--on-dead none|reset] [--oneshot]\n"
 	"       tko policy list [--json]\n"
 	"       tko policy del ID\n"
-	"Offload every matching local socket automatically: tracked from its establishment,\n"
+	"Offload every matching connection automatically: tracked from its establishment,\n"
 	"offloaded after --idle seconds without traffic, suspended when traffic resumes,\n"
-	"re-armed when it stops again. A socket matches when it is in --cgroup PATH (or below\n"
-	"it) and has the given ports and remote prefix (ADDR/LEN or [ADDR6]/LEN); the first\n"
-	"matching policy wins. Policies see the sockets of the agent's cgroup (tko agent\n"
-	"--cgroup) and network namespace that are established after they are added.\n"
+	"re-armed when it stops again (--oneshot: ended instead).\n"
+	"A local policy applies to the local sockets of the agent's cgroup (tko agent --cgroup)\n"
+	"and network namespace established after it is added, in --cgroup PATH (or below it).\n"
+	"A --forwarded policy applies to flows forwarded through the agent's interfaces (a\n"
+	"gateway's devices): a flow becomes a session from its own segments (the handshake, or\n"
+	"the first segments seen of a flow that existed before) and ends with it (FIN, RST, a\n"
+	"new SYN). LOCAL is the device's side as it appears on the interface, after the\n"
+	"gateway's own NAT. PREFIX is ADDR/LEN or [ADDR6]/LEN (a bare address is a host). A\n"
+	"connection matches when it has the given prefixes and ports; the first matching\n"
+	"policy wins. list shows how many sessions each policy holds.\n"
 	"Every command takes --pin-dir DIR.\n";
 
-static int open_policies(const char *pin_dir)
+static int open_pin(const char *pin_dir, const char *name)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, PIN_POLICIES);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -52,52 +61,98 @@ static int open_policies(const char *pin_dir)
 	return fd;
 }
 
-/* "ADDR/LEN" or "[ADDR6]/LEN" (a bare address is a host). */
-static int parse_prefix(const char *s, struct tko_policy *p, char *err, size_t errlen)
+/* "ADDR/LEN" or "[ADDR6]/LEN" (a bare address is a host); opt names the option. */
+static int parse_prefix(const char *s, const char *opt, __u8 *family, __u8 addr[16], __u8 *plen,
+			char *err, size_t errlen)
 {
-	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *a = buf;
 	__u32 len;
 	int ret;
 
-	if (strlen(s) >= sizeof(buf)) {
-		snprintf(err, errlen, "--remote: '%s' is not ADDR/LEN or [ADDR6]/LEN", s);
-		return -EINVAL;
-	}
+	if (strlen(s) >= sizeof(buf))
+		goto bad;
 	strcpy(buf, s);
 	slash = strrchr(buf, '/');
 	if (slash)
 		*slash = '\0';
-	char *a = buf;
-
 	if (*a == '[') {
 		a++;
-		a[strcspn(a, "]")] = '\0';
+		if (!strchr(a, ']'))
+			goto bad;
+		*strchr(a, ']') = '\0';
 	}
-	memset(p->raddr, 0, sizeof(p->raddr));
-	if (inet_pton(AF_INET, a, p->raddr) == 1) {
-		p->family = TKO_AF_INET;
-	} else if (inet_pton(AF_INET6, a, p->raddr) == 1) {
-		p->family = TKO_AF_INET6;
-	} else {
-		snprintf(err, errlen, "--remote: '%s' is not ADDR/LEN or [ADDR6]/LEN", s);
-		return -EINVAL;
-	}
-	len = p->family == TKO_AF_INET ? 32 : 128;
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, a, addr) == 1)
+		*family = TKO_AF_INET;
+	else if (inet_pton(AF_INET6, a, addr) == 1)
+		*family = TKO_AF_INET6;
+	else
+		goto bad;
+	len = *family == TKO_AF_INET ? 32 : 128;
 	if (slash) {
-		ret = parse_uint(slash + 1, "--remote prefix length", 0, len, &len, err, errlen);
+		char name[32];
+
+		snprintf(name, sizeof(name), "%s prefix length", opt);
+		ret = parse_uint(slash + 1, name, 0, len, &len, err, errlen);
 		if (ret)
 			return ret;
 	}
-	p->prefix_len = len;
+	*plen = len;
 	return 0;
+bad:
+	snprintf(err, errlen, "%s: '%s' is not ADDR/LEN or [ADDR6]/LEN", opt, s);
+	return -EINVAL;
+}
+
+/*
+ * A free slot for a new policy: one that no session of a deleted policy
+ * still counts against, if there is one (its figures start from zero).
+ */
+static int policy_slot(int fd, int stats_fd, __u32 *slot)
+{
+	struct tko_policy_stats st, zero = {};
+	struct tko_policy cur;
+	int any = -1;
+
+	for (__u32 i = 0; i < TKO_MAX_POLICIES; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &cur) || cur.id)
+			continue;
+		if (bpf_map_lookup_elem(stats_fd, &i, &st) || !st.sessions) {
+			*slot = i;
+			bpf_map_update_elem(stats_fd, &i, &zero, BPF_ANY);
+			return 0;
+		}
+		if (any < 0)
+			any = i;
+	}
+	if (any < 0)
+		return -ENOSPC;
+	*slot = any;
+	return 0;
+}
+
+/* The forwarded policies' prefixes follow the policy table (TC egress looks them up). */
+static int sync_prefixes(int fd, const char *pin_dir)
+{
+	int pfd = open_pin(pin_dir, PIN_POLICY_PREFIXES), err;
+
+	if (pfd < 0)
+		return -ENOENT;
+	err = policy_prefixes_sync(fd, pfd);
+	close(pfd);
+	if (err)
+		pr_warn("cannot update %s/%s: %s", pin_dir, PIN_POLICY_PREFIXES, strerror(-err));
+	return err;
 }
 
 static int policy_add(int argc, char **argv, const char *pin_dir_default)
 {
-	enum { O_CGROUP = 1, O_LPORT, O_RPORT, O_REMOTE, O_IDLE, O_INTERVAL, O_RETRY, O_RETRIES,
-	       O_PROBE, O_ON_DEAD, O_PIN_DIR };
+	enum { O_CGROUP = 1, O_FORWARDED, O_LOCAL, O_LPORT, O_RPORT, O_REMOTE, O_IDLE,
+	       O_INTERVAL, O_RETRY, O_RETRIES, O_PROBE, O_ON_DEAD, O_ONESHOT, O_PIN_DIR };
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, O_CGROUP },
+		{ "forwarded", no_argument, NULL, O_FORWARDED },
+		{ "local", required_argument, NULL, O_LOCAL },
 		{ "local-port", required_argument, NULL, O_LPORT },
 		{ "remote-port", required_argument, NULL, O_RPORT },
 		{ "remote", required_argument, NULL, O_REMOTE },
@@ -107,15 +162,16 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 		{ "retries", required_argument, NULL, O_RETRIES },
 		{ "probe", required_argument, NULL, O_PROBE },
 		{ "on-dead", required_argument, NULL, O_ON_DEAD },
+		{ "oneshot", no_argument, NULL, O_ONESHOT },
 		{ "pin-dir", required_argument, NULL, O_PIN_DIR },
 		{}
 	};
 	const char *pin_dir = pin_dir_default, *cgroup = NULL;
-	struct tko_policy p = {}, cur;
+	struct tko_policy p = {};
+	bool idle = false, interval = false, forwarded = false;
 	char err[256] = "";
-	bool idle = false, interval = false;
+	int c, ret = 0, fd, sfd;
 	__u32 v, slot;
-	int c, ret = 0, fd;
 
 	tko_config_default(&p.cfg);
 	optind = 1;
@@ -123,6 +179,13 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 		switch (c) {
 		case O_CGROUP:
 			cgroup = optarg;
+			break;
+		case O_FORWARDED:
+			forwarded = true;
+			break;
+		case O_LOCAL:
+			ret = parse_prefix(optarg, "--local", &p.lfamily, p.laddr, &p.lprefix_len,
+					   err, sizeof(err));
 			break;
 		case O_LPORT:
 			ret = parse_uint(optarg, "--local-port", 1, 65535, &v, err, sizeof(err));
@@ -133,7 +196,8 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 			p.rport = v;
 			break;
 		case O_REMOTE:
-			ret = parse_prefix(optarg, &p, err, sizeof(err));
+			ret = parse_prefix(optarg, "--remote", &p.family, p.raddr, &p.prefix_len,
+					   err, sizeof(err));
 			break;
 		case O_IDLE:
 			ret = parse_uint(optarg, "--idle", TKO_TIME_MIN, TKO_TIME_MAX, &p.cfg.idle_s,
@@ -159,6 +223,9 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 		case O_ON_DEAD:
 			ret = parse_on_dead(optarg, &p.cfg.flags, err, sizeof(err));
 			break;
+		case O_ONESHOT:
+			p.cfg.flags |= TKO_F_ONESHOT;
+			break;
 		case O_PIN_DIR:
 			pin_dir = optarg;
 			break;
@@ -172,6 +239,15 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 		return usage_error("policy add", "unexpected argument '%s'", argv[optind]);
 	if (!idle || !interval)
 		return usage_error("policy add", "%s", "--idle and --interval are required");
+	if (forwarded && cgroup)
+		return usage_error("policy add", "%s",
+				   "--forwarded and --cgroup exclude each other: forwarded flows "
+				   "have no local socket, hence no cgroup");
+	if (p.lfamily && p.family && p.lfamily != p.family)
+		return usage_error("policy add", "%s",
+				   "--local and --remote are of different address families");
+	if (forwarded)
+		p.cfg.flags |= TKO_F_FORWARDED;
 	if (cgroup) {
 		ret = cgroup_id(cgroup, &p.cgroup_id, &p.cgroup_level);
 		if (ret) {
@@ -182,54 +258,82 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 	}
 	if (!require_root())
 		return 1;
-	fd = open_policies(pin_dir);
+	fd = open_pin(pin_dir, PIN_POLICIES);
 	if (fd < 0)
 		return 1;
-	for (slot = 0; slot < TKO_MAX_POLICIES; slot++)
-		if (!bpf_map_lookup_elem(fd, &slot, &cur) && !cur.id)
-			break;
-	if (slot == TKO_MAX_POLICIES) {
+	sfd = open_pin(pin_dir, PIN_POLICY_STATS);
+	if (sfd < 0) {
+		close(fd);
+		return 1;
+	}
+	ret = policy_slot(fd, sfd, &slot);
+	close(sfd);
+	if (ret) {
 		pr_warn("policy table full (%d policies): delete one first", TKO_MAX_POLICIES);
 		close(fd);
 		return 1;
 	}
-	/* The id last: sockops skips a slot whose id is 0, so a policy is
+	/* The id last: the datapath skips a slot whose id is 0, so a policy is
 	 * never seen half written. */
 	p.id = 0;
 	ret = bpf_map_update_elem(fd, &slot, &p, BPF_ANY);
 	p.id = slot + 1;
 	if (!ret)
 		ret = bpf_map_update_elem(fd, &slot, &p, BPF_ANY);
-	close(fd);
 	if (ret) {
 		pr_warn("cannot add the policy: %s", strerror(errno));
+		close(fd);
 		return 1;
 	}
+	if (forwarded && sync_prefixes(fd, pin_dir)) {
+		/* A forwarded policy TC cannot find would match nothing: take it back. */
+		struct tko_policy empty = {};
+
+		bpf_map_update_elem(fd, &slot, &empty, BPF_ANY);
+		close(fd);
+		return 1;
+	}
+	close(fd);
 	printf("policy %u added\n", p.id);
 	return 0;
 }
 
-static void format_policy(const struct tko_policy *p, bool json, char *buf, size_t len)
+static void format_prefix(__u8 family, const __u8 *addr, __u8 len, char *buf, size_t size)
 {
-	char remote[INET6_ADDRSTRLEN + 8] = "any", a[INET6_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 
-	if (p->family) {
-		inet_ntop(p->family == TKO_AF_INET ? AF_INET : AF_INET6, p->raddr, a, sizeof(a));
-		snprintf(remote, sizeof(remote), p->family == TKO_AF_INET ? "%s/%u" : "[%s]/%u", a,
-			 p->prefix_len);
+	if (!family) {
+		snprintf(buf, size, "any");
+		return;
 	}
+	inet_ntop(family == TKO_AF_INET ? AF_INET : AF_INET6, addr, a, sizeof(a));
+	snprintf(buf, size, family == TKO_AF_INET ? "%s/%u" : "[%s]/%u", a, len);
+}
+
+static void format_policy(const struct tko_policy *p, const struct tko_policy_stats *st,
+			  bool json, char *buf, size_t len)
+{
+	char remote[INET6_ADDRSTRLEN + 8], local[INET6_ADDRSTRLEN + 8];
+	bool fwd = p->cfg.flags & TKO_F_FORWARDED;
+
+	format_prefix(p->family, p->raddr, p->prefix_len, remote, sizeof(remote));
+	format_prefix(p->lfamily, p->laddr, p->lprefix_len, local, sizeof(local));
 	if (json)
-		snprintf(buf, len, "{\"id\":%u,\"cgroup_id\":%llu,\"local_port\":%u,\"remote_port\":%u,"
-			 "\"remote\":\"%s\",\"idle_s\":%u,\"interval_s\":%u,\"retry_interval_s\":%u,"
-			 "\"retries\":%u,\"probe\":\"%s\",\"on_dead\":\"%s\"}",
-			 p->id, (unsigned long long)p->cgroup_id, p->lport, p->rport, remote,
-			 p->cfg.idle_s, p->cfg.interval_s, p->cfg.retry_interval_s, p->cfg.retries,
-			 p->cfg.probe ? "byte" : "zero",
-			 p->cfg.flags & TKO_F_ON_DEAD_RESET ? "reset" : "none");
+		snprintf(buf, len, "{\"id\":%u,\"type\":\"%s\",\"cgroup_id\":%llu,\"local\":\"%s\","
+			 "\"local_port\":%u,\"remote\":\"%s\",\"remote_port\":%u,\"idle_s\":%u,"
+			 "\"interval_s\":%u,\"retry_interval_s\":%u,\"retries\":%u,\"probe\":\"%s\","
+			 "\"on_dead\":\"%s\",\"oneshot\":%s,\"sessions\":%llu,\"created\":%llu}",
+			 p->id, fwd ? "forwarded" : "local", (unsigned long long)p->cgroup_id, local,
+			 p->lport, remote, p->rport, p->cfg.idle_s, p->cfg.interval_s,
+			 p->cfg.retry_interval_s, p->cfg.retries, p->cfg.probe ? "byte" : "zero",
+			 p->cfg.flags & TKO_F_ON_DEAD_RESET ? "reset" : "none",
+			 p->cfg.flags & TKO_F_ONESHOT ? "true" : "false",
+			 (unsigned long long)st->sessions, (unsigned long long)st->created);
 	else
-		snprintf(buf, len, "%-4u %-12llu %-6u %-6u %-24s %-5u %-6u %-6u %u",
-			 p->id, (unsigned long long)p->cgroup_id, p->lport, p->rport, remote,
-			 p->cfg.idle_s, p->cfg.interval_s, p->cfg.retry_interval_s, p->cfg.retries);
+		snprintf(buf, len, "%-4u %-9s %-12llu %-24s %-6u %-24s %-6u %-5u %-6u %-6u %-7u %llu",
+			 p->id, fwd ? "forwarded" : "local", (unsigned long long)p->cgroup_id, local,
+			 p->lport, remote, p->rport, p->cfg.idle_s, p->cfg.interval_s,
+			 p->cfg.retry_interval_s, p->cfg.retries, (unsigned long long)st->sessions);
 }
 
 static int policy_list(int argc, char **argv, const char *pin_dir)
@@ -239,10 +343,11 @@ static int policy_list(int argc, char **argv, const char *pin_dir)
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{}
 	};
+	struct tko_policy_stats st;
 	struct tko_policy p;
 	bool json = false;
-	char line[512];
-	int c, fd, n = 0;
+	char line[640];
+	int c, fd, sfd, n = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -257,18 +362,27 @@ static int policy_list(int argc, char **argv, const char *pin_dir)
 		return usage_error("policy list", "unexpected argument '%s'", argv[optind]);
 	if (!require_root())
 		return 1;
-	fd = open_policies(pin_dir);
+	fd = open_pin(pin_dir, PIN_POLICIES);
 	if (fd < 0)
 		return 1;
-	printf(json ? "[\n" : "ID   CGROUP_ID    LPORT  RPORT  REMOTE                   IDLE  INTVL  RETRY  RETRIES\n");
+	sfd = open_pin(pin_dir, PIN_POLICY_STATS);
+	if (sfd < 0) {
+		close(fd);
+		return 1;
+	}
+	printf(json ? "[\n" : "ID   TYPE      CGROUP_ID    LOCAL                    LPORT  "
+	       "REMOTE                   RPORT  IDLE  INTVL  RETRY  RETRIES SESSIONS\n");
 	for (__u32 i = 0; i < TKO_MAX_POLICIES; i++) {
 		if (bpf_map_lookup_elem(fd, &i, &p) || !p.id)
 			continue;
-		format_policy(&p, json, line, sizeof(line));
+		if (bpf_map_lookup_elem(sfd, &i, &st))
+			memset(&st, 0, sizeof(st));
+		format_policy(&p, &st, json, line, sizeof(line));
 		printf("%s%s\n", json && n++ ? "," : "", line);
 	}
 	if (json)
 		printf("]\n");
+	close(sfd);
 	close(fd);
 	return 0;
 }
@@ -297,7 +411,7 @@ static int policy_del(int argc, char **argv, const char *pin_dir)
 		return usage_error("policy del", "%s", err);
 	if (!require_root())
 		return 1;
-	fd = open_policies(pin_dir);
+	fd = open_pin(pin_dir, PIN_POLICIES);
 	if (fd < 0)
 		return 1;
 	slot = id - 1;
@@ -306,9 +420,13 @@ static int policy_del(int argc, char **argv, const char *pin_dir)
 		close(fd);
 		return 1;
 	}
-	/* Sessions it created run on; new sockets no longer match. */
+	/* Sessions it created run on; new sockets and flows no longer match. */
 	if (bpf_map_update_elem(fd, &slot, &empty, BPF_ANY)) {
 		pr_warn("cannot delete policy %u: %s", id, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	if ((p.cfg.flags & TKO_F_FORWARDED) && sync_prefixes(fd, pin_dir)) {
 		close(fd);
 		return 1;
 	}

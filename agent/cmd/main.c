@@ -22,8 +22,10 @@ static const struct {
 			      "[--on-dead none|reset]\n                "
 			      "[--state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]]" },
 	{ "stop", cmd_stop, "LOCAL REMOTE" },
-	{ "policy", cmd_policy, "add [--cgroup PATH] [--local-port N] [--remote-port N] [--remote PREFIX]\n"
-				"                --idle S --interval S [--retry-interval S] [--retries N]\n"
+	{ "policy", cmd_policy, "add [--forwarded | --cgroup PATH] [--local PREFIX] [--remote PREFIX]\n"
+				"                [--local-port N] [--remote-port N] --idle S --interval S\n"
+				"                [--retry-interval S] [--retries N] [--probe zero|byte]\n"
+				"                [--on-dead none|reset] [--oneshot]\n"
 				"  tko policy list [--json] | del ID" },
 	{ "list", cmd_list, "[--json]" },
 	{ "events", cmd_events, "[--json] [--follow]" },

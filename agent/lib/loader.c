@@ -74,7 +74,10 @@ static int share_map(struct bpf_map *dst, const struct bpf_map *src)
 	share_map((skel)->maps.signals, (ctl)->maps.signals) ?:       \
 	share_map((skel)->maps.watchdog, (ctl)->maps.watchdog) ?:     \
 	share_map((skel)->maps.ifaces, (ctl)->maps.ifaces) ?:         \
-	share_map((skel)->maps.xdp_pending, (ctl)->maps.xdp_pending))
+	share_map((skel)->maps.xdp_pending, (ctl)->maps.xdp_pending) ?: \
+	share_map((skel)->maps.policy_stats, (ctl)->maps.policy_stats) ?: \
+	share_map((skel)->maps.policy_prefixes, (ctl)->maps.policy_prefixes) ?: \
+	share_map((skel)->maps.flows_closed, (ctl)->maps.flows_closed))
 
 __u32 tko_index_buckets(__u32 max_sessions)
 {
@@ -302,6 +305,8 @@ const char *const pin_names[P_MAX] = {
 	[P_SIGNALS] = "signals",
 	[P_IFACES] = PIN_IFACES, [P_PROG_TC_INGRESS] = "prog_tc_ingress",
 	[P_LINK_XDP_BULK_TX] = "link_xdp_bulk_tx", [P_LINK_XDP_EXCEPTION] = "link_xdp_exception",
+	[P_POLICY_STATS] = PIN_POLICY_STATS, [P_POLICY_PREFIXES] = PIN_POLICY_PREFIXES,
+	[P_FLOWS_CLOSED] = PIN_FLOWS_CLOSED,
 };
 
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
@@ -340,6 +345,9 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_PROG_TC_INGRESS] = bpf_program__fd(b->tci->progs.tko_tc_ingress);
 	f->fd[P_LINK_XDP_BULK_TX] = bpf_link__fd(b->bulk_tx_link);
 	f->fd[P_LINK_XDP_EXCEPTION] = bpf_link__fd(b->exception_link);
+	f->fd[P_POLICY_STATS] = bpf_map__fd(c->maps.policy_stats);
+	f->fd[P_POLICY_PREFIXES] = bpf_map__fd(c->maps.policy_prefixes);
+	f->fd[P_FLOWS_CLOSED] = bpf_map__fd(c->maps.flows_closed);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)
@@ -452,7 +460,13 @@ int tko_pins_open(const char *dir, struct tko_fds *f)
 		      check_map(f->fd[P_AGENT_INFO], PIN_AGENT_INFO, sizeof(__u32),
 				sizeof(struct tko_agent_info)) ?:
 		      check_map(f->fd[P_IFACES], PIN_IFACES, sizeof(__u32),
-				sizeof(struct tko_iface));
+				sizeof(struct tko_iface)) ?:
+		      check_map(f->fd[P_POLICY_STATS], PIN_POLICY_STATS, sizeof(__u32),
+				sizeof(struct tko_policy_stats)) ?:
+		      check_map(f->fd[P_POLICY_PREFIXES], PIN_POLICY_PREFIXES,
+				sizeof(struct tko_prefix_key), sizeof(__u64)) ?:
+		      check_map(f->fd[P_FLOWS_CLOSED], PIN_FLOWS_CLOSED, sizeof(struct tko_key),
+				sizeof(__u64));
 	if (err)
 		tko_fds_close(f);
 	return err;

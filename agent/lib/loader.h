@@ -46,6 +46,9 @@ struct tko_bpf {
 #define PIN_INDEX	"sessions_index"
 #define PIN_TABLE	"table"
 #define PIN_IFACES	"ifaces"
+#define PIN_POLICY_STATS "policy_stats"
+#define PIN_POLICY_PREFIXES "policy_prefixes"
+#define PIN_FLOWS_CLOSED "flows_closed"
 
 /*
  * Everything the datapath is made of, by pin. The agent pins all of it, so
@@ -59,6 +62,7 @@ enum pin_id {
 	P_CAPTURE, P_ITER_CAPTURE, P_POLICIES, P_NEED_L2, P_AGENT_INFO, P_CTL_SET_L2,
 	P_PROG_SOCKOPS, P_CTL_START_BATCH, P_SIGNALS,
 	P_IFACES, P_PROG_TC_INGRESS, P_LINK_XDP_BULK_TX, P_LINK_XDP_EXCEPTION,
+	P_POLICY_STATS, P_POLICY_PREFIXES, P_FLOWS_CLOSED,
 	P_MAX
 };
 extern const char *const pin_names[P_MAX];

@@ -81,6 +81,8 @@ static const struct {
 		"XDP_TX answers the driver reported dropped (not counted as answered)." },
 	[TKO_ST_ANSWER_ERRORS] = { "answer_errors",
 		"Answers from TC ingress the device did not take." },
+	[TKO_ST_FLOWS_TRACKED] = { "policy_flows",
+		"Forwarded flows a forwarded policy made sessions." },
 };
 _Static_assert(sizeof(stats) / sizeof(stats[0]) == TKO_ST_MAX, "a counter without a name");
 

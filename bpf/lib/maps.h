@@ -127,6 +127,35 @@ struct {
 	__type(value, struct tko_policy);
 } policies SEC(".maps");
 
+/* What each policy holds, by slot (struct tko_policy_stats). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TKO_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct tko_policy_stats);
+} policy_stats SEC(".maps");
+
+/*
+ * Forwarded policies by local prefix (struct tko_prefix_key -> slot mask):
+ * the agent keeps it in step with `policies`. A forwarded flow that matches
+ * no policy costs this one lookup.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 2 * TKO_MAX_POLICIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tko_prefix_key);
+	__type(value, __u64);
+} policy_prefixes SEC(".maps");
+
+/* Forwarded flows tko is done with, until a new SYN (TKO_FLOWS_CLOSED_MAX). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TKO_FLOWS_CLOSED_MAX);
+	__type(key, struct tko_key);
+	__type(value, __u64);
+} flows_closed SEC(".maps");
+
 /*
  * Ids of the sessions whose L2 path the agent must find (rtnetlink). An id
  * is in it at most once (tko_clock.l2_req), so it can never be full.

@@ -35,6 +35,28 @@ static __always_inline void set_state(struct tko_session *s, __u8 state)
 }
 
 /*
+ * What a session leaves behind once it is out of the index (by the one
+ * program that took it out): its policy holds one session less, and a
+ * forwarded flow's last segments must not make it a session again.
+ */
+static __always_inline void session_gone(const struct tko_session *s)
+{
+	struct tko_policy_stats *ps;
+	__u32 slot = s->policy - 1;
+	__u64 now;
+
+	if (!s->policy)
+		return;
+	ps = bpf_map_lookup_elem(&policy_stats, &slot);
+	if (ps)
+		__sync_fetch_and_add(&ps->sessions, -1);
+	if (s->cfg.flags & TKO_F_FORWARDED) {
+		now = bpf_ktime_get_ns();
+		bpf_map_update_elem(&flows_closed, &s->key, &now, BPF_ANY);
+	}
+}
+
+/*
  * The session is over: the connection ended (FIN, RST, a new SYN on the
  * tuple, the socket closed) or tko was asked to stop. Report it with the
  * handoff state (a stop keeps the time left to the next deadline, as the
@@ -47,6 +69,7 @@ static __always_inline bool session_end(__u32 id, struct tko_session *s, __u8 ty
 {
 	if (!session_unindex(id))
 		return false;
+	session_gone(s);
 	set_state(s, TKO_STOPPED);
 	if (type != TKO_EV_STOPPED)
 		s->next_ns = 0;

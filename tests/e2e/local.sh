@@ -83,11 +83,13 @@ check "without: the NAT forgot the flow, the data is lost" \
 # --- a policy, and no tko start -------------------------------------------------
 check "policy: tko policy add" dev_tko policy add --cgroup "$APP_CG" --remote-port 7022 \
 	--idle 1 --interval 2
-check "policy: listed" bash -c "'$TKO' policy list --pin-dir '$PIN' | grep -qE '^1 +[0-9]+ +0 +7022 '"
+check "policy: listed" bash -c "'$TKO' policy list --pin-dir '$PIN' | grep -qE '^1 +local +[0-9]+ +any +0 +any +7022 '"
 check "policy: the application is connected" app 7022 policy
 check "policy: its socket was tracked from establishment" \
 	event_seen "^started +$LOCAL -> $REMOTE reason=policy"
 check "policy: offloaded once idle" wait_for 5 session_active "$LOCAL"
+check "policy: list counts its session" \
+	bash -c "'$TKO' policy list --pin-dir '$PIN' | grep -qE '^1 +local .* 1\$'"
 note "the application idles for ${SLEEP_S}s behind the NAT"
 sleep $SLEEP_S
 check "policy: probes answered through the NAT" answered_at_least "$LOCAL" 4
@@ -102,6 +104,8 @@ check "policy: the application closes: the session ends with an event" \
 	bash -c "exec $W>&-; pkill -f '$TCPKIT client $SRV 7022'"
 check "policy: close event" \
 	wait_for 5 event_seen "^invalidated +$POLICY_LOCAL -> $POLICY_REMOTE reason=(fin_local|closed)"
+check "policy: list counts no session once it ended" \
+	bash -c "'$TKO' policy list --json --pin-dir '$PIN' | grep -q '\"sessions\":0,\"created\":1}'"
 check "policy: tko policy del" dev_tko policy del 1
 check "policy: gone" bash -c "! '$TKO' policy list --pin-dir '$PIN' | grep -qE '^1 '"
 

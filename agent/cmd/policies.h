@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The policy table behind `tko policy`: the forwarded policies' local
+ * prefixes (the `policy_prefixes` LPM trie TC egress looks flows up in),
+ * kept in step with the `policies` array.
+ */
+#ifndef TKO_POLICIES_H
+#define TKO_POLICIES_H
+
+#include "tko_types.h"
+
+struct tko_prefix_entry {
+	struct tko_prefix_key key;
+	__u64 mask;		/* slots of the policies that cover the whole prefix */
+};
+
+/* At most two prefixes per policy (IPv4 and IPv6 when --local is not given). */
+#define TKO_PREFIX_ENTRIES_MAX (2 * TKO_MAX_POLICIES)
+
+/*
+ * The trie's entries for the policies pol[0..n) (pol[i] in slot i; free
+ * slots and local policies contribute nothing): every distinct local
+ * prefix of a forwarded policy, with the mask of every forwarded policy
+ * whose prefix contains it, so that the longest match names them all.
+ * Returns the number of entries written to out (room for
+ * TKO_PREFIX_ENTRIES_MAX).
+ */
+int policy_prefixes(const struct tko_policy *pol, int n, struct tko_prefix_entry *out);
+
+/*
+ * Make the trie behind prefixes_fd hold what the policies behind
+ * policies_fd ask for: new and changed entries first, then the stale ones
+ * removed, so a flow is never unmatched while a policy that wants it
+ * exists. 0 or -errno.
+ */
+int policy_prefixes_sync(int policies_fd, int prefixes_fd);
+
+#endif /* TKO_POLICIES_H */

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Forwarded flows (`tko policy add --forwarded`): which policy wants a flow
+ * seen at TC egress, and the flows tko is done with. A flow that no
+ * forwarded policy can match costs one lookup (policy_prefixes); one that
+ * matches costs a lookup in flows_closed more, until it is a session.
+ */
+#ifndef TKO_BPF_FLOW_H
+#define TKO_BPF_FLOW_H
+
+#include "policy.h"
+#include "session.h"
+
+/*
+ * The slots of the forwarded policies whose --local covers k's local
+ * address (a mask), 0 if none: the longest prefix holds them all.
+ */
+static __always_inline __u64 flow_policies(const struct tko_key *k)
+{
+	struct tko_prefix_key pk;
+	__u64 *mask;
+
+	pk.prefixlen = 8 + (k->family == TKO_AF_INET ? 32 : 128);
+	pk.family = k->family;
+	__builtin_memcpy(pk.addr, k->laddr, sizeof(pk.addr));
+	mask = bpf_map_lookup_elem(&policy_prefixes, &pk);
+	return mask ? *mask : 0;
+}
+
+/*
+ * The first forwarded policy of mask that matches k (the lowest slot, as
+ * for local policies): its slot, or -1. Global: verified once.
+ */
+__noinline int flow_policy_find(__u64 mask, const struct tko_key *k)
+{
+	struct tko_policy *p;
+	__u32 i;
+
+	if (!k)
+		return -1;
+	for (i = 0; i < TKO_MAX_POLICIES; i++) {
+		__u32 slot = i;
+
+		if (!((mask >> i) & 1))
+			continue;
+		p = bpf_map_lookup_elem(&policies, &slot);
+		if (p && (p->cfg.flags & TKO_F_FORWARDED) && policy_match_key(p, k))
+			return i;
+	}
+	return -1;
+}
+
+/* Is k a flow tko is done with (ended, dead, refused) and no new SYN since? */
+static __always_inline bool flow_closed(const struct tko_key *k)
+{
+	return bpf_map_lookup_elem(&flows_closed, k) != NULL;
+}
+
+/* A SYN on k: a new connection, which a policy may track again. */
+static __always_inline void flow_reopen(const struct tko_key *k)
+{
+	bpf_map_delete_elem(&flows_closed, k);
+}
+
+/*
+ * A flow a policy wants and the table cannot take: reported and counted
+ * once, then left alone like a closed flow (not refused again at each of
+ * its segments) until a new connection on the tuple.
+ */
+static __always_inline void flow_refused(const struct tko_key *k, __u32 reason)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	session_refused(k, reason);
+	bpf_map_update_elem(&flows_closed, k, &now, BPF_ANY);
+}
+
+#endif /* TKO_BPF_FLOW_H */
