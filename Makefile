@@ -108,6 +108,12 @@ $(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
 
 $(BUILD)/tests/prog_conntrack: $(BUILD)/tests/xdp_ingress_noct.skel.h $(BUILD)/tests/ct_skb.skel.h
 
+# prog_policy keeps the policy tables as `tko policy` does (agent/cmd/policies.c).
+$(BUILD)/tests/prog_policy: tests/prog/prog_policy.c $(wildcard tests/prog/*.h) $(SKELS) \
+			    $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a -o $@ \
+		$(LDLIBS) -lcmocka
+
 $(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< -o $@
 

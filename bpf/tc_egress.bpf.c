@@ -62,13 +62,13 @@ static __always_inline void learn(struct __sk_buff *skb, const struct pkt *p,
 	s->have |= TKO_HAVE_SEQ | TKO_HAVE_L2;
 }
 
-#define AF_INET_ 2
-#define AF_INET6_ 10
+#define IPPROTO_TCP_ 6
 
 /*
- * Forwarded: no TCP/IP socket of this host sent the segment. (A socket of
- * another family, such as the dummy one BPF_PROG_RUN gives, is no TCP
- * endpoint either.)
+ * Forwarded: no TCP socket of this host sent the segment. A socket that is
+ * not full is a TCP request or time-wait socket of this host; a full socket
+ * of another protocol is no TCP endpoint (as the dummy socket BPF_PROG_RUN
+ * gives, of the frame's family but no protocol).
  */
 static __always_inline bool forwarded(struct __sk_buff *skb)
 {
@@ -76,7 +76,10 @@ static __always_inline bool forwarded(struct __sk_buff *skb)
 
 	if (!sk)
 		return true;
-	return sk->family != AF_INET_ && sk->family != AF_INET6_;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return false;
+	return sk->protocol != IPPROTO_TCP_;
 }
 
 /*

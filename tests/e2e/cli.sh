@@ -37,6 +37,16 @@ expect 2 "--probe: 'half'" "unknown probe style" tko start $L $R --probe half
 expect 2 "rcv_nxt' is required" "incomplete --state" tko start $L $R --state snd_nxt=1,win=5
 expect 2 "expected LOCAL and REMOTE" "missing REMOTE" tko stop $L
 expect 2 "--iface is required" "agent without --iface" "$TKO" agent --pin-dir "$PIN"
+expect 2 "--forwarded and --cgroup exclude each other" "policy: forwarded with a cgroup" \
+	tko policy add --forwarded --cgroup / --idle 5 --interval 5
+expect 2 "--local and --remote are of different address families" "policy: mixed families" \
+	tko policy add --forwarded --local 10.0.0.0/8 --remote "[fd74::]/16" --idle 5 --interval 5
+expect 2 "--local prefix length: 33 is out of range" "policy: prefix too long" \
+	tko policy add --forwarded --local 10.0.0.0/33 --idle 5 --interval 5
+expect 2 "--local: '10.0.0/8' is not ADDR/LEN" "policy: malformed prefix" \
+	tko policy add --forwarded --local 10.0.0/8 --idle 5 --interval 5
+expect 1 "no agent running" "policy: add without an agent" \
+	tko policy add --forwarded --idle 5 --interval 5
 
 topo_up "$PREFIX" || { not_ok "topology"; finish; }
 expect 1 "unknown interface 'nosuch0'" "agent on an unknown interface" \

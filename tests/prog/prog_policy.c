@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Program tests of forwarded policies (`tko policy add --forwarded`): a
+ * device's segments forwarded out through TC egress, run with BPF_PROG_RUN
+ * against policies written and synced as `tko policy` does
+ * (agent/cmd/policies.c). Checked: which flows become sessions, with what
+ * state, their events and counts; that a flow ends with its FIN, RST or the
+ * peer's, and that its last segments do not make it a session again until a
+ * new SYN; that a flow the table cannot take is refused once, with an event.
+ * Each test loads the datapath afresh.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "tko.h"
+#include "policies.h"
+
+#define TC_ACT_OK	0
+#define SEQ0		1000u		/* the device's SND.NXT */
+#define ACK0		5000u		/* its RCV.NXT */
+#define DEV_WIN		0x0400
+#define SRV_PORT	443
+
+static const uint8_t dev_mac[6] = { 0x02, 0, 0, 0, 0, 0x11 };
+static const uint8_t gw_mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
+
+/* Device 10.1.2.3 (or 2001:db8:1::3) to server 192.0.2.10 (2001:db8:2::10). */
+static struct seg_spec dev_seg(bool v6, uint16_t port, uint8_t flags, uint32_t seq,
+			       uint32_t ack, size_t payload)
+{
+	struct seg_spec s = {
+		.v6 = v6, .sport = port, .dport = SRV_PORT, .seq = seq, .ack = ack,
+		.flags = flags, .window = DEV_WIN, .payload = payload, .ttl = 64,
+	};
+
+	memcpy(s.smac, gw_mac, 6);	/* forwarded: leaves with the gateway's MAC */
+	memcpy(s.dmac, dev_mac, 6);
+	if (v6) {
+		inet_pton(AF_INET6, "2001:db8:1::3", s.saddr);
+		inet_pton(AF_INET6, "2001:db8:2::10", s.daddr);
+	} else {
+		inet_pton(AF_INET, "10.1.2.3", s.saddr);
+		inet_pton(AF_INET, "192.0.2.10", s.daddr);
+	}
+	return s;
+}
+
+static struct tko_key seg_key(const struct seg_spec *s)
+{
+	struct tko_key k = { .family = s->v6 ? TKO_AF_INET6 : TKO_AF_INET,
+			     .lport = s->sport, .rport = s->dport };
+
+	memcpy(k.laddr, s->saddr, s->v6 ? 16 : 4);
+	memcpy(k.raddr, s->daddr, s->v6 ? 16 : 4);
+	return k;
+}
+
+/* The server's segment to the device (XDP ingress). */
+static struct seg_spec srv_seg(const struct seg_spec *d, uint8_t flags, uint32_t seq,
+			       uint32_t ack)
+{
+	struct seg_spec s = *d;
+
+	memcpy(s.saddr, d->daddr, 16);
+	memcpy(s.daddr, d->saddr, 16);
+	memcpy(s.smac, d->dmac, 6);
+	memcpy(s.dmac, d->smac, 6);
+	s.sport = d->dport;
+	s.dport = d->sport;
+	s.seq = seq;
+	s.ack = ack;
+	s.flags = flags;
+	s.payload = 0;
+	return s;
+}
+
+static void tc(const struct seg_spec *s)
+{
+	uint8_t out[FRAME_MAX];
+	struct frame f;
+	size_t out_len;
+
+	frame_build(&f, s);
+	CHECK_EQ(h_run_tc(f.b, f.len, 0, out, &out_len), TC_ACT_OK, "TC verdict");
+	check_frame(out, out_len, f.b, f.len, "TC egress frame");
+	h_drain();
+}
+
+static void xdp(const struct seg_spec *s)
+{
+	uint8_t out[FRAME_MAX];
+	struct frame f;
+	size_t out_len;
+
+	frame_build(&f, s);
+	h_run_xdp(f.b, f.len, out, &out_len);
+	h_drain();
+}
+
+/* Policy fields a test sets; the rest as `tko policy add --forwarded`. */
+struct pol {
+	const char *local;	/* "ADDR/LEN" */
+	const char *remote;
+	uint16_t lport, rport;
+	bool local_policy;	/* a local-socket policy instead */
+	uint8_t flags;
+};
+
+static void parse_pfx(const char *s, __u8 *family, __u8 *addr, __u8 *len)
+{
+	char buf[64], *slash;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	*len = (__u8)atoi(slash + 1);
+	if (inet_pton(AF_INET, buf, addr) == 1)
+		*family = TKO_AF_INET;
+	else if (inet_pton(AF_INET6, buf, addr) == 1)
+		*family = TKO_AF_INET6;
+	else
+		fail_msg("bad prefix %s", s);
+}
+
+static void set_policy(__u32 slot, const struct pol *q)
+{
+	struct tko_policy p = { .id = slot + 1, .lport = q->lport, .rport = q->rport };
+	int fd = bpf_map__fd(H.b.ctl->maps.policies);
+
+	tko_config_default(&p.cfg);
+	p.cfg.idle_s = 1;
+	p.cfg.interval_s = 2;
+	p.cfg.flags = q->flags | (q->local_policy ? 0 : TKO_F_FORWARDED);
+	if (q->local)
+		parse_pfx(q->local, &p.lfamily, p.laddr, &p.lprefix_len);
+	if (q->remote)
+		parse_pfx(q->remote, &p.family, p.raddr, &p.prefix_len);
+	assert_int_equal(bpf_map_update_elem(fd, &slot, &p, BPF_ANY), 0);
+	assert_int_equal(policy_prefixes_sync(fd, bpf_map__fd(H.b.ctl->maps.policy_prefixes)), 0);
+}
+
+static void del_policy(__u32 slot)
+{
+	struct tko_policy empty = {};
+	int fd = bpf_map__fd(H.b.ctl->maps.policies);
+
+	assert_int_equal(bpf_map_update_elem(fd, &slot, &empty, BPF_ANY), 0);
+	assert_int_equal(policy_prefixes_sync(fd, bpf_map__fd(H.b.ctl->maps.policy_prefixes)), 0);
+}
+
+static struct tko_policy_stats pstats(__u32 slot)
+{
+	struct tko_policy_stats st = {};
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.policy_stats), &slot,
+					     &st), 0);
+	return st;
+}
+
+static bool has_session(const struct seg_spec *s)
+{
+	struct tko_key k = seg_key(s);
+	struct tko_session x;
+
+	return h_lookup(&k, &x);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return h_load(64);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	h_destroy();
+	return 0;
+}
+
+/* The handshake's last ACK of a matching flow: a session, LEARNING, with its state. */
+static void test_ack_creates(void **state, bool v6)
+{
+	struct seg_spec s = dev_seg(v6, 40000, F_ACK, SEQ0, ACK0, 0);
+	struct tko_key k = seg_key(&s);
+	struct tko_session x;
+	size_t from = H.nev;
+
+	(void)state;
+	set_policy(0, &(struct pol){ .local = v6 ? "2001:db8:1::/48" : "10.0.0.0/8" });
+	tc(&s);
+	assert_true(h_lookup(&k, &x));
+	CHECK_EQ(x.state, TKO_LEARNING, "state");
+	CHECK_EQ(x.policy, 1, "policy");
+	CHECK_EQ(x.tcp.snd_nxt, SEQ0, "snd_nxt");
+	CHECK_EQ(x.tcp.rcv_nxt, ACK0, "rcv_nxt");
+	CHECK_EQ(x.tcp.window, DEV_WIN, "window");
+	CHECK_EQ(x.have, TKO_HAVE_SEQ | TKO_HAVE_L2, "have");
+	CHECK_EQ(x.ifindex, 1, "ifindex");
+	assert_memory_equal(x.lmac, gw_mac, 6);
+	assert_memory_equal(x.rmac, dev_mac, 6);
+	CHECK_EQ(x.cfg.idle_s, 1, "cfg.idle_s");
+	CHECK_EQ(x.cfg.interval_s, 2, "cfg.interval_s");
+	assert_true(x.cfg.flags & TKO_F_FORWARDED);
+	check_one_event(&k, from, TKO_EV_STARTED, TKO_R_POLICY, NULL);
+	CHECK_EQ(pstats(0).sessions, 1, "policy sessions");
+	CHECK_EQ(pstats(0).created, 1, "policy created");
+	CHECK_EQ(h_stat(TKO_ST_FLOWS_TRACKED), 1, "policy_flows");
+	/* Its next segment is the session's, not a second one. */
+	tc(&s);
+	CHECK_EQ(pstats(0).created, 1, "policy created after a second segment");
+	check_one_event(&k, from, TKO_EV_STARTED, TKO_R_POLICY, NULL);
+	/* Offloaded once idle, by the clock like any session. */
+	assert_true(h_wait_state(&k, 1, TKO_ACTIVE));
+}
+
+static void v4_ack_creates(void **state) { test_ack_creates(state, false); }
+static void v6_ack_creates(void **state) { test_ack_creates(state, true); }
+
+/* Segments that make no session: SYN, SYN-ACK, FIN, RST, no ACK flag. */
+static void not_from_handshake_or_end(void **state)
+{
+	static const uint8_t flags[] = { F_SYN, F_SYN | F_ACK, F_FIN | F_ACK, F_RST,
+					 F_RST | F_ACK, F_PSH };
+
+	(void)state;
+	set_policy(0, &(struct pol){ 0 });
+	for (size_t i = 0; i < sizeof(flags); i++) {
+		struct seg_spec s = dev_seg(false, 40100 + i, flags[i], SEQ0, ACK0,
+					    flags[i] == F_PSH ? 10 : 0);
+
+		tc(&s);
+		if (has_session(&s))
+			fail_msg("a segment with flags 0x%x made a session", flags[i]);
+	}
+	CHECK_EQ(H.nev, 0, "events");
+	CHECK_EQ(h_stat(TKO_ST_FLOWS_TRACKED), 0, "policy_flows");
+}
+
+/* A flow that was there before the policy: its data segment starts it. */
+static void data_of_existing_flow(void **state)
+{
+	struct seg_spec s = dev_seg(false, 40200, F_ACK | F_PSH, SEQ0, ACK0, 100);
+	struct tko_key k = seg_key(&s);
+	struct tko_session x;
+
+	(void)state;
+	set_policy(0, &(struct pol){ .local = "10.1.2.3/32" });
+	tc(&s);
+	assert_true(h_lookup(&k, &x));
+	CHECK_EQ(x.tcp.snd_nxt, SEQ0 + 100, "snd_nxt after the data");
+	CHECK_EQ(x.state, TKO_LEARNING, "state");
+}
+
+/* What does not match: local prefix, remote prefix, ports, family, policy kind. */
+static void no_match(void **state)
+{
+	struct seg_spec v4 = dev_seg(false, 40300, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec v6 = dev_seg(true, 40300, F_ACK, SEQ0, ACK0, 0);
+
+	(void)state;
+	set_policy(0, &(struct pol){ .local = "10.9.0.0/16" });
+	set_policy(1, &(struct pol){ .local = "10.0.0.0/8", .remote = "198.51.100.0/24" });
+	set_policy(2, &(struct pol){ .local = "10.0.0.0/8", .lport = 1 });
+	set_policy(3, &(struct pol){ .local = "10.0.0.0/8", .rport = 80 });
+	set_policy(5, &(struct pol){ .local_policy = true });	/* local sockets only */
+	tc(&v4);
+	assert_false(has_session(&v4));
+	tc(&v6);
+	assert_false(has_session(&v6));
+	/* An IPv4 remote prefix: the IPv4 flow, never the IPv6 one. */
+	set_policy(4, &(struct pol){ .remote = "192.0.2.0/24" });
+	tc(&v6);
+	assert_false(has_session(&v6));
+	tc(&v4);
+	assert_true(has_session(&v4));
+	/* The local policy made forwarded: it matches the IPv6 flow too. */
+	del_policy(5);
+	set_policy(5, &(struct pol){ .rport = SRV_PORT });
+	tc(&v6);	/* no prefix given: both families */
+	assert_true(has_session(&v6));
+}
+
+/*
+ * The first matching policy wins, whatever the prefixes: the longest match
+ * in the trie must name every policy that covers the address.
+ */
+static void first_match_wins(void **state)
+{
+	struct seg_spec a = dev_seg(false, 40400, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec b = dev_seg(false, 40401, F_ACK, SEQ0, ACK0, 0);
+	struct tko_session x;
+	struct tko_key k;
+
+	(void)state;
+	set_policy(0, &(struct pol){ .local = "10.1.2.0/24", .lport = 40400 });
+	set_policy(1, &(struct pol){ .local = "10.0.0.0/8" });
+	set_policy(2, &(struct pol){ .local = "10.1.2.3/32" });
+	tc(&a);
+	k = seg_key(&a);
+	assert_true(h_lookup(&k, &x));
+	CHECK_EQ(x.policy, 1, "policy of the /24 flow on its port");
+	tc(&b);
+	k = seg_key(&b);
+	assert_true(h_lookup(&k, &x));
+	CHECK_EQ(x.policy, 2, "policy of the flow on another port (the /8)");
+}
+
+/*
+ * The flow ends (its FIN): invalidated, forgotten, and its last segments
+ * (the peer's FIN acknowledged, retransmissions) do not make it a session
+ * again; a new SYN on the tuple does let it be tracked again.
+ */
+static void fin_ends_for_good(void **state)
+{
+	struct seg_spec s = dev_seg(false, 40500, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec fin = dev_seg(false, 40500, F_FIN | F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec last = dev_seg(false, 40500, F_ACK, SEQ0 + 1, ACK0 + 1, 0);
+	struct seg_spec syn = dev_seg(false, 40500, F_SYN, 7000, 0, 0);
+	struct seg_spec ack = dev_seg(false, 40500, F_ACK, 7001, 9001, 0);
+	struct tko_key k = seg_key(&s);
+	struct tko_session x;
+	size_t from;
+
+	(void)state;
+	set_policy(0, &(struct pol){ 0 });
+	tc(&s);
+	assert_true(has_session(&s));
+	from = H.nev;
+	tc(&fin);
+	assert_false(has_session(&s));
+	check_one_event(&k, from, TKO_EV_INVALIDATED, TKO_R_FIN_LOCAL, NULL);
+	CHECK_EQ(pstats(0).sessions, 0, "policy sessions after the FIN");
+	tc(&last);
+	assert_false(has_session(&s));
+	check_one_event(&k, from, TKO_EV_INVALIDATED, TKO_R_FIN_LOCAL, NULL);
+	/* A new connection on the same tuple. */
+	tc(&syn);
+	assert_false(has_session(&s));
+	tc(&ack);
+	assert_true(h_lookup(&k, &x));
+	CHECK_EQ(x.tcp.snd_nxt, 7001, "snd_nxt of the new connection");
+	CHECK_EQ(pstats(0).created, 2, "policy created");
+	CHECK_EQ(pstats(0).sessions, 1, "policy sessions");
+}
+
+/* Ended by the peer (RST at XDP ingress) or by tko stop: the same. */
+static void peer_rst_and_stop_end_for_good(void **state)
+{
+	struct seg_spec a = dev_seg(false, 40600, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec b = dev_seg(false, 40601, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec rst = srv_seg(&a, F_RST, ACK0, 0);
+	struct tko_key kb = seg_key(&b);
+
+	(void)state;
+	set_policy(0, &(struct pol){ 0 });
+	tc(&a);
+	tc(&b);
+	CHECK_EQ(pstats(0).sessions, 2, "policy sessions");
+	xdp(&rst);
+	assert_false(has_session(&a));
+	CHECK_EQ(h_stop(&kb), 0, "tko stop");
+	assert_false(has_session(&b));
+	CHECK_EQ(pstats(0).sessions, 0, "policy sessions after RST and stop");
+	tc(&a);
+	tc(&b);
+	assert_false(has_session(&a));
+	assert_false(has_session(&b));
+	CHECK_EQ(pstats(0).created, 2, "policy created");
+}
+
+/* A new SYN on a tracked flow's tuple ends the old session; the new one is tracked. */
+static void syn_on_session(void **state)
+{
+	struct seg_spec s = dev_seg(true, 40700, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec syn = dev_seg(true, 40700, F_SYN, 9000, 0, 0);
+	struct seg_spec ack = dev_seg(true, 40700, F_ACK, 9001, 3001, 0);
+	struct tko_key k = seg_key(&s);
+	size_t from;
+
+	(void)state;
+	set_policy(0, &(struct pol){ .local = "2001:db8::/32" });
+	tc(&s);
+	from = H.nev;
+	tc(&syn);
+	check_one_event(&k, from, TKO_EV_INVALIDATED, TKO_R_SYN_LOCAL, NULL);
+	tc(&ack);
+	assert_true(has_session(&ack));
+	CHECK_EQ(pstats(0).created, 2, "policy created");
+}
+
+/* The policy deleted: flows are no longer tracked, its sessions run on. */
+static void deleted_policy(void **state)
+{
+	struct seg_spec a = dev_seg(false, 40800, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec b = dev_seg(false, 40801, F_ACK, SEQ0, ACK0, 0);
+	struct tko_prefix_key next;
+
+	(void)state;
+	set_policy(0, &(struct pol){ .local = "10.0.0.0/8" });
+	tc(&a);
+	del_policy(0);
+	tc(&b);
+	assert_true(has_session(&a));
+	assert_false(has_session(&b));
+	/* No forwarded policy left: nothing left in the trie either. */
+	assert_true(bpf_map_get_next_key(bpf_map__fd(H.b.ctl->maps.policy_prefixes), NULL,
+					 &next) < 0);
+}
+
+/* A full table: the flow is refused once, with an event, and counted. */
+static void table_full(void **state)
+{
+	struct seg_spec s[3];
+	struct tko_key k;
+	size_t from = H.nev;
+
+	(void)state;
+	h_destroy();
+	assert_int_equal(h_load(2), 0);
+	set_policy(0, &(struct pol){ 0 });
+	for (int i = 0; i < 3; i++) {
+		s[i] = dev_seg(false, 40900 + i, F_ACK, SEQ0, ACK0, 0);
+		tc(&s[i]);
+	}
+	assert_true(has_session(&s[0]));
+	assert_true(has_session(&s[1]));
+	assert_false(has_session(&s[2]));
+	k = seg_key(&s[2]);
+	check_one_event(&k, from, TKO_EV_REFUSED, TKO_R_TABLE_FULL, NULL);
+	CHECK_EQ(h_stat(TKO_ST_REFUSED_TABLE_FULL), 1, "refused_table_full");
+	/* Its next segments are not refused again, one event per flow. */
+	tc(&s[2]);
+	check_one_event(&k, from, TKO_EV_REFUSED, TKO_R_TABLE_FULL, NULL);
+	CHECK_EQ(h_stat(TKO_ST_REFUSED_TABLE_FULL), 1, "refused_table_full after a second segment");
+	CHECK_EQ(pstats(0).sessions, 2, "policy sessions");
+}
+
+/* tko's own forged segments (marked) are never a flow. */
+static void marked_ignored(void **state)
+{
+	struct seg_spec s = dev_seg(false, 41000, F_ACK, SEQ0, ACK0, 0);
+	uint8_t out[FRAME_MAX];
+	struct frame f;
+	size_t out_len;
+
+	(void)state;
+	set_policy(0, &(struct pol){ 0 });
+	frame_build(&f, &s);
+	CHECK_EQ(h_run_tc(f.b, f.len, TKO_MARK, out, &out_len), TC_ACT_OK, "TC verdict");
+	assert_false(has_session(&s));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(v4_ack_creates, setup, teardown),
+		cmocka_unit_test_setup_teardown(v6_ack_creates, setup, teardown),
+		cmocka_unit_test_setup_teardown(not_from_handshake_or_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(data_of_existing_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(no_match, setup, teardown),
+		cmocka_unit_test_setup_teardown(first_match_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(fin_ends_for_good, setup, teardown),
+		cmocka_unit_test_setup_teardown(peer_rst_and_stop_end_for_good, setup, teardown),
+		cmocka_unit_test_setup_teardown(syn_on_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(deleted_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(table_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(marked_ignored, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("prog_policy", tests, NULL, NULL);
+}
