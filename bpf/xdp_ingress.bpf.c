@@ -139,6 +139,13 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	/* RFC 5961: only an exact RCV.NXT makes a RST, FIN or data segment
 	 * count; anything else may be off-path and changes nothing. */
 	in_seq = p.seq == s->tcp.rcv_nxt;
+	/* Learned from the endpoint's own zero-length keepalive (SEG.SEQ =
+	 * SND.NXT - 1, which looks like any pure ACK), SND.NXT is one short:
+	 * the peer's answer, in sequence and acknowledging exactly one more,
+	 * says so. A flow a policy picked up mid-life often starts that way. */
+	if (s->state == TKO_LEARNING && !(s->cfg.flags & TKO_F_STATE_GIVEN) &&
+	    p.flags == TH_ACK && !p.payload_len && in_seq && p.ack == s->tcp.snd_nxt + 1)
+		s->tcp.snd_nxt = p.ack;
 	if (p.flags & TH_RST) {
 		if (in_seq)
 			session_end(id, s, TKO_EV_INVALIDATED, TKO_R_RST_PEER);

@@ -258,6 +258,39 @@ static void data_of_existing_flow(void **state)
 	CHECK_EQ(x.state, TKO_LEARNING, "state");
 }
 
+/*
+ * A flow picked up from the device's own zero-length keepalive (SEG.SEQ =
+ * SND.NXT - 1) learns SND.NXT one short; the server's answer, in sequence
+ * and acknowledging one more, corrects it. An answer off by more does not.
+ */
+static void learned_from_keepalive(void **state)
+{
+	struct seg_spec ka = dev_seg(false, 40250, F_ACK, SEQ0 - 1, ACK0, 0);
+	struct seg_spec other = dev_seg(false, 40251, F_ACK, SEQ0 - 1, ACK0, 0);
+	struct seg_spec ans = srv_seg(&ka, F_ACK, ACK0, SEQ0);
+	struct seg_spec far = srv_seg(&other, F_ACK, ACK0, SEQ0 + 1);
+	struct tko_key k = seg_key(&ka), ko = seg_key(&other);
+	struct tko_session x;
+
+	(void)state;
+	set_policy(0, &(struct pol){ 0 });
+	tc(&ka);
+	tc(&other);
+	assert_true(h_lookup(&k, &x));
+	CHECK_EQ(x.tcp.snd_nxt, SEQ0 - 1, "snd_nxt learned from the keepalive");
+	xdp(&ans);
+	assert_true(h_lookup(&k, &x));
+	CHECK_EQ(x.tcp.snd_nxt, SEQ0, "snd_nxt after the server's answer");
+	xdp(&far);
+	assert_true(h_lookup(&ko, &x));
+	CHECK_EQ(x.tcp.snd_nxt, SEQ0 - 1, "snd_nxt after an answer two ahead");
+	/* The device's next keepalive is now known for what it is. */
+	tc(&ka);
+	assert_true(h_lookup(&k, &x));
+	CHECK_EQ(x.tcp.snd_nxt, SEQ0, "snd_nxt after the next keepalive");
+	CHECK_EQ(x.endpoint_probe, 1, "the device's keepalive recognised");
+}
+
 /* What does not match: local prefix, remote prefix, ports, family, policy kind. */
 static void no_match(void **state)
 {
@@ -464,6 +497,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(v6_ack_creates, setup, teardown),
 		cmocka_unit_test_setup_teardown(not_from_handshake_or_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(data_of_existing_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(learned_from_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(first_match_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(fin_ends_for_good, setup, teardown),
