@@ -4,7 +4,7 @@
 BENCH_LIB_SRCS := bench/common.c bench/inproc.c bench/conns.c bench/agent.c bench/peerctl.c
 BENCH_LIB_OBJS := $(BENCH_LIB_SRCS:bench/%.c=$(BUILD)/bench/%.o)
 BENCH_TOOLS := answer_run answer_wire forge_run scale steady keepalive_cost heartbeat \
-	       invalidation timing
+	       invalidation timing policy_run
 BENCH_BINS := $(BENCH_TOOLS:%=$(BUILD)/bench/%)
 BENCH_BPF := helpers peer
 BENCH_SKELS := $(BENCH_BPF:%=$(BUILD)/bench/%.skel.h)
@@ -31,6 +31,9 @@ $(BUILD)/bench/%.o: bench/%.c $(BENCH_HDRS) $(AGENT_HDRS) | $(BUILD)/bench
 
 $(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_LIB_OBJS) $(BUILD)/libtko.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
+
+# policy_run keeps the policy tables as `tko policy` does.
+$(BUILD)/bench/policy_run: $(BUILD)/agent/cmd/policies.o
 
 # deps.sh bench adds what only the benchmarks need (gnuplot for the plot).
 bench:

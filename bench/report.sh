@@ -14,7 +14,7 @@ forge.max_probes_per_s scale.bytes_per_session scale.max_sessions scale.installs
 scale.cpu_pct_1e6_at_60s baseline.so_keepalive_bytes_per_socket
 baseline.heartbeat_ns_per_keepalive baseline.heartbeat_wakeups_per_keepalive
 wakeups.per_1000_keepalives invalidation_ms.p50 invalidation_ms.p99 timing_ms.tick_10.p50
-timing_ms.tick_10.p99'
+timing_ms.tick_10.p99 policy.flows_per_s policy.miss_ns'
 
 # Dotted keys become nested objects; values are numbers (or quoted strings).
 jq -n -R --arg kernel "$(uname -r)" --arg cpu "$cpu" --argjson cores "$(nproc)" \
@@ -81,6 +81,9 @@ TABLE=$WORK/table.md
 		row "7. probe sent - due, tick $t ms, p50" timing_ms.tick_$t.p50 "" "" "ms"
 		row "7. probe sent - due, tick $t ms, p99" timing_ms.tick_$t.p99 "" "" "ms"
 	done
+	row "8. forwarded flows created and ended at TC, one core" policy.flows_per_s "" "" "flows/s"
+	row "8. segment of a flow no forwarded policy matches (8 policies)" policy.miss_ns \
+		"no forwarded policy at all" policy.miss_base_ns "ns"
 } >"$TABLE"
 cat "$TABLE"
 

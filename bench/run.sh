@@ -129,6 +129,8 @@ drop_ns "$NS_F"
 
 bench "3. scale: memory per session, largest table" scale
 
+bench "6. forwarded policies: flow churn at TC egress (BPF_PROG_RUN)" policy_run
+
 wire steady
 bench "3, 5. steady state with the agent; agent wakeups" steady --ns-a "$NS_E" --ns-b "$NS_P"
 drop_ns "$NS_E" "$NS_P"
