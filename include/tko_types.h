@@ -85,7 +85,7 @@ static inline __u32 tko_hold_max_ticks(__u32 tick_ms, __u32 tick_bytes)
 /*
  * The timing wheel (bpf/lib/wheel.h): level 0 has one list per tick for the
  * next 2 * TKO_WHEEL_SPAN ticks at most, level 1 one list per TKO_WHEEL_SPAN
- * ticks beyond (82 s and 7.6 days at the default tick).
+ * ticks beyond (82 to 164 s, then about 7.8 days, at the default tick).
  */
 #define TKO_WHEEL_SPAN		16384
 #define TKO_WHEEL_L0		(2 * TKO_WHEEL_SPAN)

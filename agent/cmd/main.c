@@ -15,7 +15,8 @@ static const struct {
 	const char *usage;
 } commands[] = {
 	{ "agent", cmd_agent, "--iface IF[,IF...] [--cgroup PATH] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS]\n"
-			      "                [--metrics ADDR:PORT] [--config FILE] [--persist] [--json] [-v]\n"
+			      "                [--answers auto|xdp|tc] [--metrics ADDR:PORT] [--config FILE]\n"
+			      "                [--persist] [--json] [-v]\n"
 			      "  tko agent  --cleanup [--pin-dir DIR]" },
 	{ "start", cmd_start, "LOCAL REMOTE [--idle S] [--interval S] [--retry-interval S] "
 			      "[--retries N]\n                [--probe zero|byte] [--oneshot] "
