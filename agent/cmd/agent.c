@@ -40,6 +40,7 @@
 #include "log.h"
 #include "metrics_http.h"
 #include "parse.h"
+#include "policy_cmd.h"
 #include "route.h"
 
 #define MAX_IFACES TKO_MAX_IFACES
@@ -74,7 +75,9 @@ static const char agent_help[] =
 	"  --config FILE       read options from FILE ('key = value' lines: iface, pin-dir,\n"
 	"                      cgroup, max-sessions, tick-ms, answers, metrics, json,\n"
 	"                      persist, and the session defaults idle, interval,\n"
-	"                      retry-interval, retries, probe); the command line wins\n"
+	"                      retry-interval, retries, probe); the command line wins.\n"
+	"                      Also 'policy = OPTIONS' lines: each is added at start as\n"
+	"                      by 'tko policy add OPTIONS' (once: one already there is kept)\n"
 	"  --persist           on exit, leave the datapath running (for restarts, upgrades)\n"
 	"  --cleanup           remove a datapath left pinned in DIR, then exit\n"
 	"  --json              events as JSON objects, one per line\n"
@@ -110,12 +113,17 @@ struct agent {
 	struct metrics_addr metrics_addr;
 	struct metrics_http *metrics;
 	__u32 ct_established_ms;	/* what refreshed conntrack entries get (conntrack.h) */
+	/* `policy = OPTIONS` lines of the config file, added at start */
+	int npolicies;
+	char policy_src[TKO_MAX_POLICIES][512];
+	char policy_where[TKO_MAX_POLICIES][320];
+	struct tko_policy policies[TKO_MAX_POLICIES];
 };
 
 enum {
 	O_IFACE = 1, O_PIN_DIR, O_MAX, O_JSON, O_TICK, O_CONFIG, O_PERSIST, O_CLEANUP,
 	O_IDLE, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_VERBOSE, O_HELP, O_CGROUP,
-	O_METRICS, O_ANSWERS,
+	O_METRICS, O_ANSWERS, O_POLICY,
 };
 
 static const struct option agent_opts[] = {
@@ -138,6 +146,8 @@ static const struct option agent_opts[] = {
 	{ "retry-interval", required_argument, NULL, O_RETRY_INTERVAL },
 	{ "retries", required_argument, NULL, O_RETRIES },
 	{ "probe", required_argument, NULL, O_PROBE },
+	/* Config file only: policies added at start. */
+	{ "policy", required_argument, NULL, O_POLICY },
 	{}
 };
 
@@ -233,6 +243,18 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 	char err[256];
 	int ret = 0;
 
+	if (opt == O_POLICY) {
+		/* Parsed once the agent's own options are (getopt is not reentrant). */
+		if (a->npolicies == TKO_MAX_POLICIES) {
+			fprintf(stderr, "tko agent: %smore than %d policies\n", where,
+				TKO_MAX_POLICIES);
+			return EXIT_USAGE;
+		}
+		snprintf(a->policy_src[a->npolicies], sizeof(a->policy_src[0]), "%s", arg);
+		snprintf(a->policy_where[a->npolicies], sizeof(a->policy_where[0]), "%s", where);
+		a->npolicies++;
+		return 0;
+	}
 	if (from_file && (a->set & (1u << opt)))
 		return 0;
 	if (!from_file)
@@ -364,6 +386,45 @@ static int read_config(struct agent *a, const char *path)
 	return ret;
 }
 
+/* The config file's `policy = OPTIONS` lines, as `tko policy add OPTIONS`. */
+static int parse_policies(struct agent *a)
+{
+	for (int i = 0; i < a->npolicies; i++) {
+		char buf[sizeof(a->policy_src[0])], err[256] = "", *argv[64], *tok, *save;
+		int argc = 0, ret;
+
+		snprintf(buf, sizeof(buf), "%s", a->policy_src[i]);
+		argv[argc++] = "policy";
+		for (tok = strtok_r(buf, " \t", &save); tok && argc < 63;
+		     tok = strtok_r(NULL, " \t", &save))
+			argv[argc++] = tok;
+		argv[argc] = NULL;
+		ret = policy_parse(argc, argv, &a->policies[i], NULL, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "tko agent: %spolicy: %s\n", a->policy_where[i], err);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Add the config's policies (an adopted datapath may hold them already). */
+static int add_policies(struct agent *a)
+{
+	for (int i = 0; i < a->npolicies; i++) {
+		struct tko_policy *p = &a->policies[i];
+		bool existed;
+
+		if (policy_add_fds(a->fds.fd[P_POLICIES], a->fds.fd[P_POLICY_STATS],
+				   a->fds.fd[P_POLICY_PREFIXES], p, &existed))
+			return -1;
+		pr_info("policy %u (%s, config): %s", p->id,
+			p->cfg.flags & TKO_F_FORWARDED ? "forwarded" : "local",
+			existed ? "there already" : "added");
+	}
+	return 0;
+}
+
 static int parse_args(struct agent *a, int argc, char **argv)
 {
 	int c, ret;
@@ -380,7 +441,7 @@ static int parse_args(struct agent *a, int argc, char **argv)
 		}
 		if (c == 'v')
 			c = O_VERBOSE;
-		if (c == '?' || (c >= O_IDLE && c <= O_PROBE)) {
+		if (c == '?' || (c >= O_IDLE && c <= O_PROBE) || c == O_POLICY) {
 			fprintf(stderr, "tko agent: bad option (try 'tko agent --help')\n");
 			return EXIT_USAGE;
 		}
@@ -400,6 +461,9 @@ static int parse_args(struct agent *a, int argc, char **argv)
 		fprintf(stderr, "tko agent: --pin-dir must be an absolute path\n");
 		return EXIT_USAGE;
 	}
+	ret = parse_policies(a);
+	if (ret)
+		return ret;
 	if (!require_root())
 		return 1;
 	return a->cleanup || !parse_ifaces(a, a->iface_list) ? 0 : 1;
@@ -812,7 +876,7 @@ static int agent_run(struct agent *a)
 			  a->tick_ms, ifindex, a->nifaces, a->adopted))
 		return -1;
 	a->ct_established_ms = conntrack_setup();
-	if (attach_cgroup(a))
+	if (attach_cgroup(a) || add_policies(a))
 		return -1;
 
 	/* Events produced while no agent listened are still in the ring. */

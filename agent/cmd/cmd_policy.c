@@ -22,6 +22,7 @@
 #include "log.h"
 #include "parse.h"
 #include "policies.h"
+#include "policy_cmd.h"
 
 static const char policy_help[] =
 	"usage: tko policy add [--forwarded | --cgroup PATH] [--local PREFIX] [--remote PREFIX]\n"
@@ -104,33 +105,6 @@ bad:
 	return -EINVAL;
 }
 
-/*
- * A free slot for a new policy: one that no session of a deleted policy
- * still counts against, if there is one (its figures start from zero).
- */
-static int policy_slot(int fd, int stats_fd, __u32 *slot)
-{
-	struct tko_policy_stats st, zero = {};
-	struct tko_policy cur;
-	int any = -1;
-
-	for (__u32 i = 0; i < TKO_MAX_POLICIES; i++) {
-		if (bpf_map_lookup_elem(fd, &i, &cur) || cur.id)
-			continue;
-		if (bpf_map_lookup_elem(stats_fd, &i, &st) || !st.sessions) {
-			*slot = i;
-			bpf_map_update_elem(stats_fd, &i, &zero, BPF_ANY);
-			return 0;
-		}
-		if (any < 0)
-			any = i;
-	}
-	if (any < 0)
-		return -ENOSPC;
-	*slot = any;
-	return 0;
-}
-
 /* The forwarded policies' prefixes follow the policy table (TC egress looks them up). */
 static int sync_prefixes(int fd, const char *pin_dir)
 {
@@ -145,7 +119,8 @@ static int sync_prefixes(int fd, const char *pin_dir)
 	return err;
 }
 
-static int policy_add(int argc, char **argv, const char *pin_dir_default)
+int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_dir,
+		 char *err, size_t errlen)
 {
 	enum { O_CGROUP = 1, O_FORWARDED, O_LOCAL, O_LPORT, O_RPORT, O_REMOTE, O_IDLE,
 	       O_INTERVAL, O_RETRY, O_RETRIES, O_PROBE, O_ON_DEAD, O_ONESHOT, O_PIN_DIR };
@@ -166,15 +141,15 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 		{ "pin-dir", required_argument, NULL, O_PIN_DIR },
 		{}
 	};
-	const char *pin_dir = pin_dir_default, *cgroup = NULL;
-	struct tko_policy p = {};
 	bool idle = false, interval = false, forwarded = false;
-	char err[256] = "";
-	int c, ret = 0, fd, sfd;
-	__u32 v, slot;
+	const char *cgroup = NULL;
+	int c, ret = 0;
+	__u32 v;
 
-	tko_config_default(&p.cfg);
+	memset(p, 0, sizeof(*p));
+	tko_config_default(&p->cfg);
 	optind = 1;
+	opterr = 0;	/* the message is ours, in err */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case O_CGROUP:
@@ -184,77 +159,121 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 			forwarded = true;
 			break;
 		case O_LOCAL:
-			ret = parse_prefix(optarg, "--local", &p.lfamily, p.laddr, &p.lprefix_len,
-					   err, sizeof(err));
+			ret = parse_prefix(optarg, "--local", &p->lfamily, p->laddr, &p->lprefix_len,
+					   err, errlen);
 			break;
 		case O_LPORT:
-			ret = parse_uint(optarg, "--local-port", 1, 65535, &v, err, sizeof(err));
-			p.lport = v;
+			ret = parse_uint(optarg, "--local-port", 1, 65535, &v, err, errlen);
+			p->lport = v;
 			break;
 		case O_RPORT:
-			ret = parse_uint(optarg, "--remote-port", 1, 65535, &v, err, sizeof(err));
-			p.rport = v;
+			ret = parse_uint(optarg, "--remote-port", 1, 65535, &v, err, errlen);
+			p->rport = v;
 			break;
 		case O_REMOTE:
-			ret = parse_prefix(optarg, "--remote", &p.family, p.raddr, &p.prefix_len,
-					   err, sizeof(err));
+			ret = parse_prefix(optarg, "--remote", &p->family, p->raddr, &p->prefix_len,
+					   err, errlen);
 			break;
 		case O_IDLE:
-			ret = parse_uint(optarg, "--idle", TKO_TIME_MIN, TKO_TIME_MAX, &p.cfg.idle_s,
-					 err, sizeof(err));
+			ret = parse_uint(optarg, "--idle", TKO_TIME_MIN, TKO_TIME_MAX, &p->cfg.idle_s,
+					 err, errlen);
 			idle = true;
 			break;
 		case O_INTERVAL:
 			ret = parse_uint(optarg, "--interval", TKO_TIME_MIN, TKO_TIME_MAX,
-					 &p.cfg.interval_s, err, sizeof(err));
+					 &p->cfg.interval_s, err, errlen);
 			interval = true;
 			break;
 		case O_RETRY:
 			ret = parse_uint(optarg, "--retry-interval", TKO_TIME_MIN, TKO_TIME_MAX,
-					 &p.cfg.retry_interval_s, err, sizeof(err));
+					 &p->cfg.retry_interval_s, err, errlen);
 			break;
 		case O_RETRIES:
-			ret = parse_uint(optarg, "--retries", 1, TKO_RETRIES_MAX, &p.cfg.retries,
-					 err, sizeof(err));
+			ret = parse_uint(optarg, "--retries", 1, TKO_RETRIES_MAX, &p->cfg.retries,
+					 err, errlen);
 			break;
 		case O_PROBE:
-			ret = parse_probe(optarg, &p.cfg.probe, err, sizeof(err));
+			ret = parse_probe(optarg, &p->cfg.probe, err, errlen);
 			break;
 		case O_ON_DEAD:
-			ret = parse_on_dead(optarg, &p.cfg.flags, err, sizeof(err));
+			ret = parse_on_dead(optarg, &p->cfg.flags, err, errlen);
 			break;
 		case O_ONESHOT:
-			p.cfg.flags |= TKO_F_ONESHOT;
+			p->cfg.flags |= TKO_F_ONESHOT;
 			break;
 		case O_PIN_DIR:
-			pin_dir = optarg;
+			if (pin_dir)
+				*pin_dir = optarg;
 			break;
 		default:
-			return usage_error("policy add", "%s", "bad option");
+			opterr = 1;
+			snprintf(err, errlen, "unknown or incomplete option '%s'", argv[optind - 1]);
+			return EXIT_USAGE;
 		}
-		if (ret)
-			return usage_error("policy add", "%s", err);
-	}
-	if (optind != argc)
-		return usage_error("policy add", "unexpected argument '%s'", argv[optind]);
-	if (!idle || !interval)
-		return usage_error("policy add", "%s", "--idle and --interval are required");
-	if (forwarded && cgroup)
-		return usage_error("policy add", "%s",
-				   "--forwarded and --cgroup exclude each other: forwarded flows "
-				   "have no local socket, hence no cgroup");
-	if (p.lfamily && p.family && p.lfamily != p.family)
-		return usage_error("policy add", "%s",
-				   "--local and --remote are of different address families");
-	if (forwarded)
-		p.cfg.flags |= TKO_F_FORWARDED;
-	if (cgroup) {
-		ret = cgroup_id(cgroup, &p.cgroup_id, &p.cgroup_level);
 		if (ret) {
-			pr_warn("--cgroup %s: %s", cgroup, ret == -ENOTDIR ? "not a cgroup v2 directory" :
-				ret == -EXDEV ? "not under the cgroup2 mount" : strerror(-ret));
+			opterr = 1;
+			return EXIT_USAGE;
+		}
+	}
+	opterr = 1;
+	if (optind != argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!idle || !interval) {
+		snprintf(err, errlen, "--idle and --interval are required");
+		return EXIT_USAGE;
+	}
+	if (forwarded && cgroup) {
+		snprintf(err, errlen, "--forwarded and --cgroup exclude each other: forwarded "
+			 "flows have no local socket, hence no cgroup");
+		return EXIT_USAGE;
+	}
+	if (p->lfamily && p->family && p->lfamily != p->family) {
+		snprintf(err, errlen, "--local and --remote are of different address families");
+		return EXIT_USAGE;
+	}
+	if (forwarded)
+		p->cfg.flags |= TKO_F_FORWARDED;
+	if (cgroup) {
+		ret = cgroup_id(cgroup, &p->cgroup_id, &p->cgroup_level);
+		if (ret) {
+			snprintf(err, errlen, "--cgroup %s: %s", cgroup,
+				 ret == -ENOTDIR ? "not a cgroup v2 directory" :
+				 ret == -EXDEV ? "not under the cgroup2 mount" : strerror(-ret));
 			return 1;
 		}
+	}
+	return 0;
+}
+
+int policy_add_fds(int policies_fd, int stats_fd, int prefixes_fd, struct tko_policy *p,
+		   bool *existed)
+{
+	int err = policy_install(policies_fd, stats_fd, prefixes_fd, p);
+
+	*existed = err == -EEXIST;
+	if (err == -ENOSPC)
+		pr_warn("policy table full (%d policies): delete one first", TKO_MAX_POLICIES);
+	else if (err && err != -EEXIST)
+		pr_warn("cannot add the policy: %s", strerror(-err));
+	return err == -EEXIST ? 0 : err;
+}
+
+static int policy_add(int argc, char **argv, const char *pin_dir_default)
+{
+	const char *pin_dir = pin_dir_default;
+	struct tko_policy p;
+	char err[256] = "";
+	int ret, fd, sfd, pfd;
+	bool existed;
+
+	ret = policy_parse(argc, argv, &p, &pin_dir, err, sizeof(err));
+	if (ret == EXIT_USAGE)
+		return usage_error("policy add", "%s", err);
+	if (ret) {
+		pr_warn("%s", err);
+		return 1;
 	}
 	if (!require_root())
 		return 1;
@@ -262,39 +281,16 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 	if (fd < 0)
 		return 1;
 	sfd = open_pin(pin_dir, PIN_POLICY_STATS);
-	if (sfd < 0) {
-		close(fd);
-		return 1;
-	}
-	ret = policy_slot(fd, sfd, &slot);
-	close(sfd);
-	if (ret) {
-		pr_warn("policy table full (%d policies): delete one first", TKO_MAX_POLICIES);
-		close(fd);
-		return 1;
-	}
-	/* The id last: the datapath skips a slot whose id is 0, so a policy is
-	 * never seen half written. */
-	p.id = 0;
-	ret = bpf_map_update_elem(fd, &slot, &p, BPF_ANY);
-	p.id = slot + 1;
-	if (!ret)
-		ret = bpf_map_update_elem(fd, &slot, &p, BPF_ANY);
-	if (ret) {
-		pr_warn("cannot add the policy: %s", strerror(errno));
-		close(fd);
-		return 1;
-	}
-	if (forwarded && sync_prefixes(fd, pin_dir)) {
-		/* A forwarded policy TC cannot find would match nothing: take it back. */
-		struct tko_policy empty = {};
-
-		bpf_map_update_elem(fd, &slot, &empty, BPF_ANY);
-		close(fd);
-		return 1;
-	}
+	pfd = sfd < 0 ? -1 : open_pin(pin_dir, PIN_POLICY_PREFIXES);
+	ret = pfd < 0 ? -ENOENT : policy_add_fds(fd, sfd, pfd, &p, &existed);
+	if (pfd >= 0)
+		close(pfd);
+	if (sfd >= 0)
+		close(sfd);
 	close(fd);
-	printf("policy %u added\n", p.id);
+	if (ret)
+		return 1;
+	printf(existed ? "policy %u exists already\n" : "policy %u added\n", p.id);
 	return 0;
 }
 

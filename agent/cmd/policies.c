@@ -137,3 +137,58 @@ int policy_prefixes_sync(int policies_fd, int prefixes_fd)
 			return -errno;
 	return 0;
 }
+
+bool policy_same(const struct tko_policy *a, const struct tko_policy *b)
+{
+	return a->cgroup_level == b->cgroup_level && a->cgroup_id == b->cgroup_id &&
+	       a->lport == b->lport && a->rport == b->rport && a->family == b->family &&
+	       a->prefix_len == b->prefix_len && a->lfamily == b->lfamily &&
+	       a->lprefix_len == b->lprefix_len && !memcmp(a->raddr, b->raddr, 16) &&
+	       !memcmp(a->laddr, b->laddr, 16) && a->cfg.idle_s == b->cfg.idle_s &&
+	       a->cfg.interval_s == b->cfg.interval_s &&
+	       a->cfg.retry_interval_s == b->cfg.retry_interval_s &&
+	       a->cfg.retries == b->cfg.retries && a->cfg.probe == b->cfg.probe &&
+	       a->cfg.flags == b->cfg.flags;
+}
+
+int policy_install(int policies_fd, int stats_fd, int prefixes_fd, struct tko_policy *p)
+{
+	struct tko_policy_stats st, zero = {};
+	struct tko_policy cur, empty = {};
+	int slot = -1, any = -1, err;
+	__u32 i;
+
+	for (i = 0; i < TKO_MAX_POLICIES; i++) {
+		if (bpf_map_lookup_elem(policies_fd, &i, &cur))
+			return -errno;
+		if (cur.id && policy_same(&cur, p)) {
+			p->id = cur.id;
+			return -EEXIST;
+		}
+		if (cur.id || slot >= 0)
+			continue;
+		if (bpf_map_lookup_elem(stats_fd, &i, &st) || !st.sessions)
+			slot = i;
+		else if (any < 0)
+			any = i;
+	}
+	if (slot < 0)
+		slot = any;
+	if (slot < 0)
+		return -ENOSPC;
+	i = slot;
+	if (slot != any && bpf_map_update_elem(stats_fd, &i, &zero, BPF_ANY))
+		return -errno;
+	p->id = 0;
+	if (bpf_map_update_elem(policies_fd, &i, p, BPF_ANY))
+		return -errno;
+	p->id = i + 1;
+	if (bpf_map_update_elem(policies_fd, &i, p, BPF_ANY))
+		return -errno;
+	if (!(p->cfg.flags & TKO_F_FORWARDED))
+		return 0;
+	err = policy_prefixes_sync(policies_fd, prefixes_fd);
+	if (err)	/* a forwarded policy TC cannot find would match nothing */
+		bpf_map_update_elem(policies_fd, &i, &empty, BPF_ANY);
+	return err;
+}

@@ -7,6 +7,7 @@
 #ifndef TKO_POLICIES_H
 #define TKO_POLICIES_H
 
+#include <stdbool.h>
 #include "tko_types.h"
 
 struct tko_prefix_entry {
@@ -34,5 +35,18 @@ int policy_prefixes(const struct tko_policy *pol, int n, struct tko_prefix_entry
  * exists. 0 or -errno.
  */
 int policy_prefixes_sync(int policies_fd, int prefixes_fd);
+
+/* Do a and b ask for the same thing (all but the id)? */
+bool policy_same(const struct tko_policy *a, const struct tko_policy *b);
+
+/*
+ * Add policy p to the tables behind the fds: in a free slot that no
+ * session of a deleted policy still counts against, if there is one (its
+ * figures start from zero), the id written last (the datapath skips a slot
+ * whose id is 0), then, for a forwarded policy, the prefix trie in step.
+ * Sets p->id. 0, -EEXIST (an identical policy is there: p->id is its id),
+ * -ENOSPC (no free slot) or -errno.
+ */
+int policy_install(int policies_fd, int stats_fd, int prefixes_fd, struct tko_policy *p);
 
 #endif /* TKO_POLICIES_H */
