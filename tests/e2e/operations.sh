@@ -15,9 +15,12 @@ idle = 1
 interval = 1
 retry-interval = 1
 retries = 200
+policy = --forwarded --remote-port 7443 --idle 30 --interval 60
 CONF
 check "agent starts from a config file" agent_start --config "$WORK/tko.conf"
 check "the config names the interface" grep -q "attached to g1" "$WORK/agent.err"
+check "the config's policy is added" grep -q "policy 1 (forwarded, config): added" "$WORK/agent.err"
+check "and listed" bash -c "'$TKO' policy list --pin-dir '$PIN' | grep -qE '^1 +forwarded .* 7443 +30 +60 '"
 
 # A session the server never answers (its port is dropped there): tko probes
 # it every second for 200 retries, so probes flow as long as the datapath does.
@@ -50,6 +53,9 @@ id_before=$(xdp_id)
 check "a new agent adopts the datapath" agent_start --config "$WORK/tko.conf"
 check "it says so" grep -q "adopting the datapath pinned in $PIN" "$WORK/agent.err"
 check "it adopted g1's programs" grep -q "adopted g1" "$WORK/agent.err"
+check "the config's policy is there already, not added twice" \
+	bash -c "grep -q 'policy 1 (forwarded, config): there already' '$WORK/agent.err' &&
+		[ \$('$TKO' policy list --pin-dir '$PIN' | grep -c forwarded) -eq 1 ]"
 check "the same XDP program stays attached" test "$(xdp_id)" = "$id_before"
 check "one TC filter, not two" \
 	test "$(tc -n "$TOPO_GW" filter show dev g1 egress | grep -c 'tko_tc_egress')" -eq 1
