@@ -131,7 +131,7 @@ static __always_inline void on_established(struct bpf_sock_ops *ops)
 	struct tcp_sock *tp;
 	struct tko_key k;
 	__u32 zero = 0, i;
-	int id, err, pi;
+	int id = 0, pi;
 
 	/* The cgroup may hold sockets of other network namespaces: not ours. */
 	info = bpf_map_lookup_elem(&agent_info, &zero);
@@ -146,18 +146,9 @@ static __always_inline void on_established(struct bpf_sock_ops *ops)
 	if (!p)
 		return;
 
-	id = session_alloc();
-	if (id < 0) {
-		session_refused(&k, TKO_R_TABLE_FULL);
-		return;
-	}
-	s = session_get(id);
+	s = policy_session_new(&k, p, bpf_ktime_get_ns(), &id);
 	if (!s)
 		return;
-	session_clear(s);
-	__builtin_memcpy(&s->key, &k, sizeof(k));
-	__builtin_memcpy(&s->cfg, &p->cfg, sizeof(s->cfg));
-	s->policy = p->id;
 	s->tcp.snd_nxt = ops->snd_nxt;
 	s->tcp.rcv_nxt = ops->rcv_nxt;
 	s->have = TKO_HAVE_SEQ;
@@ -181,22 +172,8 @@ static __always_inline void on_established(struct bpf_sock_ops *ops)
 			s->tcp.ts_clock = usec ? TKO_TS_CLOCK_US : TKO_TS_CLOCK_MS;
 		}
 	}
-	s->started_ns = s->last_seen_ns = bpf_ktime_get_ns();
-	s->next_ns = s->last_seen_ns + idle_ns(s);
-
-	err = session_publish(id, TKO_LEARNING);
-	if (err) {
-		/* -EEXIST: the tuple is offloaded already (tko start): not a loss. */
-		if (err == -ENOSPC_)
-			session_refused(&k, TKO_R_INDEX_FULL);
+	if (!policy_session_publish(id, s, &k, p))
 		return;
-	}
-	if (!sched_request(id, s)) {
-		if (session_unindex(id))
-			session_release(id, s);
-		session_refused(&k, TKO_R_BUSY);
-		return;
-	}
 	/* Close and reset must reach us even if no segment shows them. */
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 	policy_count(p);

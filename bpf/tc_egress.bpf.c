@@ -97,7 +97,7 @@ static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *
 	struct tko_session *s;
 	__u64 mask;
 	__u32 slot;
-	int id, err, pi;
+	int id = 0, pi;
 
 	mask = flow_policies(k);
 	if (!mask)
@@ -118,34 +118,12 @@ static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *
 	if (!pol)
 		return;
 
-	id = session_alloc();
-	if (id < 0) {
-		flow_refused(k, TKO_R_TABLE_FULL);
-		return;
-	}
-	s = session_get(id);
+	s = policy_session_new(k, pol, now, &id);
 	if (!s)
 		return;
-	session_clear(s);
-	__builtin_memcpy(&s->key, k, sizeof(*k));
-	__builtin_memcpy(&s->cfg, &pol->cfg, sizeof(s->cfg));
-	s->policy = pol->id;
 	learn(skb, p, s, false);
-	s->started_ns = s->last_seen_ns = now;
-	s->next_ns = now + idle_ns(s);
-	err = session_publish(id, TKO_LEARNING);
-	if (err) {
-		/* -EEXIST: the same flow's segment on another CPU won. */
-		if (err == -ENOSPC_)
-			flow_refused(k, TKO_R_INDEX_FULL);
+	if (!policy_session_publish(id, s, k, pol))
 		return;
-	}
-	if (!sched_request(id, s)) {
-		if (session_unindex(id))
-			session_release(id, s);
-		flow_refused(k, TKO_R_BUSY);
-		return;
-	}
 	policy_count(pol);
 	stat_inc(TKO_ST_FLOWS_TRACKED);
 	session_event(id, TKO_EV_STARTED, TKO_R_POLICY);

@@ -9,7 +9,6 @@
 #define TKO_BPF_FLOW_H
 
 #include "policy.h"
-#include "session.h"
 
 /*
  * The slots of the forwarded policies whose --local covers k's local
@@ -60,19 +59,6 @@ static __always_inline bool flow_closed(const struct tko_key *k)
 static __always_inline void flow_reopen(const struct tko_key *k)
 {
 	bpf_map_delete_elem(&flows_closed, k);
-}
-
-/*
- * A flow a policy wants and the table cannot take: reported and counted
- * once, then left alone like a closed flow (not refused again at each of
- * its segments) until a new connection on the tuple.
- */
-static __always_inline void flow_refused(const struct tko_key *k, __u32 reason)
-{
-	__u64 now = bpf_ktime_get_ns();
-
-	session_refused(k, reason);
-	bpf_map_update_elem(&flows_closed, k, &now, BPF_ANY);
 }
 
 #endif /* TKO_BPF_FLOW_H */

@@ -7,7 +7,8 @@
 #ifndef TKO_BPF_POLICY_H
 #define TKO_BPF_POLICY_H
 
-#include "maps.h"
+#include "session.h"
+#include "table.h"
 
 static __always_inline bool prefix_match(const __u8 *a, const __u8 *p, __u8 len)
 {
@@ -41,6 +42,75 @@ __noinline int policy_match_key(const struct tko_policy *p, const struct tko_key
 	if (p->lfamily &&
 	    (p->lfamily != k->family || !prefix_match(k->laddr, p->laddr, p->lprefix_len)))
 		return false;
+	return true;
+}
+
+/*
+ * A connection a policy wants and the table cannot take: reported and
+ * counted. A forwarded flow is also remembered as closed, so that it is
+ * refused once, not at each of its segments.
+ */
+static __always_inline void policy_refused(const struct tko_key *k, __u32 reason,
+					   const struct tko_policy *p)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	session_refused(k, reason);
+	if (p->cfg.flags & TKO_F_FORWARDED)
+		bpf_map_update_elem(&flows_closed, k, &now, BPF_ANY);
+}
+
+/*
+ * A new entry for policy p's session of k, LEARNING from now (the caller
+ * fills in its state, then publishes it): its entry and id, or NULL after
+ * the refusal was reported.
+ */
+static __always_inline struct tko_session *policy_session_new(const struct tko_key *k,
+							      const struct tko_policy *p,
+							      __u64 now, int *idp)
+{
+	struct tko_session *s;
+	int id = session_alloc();
+
+	if (id < 0) {
+		policy_refused(k, TKO_R_TABLE_FULL, p);
+		return NULL;
+	}
+	s = session_get(id);
+	if (!s)
+		return NULL;
+	session_clear(s);
+	__builtin_memcpy(&s->key, k, sizeof(*k));
+	__builtin_memcpy(&s->cfg, &p->cfg, sizeof(s->cfg));
+	s->policy = p->id;
+	s->started_ns = s->last_seen_ns = now;
+	s->next_ns = now + idle_ns(s);
+	*idp = id;
+	return s;
+}
+
+/*
+ * Publish the filled entry and queue it for the clock: true, or false
+ * after a refusal was reported (or the tuple has a session already, from
+ * tko start or another CPU: not a loss).
+ */
+static __always_inline bool policy_session_publish(__u32 id, struct tko_session *s,
+						   const struct tko_key *k,
+						   const struct tko_policy *p)
+{
+	int err = session_publish(id, TKO_LEARNING);
+
+	if (err) {
+		if (err == -ENOSPC_)
+			policy_refused(k, TKO_R_INDEX_FULL, p);
+		return false;
+	}
+	if (!sched_request(id, s)) {
+		if (session_unindex(id))
+			session_release(id, s);
+		policy_refused(k, TKO_R_BUSY, p);
+		return false;
+	}
 	return true;
 }
 
