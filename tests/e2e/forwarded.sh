@@ -17,8 +17,10 @@
 #  - the device closes (FIN): the session ends (invalidated), the policy
 #    holds none, and the flow's last segments do not make it a session again;
 #  - a flow that existed before a policy becomes a session from its next
-#    segment; flows the policies do not match (another port, a --local prefix
-#    that is the device's address before the gateway's NAT) never do;
+#    segment, also when that is the device's own kernel keepalive (SND.NXT - 1,
+#    no payload: the peer's answer to it tells tko); flows the policies do not
+#    match (another port, a --local prefix that is the device's address before
+#    the gateway's NAT) never do;
 #  - tko policy del: new flows are no longer tracked.
 # The server and the device run nothing of tko's.
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +28,7 @@
 CT_TIMEOUT=5	# s: the gateway's nf_conntrack_tcp_timeout_established
 SLEEP_S=14	# s: the device's sleep, almost three times CT_TIMEOUT
 INTERVAL=2	# s: tko's probes
-P_FWD=6001 P_CTL=6002 P_PRE=6003 P_OTHER=6004 P_PRENAT=6005
+P_FWD=6001 P_CTL=6002 P_PRE=6003 P_OTHER=6004 P_PRENAT=6005 P_KA=6006
 GW4=$TOPO_V4_GW_SRV GW6=$TOPO_V6_GW_SRV
 
 note "topology $PREFIX-{dev,gw,srv}, the gateway masquerading with a ${CT_TIMEOUT} s established timeout"
@@ -36,16 +38,18 @@ check "agent starts on the gateway's server-facing interface" agent_start --ifac
 
 declare -A CLI_PID NAT_LOCAL WFD
 
-# pair TAG SRV PORT: a server on SRV:PORT, the device connected to it, one line
-# exchanged (as tcp_pair, with the client's pid kept: killing it is the
-# device closing its connection, FIN). NAT_LOCAL[TAG]: the device as the
-# server sees it, the tuple on g1; WFD[TAG]: the client's stdin.
+# pair TAG SRV PORT [IDLE INTVL CNT]: a server on SRV:PORT, the device
+# connected to it (with SO_KEEPALIVE if IDLE INTVL CNT), one line exchanged
+# (as tcp_pair, with the client's pid kept: killing it is the device closing
+# its connection, FIN). NAT_LOCAL[TAG]: the device as the server sees it, the
+# tuple on g1; WFD[TAG]: the client's stdin.
 pair() {
 	local tag=$1 srv=$2 port=$3 w
+	shift 3
 	mkfifo "$WORK/$tag.in"
 	nsenter --net=/run/netns/"$TOPO_SRV" "$TCPKIT" server "$srv" "$port" >"$WORK/$tag.srv" 2>&1 &
 	wait_for 5 grep -qs listening "$WORK/$tag.srv" || return 1
-	nsenter --net=/run/netns/"$TOPO_DEV" "$TCPKIT" client "$srv" "$port" \
+	nsenter --net=/run/netns/"$TOPO_DEV" "$TCPKIT" client "$srv" "$port" "$@" \
 		<"$WORK/$tag.in" >"$WORK/$tag.cli" 2>&1 &
 	CLI_PID[$tag]=$!
 	exec {w}>"$WORK/$tag.in"
@@ -205,6 +209,9 @@ check "wire: the server's kernel counted no checksum error (nstat TcpInCsumError
 pair pre "$TOPO_V4_SRV" $P_PRE || not_ok "a flow on port $P_PRE connected"
 pair other "$TOPO_V4_SRV" $P_OTHER || not_ok "a flow on port $P_OTHER connected"
 pair prenat "$TOPO_V4_SRV" $P_PRENAT || not_ok "a flow on port $P_PRENAT connected"
+# The device's kernel probes this one every second (SO_KEEPALIVE 1 s, gives
+# up after 3 unanswered): idle, its next segment is one of those.
+pair ka "$TOPO_V4_SRV" $P_KA 1 1 3 || not_ok "a flow on port $P_KA (SO_KEEPALIVE) connected"
 check "before policy 2: the flow on port $P_PRE is no session" no_session pre
 check "policy add --forwarded --local $GW4/32 --remote-port $P_PRE" \
 	tko policy add --forwarded --local $GW4/32 --remote-port $P_PRE --idle 1 \
@@ -230,6 +237,18 @@ check "another port ($P_OTHER): never a session, no event" untracked other
 check "a --local prefix of the device's address before the NAT: never a session, no event" \
 	untracked prenat
 check "policy list: policy 3 created none" test "$(policy_count 3 created)" = 0
+
+# An idle flow whose first segment after the policy is the device's keepalive.
+check "policy add --forwarded --remote-port $P_KA --retries 2 --retry-interval 1" \
+	tko policy add --forwarded --remote-port $P_KA --idle 1 --interval 1 --retries 2 \
+	--retry-interval 1 >/dev/null
+check "keepalive flow: a session from the device's keepalive (started reason=policy)" \
+	wait_for 3 event started ka policy
+check "keepalive flow: tko's probes are answered" wait_for 6 answered ka 2
+no_peer_dead() { ! event peer_dead "$1" '[a-z_]+'; }
+check "keepalive flow: the server is not declared dead" no_peer_dead ka
+check "keepalive flow: the device's own keepalives still work" \
+	bash -c "! grep -q error '$WORK/ka.cli'"
 
 # --- policy del -----------------------------------------------------------------
 check "policy del 1" tko policy del 1 >/dev/null
