@@ -243,7 +243,7 @@ check "policy add --forwarded --remote-port $P_KA --retries 2 --retry-interval 1
 	tko policy add --forwarded --remote-port $P_KA --idle 1 --interval 1 --retries 2 \
 	--retry-interval 1 >/dev/null
 check "keepalive flow: a session from the device's keepalive (started reason=policy)" \
-	wait_for 3 event started ka policy
+	wait_for 5 event started ka policy
 check "keepalive flow: tko's probes are answered" wait_for 6 answered ka 2
 no_peer_dead() { ! event peer_dead "$1" '[a-z_]+'; }
 check "keepalive flow: the server is not declared dead" no_peer_dead ka
