@@ -28,6 +28,18 @@ static __always_inline bool is_probe_answer(const struct pkt *p, const struct tk
 }
 
 /*
+ * The peer's answer to the endpoint's own zero-length keepalive, seen while
+ * LEARNING from a bare segment: a bare ACK at exactly RCV.NXT that
+ * acknowledges exactly one more than SND.NXT.
+ */
+static __always_inline bool is_keepalive_answer(const struct pkt *p, const struct tko_session *s)
+{
+	if ((p->flags & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACK)) != TH_ACK)
+		return false;
+	return p->payload_len == 0 && p->seq == s->tcp.rcv_nxt && p->ack == s->tcp.snd_nxt + 1;
+}
+
+/*
  * Remember the answer until the driver reports on its XDP_TX frames
  * (bpf/xdp_tx_report.bpf.c): if it drops them, the count is taken back.
  */
@@ -100,6 +112,19 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	if (!(s->have & TKO_HAVE_SEQ))
 		return XDP_PASS;	/* nothing to compare with yet: TC egress learns */
 
+	/*
+	 * A bare segment cannot tell TC egress a pure ACK (SEG.SEQ = SND.NXT)
+	 * from the endpoint's zero-length keepalive (SND.NXT - 1, RFC 1122
+	 * 4.2.3.6), and the first segment seen of an idle forwarded flow often
+	 * is one: learned one behind, tko's probes would be answered with an
+	 * ACK it does not recognise, and a live peer declared dead. The peer's
+	 * answer says which it was; the endpoint asked for it: it passes.
+	 */
+	if (s->state == TKO_LEARNING && is_keepalive_answer(&p, s)) {
+		s->tcp.snd_nxt = p.ack;
+		return XDP_PASS;
+	}
+
 	if (s->state == TKO_ACTIVE && is_peer_probe(&p, s)) {
 		__u32 ifindex = ctx->ingress_ifindex;
 		struct tko_iface *ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
@@ -139,13 +164,6 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	/* RFC 5961: only an exact RCV.NXT makes a RST, FIN or data segment
 	 * count; anything else may be off-path and changes nothing. */
 	in_seq = p.seq == s->tcp.rcv_nxt;
-	/* Learned from the endpoint's own zero-length keepalive (SEG.SEQ =
-	 * SND.NXT - 1, which looks like any pure ACK), SND.NXT is one short:
-	 * the peer's answer, in sequence and acknowledging exactly one more,
-	 * says so. A flow a policy picked up mid-life often starts that way. */
-	if (s->state == TKO_LEARNING && !(s->cfg.flags & TKO_F_STATE_GIVEN) &&
-	    p.flags == TH_ACK && !p.payload_len && in_seq && p.ack == s->tcp.snd_nxt + 1)
-		s->tcp.snd_nxt = p.ack;
 	if (p.flags & TH_RST) {
 		if (in_seq)
 			session_end(id, s, TKO_EV_INVALIDATED, TKO_R_RST_PEER);

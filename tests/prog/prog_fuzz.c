@@ -982,6 +982,14 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		return x_none(e, "consumed", XDP_DROP);
 	}
 
+	/* LEARNING: the answer to the endpoint's zero-length keepalive, which
+	 * TC egress took for a pure ACK: SND.NXT is one more */
+	if (b->state == TKO_LEARNING && core == F_ACK && p->payload_len == 0 && p->seq == rcv &&
+	    p->ack == snd + 1) {
+		e->s.tcp.snd_nxt = p->ack;
+		return x_none(e, "keepalive answer: SND.NXT learned", XDP_PASS);
+	}
+
 	/* RFC 5961 3.2: a RST counts only at exactly RCV.NXT */
 	if (p->flags & F_RST) {
 		if (p->seq == rcv)

@@ -19,6 +19,7 @@
 enum after {
 	A_SAME,		/* nothing changes (answer counters aside) */
 	A_TOUCHED,	/* only last_seen_ns moves: traffic on a non-ACTIVE session */
+	A_SND_PLUS1,	/* only SND.NXT moves, one on: the endpoint's keepalive answered */
 	A_SUSPENDED,	/* ACTIVE -> SUSPENDED + event (reason data_peer) */
 	A_GONE,		/* deleted + "invalidated" event */
 };
@@ -134,6 +135,24 @@ static const struct xdp_case cases[] = {
 	{ .name = "v4_probe_answer_seq_plus1", .prof = P_V4, .dseq = 1, .flags = F_ACK,
 	  IGNORED },
 	{ .name = "v4_probe_answer_learning", .prof = P_LEARNING, .flags = F_ACK, IGNORED },
+
+	/*
+	 * LEARNING from a bare segment that was the endpoint's zero-length
+	 * keepalive (SND.NXT - 1): the peer's answer acknowledges one more,
+	 * and passes on to the endpoint that asked for it.
+	 */
+	{ .name = "v4_learning_keepalive_answer", .prof = P_LEARNING, .dack = 1, .flags = F_ACK,
+	  IGNORED, .after = A_SND_PLUS1 },
+	{ .name = "v6_ts_learning_keepalive_answer", .prof = P_V6 | P_TS | P_LEARNING, .dack = 1,
+	  .flags = F_ACK, IGNORED, .after = A_SND_PLUS1 },
+	{ .name = "v4_learning_ack_plus2", .prof = P_LEARNING, .dack = 2, .flags = F_ACK,
+	  IGNORED },
+	{ .name = "v4_learning_ack_plus1_seq_plus1", .prof = P_LEARNING, .dseq = 1, .dack = 1,
+	  .flags = F_ACK, IGNORED },
+	{ .name = "v4_learning_ack_plus1_data", .prof = P_LEARNING, .dack = 1, .flags = F_ACK,
+	  .payload = 1, IGNORED, .off_path = true },
+	{ .name = "v4_learning_ack_plus1_fin", .prof = P_LEARNING, .dack = 1,
+	  .flags = F_FIN | F_ACK, IGNORED, .off_path = true },
 
 	/* not a keepalive of this session: passed, nothing changes */
 	{ .name = "v4_probe_seq_minus2", .prof = P_V4, .dseq = -2, .flags = F_ACK, IGNORED },
@@ -358,6 +377,8 @@ static void check_session_kept(const struct xdp_case *c, const struct tko_sessio
 		if (frame_ts)
 			tcp.ts_ecr = PEER_TSVAL;
 	}
+	if (c->after == A_SND_PLUS1)
+		tcp.snd_nxt++;
 	check_tcp_state(&s->tcp, &tcp);
 	check_counters(&s->cnt, &cnt);
 	CHECK_EQ(s->endpoint_probe, endpoint_probe, "endpoint_probe");
@@ -447,6 +468,7 @@ static void run_case(void **state)
 	switch (c->after) {
 	case A_SAME:
 	case A_TOUCHED:
+	case A_SND_PLUS1:
 		assert_true(h_lookup(&k, &after));
 		check_session_kept(c, &before, &after, spec.ts, t0, t1);
 		check_no_event(&k, ev0);
