@@ -192,7 +192,7 @@ __noinline int send_frame(struct __sk_buff *skb, __u32 id, __u32 reverse)
 	struct tko_session *s = session_get(id);
 	struct tko_carrier_state *c;
 	__u32 zero = 0;
-	int len;
+	int len, err;
 
 	if (!skb || !s)
 		return -1;
@@ -202,7 +202,12 @@ __noinline int send_frame(struct __sk_buff *skb, __u32 id, __u32 reverse)
 		return -1;
 	}
 	len = build_frame(buf, &s->key, s, reverse);
-	if (emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS_ : 0)) {
+	err = emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS_ : 0);
+	/* NET_XMIT_DROP/CN: the device's queue (or its peer's backlog, on a
+	 * veth) is full: the path is fine, the frame is for a later pass. */
+	if (err > 0)
+		return 1;
+	if (err) {
 		/* The interface went down or away: forget the path and let
 		 * the agent find the new one. */
 		s->have &= ~TKO_HAVE_L2;
@@ -290,17 +295,25 @@ static __always_inline void peer_dead(struct pass *P, __u32 id, struct tko_sessi
 /*
  * A probe now. One the device refused (no path, interface gone) counts as
  * lost: the peer cannot be reached that way, and enough of them mean it is
- * dead. One not sent yet because the pass ran out of budget never counts.
+ * dead. One not sent yet because the pass ran out of budget never counts,
+ * nor one the device's full queue did not take: that is tko's own burst,
+ * not the peer; the pass stops there (the device is full), and the probe
+ * leaves with the next (false).
  */
-static __always_inline void probe(struct pass *P, __u32 id, struct tko_session *s, __u64 due)
+static __always_inline bool probe(struct pass *P, __u32 id, struct tko_session *s, __u64 due)
 {
 	int err = send_frame(P->skb, id, 0);
 
+	if (err > 0) {
+		stat_inc(TKO_ST_PROBES_DEFERRED);
+		P->budget = 0;
+		return false;
+	}
 	s->probe_ns = P->now;
 	s->cnt.unanswered++;
 	if (err) {
 		stat_inc(TKO_ST_EMIT_ERRORS);
-		return;
+		return true;	/* lost, as far as the peer goes */
 	}
 	__sync_fetch_and_add(&s->cnt.probes_sent, 1);
 	stat_inc(TKO_ST_PROBES_SENT);
@@ -308,6 +321,7 @@ static __always_inline void probe(struct pass *P, __u32 id, struct tko_session *
 		s->cnt.probes_late++;
 		stat_inc(TKO_ST_PROBES_LATE);
 	}
+	return true;
 }
 
 /*
@@ -352,8 +366,8 @@ static __always_inline void run(struct pass *P, struct tko_wheel_clock *w, __u32
 		s->next_ns = P->now;
 		session_event(id, type, TKO_R_IDLE);
 	}
-	probe(P, id, s, due);
-	file_at(P, w, id, s, session_deadline(s));
+	/* Deferred: filed for the next tick, its deadline (and lateness) kept. */
+	file_at(P, w, id, s, probe(P, id, s, due) ? session_deadline(s) : due);
 }
 
 /* 1. One request of the other programs. */

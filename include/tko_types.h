@@ -348,6 +348,7 @@ enum tko_stat {
 	TKO_ST_ANSWERS_LOST,		/* XDP_TX answers the driver dropped (uncounted above) */
 	TKO_ST_ANSWER_ERRORS,		/* TC answers the device did not take */
 	TKO_ST_FLOWS_TRACKED,		/* forwarded flows a policy made sessions */
+	TKO_ST_PROBES_DEFERRED,		/* a device's full queue refused them: sent later */
 	TKO_ST_MAX,
 };
 

@@ -83,6 +83,9 @@ static const struct {
 		"Answers from TC ingress the device did not take." },
 	[TKO_ST_FLOWS_TRACKED] = { "policy_flows",
 		"Forwarded flows a forwarded policy made sessions." },
+	[TKO_ST_PROBES_DEFERRED] = { "probes_deferred",
+		"Probes a device's full queue did not take, sent at a later pass (neither "
+		"sent nor unanswered)." },
 };
 _Static_assert(sizeof(stats) / sizeof(stats[0]) == TKO_ST_MAX, "a counter without a name");
 
