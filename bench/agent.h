@@ -8,6 +8,7 @@
 #define TKO_BENCH_AGENT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "common.h"
 
@@ -17,13 +18,30 @@ struct agent {
 	char pin_dir[256];
 };
 
+/* The agent's default tick (--tick-ms not given). */
+#define AGENT_TICK_DEFAULT 0
+
 /*
- * Start `tko agent --iface IFACE --tick-ms TICK --max-sessions MAX` in
- * namespace ns, pins in o->pin_dir plus a suffix; returns once it pinned
- * its datapath. capture: read its events from a->out_fd (else discarded).
+ * Start `tko agent --iface IFACE [--tick-ms TICK] --max-sessions MAX` in
+ * namespace ns, pins in o->pin_dir plus a suffix; returns once it said
+ * "ready" (its stderr goes to WORK/agent.err). capture: read its events
+ * from a->out_fd (else discarded).
  */
 void agent_start(struct agent *a, const struct opts *o, const char *ns, const char *iface,
 		 unsigned int tick_ms, unsigned int max_sessions, bool capture);
-void agent_stop(struct agent *a);
+/*
+ * SIGTERM (it stops every session, reporting each), SIGKILL after limit_s
+ * seconds; returns how long it took in seconds. A killed agent's pins are
+ * removed here (its attachments go with the namespace).
+ */
+double agent_stop_within(struct agent *a, unsigned int limit_s);
+void agent_stop(struct agent *a);	/* within 60 s */
+
+/*
+ * Kernel memory of the datapath pinned in pin_dir: the memlock (what the
+ * kernel charges, /proc/self/fdinfo) of every map pinned there or used by a
+ * program pinned there (directly or through a pinned link), each once.
+ */
+uint64_t datapath_memlock(const char *pin_dir, int *nmaps);
 
 #endif /* TKO_BENCH_AGENT_H */

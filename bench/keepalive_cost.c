@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 	h = bench_helpers__open_and_load();
 	if (!h)
 		die("cannot load the helper BPF object");
-	peer = peer_attach(o.ns_b, -1);
+	peer = peer_attach(o.ns_b, NULL);
 	nn = o.quick ? 2 : 3;
 	for (size_t i = 0; i < nn; i++)
 		one_n(&o, (o.quick ? quick : full)[i], h, i + 1 == nn);
