@@ -9,14 +9,23 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <bpf/bpf.h>
 
 #include "agent.h"
 #include "loader.h"
 
-/* Whether file holds the line `needle` (a whole read: the file is small). */
-static bool file_has(const char *path, const char *needle)
+/* The size of a file, 0 if absent. */
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : st.st_size;
+}
+
+/* Whether file holds `needle` after offset from (a whole read: lines are few). */
+static bool file_has(const char *path, off_t from, const char *needle)
 {
 	static char buf[1 << 20];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -24,11 +33,7 @@ static bool file_has(const char *path, const char *needle)
 
 	if (fd < 0)
 		return false;
-	/* The end of the file: the agent of interest is the last one to write. */
-	off_t size = lseek(fd, 0, SEEK_END);
-
-	lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = pread(fd, buf, sizeof(buf) - 1, from);
 	close(fd);
 	if (n <= 0)
 		return false;
@@ -43,6 +48,7 @@ void agent_start(struct agent *a, const struct opts *o, const char *ns, const ch
 	char tko[512], tick[16], max[16], errlog[512], ready[300];
 	int pfd[2] = { -1, -1 };
 	uint64_t deadline;
+	off_t from;
 
 	memset(a, 0, sizeof(*a));
 	a->out_fd = -1;
@@ -54,6 +60,7 @@ void agent_start(struct agent *a, const struct opts *o, const char *ns, const ch
 	snprintf(errlog, sizeof(errlog), "%s/agent.err", o->work);
 	if (capture && pipe2(pfd, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
+	from = file_size(errlog);
 
 	a->pid = fork();
 	if (a->pid < 0)
@@ -81,7 +88,7 @@ void agent_start(struct agent *a, const struct opts *o, const char *ns, const ch
 	/* Ready once it says so: attached, the carrier running, pins made. */
 	snprintf(ready, sizeof(ready), "tko: ready: pins in %s,", a->pin_dir);
 	deadline = now_ns() + 60 * NSEC_PER_SEC;
-	while (!file_has(errlog, ready)) {
+	while (!file_has(errlog, from, ready)) {
 		if (waitpid(a->pid, NULL, WNOHANG) == a->pid || now_ns() > deadline) {
 			a->pid = 0;
 			die("the agent did not start (see %s)", errlog);
@@ -224,4 +231,42 @@ uint64_t datapath_memlock(const char *pin_dir, int *nmaps)
 	}
 	*nmaps = maps.n;
 	return sum;
+}
+
+void dev_drops(pid_t pid, const char *ns, const char *ifname, struct dev_drops *d)
+{
+	char path[64], line[512], name[64], cmd[300];
+	unsigned long long v[16];
+	FILE *f;
+
+	d->rx = d->tx = d->qdisc = -1;
+	snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (!colon || sscanf(line, " %63[^:]", name) != 1 || strcmp(name, ifname))
+			continue;
+		/* rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs drop */
+		if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
+			   &v[10], &v[11]) == 12) {
+			d->rx = (long long)v[3];
+			d->tx = (long long)v[11];
+		}
+	}
+	if (f)
+		fclose(f);
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s tc -s qdisc show dev %s root 2>/dev/null", ns,
+		 ifname);
+	f = popen(cmd, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "(dropped ");
+		long long q;
+
+		if (p && sscanf(p, "(dropped %lld", &q) == 1)
+			d->qdisc = (d->qdisc < 0 ? 0 : d->qdisc) + q;
+	}
+	if (f)
+		pclose(f);
 }

@@ -44,4 +44,15 @@ void agent_stop(struct agent *a);	/* within 60 s */
  */
 uint64_t datapath_memlock(const char *pin_dir, int *nmaps);
 
+/*
+ * Drops of device ifname in the network namespace of process pid: its
+ * receive and transmit drops (/proc/PID/net/dev: for a veth, rx counts
+ * the frames its peer could not hand it, tx those it could not hand its
+ * peer) and its root qdisc's drops (tc -s), -1 where unknown.
+ */
+struct dev_drops {
+	long long rx, tx, qdisc;
+};
+void dev_drops(pid_t pid, const char *ns, const char *ifname, struct dev_drops *d);
+
 #endif /* TKO_BENCH_AGENT_H */

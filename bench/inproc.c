@@ -226,7 +226,7 @@ int bench_start_batch(struct tko *t, uint32_t first, uint32_t n, const struct tk
 
 		a->key = bench_key(first + i);
 		a->cfg = *cfg;
-		a->cfg.idle_s = 1 + (first + i) % spread;
+		a->cfg.idle_s = spread ? 1 + (first + i) % spread : cfg->idle_s;
 		a->cfg.flags |= TKO_F_STATE_GIVEN;
 		a->tcp = (struct tko_tcp_state){ .snd_nxt = 1000 + first + i, .rcv_nxt = 2000,
 						 .window = 502 };

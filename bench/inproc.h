@@ -70,7 +70,8 @@ uint64_t inproc_stat(struct inproc *p, uint32_t idx);
 /*
  * Through libtko (struct tko: an agent's pins), with state handed over:
  * session i alone, or sessions first..first+n-1 (n <= TKO_BATCH_MAX) in one
- * tko_session_start_batch(), idle times 1 + i % spread s. A refusal is
+ * tko_session_start_batch(), idle times 1 + i % spread s (spread 0: cfg's
+ * for all). A refusal is
  * returned; -ENOMEM (not expected: starting allocates nothing) is retried
  * after 100 us and counted in *enomem.
  */

@@ -184,10 +184,62 @@ static double install(struct tko *t, uint32_t from, uint32_t to, bool batched,
 	return (to - from) / ((now_ns() - t0) / 1e9);
 }
 
+/*
+ * Sessions [0, n) started over `over_s` seconds, TKO_BATCH_MAX per call at
+ * even intervals, each ACTIVE (and probing) 1 s after its start: the probes
+ * are spread evenly over the interval, as those of sessions started at
+ * random times would be. (Started as fast as possible, sessions started in
+ * the same tick share that tick's pass for ever: see docs/performance.md.)
+ */
+static void install_paced(struct tko *t, uint32_t n, const struct tko_config *cfg,
+			  uint32_t over_s)
+{
+	uint32_t batches = (n + TKO_BATCH_MAX - 1) / TKO_BATCH_MAX;
+	uint64_t t0 = now_ns(), enomem = 0;
+	struct tko_config c = *cfg;
+	int err;
+
+	for (uint32_t j = 0; j < batches; j++) {
+		uint32_t first = j * TKO_BATCH_MAX, k = n - first < TKO_BATCH_MAX ? n - first :
+						       TKO_BATCH_MAX;
+
+		sleep_until_ns(t0 + (uint64_t)j * over_s * NSEC_PER_SEC / batches);
+		if ((err = bench_start_batch(t, first, k, &c, 1, &enomem)))
+			die("tko_session_start_batch %u: %s", first, strerror(-err));
+	}
+	progress("%u sessions started over %.1f s (%u s asked)", n, (now_ns() - t0) / 1e9, over_s);
+}
+
+/* The installs measured: a table of n, filled as fast as libtko goes. */
+static void install_rates(const struct opts *o, uint32_t n, const struct tko_config *cfg,
+			  uint32_t spread)
+{
+	uint64_t enomem = 0;
+	struct agent a;
+	struct tko *t;
+	uint32_t half = n / 2;
+	double rate;
+	int err;
+
+	agent_start(&a, o, o->ns_a, BENCH_ENDPOINT_IF, AGENT_TICK_DEFAULT, n, false);
+	if ((err = tko_open(a.pin_dir, &t)))
+		die("tko_open: %s", strerror(-err));
+	rate = install(t, 0, half, false, cfg, spread, &enomem);
+	progress("%u sessions started one by one through libtko: %.0f/s", half, rate);
+	result("scale.installs_per_s", rate);
+	rate = install(t, half, n, true, cfg, spread, &enomem);
+	progress("%u sessions started %d per tko_session_start_batch(): %.0f/s", n - half,
+		 TKO_BATCH_MAX, rate);
+	result("scale.installs_per_s_batched", rate);
+	result("scale.installs_enomem_retries", (double)enomem);
+	tko_close(t);
+	progress("agent stopped (ending %u sessions) in %.1f s", n, agent_stop_within(&a, 300));
+}
+
 /* One run; true if it held its n sessions. */
 static bool one_run(const struct opts *o, struct bench_peer *peer, const struct run *r)
 {
-	uint64_t enomem = 0, idle_busy = 0, bpf_ns0 = 0, bpf_ns1 = 0, peer_ns0 = 0, peer_ns1 = 0;
+	uint64_t idle_busy = 0, bpf_ns0 = 0, bpf_ns1 = 0, peer_ns0 = 0, peer_ns1 = 0;
 	struct tko_config cfg = { .interval_s = r->interval, .retry_interval_s = r->interval,
 				  .retries = 5 };
 	uint32_t *sent0 = calloc(r->n, sizeof(*sent0));
@@ -196,13 +248,15 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 	struct agent a;
 	struct stats st;
 	struct tko *t;
-	double *pct = calloc(r->slices, sizeof(double)), rate;
+	double *pct = calloc(r->slices, sizeof(double));
 	int stats_fd = -1, sessions_fd, err, nmaps;
 	char path[512];
 	bool held;
 
 	if (!sent0 || !pct)
 		die("out of memory");
+	if (r->steady)
+		install_rates(o, r->n, &cfg, r->interval);
 	progress("%u sessions every %u s: starting the agent (table of %u)", r->n, r->interval,
 		 r->n);
 	agent_start(&a, o, o->ns_a, BENCH_ENDPOINT_IF, AGENT_TICK_DEFAULT, r->n, false);
@@ -222,25 +276,11 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 		progress("agent idle: %.2f%% of one core in softirq on the machine "
 			 "(%.0f%% busy in all)", idle_busy / 1e7,
 			 (double)(s1.cpu.busy_ns - s0.cpu.busy_ns) / 5 / 1e7);
-		uint32_t half = r->n / 2;
-
-		rate = install(t, 0, half, false, &cfg, r->interval, &enomem);
-		progress("%u sessions started one by one through libtko: %.0f/s", half, rate);
-		result("scale.installs_per_s", rate);
-		rate = install(t, half, r->n, true, &cfg, r->interval, &enomem);
-		progress("%u sessions started %d per tko_session_start_batch(): %.0f/s",
-			 r->n - half, TKO_BATCH_MAX, rate);
-		result("scale.installs_per_s_batched", rate);
-		result("scale.installs_enomem_retries", (double)enomem);
-	} else {
-		rate = install(t, 0, r->n, true, &cfg, r->interval, &enomem);
-		progress("%u sessions started %d per tko_session_start_batch(): %.0f/s", r->n,
-			 TKO_BATCH_MAX, rate);
-		result("scale.active_installs_per_s_batched", rate);
 	}
+	install_paced(t, r->n, &cfg, r->interval);
 
 	/* Every session becomes ACTIVE once its idle time passed (and probes). */
-	uint64_t deadline = now_ns() + (uint64_t)(r->interval + 60) * NSEC_PER_SEC, got;
+	uint64_t deadline = now_ns() + 60 * NSEC_PER_SEC, got;
 
 	while ((got = offloaded(t)) < r->n && now_ns() < deadline)
 		sleep_ns(500 * 1000 * 1000);
@@ -255,6 +295,9 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		bpf_ns0 = prog_run_ns(a.pin_dir, peer, &peer_ns0);
 	}
+	struct dev_drops d0, d1;
+
+	dev_drops(a.pid, o->ns_a, BENCH_ENDPOINT_IF, &d0);
 	snap(&s0, t, a.pid);
 	prev = s0;
 	for (uint32_t k = 0; k < r->slices; k++) {
@@ -267,6 +310,7 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 		prev = cur;
 	}
 	s1 = cur;
+	dev_drops(a.pid, o->ns_a, BENCH_ENDPOINT_IF, &d1);
 	if (r->steady) {
 		bpf_ns1 = prog_run_ns(a.pin_dir, peer, &peer_ns1);
 		if (stats_fd >= 0)
@@ -291,6 +335,9 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 		 sent / dt, (unsigned long long)answered, (unsigned long long)late,
 		 (unsigned long long)errs, (unsigned long long)dead, (unsigned long long)passes,
 		 (unsigned long long)backlog);
+	progress("%s during the window: %lld frames its peer could not hand it (answers), %lld it "
+		 "could not hand its peer, %lld dropped by its qdisc", BENCH_ENDPOINT_IF,
+		 d1.rx - d0.rx, d1.tx - d0.tx, d1.qdisc - d0.qdisc);
 	progress("sessions: %llu ACTIVE, %llu probed during the window, %llu probes never "
 		 "answered, %llu in flight: %s", (unsigned long long)w1.active,
 		 (unsigned long long)w1.probed, (unsigned long long)w1.lost,
@@ -319,6 +366,9 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 	RUN_RESULT("probed_in_window", w1.probed);
 	RUN_RESULT("lost", w1.lost);
 	RUN_RESULT("memlock_bytes", memlock);
+	RUN_RESULT("dev_rx_drops", d1.rx - d0.rx);
+	RUN_RESULT("dev_tx_drops", d1.tx - d0.tx);
+	RUN_RESULT("qdisc_drops", d1.qdisc - d0.qdisc);
 	RUN_RESULT("held", held);
 #undef RUN_RESULT
 
