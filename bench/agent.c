@@ -14,7 +14,6 @@
 #include <bpf/bpf.h>
 
 #include "agent.h"
-#include "loader.h"
 
 /* The size of a file, 0 if absent. */
 static off_t file_size(const char *path)
@@ -55,6 +54,8 @@ void agent_start(struct agent *a, const struct opts *o, const char *ns, const ch
 	/* A fresh pin directory each time: an agent refuses pins it did not make. */
 	snprintf(a->pin_dir, sizeof(a->pin_dir), "%s-%d", o->pin_dir, seq++);
 	snprintf(tko, sizeof(tko), "%s/tko", o->build);
+	snprintf(a->tko, sizeof(a->tko), "%s", tko);
+	snprintf(a->ns, sizeof(a->ns), "%s", ns);
 	snprintf(tick, sizeof(tick), "%u", tick_ms);
 	snprintf(max, sizeof(max), "%u", max_sessions);
 	snprintf(errlog, sizeof(errlog), "%s/agent.err", o->work);
@@ -97,6 +98,27 @@ void agent_start(struct agent *a, const struct opts *o, const char *ns, const ch
 	}
 }
 
+/* `tko unload --pin-dir` in the agent's namespace: what a killed agent left. */
+static void unload(const struct agent *a)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		netns_enter(a->ns);
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(a->tko, "tko", "unload", "--pin-dir", a->pin_dir, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		progress("tko unload --pin-dir %s failed", a->pin_dir);
+}
+
 double agent_stop_within(struct agent *a, unsigned int limit_s)
 {
 	uint64_t t0 = now_ns(), deadline = t0 + limit_s * NSEC_PER_SEC;
@@ -108,10 +130,11 @@ double agent_stop_within(struct agent *a, unsigned int limit_s)
 	/* It stops every session first (their handoff events): give it time. */
 	while (waitpid(a->pid, &status, WNOHANG) != a->pid) {
 		if (now_ns() > deadline) {
-			progress("the agent did not stop within %u s: killed", limit_s);
+			progress("the agent did not stop within %u s: killed, `tko unload` cleans up",
+				 limit_s);
 			kill(a->pid, SIGKILL);
 			waitpid(a->pid, &status, 0);
-			tko_bpf_unpin(a->pin_dir);
+			unload(a);
 			break;
 		}
 		sleep_ns(20 * 1000 * 1000);

@@ -16,6 +16,8 @@ struct agent {
 	pid_t pid;
 	int out_fd;		/* its stdout (events, one per line), if captured */
 	char pin_dir[256];
+	char tko[512];		/* the binary, for `tko unload` */
+	char ns[128];
 };
 
 /* The agent's default tick (--tick-ms not given). */
@@ -31,8 +33,11 @@ void agent_start(struct agent *a, const struct opts *o, const char *ns, const ch
 		 unsigned int tick_ms, unsigned int max_sessions, bool capture);
 /*
  * SIGTERM (it stops every session, reporting each), SIGKILL after limit_s
- * seconds; returns how long it took in seconds. A killed agent's pins are
- * removed here (its attachments go with the namespace).
+ * seconds; returns how long it took in seconds. What a killed agent leaves
+ * (attachments, the carrier, pins) is removed with `tko unload` in its
+ * namespace: the carrier frame it left circulating would otherwise keep the
+ * namespace, and the whole datapath with it, alive after run.sh deletes it
+ * (docs/performance.md, caveats).
  */
 double agent_stop_within(struct agent *a, unsigned int limit_s);
 void agent_stop(struct agent *a);	/* within 60 s */

@@ -160,30 +160,6 @@ static uint64_t offloaded(struct tko *t)
 	return ev[TKO_EV_OFFLOADED * TKO_REASONS_MAX + TKO_R_IDLE];
 }
 
-static double install(struct tko *t, uint32_t from, uint32_t to, bool batched,
-		      const struct tko_config *cfg, uint32_t spread, uint64_t *enomem)
-{
-	uint64_t t0 = now_ns();
-	struct tko_config c = *cfg;
-	int err;
-
-	for (uint32_t i = from; i < to;) {
-		if (batched) {
-			uint32_t k = to - i < TKO_BATCH_MAX ? to - i : TKO_BATCH_MAX;
-
-			if ((err = bench_start_batch(t, i, k, cfg, spread, enomem)))
-				die("tko_session_start_batch %u: %s", i, strerror(-err));
-			i += k;
-		} else {
-			c.idle_s = 1 + i % spread;
-			if ((err = bench_start_retrying(t, i, &c, enomem)))
-				die("tko_session_start %u: %s", i, strerror(-err));
-			i++;
-		}
-	}
-	return (to - from) / ((now_ns() - t0) / 1e9);
-}
-
 /*
  * Sessions [0, n) started over `over_s` seconds, TKO_BATCH_MAX per call at
  * even intervals, each ACTIVE (and probing) 1 s after its start: the probes
@@ -210,32 +186,6 @@ static void install_paced(struct tko *t, uint32_t n, const struct tko_config *cf
 	progress("%u sessions started over %.1f s (%u s asked)", n, (now_ns() - t0) / 1e9, over_s);
 }
 
-/* The installs measured: a table of n, filled as fast as libtko goes. */
-static void install_rates(const struct opts *o, uint32_t n, const struct tko_config *cfg,
-			  uint32_t spread)
-{
-	uint64_t enomem = 0;
-	struct agent a;
-	struct tko *t;
-	uint32_t half = n / 2;
-	double rate;
-	int err;
-
-	agent_start(&a, o, o->ns_a, BENCH_ENDPOINT_IF, AGENT_TICK_DEFAULT, n, false);
-	if ((err = tko_open(a.pin_dir, &t)))
-		die("tko_open: %s", strerror(-err));
-	rate = install(t, 0, half, false, cfg, spread, &enomem);
-	progress("%u sessions started one by one through libtko: %.0f/s", half, rate);
-	result("scale.installs_per_s", rate);
-	rate = install(t, half, n, true, cfg, spread, &enomem);
-	progress("%u sessions started %d per tko_session_start_batch(): %.0f/s", n - half,
-		 TKO_BATCH_MAX, rate);
-	result("scale.installs_per_s_batched", rate);
-	result("scale.installs_enomem_retries", (double)enomem);
-	tko_close(t);
-	progress("agent stopped (ending %u sessions) in %.1f s", n, agent_stop_within(&a, 300));
-}
-
 /* One run; true if it held its n sessions. */
 static bool one_run(const struct opts *o, struct bench_peer *peer, const struct run *r)
 {
@@ -255,8 +205,6 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 
 	if (!sent0 || !pct)
 		die("out of memory");
-	if (r->steady)
-		install_rates(o, r->n, &cfg, r->interval);
 	progress("%u sessions every %u s: starting the agent (table of %u)", r->n, r->interval,
 		 r->n);
 	agent_start(&a, o, o->ns_a, BENCH_ENDPOINT_IF, AGENT_TICK_DEFAULT, r->n, false);
@@ -270,12 +218,12 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 	if (r->steady) {
 		/* The machine with the agent idle: what the sessions add is the rest. */
 		snap(&s0, t, a.pid);
-		sleep_ns(5 * NSEC_PER_SEC);
+		sleep_ns(4 * NSEC_PER_SEC);
 		snap(&s1, t, a.pid);
-		idle_busy = (s1.cpu.softirq_ns - s0.cpu.softirq_ns) / 5;
+		idle_busy = (s1.cpu.softirq_ns - s0.cpu.softirq_ns) / 4;
 		progress("agent idle: %.2f%% of one core in softirq on the machine "
 			 "(%.0f%% busy in all)", idle_busy / 1e7,
-			 (double)(s1.cpu.busy_ns - s0.cpu.busy_ns) / 5 / 1e7);
+			 (double)(s1.cpu.busy_ns - s0.cpu.busy_ns) / 4 / 1e7);
 	}
 	install_paced(t, r->n, &cfg, r->interval);
 
