@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 	if (!o.ns_a || !o.ns_b)
 		die("--ns-a and --ns-b are required");
 	reps = o.quick ? 3 : 7;
-	secs = o.quick ? 2 : 3;
+	secs = o.quick ? 1 : 3;
 	inet_pton(AF_INET, BENCH_ENDPOINT_ADDR, &ea);
 	inet_pton(AF_INET, BENCH_PEER_ADDR, &pa);
 	conns_open(&cs, NCONNS, o.ns_a, o.ns_b, ea, pa);

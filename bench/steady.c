@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Metric 3 (installs, steady state, the most sessions kept alive at once)
- * and metric 5 (wakeups), with the real agent at its default tick.
+ * Metric 3 (steady state, the most sessions kept alive at once, their
+ * memory) and metric 5 (wakeups), with the real agent at its default tick.
  *
- * A run: the agent in the endpoint namespace on e0, its table sized for
- * the run's N sessions (--max-sessions N); N sessions started through
- * libtko, handed over with their state, their idle times spread over one
- * interval so that the probes are spread evenly; every session probes every
+ * A run: the agent in the endpoint namespace on e0 (a transmit queue deep
+ * enough for the carrier's bursts, run.sh), its table sized for the run's
+ * N sessions (--max-sessions N); N sessions started through libtko in
+ * batches, handed over with their state, their starts spread evenly over
+ * one interval so that the probes are; every session probes every
  * interval. The simulated peer on p0 answers each probe, and tko's XDP
  * consumes the answers: the full keepalive loop, the agent asleep.
  * Once every session is ACTIVE (the "offloaded" events counted), a window of
@@ -28,13 +29,13 @@
  * median and spread over slices. Also, noise-free but partial: the run
  * time of tko's BPF programs per keepalive (BPF run-time statistics,
  * enabled for the window). Wakeups: the agent's context switches over the
- * window, per 1000 keepalives (tko's probes sent).
- * Installs: the first half of the steady-state run's sessions one
- * tko_session_start() each, the second half TKO_BATCH_MAX per
- * tko_session_start_batch().
+ * window, per 1000 keepalives (tko's probes sent). (Install rates are
+ * measured by bench/clock.c, where sessions are started as fast as libtko
+ * goes.)
  *
  * Full: the steady state with 10^6 sessions every 60 s, then 10^7 every
- * 60 s (all batched). Quick: one run, 10^6 sessions every 10 s.
+ * 60 s (5 x 10^6, then 2 x 10^6 if that is not held). Quick: one run, 10^6
+ * sessions every 10 s.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -95,7 +96,7 @@ static uint64_t prog_run_ns(const char *pin_dir, struct bench_peer *peer, uint64
 struct run {
 	uint32_t n, interval;
 	uint32_t slices, slice_s;	/* the window */
-	bool steady;		/* the steady-state run: installs, CPU, wakeups */
+	bool steady;		/* the steady-state run: CPU, wakeups */
 };
 
 /* What the sessions' own counters say, read from the table. */
@@ -234,7 +235,7 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 		sleep_ns(500 * 1000 * 1000);
 	if (got < r->n)
 		progress("only %llu of %u sessions became ACTIVE", (unsigned long long)got, r->n);
-	sleep_ns(2 * NSEC_PER_SEC);	/* the last ones' first probes answered */
+	sleep_ns(NSEC_PER_SEC);	/* the last ones' first probes answered */
 
 	walk(t, sessions_fd, r->n, sent0, NULL, &w0);
 	progress("window: %u x %u s; %llu sessions ACTIVE, %llu probes lost so far", r->slices,
@@ -387,8 +388,14 @@ int main(int argc, char **argv)
 				 .steady = true };
 
 		one_run(&o, peer, &r);
-		r = (struct run){ .n = 10000000, .interval = 60, .slices = 1, .slice_s = 60 };
-		one_run(&o, peer, &r);
+		/* The most held: 10^7, or less if that fails (said and kept). */
+		static const uint32_t large[] = { 10000000, 5000000, 2000000 };
+
+		for (size_t i = 0; i < sizeof(large) / sizeof(large[0]); i++) {
+			r = (struct run){ .n = large[i], .interval = 60, .slices = 1, .slice_s = 60 };
+			if (one_run(&o, peer, &r))
+				break;
+		}
 	}
 	peer_detach(peer);
 	return 0;
