@@ -105,13 +105,15 @@ struct walk {
 };
 
 /*
- * Read every entry: *sent (if not NULL) gets each session's probes_sent;
- * against before (if not NULL), whether each probed since. A session's
- * probes unanswered for longer than a second are lost (the peer answers in
- * microseconds); one probe younger than that may be in flight.
+ * Read every entry, once the window is over: each session's state, whether
+ * its last probe left after `since` (the window's start), and whether every
+ * probe it ever sent was answered. A probe unanswered for longer than a
+ * second is lost (the peer answers in microseconds); one younger than that
+ * may be in flight. (Reading 10^7 entries takes seconds of one CPU: done
+ * before the window, it delayed carrier passes, whose sessions then stayed
+ * bunched in one tick; see docs/performance.md.)
  */
-static void walk(struct tko *t, int sessions_fd, uint32_t n, uint32_t *sent,
-		 const uint32_t *before, struct walk *w)
+static void walk(int sessions_fd, uint32_t n, uint64_t since, struct walk *w)
 {
 	enum { CHUNK = 4096 };
 	static struct tko_session vals[CHUNK];
@@ -130,26 +132,25 @@ static void walk(struct tko *t, int sessions_fd, uint32_t n, uint32_t *sent,
 			die("cannot read the session table: %s", strerror(-err));
 		for (__u32 i = 0; i < k; i++) {
 			const struct tko_session *s = &vals[i];
-			__u32 id = keys[i], owed;
+			__u32 owed;
 
-			if (id >= n)
-				continue;
-			if (s->state != TKO_ACTIVE)
+			if (keys[i] >= n || s->state != TKO_ACTIVE)
 				continue;
 			w->active++;
+			/* Sent and not answered, or not sent at all (refused by
+			 * the device: counted unanswered, not sent). */
 			owed = s->cnt.probes_sent - s->cnt.probes_answered;
+			if (s->cnt.unanswered > owed)
+				owed = s->cnt.unanswered;
 			if (owed == 1 && s->cnt.unanswered == 1 && now - s->probe_ns < NSEC_PER_SEC)
 				w->inflight++;
 			else
 				w->lost += owed;
-			if (sent)
-				sent[id] = s->cnt.probes_sent;
-			if (before && s->cnt.probes_sent != before[id])
+			if (s->probe_ns >= since)
 				w->probed++;
 		}
 		in = &batch;
 	} while (!err && k);
-	(void)t;
 }
 
 static uint64_t offloaded(struct tko *t)
@@ -193,9 +194,8 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 	uint64_t idle_busy = 0, bpf_ns0 = 0, bpf_ns1 = 0, peer_ns0 = 0, peer_ns1 = 0;
 	struct tko_config cfg = { .interval_s = r->interval, .retry_interval_s = r->interval,
 				  .retries = 5 };
-	uint32_t *sent0 = calloc(r->n, sizeof(*sent0));
 	struct snap s0, s1, prev, cur;
-	struct walk w0, w1;
+	struct walk w1;
 	struct agent a;
 	struct stats st;
 	struct tko *t;
@@ -204,7 +204,7 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 	char path[512];
 	bool held;
 
-	if (!sent0 || !pct)
+	if (!pct)
 		die("out of memory");
 	progress("%u sessions every %u s: starting the agent (table of %u)", r->n, r->interval,
 		 r->n);
@@ -237,9 +237,8 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 		progress("only %llu of %u sessions became ACTIVE", (unsigned long long)got, r->n);
 	sleep_ns(NSEC_PER_SEC);	/* the last ones' first probes answered */
 
-	walk(t, sessions_fd, r->n, sent0, NULL, &w0);
-	progress("window: %u x %u s; %llu sessions ACTIVE, %llu probes lost so far", r->slices,
-		 r->slice_s, (unsigned long long)w0.active, (unsigned long long)w0.lost);
+	progress("window: %u x %u s; %llu sessions became ACTIVE", r->slices, r->slice_s,
+		 (unsigned long long)got);
 	if (r->steady) {
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		bpf_ns0 = prog_run_ns(a.pin_dir, peer, &peer_ns0);
@@ -256,6 +255,14 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 		double busy = (double)(cur.cpu.softirq_ns - prev.cpu.softirq_ns) - idle_busy * dt;
 
 		pct[k] = busy / dt / 1e7;
+		if (delta(&prev, &cur, TKO_ST_EMIT_ERRORS) || delta(&prev, &cur, TKO_ST_BACKLOG))
+			progress("  slice %u: %llu probes sent, %llu refused by the device, %llu "
+				 "passes with work left, machine %.0f%% busy", k,
+				 (unsigned long long)delta(&prev, &cur, TKO_ST_PROBES_SENT),
+				 (unsigned long long)delta(&prev, &cur, TKO_ST_EMIT_ERRORS),
+				 (unsigned long long)delta(&prev, &cur, TKO_ST_BACKLOG),
+				 (double)(cur.cpu.busy_ns - prev.cpu.busy_ns) /
+					 (double)(cur.cpu.total_ns - prev.cpu.total_ns) * 100);
 		prev = cur;
 	}
 	s1 = cur;
@@ -265,7 +272,7 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 		if (stats_fd >= 0)
 			close(stats_fd);
 	}
-	walk(t, sessions_fd, r->n, NULL, sent0, &w1);
+	walk(sessions_fd, r->n, s0.t, &w1);
 
 	uint64_t sent = delta(&s0, &s1, TKO_ST_PROBES_SENT);
 	uint64_t answered = delta(&s0, &s1, TKO_ST_PROBES_ANSWERED);
@@ -362,7 +369,6 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 	close(sessions_fd);
 	tko_close(t);
 	progress("agent stopped in %.1f s", agent_stop_within(&a, 300));
-	free(sent0);
 	free(pct);
 	return held;
 }
@@ -392,7 +398,7 @@ int main(int argc, char **argv)
 		static const uint32_t large[] = { 10000000, 5000000, 2000000 };
 
 		for (size_t i = 0; i < sizeof(large) / sizeof(large[0]); i++) {
-			r = (struct run){ .n = large[i], .interval = 60, .slices = 1, .slice_s = 60 };
+			r = (struct run){ .n = large[i], .interval = 60, .slices = 6, .slice_s = 10 };
 			if (one_run(&o, peer, &r))
 				break;
 		}
