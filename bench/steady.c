@@ -124,12 +124,13 @@ static void walk(int sessions_fd, uint32_t n, uint64_t since, struct walk *w)
 
 	memset(w, 0, sizeof(*w));
 	do {
-		uint64_t now = now_ns();
+		uint64_t now;
 
 		k = CHUNK;
 		err = bpf_map_lookup_batch(sessions_fd, in, &batch, keys, vals, &k, NULL);
 		if (err && err != -ENOENT)
 			die("cannot read the session table: %s", strerror(-err));
+		now = now_ns();	/* after the read: no entry read is newer */
 		for (__u32 i = 0; i < k; i++) {
 			const struct tko_session *s = &vals[i];
 			__u32 owed;
@@ -142,7 +143,7 @@ static void walk(int sessions_fd, uint32_t n, uint64_t since, struct walk *w)
 			owed = s->cnt.probes_sent - s->cnt.probes_answered;
 			if (s->cnt.unanswered > owed)
 				owed = s->cnt.unanswered;
-			if (owed == 1 && s->cnt.unanswered == 1 && now - s->probe_ns < NSEC_PER_SEC)
+			if (owed == 1 && s->cnt.unanswered == 1 && s->probe_ns + NSEC_PER_SEC > now)
 				w->inflight++;
 			else
 				w->lost += owed;
