@@ -8,6 +8,7 @@
 #define TKO_BENCH_AGENT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "common.h"
 
@@ -15,15 +16,48 @@ struct agent {
 	pid_t pid;
 	int out_fd;		/* its stdout (events, one per line), if captured */
 	char pin_dir[256];
+	char tko[512];		/* the binary, for `tko unload` */
+	char ns[128];
 };
 
+/* The agent's default tick (--tick-ms not given). */
+#define AGENT_TICK_DEFAULT 0
+
 /*
- * Start `tko agent --iface IFACE --tick-ms TICK --max-sessions MAX` in
- * namespace ns, pins in o->pin_dir plus a suffix; returns once it pinned
- * its datapath. capture: read its events from a->out_fd (else discarded).
+ * Start `tko agent --iface IFACE [--tick-ms TICK] --max-sessions MAX` in
+ * namespace ns, pins in o->pin_dir plus a suffix; returns once it said
+ * "ready" (its stderr goes to WORK/agent.err). capture: read its events
+ * from a->out_fd (else discarded).
  */
 void agent_start(struct agent *a, const struct opts *o, const char *ns, const char *iface,
 		 unsigned int tick_ms, unsigned int max_sessions, bool capture);
-void agent_stop(struct agent *a);
+/*
+ * SIGTERM (it stops every session, reporting each), SIGKILL after limit_s
+ * seconds; returns how long it took in seconds. What a killed agent leaves
+ * (attachments, the carrier, pins) is removed with `tko unload` in its
+ * namespace: the carrier frame it left circulating would otherwise keep the
+ * namespace, and the whole datapath with it, alive after run.sh deletes it
+ * (docs/performance.md, caveats).
+ */
+double agent_stop_within(struct agent *a, unsigned int limit_s);
+void agent_stop(struct agent *a);	/* within 60 s */
+
+/*
+ * Kernel memory of the datapath pinned in pin_dir: the memlock (what the
+ * kernel charges, /proc/self/fdinfo) of every map pinned there or used by a
+ * program pinned there (directly or through a pinned link), each once.
+ */
+uint64_t datapath_memlock(const char *pin_dir, int *nmaps);
+
+/*
+ * Drops of device ifname in the network namespace of process pid: its
+ * receive and transmit drops (/proc/PID/net/dev: for a veth, rx counts
+ * the frames its peer could not hand it, tx those it could not hand its
+ * peer) and its root qdisc's drops (tc -s), -1 where unknown.
+ */
+struct dev_drops {
+	long long rx, tx, qdisc;
+};
+void dev_drops(pid_t pid, const char *ns, const char *ifname, struct dev_drops *d);
 
 #endif /* TKO_BENCH_AGENT_H */

@@ -13,9 +13,10 @@
  * itself adds to one run is measured with an empty XDP program on the same
  * frame, interleaved, and subtracted.
  *
- * The sessions are inserted ACTIVE with BPF_MAP_UPDATE_BATCH (inproc.h
- * says why), and the probed ones are spread over the table, so with 10^6
- * the lookups miss the CPU caches as they would on a busy gateway.
+ * The sessions are started by the control program (tko_start_batch) and
+ * made ACTIVE in place (inproc_install: as the clock leaves them), and the
+ * probed ones are spread over the table, so with 10^6 the lookups (index
+ * bucket, then entry) miss the CPU caches as they would on a busy gateway.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -113,9 +114,7 @@ static void measure(struct inproc *p, uint32_t count, int rounds, size_t samples
 		struct stats a, b;
 
 		for (size_t j = 0; j < m; j++) {
-			struct tko_key k = bench_key(idx[j]);
-
-			inproc_open_window(p, &k);
+			inproc_open_window(p, idx[j]);	/* id = index: a fresh table */
 			nop[j] = run_once(nop_fd, &f[j], XDP_PASS);
 			tko[j] = run_once(xdp_fd, &f[j], XDP_TX);
 		}

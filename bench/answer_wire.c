@@ -110,18 +110,22 @@ static double send_probes(size_t n, unsigned int secs, uint64_t *sent)
 /* tko's datapath in this process, the sessions of the connections, ACTIVE. */
 static int load_tko(struct inproc *p, const struct conns *cs)
 {
-	for (size_t i = 0; i < cs->n; i++) {
-		struct tko_session s = {
+	struct tko_ctl_args *a = calloc(cs->n, sizeof(*a));
+	struct tko_session s = { .state = TKO_ACTIVE, .prev_state = TKO_LEARNING };
+
+	if (!a)
+		die("out of memory");
+	for (size_t i = 0; i < cs->n; i++)
+		a[i] = (struct tko_ctl_args){
+			.key = cs->c[i].key,
 			.cfg = { .idle_s = 60, .interval_s = 60, .retry_interval_s = 10,
-				 .retries = 5 },
+				 .retries = 5, .flags = TKO_F_STATE_GIVEN },
 			.tcp = cs->c[i].tcp,
-			.state = TKO_ACTIVE,
 			.have = TKO_HAVE_SEQ,
 		};
-
-		if (bpf_map_update_elem(p->sessions_fd, &cs->c[i].key, &s, BPF_NOEXIST))
-			die("cannot insert a session: %s", strerror(errno));
-	}
+	s.probe_ns = now_ns();
+	inproc_install(p, a, 0, (uint32_t)cs->n, &s);
+	free(a);
 	return bpf_program__fd(p->b.xdp->progs.tko_xdp_ingress);
 }
 
@@ -144,7 +148,7 @@ int main(int argc, char **argv)
 	if (!o.ns_a || !o.ns_b)
 		die("--ns-a and --ns-b are required");
 	reps = o.quick ? 3 : 7;
-	secs = o.quick ? 2 : 3;
+	secs = o.quick ? 1 : 3;
 	inet_pton(AF_INET, BENCH_ENDPOINT_ADDR, &ea);
 	inet_pton(AF_INET, BENCH_PEER_ADDR, &pa);
 	conns_open(&cs, NCONNS, o.ns_a, o.ns_b, ea, pa);
@@ -159,7 +163,7 @@ int main(int argc, char **argv)
 	prog[KERNEL] = -1;
 	prog[TKO] = load_tko(&p, &cs);
 	prog[FLOOR] = bpf_program__fd(p.h->progs.bench_drop);
-	peer = peer_attach(o.ns_b, -1);
+	peer = peer_attach(o.ns_b, NULL);
 	peer_mode(peer, PEER_SINK);
 	open_sender(o.ns_b);
 	pin_cpu(1);

@@ -4,7 +4,7 @@
 BENCH_LIB_SRCS := bench/common.c bench/inproc.c bench/conns.c bench/agent.c bench/peerctl.c
 BENCH_LIB_OBJS := $(BENCH_LIB_SRCS:bench/%.c=$(BUILD)/bench/%.o)
 BENCH_TOOLS := answer_run answer_wire forge_run scale steady keepalive_cost heartbeat \
-	       invalidation timing policy_run
+	       invalidation timing clock policy_run
 BENCH_BINS := $(BENCH_TOOLS:%=$(BUILD)/bench/%)
 BENCH_BPF := helpers peer
 BENCH_SKELS := $(BENCH_BPF:%=$(BUILD)/bench/%.skel.h)

@@ -8,21 +8,26 @@
  *    own XDP program is not there;
  *  - bench_drop: drops everything; on the endpoint's veth it gives the
  *    floor of the wire answer benchmark (a frame delivered and dropped);
+ *  - bench_steal: TC egress of the forge benchmark's output device: takes
+ *    every frame (TC_ACT_STOLEN), so dev_queue_xmit() reports it sent and
+ *    no driver runs (the carrier counts a refused frame as an emit error and
+ *    drops the session's path, which would change what is measured);
  *  - bench_open_window: clears the per-session answer budget of one session
  *    (TKO_ANSWER_BURST answers per second), so that the next run of the XDP
  *    program takes the path of a real probe (the first in its second)
- *    instead of the rate-limited one. It writes in place: the session's
- *    timer is untouched (a map update from userspace would replace it).
+ *    instead of the rate-limited one. It writes in place, one field.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "tko_types.h"
 
+#define TC_ACT_STOLEN 4
+
 /* tko's session table; the loader hands over its fd (max_entries follows). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, struct tko_key);
+	__type(key, __u32);
 	__type(value, struct tko_session);
 } sessions SEC(".maps");
 
@@ -38,15 +43,21 @@ int bench_drop(struct xdp_md *ctx)
 	return XDP_DROP;
 }
 
+SEC("tc")
+int bench_steal(struct __sk_buff *skb)
+{
+	return TC_ACT_STOLEN;
+}
+
 SEC("syscall")
-int bench_open_window(struct tko_key *ctx)
+int bench_open_window(__u32 *ctx)
 {
 	struct tko_session *s;
-	struct tko_key k;
+	__u32 id;
 
-	if (bpf_probe_read_kernel(&k, sizeof(k), ctx))
+	if (bpf_probe_read_kernel(&id, sizeof(id), ctx))
 		return -1;
-	s = bpf_map_lookup_elem(&sessions, &k);
+	s = bpf_map_lookup_elem(&sessions, &id);
 	if (!s)
 		return -2;
 	s->answer_window_ns = 0;

@@ -21,7 +21,9 @@ void inproc_load(struct inproc *p, uint32_t max_sessions)
 	if (err)
 		die("cannot load tko's BPF objects (%u sessions): %s", max_sessions, strerror(-err));
 	p->sessions_fd = bpf_map__fd(p->b.ctl->maps.sessions);
+	p->requests_fd = bpf_map__fd(p->b.ctl->maps.requests);
 	p->start_fd = bpf_program__fd(p->b.ctl->progs.tko_start);
+	p->start_batch_fd = bpf_program__fd(p->b.ctl->progs.tko_start_batch);
 	p->stop_fd = bpf_program__fd(p->b.ctl->progs.tko_stop);
 
 	p->h = bench_helpers__open();
@@ -54,74 +56,137 @@ struct tko_key bench_key(uint32_t i)
 	return k;
 }
 
-int inproc_start(struct inproc *p, uint32_t i, const struct tko_config *cfg,
-		 const struct tko_tcp_state *tcp, uint8_t have)
+void inproc_start(struct inproc *p, const struct tko_ctl_args *args, uint32_t n)
 {
-	struct tko_ctl_args a = { .key = bench_key(i), .cfg = *cfg };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a, .ctx_size_in = sizeof(a));
-	int err;
+	static struct tko_ctl_batch b;	/* 28 KiB: not on the stack */
 
-	if (tcp) {
-		a.cfg.flags |= TKO_F_STATE_GIVEN;
-		a.tcp = *tcp;
-		a.have = have;
+	for (uint32_t i = 0; i < n; i += TKO_BATCH_MAX) {
+		/* The kernel copies a syscall program's context back: b.err. */
+		LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &b, .ctx_size_in = sizeof(b));
+		uint32_t k = n - i < TKO_BATCH_MAX ? n - i : TKO_BATCH_MAX;
+
+		b.n = k;
+		b.err = 0;
+		memcpy(b.args, args + i, k * sizeof(*args));
+		if (bpf_prog_test_run_opts(p->start_batch_fd, &o))
+			die("BPF_PROG_RUN tko_start_batch: %s", strerror(errno));
+		if (o.retval != k)
+			die("tko_start_batch started %d of %u sessions (at %u): %s", (int)o.retval, k,
+			    i, strerror(b.err < 0 ? -b.err : EIO));
 	}
-	err = bpf_prog_test_run_opts(p->start_fd, &o);
-	return err ? err : (int)o.retval;
+}
+
+void inproc_read(struct inproc *p, uint32_t first, uint32_t n, struct tko_session *out)
+{
+	enum { CHUNK = 4096 };
+	__u32 keys[CHUNK], batch = first - 1, done = 0;
+
+	while (done < n) {
+		__u32 k = n - done < CHUNK ? n - done : CHUNK;
+		int err = bpf_map_lookup_batch(p->sessions_fd, first + done ? &batch : NULL, &batch,
+					       keys, out + done, &k, NULL);
+
+		if (err && err != -ENOENT)
+			die("cannot read sessions %u..: %s", first + done, strerror(-err));
+		if (!k || keys[0] != first + done)
+			die("reading sessions %u..: got %u from id %u", first + done, k, keys[0]);
+		done += k;
+		if (err)
+			break;
+	}
+	if (done < n)
+		die("read %u of %u sessions", done, n);
+}
+
+void inproc_write(struct inproc *p, uint32_t first, uint32_t n, const struct tko_session *in)
+{
+	enum { CHUNK = 4096 };
+	__u32 keys[CHUNK];
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+
+	for (uint32_t i = 0; i < n; i += CHUNK) {
+		__u32 k = n - i < CHUNK ? n - i : CHUNK;
+
+		for (__u32 j = 0; j < k; j++)
+			keys[j] = first + i + j;
+		if (bpf_map_update_batch(p->sessions_fd, keys, in + i, &k, &bo))
+			die("cannot write sessions %u..: %s", first + i, strerror(errno));
+	}
+}
+
+void inproc_install(struct inproc *p, const struct tko_ctl_args *args, uint32_t first,
+		    uint32_t n, const struct tko_session *tmpl)
+{
+	enum { CHUNK = 65536 };
+	struct tko_session *e = calloc(CHUNK, sizeof(*e));
+
+	if (!e)
+		die("out of memory");
+	inproc_start(p, args, n);
+	for (uint32_t i = 0; i < n; i += CHUNK) {
+		uint32_t k = n - i < CHUNK ? n - i : CHUNK;
+
+		inproc_read(p, first + i, k, e);
+		for (uint32_t j = 0; j < k; j++) {
+			struct tko_session *s = &e[j];
+
+			if (memcmp(&s->key, &args[i + j].key, sizeof(s->key)) ||
+			    s->state != TKO_LEARNING)
+				die("session %u is not in entry %u (a table in use?)", i + j,
+				    first + i + j);
+			s->state = tmpl->state;
+			s->prev_state = tmpl->prev_state;
+			s->cnt = tmpl->cnt;
+			s->probe_ns = tmpl->probe_ns;
+			if (tmpl->have & TKO_HAVE_L2) {
+				s->have |= TKO_HAVE_L2;
+				s->ifindex = tmpl->ifindex;
+				memcpy(s->lmac, tmpl->lmac, 6);
+				memcpy(s->rmac, tmpl->rmac, 6);
+				s->vlan_tci = tmpl->vlan_tci;
+				s->vlan_proto = tmpl->vlan_proto;
+			}
+		}
+		inproc_write(p, first + i, k, e);
+	}
+	free(e);
 }
 
 void inproc_fill(struct inproc *p, uint32_t from, uint32_t to, const struct tko_session *tmpl)
 {
-	enum { CHUNK = 4096 };
-	struct tko_key *keys = calloc(CHUNK, sizeof(*keys));
-	struct tko_session *vals = calloc(CHUNK, sizeof(*vals));
-	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	enum { CHUNK = 65536 };
+	struct tko_ctl_args *a = calloc(CHUNK, sizeof(*a));
 
-	if (!keys || !vals)
+	if (!a)
 		die("out of memory");
 	for (uint32_t i = from; i < to; i += CHUNK) {
-		__u32 n = to - i < CHUNK ? to - i : CHUNK;
+		uint32_t k = to - i < CHUNK ? to - i : CHUNK;
 
-		for (__u32 j = 0; j < n; j++) {
-			keys[j] = bench_key(i + j);
-			vals[j] = *tmpl;
+		for (uint32_t j = 0; j < k; j++) {
+			a[j] = (struct tko_ctl_args){
+				.key = bench_key(i + j), .cfg = tmpl->cfg, .tcp = tmpl->tcp,
+				.have = tmpl->have & (TKO_HAVE_SEQ | TKO_HAVE_TS),
+			};
+			a[j].cfg.flags |= TKO_F_STATE_GIVEN;
 		}
-		if (bpf_map_update_batch(p->sessions_fd, keys, vals, &n, &bo))
-			die("cannot insert sessions %u..: %s", i, strerror(errno));
+		inproc_install(p, a, i, k, tmpl);
 	}
-	free(keys);
-	free(vals);
+	free(a);
 }
 
-bool inproc_wait_state(struct inproc *p, const uint32_t *idx, size_t n, uint8_t state,
-		       unsigned int limit_s)
+void inproc_request(struct inproc *p, uint32_t id)
 {
-	uint64_t deadline = now_ns() + limit_s * NSEC_PER_SEC;
-	size_t done = 0;
-
-	while (done < n) {
-		struct tko_key k = bench_key(idx[done]);
-		struct tko_session s;
-
-		if (!bpf_map_lookup_elem(p->sessions_fd, &k, &s) && s.state == state) {
-			done++;
-			continue;
-		}
-		if (now_ns() > deadline)
-			return false;
-		sleep_ns(20 * 1000 * 1000);
-	}
-	return true;
+	if (bpf_map_update_elem(p->requests_fd, NULL, &id, BPF_ANY))
+		die("cannot queue session %u for the clock: %s", id, strerror(errno));
 }
 
-void inproc_open_window(struct inproc *p, const struct tko_key *k)
+void inproc_open_window(struct inproc *p, uint32_t id)
 {
-	struct tko_key key = *k;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &key, .ctx_size_in = sizeof(key));
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &id, .ctx_size_in = sizeof(id));
 
 	if (bpf_prog_test_run_opts(bpf_program__fd(p->h->progs.bench_open_window), &o) ||
 	    o.retval)
-		die("cannot reset the answer budget of a session (%d)", (int)o.retval);
+		die("cannot reset the answer budget of session %u (%d)", id, (int)o.retval);
 }
 
 uint64_t inproc_stat(struct inproc *p, uint32_t idx)
@@ -151,7 +216,7 @@ int bench_start_retrying(struct tko *t, uint32_t i, const struct tko_config *cfg
 }
 
 int bench_start_batch(struct tko *t, uint32_t first, uint32_t n, const struct tko_config *cfg,
-		      uint32_t interval, uint64_t *enomem)
+		      uint32_t spread, uint64_t *enomem)
 {
 	struct tko_ctl_args args[TKO_BATCH_MAX] = {};
 	int results[TKO_BATCH_MAX];
@@ -161,7 +226,7 @@ int bench_start_batch(struct tko *t, uint32_t first, uint32_t n, const struct tk
 
 		a->key = bench_key(first + i);
 		a->cfg = *cfg;
-		a->cfg.idle_s = 1 + (first + i) % interval;
+		a->cfg.idle_s = spread ? 1 + (first + i) % spread : cfg->idle_s;
 		a->cfg.flags |= TKO_F_STATE_GIVEN;
 		a->tcp = (struct tko_tcp_state){ .snd_nxt = 1000 + first + i, .rcv_nxt = 2000,
 						 .window = 502 };
@@ -173,7 +238,6 @@ int bench_start_batch(struct tko *t, uint32_t first, uint32_t n, const struct tk
 			continue;
 		if (results[i] != -ENOMEM)
 			return results[i];
-		/* libtko already refilled and retried; as for single starts. */
 		(*enomem)++;
 		if (bench_start_retrying(t, first + i, &args[i].cfg, enomem))
 			return -ENOMEM;

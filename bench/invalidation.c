@@ -81,16 +81,12 @@ int main(int argc, char **argv)
 	inet_pton(AF_INET, BENCH_PEER_ADDR, &pa);
 	conns_open(&cs, n, o.ns_a, o.ns_b, ea, pa);
 	conns_read_state(&cs);
-	agent_start(&a, &o, o.ns_a, BENCH_ENDPOINT_IF, 5, 4096, true);
+	agent_start(&a, &o, o.ns_a, BENCH_ENDPOINT_IF, AGENT_TICK_DEFAULT, 4096, true);
 	if ((err = tko_open(a.pin_dir, &t)))
 		die("tko_open: %s", strerror(-err));
-	for (size_t i = 0; i < n; i++) {
-		while ((err = tko_session_start(t, &cs.c[i].key, &cfg, &cs.c[i].tcp,
-						TKO_HAVE_SEQ)) == -ENOMEM)
-			sleep_ns(100 * 1000);
-		if (err)
+	for (size_t i = 0; i < n; i++)
+		if ((err = tko_session_start(t, &cs.c[i].key, &cfg, &cs.c[i].tcp, TKO_HAVE_SEQ)))
 			die("tko_session_start: %s", strerror(-err));
-	}
 	for (size_t i = 0; i < n; i++)
 		if (!wait_line(a.out_fd, "offloaded", NULL, 10000))
 			die("only %zu of %zu sessions became ACTIVE", i, n);

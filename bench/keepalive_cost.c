@@ -212,23 +212,16 @@ static void one_n(const struct opts *o, size_t n, struct bench_helpers *h, bool 
 				  .retry_interval_s = interval, .retries = 255 };
 	struct agent ag;
 	struct tko *t;
-	uint64_t enomem = 0;
 	int err;
 
 	xdp_set(o->ns_a, BENCH_ENDPOINT_IF, -1);
-	agent_start(&ag, o, o->ns_a, BENCH_ENDPOINT_IF, 1, n + 1024, false);
+	agent_start(&ag, o, o->ns_a, BENCH_ENDPOINT_IF, AGENT_TICK_DEFAULT, n + 1024, false);
 	if ((err = tko_open(ag.pin_dir, &t)))
 		die("tko_open: %s", strerror(-err));
 	conns_read_state(&cs);
-	for (size_t i = 0; i < cs.n; i++) {
-		while ((err = tko_session_start(t, &cs.c[i].key, &cfg, &cs.c[i].tcp,
-						TKO_HAVE_SEQ)) == -ENOMEM) {
-			enomem++;
-			sleep_ns(100 * 1000);
-		}
-		if (err)
+	for (size_t i = 0; i < cs.n; i++)
+		if ((err = tko_session_start(t, &cs.c[i].key, &cfg, &cs.c[i].tcp, TKO_HAVE_SEQ)))
 			die("tko_session_start: %s", strerror(-err));
-	}
 	sleep_ns((uint64_t)(interval + 2) * NSEC_PER_SEC);
 	measure(w, reps, idle_rate, 0, ag.pid, &tk);
 	emit("tko", n, &tk);
@@ -262,7 +255,7 @@ int main(int argc, char **argv)
 	h = bench_helpers__open_and_load();
 	if (!h)
 		die("cannot load the helper BPF object");
-	peer = peer_attach(o.ns_b, -1);
+	peer = peer_attach(o.ns_b, NULL);
 	nn = o.quick ? 2 : 3;
 	for (size_t i = 0; i < nn; i++)
 		one_n(&o, (o.quick ? quick : full)[i], h, i + 1 == nn);

@@ -10,13 +10,15 @@
  *    (bare ACK with 0 or 1 byte: a probe, or a 1-byte heartbeat) as a Linux
  *    peer would: a pure ACK with seq = its ack and ack = its seq + 1,
  *    sent back with XDP_TX. For timing, the arrival of each of tko's probes
- *    is compared with the moment it was due (tko's sessions map, shared).
+ *    is compared with the moment it was due (tko's session table and its
+ *    index, shared: the session is found as tko's own programs find it).
  * Frames from other addresses, or with options, pass untouched.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "tko_types.h"
+#include "tko_hash.h"
 
 #define ETH_P_IP_	0x0800
 #define IPPROTO_TCP_	6
@@ -34,20 +36,34 @@ volatile __u32 mode;
 volatile __u32 endpoint_net;	/* the endpoint side's prefix, network order */
 volatile __u32 endpoint_mask;
 volatile __u32 peer_addr;
-volatile __u32 track;		/* 1: record tko's probe delays (sessions shared) */
+volatile __u32 track;		/* 1: record tko's probe delays (tko's table shared) */
 
 __u64 seen, sunk, reflected;	/* counters, read by the benchmark */
 __u32 nsamples;
 __s64 late_ns[MAX_SAMPLES];	/* arrival - due, per probe */
-__s64 queue_ns[MAX_SAMPLES];	/* arrival - queued by the timer */
+__s64 queue_ns[MAX_SAMPLES];	/* arrival - the carrier pass that sent it */
 
-/* tko's session table (fd handed over) and the last probe seen per session. */
+/* tko's session table, its index and geometry (fds handed over). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, struct tko_key);
+	__type(key, __u32);
 	__type(value, struct tko_session);
 } sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tko_bucket);
+} sessions_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tko_table);
+} table SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -72,9 +88,45 @@ static __always_inline __u32 add_words(const __u16 *p, int n, __u32 sum)
 	return sum;
 }
 
+/* Bucket b's entry for key (tag), as tko's session_find() reads it. */
+static __always_inline struct tko_session *bucket_find(__u32 b, __u32 tag,
+							const struct tko_key *k)
+{
+	struct tko_bucket *bk = bpf_map_lookup_elem(&sessions_index, &b);
+	struct tko_session *s;
+	__u32 e, id;
+
+	if (!bk)
+		return NULL;
+	for (int i = 0; i < TKO_BUCKET_SLOTS; i++) {
+		e = bk->slot[i];
+		if (!e || tko_index_tag(e) != tag)
+			continue;
+		id = tko_index_id(e);
+		s = bpf_map_lookup_elem(&sessions, &id);
+		if (s && s->state == TKO_ACTIVE && tko_key_equal(&s->key, k))
+			return s;
+	}
+	return NULL;
+}
+
+static __always_inline struct tko_session *session_of(const struct tko_key *k)
+{
+	__u32 zero = 0;
+	struct tko_table *t = bpf_map_lookup_elem(&table, &zero);
+	struct tko_session *s;
+	__u64 h;
+
+	if (!t || !t->buckets)
+		return NULL;
+	h = tko_hash_key(k, t->seed);
+	s = bucket_find(tko_hash_bucket(h, t->buckets, 0), tko_hash_tag(h), k);
+	return s ? s : bucket_find(tko_hash_bucket(h, t->buckets, 1), tko_hash_tag(h), k);
+}
+
 /*
  * One of tko's probes arrived: how late against its due time? An answered
- * session is due interval_s after its previous probe was queued.
+ * session is due interval_s after its previous probe left (probe_ns).
  */
 static __always_inline void record_delay(const struct iphdr *ip, const struct tcphdr *th)
 {
@@ -87,7 +139,7 @@ static __always_inline void record_delay(const struct iphdr *ip, const struct tc
 	k.rport = bpf_ntohs(th->dest);
 	__builtin_memcpy(k.laddr, &ip->saddr, 4);
 	__builtin_memcpy(k.raddr, &ip->daddr, 4);
-	s = bpf_map_lookup_elem(&sessions, &k);
+	s = session_of(&k);
 	if (!s || !s->probe_ns)
 		return;
 	prev = bpf_map_lookup_elem(&last_probe, &k);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <net/if.h>
 #include <sched.h>
 #include <string.h>
@@ -12,10 +13,26 @@
 #include <bpf/libbpf.h>
 
 #include "common.h"
+#include "loader.h"
 #include "peerctl.h"
 #include "peer.skel.h"
 
-struct bench_peer *peer_attach(const char *ns, int sessions_fd)
+/* Give the peer's copy of one of tko's maps the pinned one. */
+static void share_pinned(struct bpf_map *m, const char *pin_dir, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		die("cannot open %s: %s", path, strerror(errno));
+	if (bpf_map__reuse_fd(m, fd))
+		die("cannot share tko's map %s with the peer", name);
+	close(fd);	/* reuse_fd made its own copy */
+}
+
+struct bench_peer *peer_attach(const char *ns, const char *pin_dir)
 {
 	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), err;
 	struct bench_peer *p = bench_peer__open();
@@ -23,9 +40,10 @@ struct bench_peer *peer_attach(const char *ns, int sessions_fd)
 
 	if (!p || home < 0)
 		die("cannot open the peer BPF object: %s", strerror(errno));
-	if (sessions_fd >= 0) {
-		if (bpf_map__reuse_fd(p->maps.sessions, sessions_fd))
-			die("cannot share tko's session table with the peer");
+	if (pin_dir) {
+		share_pinned(p->maps.sessions, pin_dir, PIN_SESSIONS);
+		share_pinned(p->maps.sessions_index, pin_dir, PIN_INDEX);
+		share_pinned(p->maps.table, pin_dir, PIN_TABLE);
 		p->bss->track = 1;
 	}
 	err = bench_peer__load(p);

@@ -16,13 +16,13 @@ enum { PEER_PASS = 0, PEER_SINK = 1, PEER_REFLECT = 2 };
 struct bench_peer;
 
 /*
- * Load and attach the peer to BENCH_PEER_IF in namespace ns. sessions_fd:
- * tko's session table to time tko's probes against, or -1.
+ * Load and attach the peer to BENCH_PEER_IF in namespace ns. pin_dir: an
+ * agent's pins, whose session table it times tko's probes against, or NULL.
  */
-struct bench_peer *peer_attach(const char *ns, int sessions_fd);
+struct bench_peer *peer_attach(const char *ns, const char *pin_dir);
 void peer_mode(struct bench_peer *p, int mode);
 uint64_t peer_count(struct bench_peer *p, int which);	/* PEER_SINK: sunk, PEER_REFLECT: reflected */
-/* The probe delays recorded (track mode): late = arrival - due, queue = arrival - queued. */
+/* The probe delays recorded (track mode): late = arrival - due, queue = arrival - its pass. */
 size_t peer_samples(struct bench_peer *p, double *late_ms, double *queue_ms, size_t max);
 void peer_reset_samples(struct bench_peer *p);
 void peer_detach(struct bench_peer *p);

@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 # Every key of the output contract, null when a benchmark failed to give it.
 CONTRACT='answer.xdp_ns answer.kernel_ns answer.ratio forge.ns_per_probe
-forge.max_probes_per_s scale.bytes_per_session scale.max_sessions scale.installs_per_s
+forge.max_probes_per_s forge.capacity_probes_per_s forge.capacity_clock_probes_per_s
+forge.idle_pass_ns idle.carrier_passes_per_s agent.ready_ms scale.max_active_sessions
+scale.installs_per_s_batched scale.bytes_per_session scale.max_sessions scale.installs_per_s
 scale.cpu_pct_1e6_at_60s baseline.so_keepalive_bytes_per_socket
 baseline.heartbeat_ns_per_keepalive baseline.heartbeat_wakeups_per_keepalive
 wakeups.per_1000_keepalives invalidation_ms.p50 invalidation_ms.p99 timing_ms.tick_10.p50
@@ -60,12 +62,24 @@ TABLE=$WORK/table.md
 	row "2. forge one probe (carrier, K=1024 due)" forge.ns_per_probe \
 		"kernel SO_KEEPALIVE, CPU per probe" baseline.so_keepalive_ns_per_probe "ns"
 	row "2. forge one probe (carrier, K=1 due)" forge.ns_per_probe_k.k1 "" "" "ns"
-	row "2. carrier pass with nothing due (idle tick)" forge.idle_pass_ns "" "" "ns"
-	row "2. max forged probes, one core" forge.max_probes_per_s "" "" "probes/s"
+	row "2. carrier pass with nothing due, one tick after the last" forge.idle_tick_pass_ns "" "" "ns"
+	row "2. carrier pass with nothing due, after a whole hold (1 s)" forge.idle_pass_ns "" "" "ns"
+	row "2. carrier passes a second, $(v idle.sessions) sessions, nothing due" \
+		idle.carrier_passes_per_s "" "" "passes/s"
+	row "2. max forged probes, one core (BPF_PROG_RUN, back-to-back passes)" forge.max_probes_per_s "" "" "probes/s"
+	row "2. capacity of the default agent, due set never empty, device taking every probe" \
+		forge.capacity_clock_probes_per_s "" "" "probes/s"
+	row "2. same on the wire (veth, answering peer): collapses, see caveats" \
+		forge.capacity_probes_per_s "" "" "probes/s"
 	row "3. installs through libtko (single)" scale.installs_per_s "" "" "sessions/s"
-	row "3. installs through libtko (batched, 64 per BPF_PROG_RUN)" scale.installs_per_s_batched "" "" "sessions/s"
-	row "3. kernel memory per session" scale.bytes_per_session \
+	row "3. installs through libtko (batched, 256 per BPF_PROG_RUN)" scale.installs_per_s_batched "" "" "sessions/s"
+	row "3. most sessions ACTIVE at once, every $(v scale.active_interval_s) s, all answered, $(v scale.active_window_s) s" \
+		scale.max_active_sessions "" "" "sessions"
+	row "3. late probes (> a tick) in that window" scale.active_probes_late "" "" "probes"
+	row "3. kernel memory per session held (memlock of all maps / sessions)" scale.bytes_per_session \
 		"SO_KEEPALIVE socket" baseline.so_keepalive_bytes_per_socket "bytes"
+	row "3. kernel memory a start allocates (the first design: its bpf_timer)" \
+		scale.timer_bytes_per_session "" "" "bytes"
 	row "3. largest session table held" scale.max_sessions "" "" "sessions"
 	row "3. steady-state softirq CPU, $(v scale.cpu_sessions) sessions every $(v scale.cpu_interval_s) s" \
 		scale.cpu_pct_1e6_at_60s "" "" "% of a core"
@@ -81,8 +95,9 @@ TABLE=$WORK/table.md
 		row "7. probe sent - due, tick $t ms, p50" timing_ms.tick_$t.p50 "" "" "ms"
 		row "7. probe sent - due, tick $t ms, p99" timing_ms.tick_$t.p99 "" "" "ms"
 	done
-	row "8. forwarded flows created and ended at TC, one core" policy.flows_per_s "" "" "flows/s"
-	row "8. segment of a flow no forwarded policy matches (8 policies)" policy.miss_ns \
+	row "8. tko agent: start to its ready line (fresh load, in a netns with a veth)" agent.ready_ms "" "" "ms"
+	row "9. forwarded flows created and ended at TC, one core" policy.flows_per_s "" "" "flows/s"
+	row "9. segment of a flow no forwarded policy matches (8 policies)" policy.miss_ns \
 		"no forwarded policy at all" policy.miss_base_ns "ns"
 } >"$TABLE"
 cat "$TABLE"
@@ -113,7 +128,7 @@ set key top left
 set grid
 plot for [a in "tko kernel heartbeat"] \
 	"< grep '^".a." ' $DATA" using 2:3 with linespoints lw 2 pt 7 title \
-	(a eq "tko" ? "tko (timer + carrier + XDP)" : a eq "kernel" ? "kernel SO\\\\_KEEPALIVE" : \
+	(a eq "tko" ? "tko (carrier + XDP)" : a eq "kernel" ? "kernel SO\\\\_KEEPALIVE" : \
 	 "userspace heartbeat (epoll + timerfd, 1 byte)")
 EOF
 	echo "bench: wrote docs/performance.png"

@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Metric 3, memory and size: the kernel memory a session costs, and the
- * largest table this machine holds.
+ * Metric 3, memory and size: the kernel memory of a session table, what
+ * starting a session allocates on top, and the largest table this machine
+ * holds.
  *
- * Memory is read from a memory cgroup of our own: the BPF maps and the
- * timers are charged to the cgroup of the process that creates them.
- *  - table: tko's maps for a table of N sessions (preallocated: the session
- *    hash and the due queue are sized N at load), per session;
- *  - timer: what tko_start allocates per session (its bpf_timer), from M
- *    sessions started through libtko on a pinned datapath;
- *  - bytes_per_session = table + timer.
+ * Memory is read from a memory cgroup of our own: BPF maps (and anything a
+ * BPF program allocates) are charged to the cgroup of the process that
+ * creates them.
+ *  - table: tko's maps for a table of N sessions, all preallocated at load
+ *    (entries, index, id and request queues), per session;
+ *  - per start: the cgroup's growth while M sessions are started through
+ *    libtko on a pinned datapath, per session. The first design armed a
+ *    bpf_timer per session here (~185 bytes each); the clock allocates
+ *    nothing, so this must be 0 (scale.timer_bytes_per_session keeps its
+ *    name).
  * max_sessions: the largest N in {10^6, 10^7} (quick: {10^5, 10^6}) whose
- * table loads and takes N sessions (inserted with BPF_MAP_UPDATE_BATCH) and
- * whose timers, at the measured bytes each, fit in the memory left.
+ * table loads and takes N sessions, started by the control program
+ * (tko_start_batch, TKO_BATCH_MAX per BPF_PROG_RUN, in this process), if the
+ * memory it needs is available.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +27,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent.h"
 #include "common.h"
 #include "inproc.h"
 #include "tko.h"
@@ -41,60 +47,80 @@ static uint64_t mem_available(void)
 	return kb * 1024;
 }
 
-/* Bytes per session of the timers, from m sessions started through libtko. */
-static double timer_bytes(const struct opts *o, struct memcg *cg, struct inproc *p, uint32_t m)
+/* Bytes per session the starts allocate, from m sessions started through libtko. */
+static double start_bytes(const struct opts *o, struct memcg *cg, struct inproc *p, uint32_t m,
+			  const char *dir)
 {
 	struct tko_config cfg;
-	struct tko_fds fds;
 	struct tko *t;
 	uint64_t before, enomem = 0;
-	char dir[300];
 	int err;
 
-	snprintf(dir, sizeof(dir), "%s-scale", o->pin_dir);
-	tko_bpf_fds(&p->b, &fds);
-	if (tko_bpf_pin(&fds, dir))
-		die("cannot pin the datapath in %s", dir);
 	err = tko_open(dir, &t);
 	if (err)
 		die("tko_open %s: %s", dir, strerror(-err));
 	tko_config_default(&cfg);
-	cfg.idle_s = cfg.interval_s = 3600;	/* timers armed, never firing here */
+	cfg.idle_s = cfg.interval_s = 3600;
 	before = memcg_usage(cg);
-	for (uint32_t i = 0; i < m; i++)
-		if ((err = bench_start_retrying(t, i, &cfg, &enomem)))
-			die("tko_session_start: %s", strerror(-err));
+	for (uint32_t i = 0; i < m; i += TKO_BATCH_MAX) {
+		uint32_t k = m - i < TKO_BATCH_MAX ? m - i : TKO_BATCH_MAX;
+
+		if ((err = bench_start_batch(t, i, k, &cfg, 3600, &enomem)))
+			die("tko_session_start_batch: %s", strerror(-err));
+	}
 	double b = ((double)memcg_usage(cg) - (double)before) / m;
 
-	progress("%u sessions started through libtko: %.0f bytes each beyond the table "
-		 "(%llu ENOMEM retries)", m, b, (unsigned long long)enomem);
+	progress("%u sessions started through libtko: %.1f bytes each beyond the table", m, b);
 	tko_close(t);
-	tko_bpf_unpin(dir);
 	return b;
 }
 
-/* Load a table of n (and fill it unless keep); returns its bytes per session. */
-static double table(struct memcg *cg, uint32_t n, struct inproc *p, bool keep)
+/* Load a table of n; its bytes per session (memory cgroup), and its memlock. */
+static double table(struct memcg *cg, uint32_t n, struct inproc *p, const char *dir,
+		    double *memlock)
 {
-	struct tko_session s = {
-		.cfg = { .idle_s = 60, .interval_s = 60, .retry_interval_s = 10, .retries = 5 },
-		.have = TKO_HAVE_SEQ,
-	};
 	uint64_t m0 = memcg_usage(cg), t0 = now_ns();
+	struct tko_fds fds;
+	int nmaps;
 	double b;
 
 	inproc_load(p, n);
 	b = ((double)memcg_usage(cg) - (double)m0) / n;
-	if (keep) {
-		progress("table of %u: %.0f bytes per session", n, b);
-		return b;
-	}
-	inproc_fill(p, 0, n, &s);
-	progress("table of %u: loaded and filled in %.1f s, %.0f bytes per session, %.2f GiB",
-		 n, (now_ns() - t0) / 1e9, b, b * n / (1 << 30));
-	inproc_destroy(p);
-	sleep_ns(NSEC_PER_SEC);	/* the maps are freed after an RCU grace period */
+	tko_bpf_fds(&p->b, &fds);
+	if (tko_bpf_pin(&fds, dir))
+		die("cannot pin the datapath in %s", dir);
+	*memlock = (double)datapath_memlock(dir, &nmaps) / n;
+	progress("table of %u: loaded in %.1f s, %.1f bytes per session (memory cgroup), "
+		 "%.1f (memlock of %d maps)", n, (now_ns() - t0) / 1e9, b, *memlock, nmaps);
 	return b;
+}
+
+/* Fill a table of n with n sessions through the control program; starts per second. */
+static double fill(struct inproc *p, uint32_t n)
+{
+	enum { CHUNK = 65536 };
+	struct tko_ctl_args *a = calloc(CHUNK, sizeof(*a));
+	uint64_t t0, spent = 0;
+
+	if (!a)
+		die("out of memory");
+	for (uint32_t i = 0; i < n; i += CHUNK) {
+		uint32_t k = n - i < CHUNK ? n - i : CHUNK;
+
+		for (uint32_t j = 0; j < k; j++)
+			a[j] = (struct tko_ctl_args){
+				.key = bench_key(i + j),
+				.cfg = { .idle_s = 60, .interval_s = 60, .retry_interval_s = 10,
+					 .retries = 5, .flags = TKO_F_STATE_GIVEN },
+				.tcp = { .snd_nxt = 1000 + i + j, .rcv_nxt = 2000, .window = 502 },
+				.have = TKO_HAVE_SEQ,
+			};
+		t0 = now_ns();
+		inproc_start(p, a, k);
+		spent += now_ns() - t0;
+	}
+	free(a);
+	return n / (spent / 1e9);
 }
 
 int main(int argc, char **argv)
@@ -103,36 +129,46 @@ int main(int argc, char **argv)
 	struct inproc p;
 	struct memcg cg;
 	struct opts o;
-	double tb, per_timer, held = 0;
+	double tb, per_start, memlock, held = 0, rate;
+	char dir[300];
 
 	bench_init("scale");
 	opts_parse(&o, argc, argv);
 	sizes[0] = o.quick ? 100000 : 1000000;
 	sizes[1] = o.quick ? 1000000 : 10000000;
-	m = o.quick ? 5000 : 20000;
+	m = o.quick ? 20000 : 100000;
+	snprintf(dir, sizeof(dir), "%s-scale", o.pin_dir);
 	if (!memcg_create(&cg, "tko-bench"))
 		die("cannot create a memory cgroup (cgroup v1 memory or v2 needed)");
 	memcg_enter(&cg, 0);
 
-	tb = table(&cg, sizes[0], &p, true);
-	per_timer = timer_bytes(&o, &cg, &p, m);
+	tb = table(&cg, sizes[0], &p, dir, &memlock);
+	per_start = start_bytes(&o, &cg, &p, m, dir);
+	tko_bpf_unpin(dir);
 	inproc_destroy(&p);
+	sleep_ns(NSEC_PER_SEC);	/* the maps are freed after an RCU grace period */
 	result("scale.table_bytes_per_session", tb);
-	result("scale.timer_bytes_per_session", per_timer);
-	result("scale.bytes_per_session", tb + per_timer);
+	result("scale.table_memlock_per_session", memlock);
+	result("scale.timer_bytes_per_session", per_start);
 
 	for (int i = 0; i < 2; i++) {
-		double need = (double)sizes[i] * (tb + per_timer) * 1.1;
+		double need = (double)sizes[i] * tb * 1.2;
 
 		if (need > (double)mem_available()) {
 			progress("%u sessions would need %.1f GiB: more than is available", sizes[i],
 				 need / (1 << 30));
 			break;
 		}
-		table(&cg, sizes[i], &p, false);
-		/* The timers of a full table: measured bytes each, must fit too. */
-		if ((double)sizes[i] * per_timer * 1.1 > (double)mem_available())
-			break;
+		table(&cg, sizes[i], &p, dir, &memlock);
+		rate = fill(&p, sizes[i]);
+		progress("table of %u: filled by tko_start_batch at %.0f sessions/s, %llu refused",
+			 sizes[i], rate,
+			 (unsigned long long)(inproc_stat(&p, TKO_ST_REFUSED_TABLE_FULL) +
+					      inproc_stat(&p, TKO_ST_REFUSED_INDEX_FULL)));
+		result(i ? "scale.fill_starts_per_s_large" : "scale.fill_starts_per_s", rate);
+		tko_bpf_unpin(dir);
+		inproc_destroy(&p);
+		sleep_ns(NSEC_PER_SEC);
 		held = sizes[i];
 	}
 	progress("largest table held: %.0f sessions", held);

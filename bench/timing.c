@@ -6,10 +6,11 @@
  * The real agent runs in the endpoint namespace; 100 sessions probe every
  * second, their phases spread evenly, answered by the simulated peer. The peer reads tko's session table
  * as each probe arrives (bpf_ktime_get_ns(), the clock tko uses): an answered
- * session's probe is due interval_s after its previous probe was queued, so
- * late = arrival - (previous probe_ns + interval). This is the timer's
- * expiry delay, the wait for the carrier's next pass and the transmission
- * through the veth. The first probe of each session (no previous one) is not
+ * session's probe is due interval_s after its previous probe left (probe_ns), so
+ * late = arrival - (previous probe_ns + interval). This is the wait for the
+ * pass of the probe's tick (a probe may leave up to a tick early: its
+ * tick's pass comes at the tick's start), the carrier's hold landing late
+ * or early, and the transmission through the veth. The first probe of each session (no previous one) is not
  * counted.
  */
 #include <errno.h>
@@ -39,21 +40,17 @@ static void one_tick(const struct opts *o, unsigned int tick_ms, unsigned int wi
 	struct agent a;
 	struct tko *t;
 	uint64_t enomem = 0;
-	char path[512], key[64];
-	int fd, err;
+	char key[64];
+	int err;
 	size_t n;
 
 	agent_start(&a, o, o->ns_a, BENCH_ENDPOINT_IF, tick_ms, 4096, false);
-	snprintf(path, sizeof(path), "%s/sessions", a.pin_dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		die("cannot open %s: %s", path, strerror(errno));
-	peer = peer_attach(o->ns_b, fd);
+	peer = peer_attach(o->ns_b, a.pin_dir);
 	peer_mode(peer, PEER_REFLECT);
 	if ((err = tko_open(a.pin_dir, &t)))
 		die("tko_open: %s", strerror(-err));
-	/* Starts spread over one interval: one probe due every 10 ms, never
-	 * more than a pass carries, so only the tick and the timers show. */
+	/* Starts spread over one interval: one probe due every 10 ms, so that
+	 * only the tick and the carrier's hold show. */
 	uint64_t t0 = now_ns();
 
 	for (uint32_t i = 0; i < SESSIONS; i++) {
@@ -77,7 +74,7 @@ static void one_tick(const struct opts *o, unsigned int tick_ms, unsigned int wi
 		late[i] = fabs(late[i]);
 	stats_of(late, n, &sl);
 	stats_of(queue, n, &sq);
-	progress("tick %3u ms: |sent - due| p50 %.3f ms, p99 %.3f ms (queued -> sent p50 %.3f, "
+	progress("tick %3u ms: |sent - due| p50 %.3f ms, p99 %.3f ms (pass -> peer p50 %.3f, "
 		 "p99 %.3f; %zu probes)", tick_ms, sl.median, sl.p99, sq.median, sq.p99, n);
 	snprintf(key, sizeof(key), "timing_ms.tick_%u.p50", tick_ms);
 	result(key, sl.median);
@@ -91,7 +88,6 @@ out:
 	tko_close(t);
 	agent_stop(&a);
 	peer_detach(peer);
-	close(fd);
 }
 
 int main(int argc, char **argv)
