@@ -27,6 +27,7 @@
 
 #define TC_ACT_SHOT 2
 #define BPF_F_INGRESS_ 1
+#define ENOBUFS_ 105
 #define MAX_FRAME (14 + 40 + TCP_TS_HDRLEN + 4)	/* largest probe, rounded */
 /*
  * The frame is built on the stack, where the verifier wants every word
@@ -203,9 +204,10 @@ __noinline int send_frame(struct __sk_buff *skb, __u32 id, __u32 reverse)
 	}
 	len = build_frame(buf, &s->key, s, reverse);
 	err = emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS_ : 0);
-	/* NET_XMIT_DROP/CN: the device's queue (or its peer's backlog, on a
-	 * veth) is full: the path is fine, the frame is for a later pass. */
-	if (err > 0)
+	/* NET_XMIT_DROP/CN, or -ENOBUFS as the redirect may give them: the
+	 * device's queue (or its peer's backlog, on a veth) is full: the path
+	 * is fine, the frame is for a later pass. */
+	if (err > 0 || err == -ENOBUFS_)
 		return 1;
 	if (err) {
 		/* The interface went down or away: forget the path and let
