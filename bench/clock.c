@@ -5,6 +5,10 @@
  *  - agent.ready_ms: from starting `tko agent --iface e0` on a fresh pin
  *    directory (nothing pinned: a fresh load, the verifier's work included)
  *    to its "ready" line on stderr; median of several starts;
+ *  - scale.installs_per_s, scale.installs_per_s_batched: the sessions of
+ *    the next two items started through libtko as fast as it goes, one
+ *    tko_session_start() each, then TKO_BATCH_MAX per
+ *    tko_session_start_batch(), the agent running (it prints each start);
  *  - idle.carrier_passes_per_s: sessions present and nothing due (their
  *    idle periods end in an hour): carrier passes over a window (tko's
  *    carrier_passes counter), and the agent's context switches meanwhile;
@@ -12,7 +16,10 @@
  *    (N sessions probing every second, N above what it sends), so the due
  *    set never empties: probes handed to the device per second over a
  *    window; the passes that ended with work left (carrier_backlog_passes)
- *    show that it stayed saturated.
+ *    show that it stayed saturated. First with a TC egress program on e0
+ *    taking every probe (the clock alone), then on the wire, where the
+ *    carrier swamps the veth and the agent (docs/performance.md): the agent
+ *    is then killed and its datapath removed with `tko unload`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
