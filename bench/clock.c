@@ -18,8 +18,9 @@
  *    window; the passes that ended with work left (carrier_backlog_passes)
  *    show that it stayed saturated. First with a TC egress program on e0
  *    taking every probe (the clock alone), then on the wire, where the
- *    carrier swamps the veth and the agent (docs/performance.md): the agent
- *    is then killed and its datapath removed with `tko unload`.
+ *    veth's queue sets the pace (a probe it does not take is deferred to
+ *    the next pass: probes_deferred); the agent is then stopped, killed
+ *    if need be and its datapath removed with `tko unload`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -304,7 +305,7 @@ int main(int argc, char **argv)
 		 "on the wire");
 	bench_helpers__destroy(h);
 	tko_close(t);
-	/* Swamped (see docs/performance.md): killed, its pins removed; the
+	/* Stopped (killed if it does not stop in time), its pins removed; the
 	 * namespace and what is attached there go when run.sh removes it. */
 	progress("agent stopped in %.1f s", agent_stop_within(&a, 3));
 	peer_detach(peer);
