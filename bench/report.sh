@@ -69,7 +69,7 @@ TABLE=$WORK/table.md
 	row "2. max forged probes, one core (BPF_PROG_RUN, back-to-back passes)" forge.max_probes_per_s "" "" "probes/s"
 	row "2. capacity of the default agent, due set never empty, device taking every probe" \
 		forge.capacity_clock_probes_per_s "" "" "probes/s"
-	row "2. same on the wire (veth, answering peer): collapses, see caveats" \
+	row "2. same on the wire (veth, answering peer; the queue sets the pace)" \
 		forge.capacity_probes_per_s "" "" "probes/s"
 	row "3. installs through libtko (single)" scale.installs_per_s "" "" "sessions/s"
 	row "3. installs through libtko (batched, 256 per BPF_PROG_RUN)" scale.installs_per_s_batched "" "" "sessions/s"
