@@ -28,6 +28,8 @@
 #define TC_ACT_SHOT 2
 #define BPF_F_INGRESS_ 1
 #define ENOBUFS_ 105
+#define NET_XMIT_DROP 1
+#define NET_XMIT_CN 2
 #define MAX_FRAME (14 + 40 + TCP_TS_HDRLEN + 4)	/* largest probe, rounded */
 /*
  * The frame is built on the stack, where the verifier wants every word
@@ -68,16 +70,19 @@ static __always_inline int build_frame(__u8 *buf, const struct tko_key *k,
 		g.ack = s->tcp.snd_nxt;
 		g.flags = TH_RST | TH_ACK;
 	} else {
-		/* RFC 9293 3.8.4: SEG.SEQ = SND.NXT - 1 makes the peer answer
-		 * with an ACK whatever its state. TSval: never ahead of what the
-		 * endpoint will send (PAWS on the peer). */
-		g.seq = s->tcp.snd_nxt - 1;
+		/* RFC 9293 3.8.4: a sequence number the peer has acknowledged
+		 * makes it answer with an ACK whatever its state. SND.UNA - 1,
+		 * as Linux (tcp_xmit_probe_skb): never a byte the peer has not
+		 * got (a byte probe's byte is one it discards). TSval: never
+		 * ahead of what the endpoint will send (PAWS on the peer). */
+		g.seq = s->tcp.snd_una - 1;
 		g.ack = s->tcp.rcv_nxt;
 		g.window = s->tcp.window;
 		g.has_ts = !!(s->have & TKO_HAVE_TS);
 		g.ts_val = session_tsval(s);
 		g.ts_ecr = s->tcp.ts_ecr;
 		g.payload_len = s->cfg.probe == TKO_PROBE_BYTE;
+		g.flowinfo = s->flowinfo;
 	}
 
 	/* Two whole paths, each with forge_segment() inlined: the verifier
@@ -143,85 +148,93 @@ static __always_inline int emit_copy(struct __sk_buff *skb, __u8 *buf, int len,
  * A session handed over with --state has no L2 path yet: route it like the
  * stack would, out of one of the agent's interfaces, neighbour included
  * (bpf_fib_lookup; a host that does not forward refuses it, and the agent
- * finds the path with rtnetlink instead).
+ * finds the path with rtnetlink instead, or refuses the session).
  */
-static __always_inline bool resolve_l2(struct __sk_buff *skb, const struct tko_key *k,
-				       struct tko_session *s, const struct tko_carrier_state *c)
+__noinline int resolve_l2(struct __sk_buff *skb, __u32 id)
 {
+	struct tko_session *s = session_get(id);
+	struct tko_carrier_state *c;
 	struct bpf_fib_lookup fib;
+	__u32 zero = 0;
 	int i;
 
+	c = bpf_map_lookup_elem(&carrier, &zero);
+	if (!skb || !s || !c)
+		return 0;
 	for (i = 0; i < TKO_MAX_IFACES; i++) {
 		if (!c->ifindex[i])
 			break;
 		__builtin_memset(&fib, 0, sizeof(fib));
 		fib.l4_protocol = IPPROTO_TCP_;
-		fib.sport = bpf_htons(k->lport);
-		fib.dport = bpf_htons(k->rport);
+		fib.sport = bpf_htons(s->key.lport);
+		fib.dport = bpf_htons(s->key.rport);
 		fib.ifindex = c->ifindex[i];
-		if (k->family == TKO_AF_INET6) {
+		if (s->key.family == TKO_AF_INET6) {
 			fib.family = TKO_AF_INET6;
-			__builtin_memcpy(fib.ipv6_src, k->laddr, 16);
-			__builtin_memcpy(fib.ipv6_dst, k->raddr, 16);
+			__builtin_memcpy(fib.ipv6_src, s->key.laddr, 16);
+			__builtin_memcpy(fib.ipv6_dst, s->key.raddr, 16);
 		} else {
 			fib.family = TKO_AF_INET;
-			__builtin_memcpy(&fib.ipv4_src, k->laddr, 4);
-			__builtin_memcpy(&fib.ipv4_dst, k->raddr, 4);
+			__builtin_memcpy(&fib.ipv4_src, s->key.laddr, 4);
+			__builtin_memcpy(&fib.ipv4_dst, s->key.raddr, 4);
 		}
+		/* Out of one of the agent's interfaces only: anywhere else,
+		 * nothing of tko's sees the session's own segments. */
 		if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT) ==
-		    BPF_FIB_LKUP_RET_SUCCESS) {
+		    BPF_FIB_LKUP_RET_SUCCESS && bpf_map_lookup_elem(&ifaces, &fib.ifindex)) {
 			s->ifindex = fib.ifindex;
 			copy_mac(s->lmac, fib.smac);
 			copy_mac(s->rmac, fib.dmac);
-			s->have |= TKO_HAVE_L2;
-			return true;
+			return 1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * A session's path: known, found now by routing it as the stack would, or
+ * asked of the agent (false: no path yet).
+ */
+static __always_inline bool session_path(struct __sk_buff *skb, __u32 id, struct tko_session *s)
+{
+	if (s->have & TKO_HAVE_L2)
+		return true;
+	if (resolve_l2(skb, id)) {
+		__sync_fetch_and_or(&s->have, TKO_HAVE_L2);
+		return true;
+	}
+	path_request(id, s);
 	return false;
 }
 
 /*
  * Write session id's probe (or, reverse, the RST of --on-dead reset towards
- * the endpoint) over the carrier and send a copy out of its interface: 0
- * once the device took it. A session without a path is routed first; one
- * that cannot be asks the agent for its path.
+ * the endpoint) over the carrier and send a copy out of its interface (its
+ * path known): what the device said (bpf_clone_redirect()), < 0 if the
+ * frame could not be made.
  */
 __noinline int send_frame(struct __sk_buff *skb, __u32 id, __u32 reverse)
 {
 	__u64 raw[(FRAME_OFF + MAX_FRAME + 7) / 8] = {};
 	__u8 *buf = (__u8 *)raw + FRAME_OFF;
 	struct tko_session *s = session_get(id);
-	struct tko_carrier_state *c;
-	__u32 zero = 0;
-	int len, err;
+	int len;
 
 	if (!skb || !s)
 		return -1;
-	c = bpf_map_lookup_elem(&carrier, &zero);
-	if (!(s->have & TKO_HAVE_L2) && (!c || !resolve_l2(skb, &s->key, s, c))) {
-		path_request(id, s);
-		return -1;
-	}
 	len = build_frame(buf, &s->key, s, reverse);
-	err = emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS_ : 0);
-	/* NET_XMIT_DROP/CN, or -ENOBUFS as the redirect may give them: the
-	 * device's queue (or its peer's backlog, on a veth) is full: the path
-	 * is fine, the frame is for a later pass. */
-	if (err > 0 || err == -ENOBUFS_)
-		return 1;
-	if (err) {
-		/* The interface went down or away: forget the path and let
-		 * the agent find the new one. */
-		s->have &= ~TKO_HAVE_L2;
-		path_request(id, s);
-		return -1;
-	}
-	return 0;
+	return emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS_ : 0);
 }
 
-/* What one pass works with; the bpf_loop callbacks share it. */
+/* Interfaces whose queue refused a frame in this pass: skipped for the rest of it. */
+#define PASS_FULL_MAX 4
+
+/*
+ * What one pass works with; the bpf_loop callbacks share it. No pointer in
+ * it: session_run(), a global function, may write all of it (for the
+ * verifier), and a pointer kept here would be a number afterwards.
+ */
 struct pass {
-	struct __sk_buff *skb;
 	__u64 now;
 	__u64 cur;		/* the tick now is in */
 	__u64 last;		/* the last tick this pass takes (cur, or a ring ahead) */
@@ -231,32 +244,47 @@ struct pass {
 	__u32 budget;		/* sessions this pass may still take */
 	__u32 chain;		/* what is left of the list being taken: id + 1 */
 	__u32 chain_tail;
+	__u32 nfull;		/* interfaces in full[] */
+	__u32 full[PASS_FULL_MAX];
+	__u32 link_ifindex;	/* the last interface looked up, and what it was: */
+	__u8 link_fail;		/* 0, TKO_R_LINK_DOWN or TKO_R_NO_PATH */
+	__u8 link_refused;	/* its queue refused frames before */
+	__u8 pad[2];
 };
 
 /* The moment the session's state machine has something to do; 0: never. */
 static __always_inline __u64 session_deadline(const struct tko_session *s)
 {
-	__u64 d;
+	__u64 d, ts = ts_limit_ns(s);
 
 	switch (s->state) {
 	case TKO_LEARNING:
 	case TKO_SUSPENDED:
 		d = s->last_seen_ns + idle_ns(s);
-		/* Nothing captured yet: it looks again one idle period later. */
-		if (!(s->have & TKO_HAVE_SEQ) && s->next_ns > d)
+		/* Nothing captured yet, or data in flight: it looks again
+		 * when it said it would. */
+		if ((!(s->have & TKO_HAVE_SEQ) || (s->notes & TKO_NOTE_WAITING)) && s->next_ns > d)
 			d = s->next_ns;
-		return d;
+		break;
 	case TKO_ACTIVE:
-		if (!s->cnt.unanswered)
-			return s->probe_ns + (__u64)s->cfg.interval_s * NSEC_PER_SEC;
+		/* A probe a device's queue refused leaves when it can. */
+		if (s->deferred)
+			d = s->next_ns;
+		else if (!s->cnt.unanswered)
+			d = s->probe_ns + (__u64)s->cfg.interval_s * NSEC_PER_SEC;
 		/* RFC 1122 4.2.3.6: one unanswered probe is never death; the
 		 * first wait is the shorter of the two intervals. */
-		if (s->cnt.unanswered > 1)
-			return s->probe_ns + (__u64)s->cfg.retry_interval_s * NSEC_PER_SEC;
-		return s->probe_ns + (__u64)(s->cfg.retry_interval_s < s->cfg.interval_s ?
-					     s->cfg.retry_interval_s : s->cfg.interval_s) * NSEC_PER_SEC;
+		else if (s->cnt.unanswered > 1)
+			d = s->probe_ns + (__u64)s->cfg.retry_interval_s * NSEC_PER_SEC;
+		else
+			d = s->probe_ns + (__u64)(s->cfg.retry_interval_s < s->cfg.interval_s ?
+						  s->cfg.retry_interval_s : s->cfg.interval_s) *
+						 NSEC_PER_SEC;
+		break;
+	default:
+		return 0;
 	}
-	return 0;
+	return ts && ts < d ? ts : d;
 }
 
 /* File session id for its deadline d (ns), unless it is filed there already. */
@@ -276,100 +304,249 @@ static __always_inline void file_at(struct pass *P, struct tko_wheel_clock *w, _
 	wheel_file(id, s, tick, w);
 }
 
-/* Retries exhausted: report, reset the endpoint's connection if asked, forget. */
-static __always_inline void peer_dead(struct pass *P, __u32 id, struct tko_session *s)
+/* The session ends in the pass: reported, its entry freed at once. */
+static __always_inline void pass_end(__u32 id, struct tko_session *s, __u8 state, __u8 type,
+				     __u8 reason)
 {
-	if (!session_unindex(id))
+	if (!session_take(id, s))
 		return;	/* ended meanwhile: its request frees the entry */
-	session_gone(s);
+	set_state(s, state);
+	s->next_ns = 0;
+	if (type == TKO_EV_INVALIDATED)
+		stat_inc(TKO_ST_INVALIDATED);
+	session_event(id, type, reason);
+	wheel_free(id, s);
+}
+
+/*
+ * Retries exhausted: report (why the last probe did not leave, if it did
+ * not: no path, no carrier), reset the endpoint's connection if asked,
+ * forget.
+ */
+static __always_inline void peer_dead(struct __sk_buff *skb, __u32 id, struct tko_session *s)
+{
+	if (!session_take(id, s))
+		return;	/* ended meanwhile: its request frees the entry */
 	set_state(s, TKO_PEER_DEAD);
 	s->next_ns = 0;
 	stat_inc(TKO_ST_PEER_DEAD);
-	session_event(id, TKO_EV_PEER_DEAD, TKO_R_RETRIES);
+	session_event(id, TKO_EV_PEER_DEAD, s->fail ?: TKO_R_RETRIES);
 	/* --on-dead reset: the RST enters the stack as if from the peer, so a
 	 * local socket fails now with ECONNRESET (and a device behind a gateway
 	 * gets it forwarded). */
-	if ((s->cfg.flags & TKO_F_ON_DEAD_RESET) && send_frame(P->skb, id, 1))
+	if ((s->cfg.flags & TKO_F_ON_DEAD_RESET) &&
+	    (!session_path(skb, id, s) || send_frame(skb, id, 1)))
 		stat_inc(TKO_ST_EMIT_ERRORS);
 	wheel_free(id, s);
 }
 
 /*
- * A probe now. One the device refused (no path, interface gone) counts as
- * lost: the peer cannot be reached that way, and enough of them mean it is
- * dead. One not sent yet because the pass ran out of budget never counts,
- * nor one the device's full queue did not take: that is tko's own burst,
- * not the peer; the pass stops there (the device is full), and the probe
- * leaves with the next (false).
+ * Can the session's interface carry a probe now? 0, or why not: its queue
+ * refused a frame in this pass (-1: try the next pass), no carrier
+ * (TKO_R_LINK_DOWN), or a queue that has refused every frame for
+ * TKO_LINK_STUCK_NS (TKO_R_NO_PATH). The last interface's answer is kept
+ * for the sessions after it: most share one.
  */
-static __always_inline bool probe(struct pass *P, __u32 id, struct tko_session *s, __u64 due)
+static __always_inline int link_check(struct pass *P, __u32 ifindex)
 {
-	int err = send_frame(P->skb, id, 0);
+	struct tko_iface *ifc;
+	__u32 i;
 
-	if (err > 0) {
-		stat_inc(TKO_ST_PROBES_DEFERRED);
-		P->budget = 0;
-		return false;
+	for (i = 0; i < PASS_FULL_MAX && i < P->nfull; i++)
+		if (P->full[i] == ifindex)
+			return -1;
+	if (ifindex != P->link_ifindex) {
+		ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
+		P->link_ifindex = ifindex;
+		P->link_fail = 0;
+		P->link_refused = ifc && ifc->refused_ns;
+		if (ifc && ifc->down)
+			P->link_fail = TKO_R_LINK_DOWN;
+		else if (ifc && ifc->refused_ns && P->now - ifc->refused_ns >= TKO_LINK_STUCK_NS)
+			P->link_fail = TKO_R_NO_PATH;
 	}
-	s->probe_ns = P->now;
-	s->cnt.unanswered++;
-	if (err) {
+	return P->link_fail;
+}
+
+/* What the device said of a probe, for its interface: taken, or refused. */
+static __always_inline void link_took(struct pass *P, __u32 ifindex, bool took)
+{
+	struct tko_iface *ifc;
+
+	if (took == !P->link_refused)
+		return;
+	ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
+	if (took) {
+		if (ifc)
+			ifc->refused_ns = 0;
+		P->link_refused = 0;
+		return;
+	}
+	if (ifc && !ifc->refused_ns)
+		ifc->refused_ns = P->now;
+	P->link_refused = 1;
+	if (P->nfull < PASS_FULL_MAX)
+		P->full[P->nfull & (PASS_FULL_MAX - 1)] = ifindex;
+	P->nfull++;
+}
+
+/* A probe that could not leave: lost, as far as the peer goes. */
+static __always_inline void probe_lost(struct pass *P, struct tko_session *s, __u8 why)
+{
+	struct tko_iface *ifc;
+	__u32 ifindex = s->ifindex;
+
+	s->fail = why;
+	stat_inc(TKO_ST_PROBES_NO_PATH);
+	ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
+	if (ifc)
+		__sync_fetch_and_add(&ifc->probes_no_path, 1);
+}
+
+/*
+ * A probe now, at SND.UNA - 1 (build_frame). One that cannot leave (no
+ * path, no carrier, a device that refuses every frame) counts as lost: the
+ * peer cannot be reached that way, and enough of them end the session,
+ * with the reason. One a device's full queue did not take is tko's own
+ * burst, not the peer: it counts neither way and leaves at a later pass
+ * (false), that interface skipped for the rest of this one; its deadline,
+ * and so its lateness, are kept. NET_XMIT_CN is a congestion notice: the
+ * frame was queued (the noop qdisc of a link without carrier says it too,
+ * but such a link is known down and never tried).
+ */
+static __always_inline bool probe(struct __sk_buff *skb, struct pass *P, __u32 id,
+				  struct tko_session *s, __u64 due)
+{
+	int err, link;
+
+	if (!session_path(skb, id, s)) {
+		probe_lost(P, s, TKO_R_NO_PATH);
+		goto lost;
+	}
+	link = link_check(P, s->ifindex);
+	if (link < 0)
+		goto deferred;
+	if (link) {
+		probe_lost(P, s, link);
+		goto lost;
+	}
+	err = send_frame(skb, id, 0);
+	if (err == NET_XMIT_DROP || err == -ENOBUFS_) {
+		link_took(P, s->ifindex, false);
+		goto deferred;
+	}
+	if (err && err != NET_XMIT_CN) {
+		/* The interface went down or away: forget the path and let
+		 * the agent find the new one. */
 		stat_inc(TKO_ST_EMIT_ERRORS);
-		return true;	/* lost, as far as the peer goes */
+		__sync_fetch_and_and(&s->have, ~TKO_HAVE_L2);
+		path_request(id, s);
+		probe_lost(P, s, TKO_R_NO_PATH);
+		goto lost;
 	}
+	link_took(P, s->ifindex, true);
+	s->fail = 0;
 	__sync_fetch_and_add(&s->cnt.probes_sent, 1);
 	stat_inc(TKO_ST_PROBES_SENT);
 	if (P->now > due + P->tick_ns) {
 		s->cnt.probes_late++;
 		stat_inc(TKO_ST_PROBES_LATE);
 	}
+lost:
+	s->deferred = 0;
+	s->probe_ns = P->now;
+	__sync_fetch_and_add(&s->cnt.unanswered, 1);
 	return true;
+deferred:
+	stat_inc(TKO_ST_PROBES_DEFERRED);
+	s->deferred = 1;
+	return false;
+}
+
+/* Idle long enough, but not offloaded yet: said once per wait. */
+static __always_inline void session_wait(__u32 id, struct tko_session *s, __u8 reason)
+{
+	if (session_note(s, TKO_NOTE_WAITING))
+		session_event(id, TKO_EV_WAITING, reason);
 }
 
 /*
  * The session's state machine, when its tick came. LEARNING/SUSPENDED:
- * become ACTIVE once idle_s passed without payload, and probe at once.
- * ACTIVE: probe every interval_s while answered, every retry_interval_s
- * while not, and declare the peer dead after `retries` unanswered probes
- * in a row. Traffic only stamps last_seen_ns: a deadline that moved later
- * is found here, and the session filed again.
+ * become ACTIVE once idle_s passed without payload and nothing is in
+ * flight, and probe at once. ACTIVE: probe every interval_s while
+ * answered, every retry_interval_s while not, and declare the peer dead
+ * after `retries` unanswered probes in a row. Traffic only stamps
+ * last_seen_ns: a deadline that moved later is found here, and the session
+ * filed again.
  */
-static __always_inline void run(struct pass *P, struct tko_wheel_clock *w, __u32 id,
-				struct tko_session *s)
+__noinline int session_run(struct __sk_buff *skb, struct pass *P, __u32 id)
 {
-	__u64 due = session_deadline(s);
+	struct tko_wheel_clock *w = wheel_clock();
+	struct tko_session *s = session_get(id);
+	__u64 due, ts;
 	__u8 type;
 
+	if (!skb || !P || !w || !s)
+		return 0;
 	if (s->state != TKO_LEARNING && s->state != TKO_SUSPENDED && s->state != TKO_ACTIVE)
-		return;	/* ended: its request frees the entry */
+		return 0;	/* ended: its request frees the entry */
+	due = session_deadline(s);
+	ts = ts_limit_ns(s);
+	if (ts && ts <= P->now) {
+		pass_end(id, s, TKO_STOPPED, TKO_EV_INVALIDATED, TKO_R_TS_LIMIT);
+		return 0;
+	}
 	if (tick_of(due, P->tick_ns) > P->cur) {
 		file_at(P, w, id, s, due);
-		return;
+		return 0;
 	}
 	/* A probe may leave up to a tick early (the tick's pass comes at its
 	 * start); a change of state never comes early: the idle period and
 	 * the answer wait are served in full, at the next tick if need be. */
 	if (P->now < due && (s->state != TKO_ACTIVE || s->cnt.unanswered >= s->cfg.retries)) {
 		file_at(P, w, id, s, due);
-		return;
+		return 0;
 	}
 	if (s->state == TKO_ACTIVE) {
 		if (s->cnt.unanswered >= s->cfg.retries) {
-			peer_dead(P, id, s);
-			return;
+			peer_dead(skb, id, s);
+			return 0;
+		}
+		if (in_flight(s)) {
+			/* Data went out as it went ACTIVE (the race of TC egress
+			 * with this pass): not idle. */
+			set_state(s, TKO_SUSPENDED);
+			s->last_seen_ns = P->now;
+			stat_inc(TKO_ST_SUSPENDED);
+			session_event(id, TKO_EV_SUSPENDED, TKO_R_IN_FLIGHT);
+			file_at(P, w, id, s, session_deadline(s));
+			return 0;
 		}
 	} else if (!(s->have & TKO_HAVE_SEQ)) {
+		session_wait(id, s, TKO_R_NO_TRAFFIC);
 		file_at(P, w, id, s, P->now + idle_ns(s));
-		return;
+		return 0;
+	} else if (in_flight(s)) {
+		/* Never probe over data in flight: look again a retry
+		 * interval on, or as soon as the peer acknowledges it. */
+		session_wait(id, s, TKO_R_IN_FLIGHT);
+		file_at(P, w, id, s, P->now + (__u64)s->cfg.retry_interval_s * NSEC_PER_SEC);
+		return 0;
 	} else {
 		type = s->state == TKO_LEARNING ? TKO_EV_OFFLOADED : TKO_EV_RESUMED;
 		set_state(s, TKO_ACTIVE);
-		s->cnt.unanswered = 0;
+		if (s->notes & TKO_NOTE_WAITING)
+			__sync_fetch_and_and(&s->notes, ~TKO_NOTE_WAITING);
+		__sync_lock_test_and_set(&s->cnt.unanswered, 0);
 		s->next_ns = P->now;
 		session_event(id, type, TKO_R_IDLE);
+		due = P->now;	/* the first probe is due now */
 	}
-	/* Deferred: filed for the next tick, its deadline (and lateness) kept. */
-	file_at(P, w, id, s, probe(P, id, s, due) ? session_deadline(s) : due);
+	if (probe(skb, P, id, s, due))
+		file_at(P, w, id, s, session_deadline(s));
+	else
+		file_at(P, w, id, s, due);	/* the next pass; its deadline kept */
+	return 0;
 }
 
 /* 1. One request of the other programs. */
@@ -456,8 +633,15 @@ static __always_inline void chain_restore(struct pass *P)
  * so that sessions filed again under it (a later round of the ring) wait
  * for that round.
  */
-static long take_cb(__u64 i, struct pass *P)
+/* What the callback of step 3 gets: the pass, and the carrier to send on. */
+struct take {
+	struct __sk_buff *skb;
+	struct pass *P;
+};
+
+static long take_cb(__u64 i, struct take *T)
 {
+	struct pass *P = T->P;
 	struct tko_wheel_clock *w = wheel_clock();
 	struct tko_wheel_list *l;
 	struct tko_session *s, *n;
@@ -495,7 +679,7 @@ static long take_cb(__u64 i, struct pass *P)
 		n->clock.prev = 0;
 	s->clock.list = s->clock.next = s->clock.prev = 0;
 	P->budget--;
-	run(P, w, id, s);
+	session_run(T->skb, P, id);
 	if (!P->chain)
 		w->tick = P->t;
 	return 0;
@@ -555,7 +739,8 @@ static __always_inline __u32 hold_len(struct pass *P, struct tko_wheel_clock *w,
 static __always_inline __u32 clock_pass(struct __sk_buff *skb, struct tko_carrier_state *c,
 					struct tko_wheel_clock *w)
 {
-	struct pass P = { .skb = skb, .now = bpf_ktime_get_ns(), .budget = TKO_PASS_SESSIONS };
+	struct pass P = { .now = bpf_ktime_get_ns(), .budget = TKO_PASS_SESSIONS };
+	struct take T = { .skb = skb, .P = &P };
 
 	P.tick_ns = c->tick_ns ? c->tick_ns : TKO_TICK_MS_DEFAULT * NSEC_PER_MSEC;
 	P.cur = P.now / P.tick_ns;
@@ -573,7 +758,7 @@ static __always_inline __u32 clock_pass(struct __sk_buff *skb, struct tko_carrie
 	 * once, whatever its tick, then the clock is at now. */
 	P.t = w->tick;
 	P.last = P.cur - w->tick > TKO_WHEEL_L0 ? w->tick + TKO_WHEEL_L0 : P.cur;
-	bpf_loop(TKO_WHEEL_L0 + TKO_PASS_SESSIONS + 1, take_cb, &P, 0);
+	bpf_loop(TKO_WHEEL_L0 + TKO_PASS_SESSIONS + 1, take_cb, &T, 0);
 	if (P.chain)
 		chain_restore(&P);
 	if (P.last < P.cur && w->tick == P.last)

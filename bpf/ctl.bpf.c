@@ -11,6 +11,7 @@
 
 #define EINVAL 22
 #define ENOENT 2
+#define EXDEV 18
 
 /*
  * The context is copied out with bpf_probe_read_kernel(), which the verifier
@@ -33,9 +34,20 @@ static __always_inline bool config_valid(const struct tko_config *c)
 }
 
 /*
+ * A path out of an interface the agent is not on is a session tko cannot
+ * see: no TC egress learns from its segments, nothing suspends it when it
+ * carries data again.
+ */
+static __always_inline bool agent_iface(__u32 ifindex)
+{
+	return bpf_map_lookup_elem(&ifaces, &ifindex) != NULL;
+}
+
+/*
  * Validate one request and create its session: 0 or -errno (-EEXIST:
  * already offloaded; -E2BIG: table full; -ENOSPC: the tuple's index buckets
- * are full). Refusals for want of room are reported as events too.
+ * are full; -EXDEV: its path leaves through an interface the agent is not
+ * on). Refusals for want of room are reported as events too.
  */
 __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 {
@@ -48,6 +60,8 @@ __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 	__builtin_memcpy(&key, &args->key, sizeof(key));
 	if ((key.family != TKO_AF_INET && key.family != TKO_AF_INET6) || !config_valid(&args->cfg))
 		return -EINVAL;
+	if ((args->have & TKO_HAVE_L2) && args->ifindex && !agent_iface(args->ifindex))
+		return -EXDEV;
 
 	id = session_alloc();
 	if (id < 0) {
@@ -62,7 +76,15 @@ __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 	__builtin_memcpy(&s->cfg, &args->cfg, sizeof(s->cfg));
 	if (args->cfg.flags & TKO_F_STATE_GIVEN) {
 		__builtin_memcpy(&s->tcp, &args->tcp, sizeof(s->tcp));
-		s->have = args->have & (TKO_HAVE_SEQ | TKO_HAVE_TS);
+		s->have = args->have & (TKO_HAVE_SEQ | TKO_HAVE_TS | TKO_HAVE_UNA);
+		/* Handed over by an idle endpoint: nothing in flight, unless
+		 * it says SND.UNA. */
+		if ((s->have & TKO_HAVE_SEQ) && !(s->have & TKO_HAVE_UNA)) {
+			s->tcp.snd_una = s->tcp.snd_nxt;
+			s->have |= TKO_HAVE_UNA;
+		}
+		s->ts_seen_ns = now;
+		s->ts_first_val = s->tcp.ts_val;
 	}
 	if ((args->have & TKO_HAVE_L2) && args->ifindex) {
 		s->ifindex = args->ifindex;
@@ -156,8 +178,16 @@ int tko_set_l2(struct tko_ctl_args *ctx)
 	if (s->state == TKO_FREE || s->state == TKO_CREATING || s->state == TKO_STOPPED ||
 	    !tko_key_equal(&s->key, &args.key))
 		return -ENOENT;	/* ended meanwhile */
+	if (args.refuse) {
+		/* Out of sight (its route avoids the agent's interfaces): tko
+		 * would keep offloading a session whose data it never sees. */
+		session_end(args.id, s, TKO_EV_REFUSED, args.refuse);
+		return 0;
+	}
 	if (!(args.have & TKO_HAVE_L2) || !args.ifindex)
 		return 0;
+	if (!agent_iface(args.ifindex))
+		return -EXDEV;
 	if (!(s->have & TKO_HAVE_L2)) {	/* traffic may have taught it meanwhile */
 		s->ifindex = args.ifindex;
 		__builtin_memcpy(s->lmac, args.lmac, 6);

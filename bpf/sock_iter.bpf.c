@@ -71,6 +71,7 @@ int tko_capture(struct bpf_iter__tcp *ctx)
 	c->unacked = tp->snd_nxt - tp->snd_una;
 	c->unsent = tp->write_seq - tp->snd_nxt;
 	c->unread = tp->rcv_nxt - tp->copied_seq;
+	c->tcp.snd_una = tp->snd_una;
 	c->tcp.snd_nxt = tp->snd_nxt;
 	c->tcp.rcv_nxt = tp->rcv_nxt;
 	/* The window field the socket advertises: scaled down (RFC 7323 2.3). */
@@ -78,7 +79,7 @@ int tko_capture(struct bpf_iter__tcp *ctx)
 	c->tcp.wscale = wscale;
 	c->tcp.window = (tp->rcv_wnd >> (wscale & 15)) > 0xffff ? 0xffff :
 			tp->rcv_wnd >> (wscale & 15);
-	c->have = TKO_HAVE_SEQ;
+	c->have = TKO_HAVE_SEQ | TKO_HAVE_UNA;
 	if (tp->rx_opt.tstamp_ok) {
 		if (bpf_core_field_exists(tp->tcp_usec_ts))
 			usec = tp->tcp_usec_ts;

@@ -149,9 +149,10 @@ static __always_inline void on_established(struct bpf_sock_ops *ops)
 	s = policy_session_new(&k, p, bpf_ktime_get_ns(), &id);
 	if (!s)
 		return;
+	s->tcp.snd_una = ops->snd_una;
 	s->tcp.snd_nxt = ops->snd_nxt;
 	s->tcp.rcv_nxt = ops->rcv_nxt;
-	s->have = TKO_HAVE_SEQ;
+	s->have = TKO_HAVE_SEQ | TKO_HAVE_UNA;
 	sk = ops->sk;
 	barrier_var(sk);
 	tp = sk ? bpf_skc_to_tcp_sock(sk) : NULL;
@@ -176,7 +177,6 @@ static __always_inline void on_established(struct bpf_sock_ops *ops)
 		return;
 	/* Close and reset must reach us even if no segment shows them. */
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
-	policy_count(p);
 	/* The path: the agent resolves it (routing + neighbour). */
 	path_request(id, s);
 	session_event(id, TKO_EV_STARTED, TKO_R_POLICY);

@@ -16,37 +16,80 @@
 #include "lib/table.h"
 
 #define TC_ACT_OK 0
-/* Ethernet + VLAN + IPv6 + the largest TCP header: all the parser reads. */
 
 /*
- * The endpoint's own keepalive probe (SEG.SEQ = SND.NXT - 1, 0 or 1 byte)
- * is not new data: it neither advances SND.NXT nor counts as activity, and
- * its answer must reach the endpoint (XDP lets it pass).
+ * The endpoint's own keepalive (RFC 1122 4.2.3.6) or zero-window probe:
+ * Linux sends both at SND.UNA - 1 (tcp_xmit_probe_skb), with 0 or 1 byte.
+ * It is not new data: it neither advances SND.NXT nor counts as activity,
+ * and its answer must reach the endpoint (XDP lets it pass).
  */
 static __always_inline bool is_own_probe(const struct pkt *p, const struct tko_session *s)
 {
+	__u32 una = s->have & TKO_HAVE_UNA ? s->tcp.snd_una : s->tcp.snd_nxt;
+
 	return (s->have & TKO_HAVE_SEQ) && p->payload_len <= 1 &&
-	       !(p->flags & (TH_SYN | TH_FIN | TH_RST)) && p->seq == s->tcp.snd_nxt - 1;
+	       !(p->flags & (TH_SYN | TH_FIN | TH_RST)) && p->seq == una - 1;
 }
 
-static __always_inline void learn(struct __sk_buff *skb, const struct pkt *p,
-				  struct tko_session *s, bool own_probe)
+/*
+ * The endpoint's timestamp clock: its last TSval, when that was first
+ * seen, and its rate (an upper bound, 25 % over what a second or more of
+ * its segments showed: a segment seen later than it was sent makes the
+ * rate look lower), which bounds how long its last TSval may be resent
+ * (ts_limit_ns()).
+ */
+static __always_inline void learn_ts(const struct pkt *p, struct tko_session *s, __u64 now)
 {
-	bool have_seq = s->have & TKO_HAVE_SEQ;
+	__u64 first_ns, dt, hz;
+
+	if (!(s->have & TKO_HAVE_TS)) {
+		s->tcp.ts_val = s->ts_first_val = p->ts_val;
+		s->tcp.ts_ecr = p->ts_ecr;
+		s->ts_seen_ns = now;
+		s->ts_first_ms = (now - s->started_ns) / NSEC_PER_MSEC;
+		__sync_fetch_and_or(&s->have, TKO_HAVE_TS);
+		return;
+	}
+	/* TS.Recent only moves forward (RFC 7323 4.3). */
+	seq_advance(&s->tcp.ts_ecr, p->ts_ecr);
+	/* The endpoint's clock only moves forward (RFC 7323 5.3). */
+	if (!seq_after(p->ts_val, s->tcp.ts_val))
+		return;
+	s->tcp.ts_val = p->ts_val;
+	s->ts_seen_ns = now;
+	first_ns = s->started_ns + (__u64)s->ts_first_ms * NSEC_PER_MSEC;
+	dt = now - first_ns;
+	if (now <= first_ns || dt < NSEC_PER_SEC)
+		return;
+	hz = ((__u64)(p->ts_val - s->ts_first_val) + 1) * NSEC_PER_SEC / dt;
+	hz += hz / 4 + 1;
+	s->ts_hz = hz > 0xffffffffULL ? 0xffffffffU : (__u32)hz;
+}
+
+/*
+ * What the endpoint's segment says of its state. Sequence numbers only move
+ * forward, whichever CPU sees the segments first; SND.UNA is the peer's to
+ * say (XDP ingress). A first segment without payload may be the endpoint's
+ * own keepalive, one short of SND.NXT (TKO_HAVE_BARE).
+ */
+static __always_inline void learn(struct __sk_buff *skb, const struct pkt *p,
+				  struct tko_session *s, bool own_probe, __u64 now)
+{
+	bool have_seq = s->have & TKO_HAVE_SEQ, data = p->payload_len || (p->flags & TH_FIN);
 	__u32 end_seq = p->seq + p->payload_len + !!(p->flags & TH_FIN);
 
-	if (!own_probe && (!have_seq || seq_after(end_seq, s->tcp.snd_nxt)))
+	if (!have_seq) {
 		s->tcp.snd_nxt = end_seq;
-	if (!have_seq || seq_after(p->ack, s->tcp.rcv_nxt))
 		s->tcp.rcv_nxt = p->ack;
-	s->tcp.window = bpf_ntohs(p->tcp->window);
-	if (p->has_ts) {
-		/* The endpoint's clock only moves forward (RFC 7323 5.3). */
-		if (!(s->have & TKO_HAVE_TS) || seq_after(p->ts_val, s->tcp.ts_val))
-			s->tcp.ts_val = p->ts_val;
-		s->tcp.ts_ecr = p->ts_ecr;
-		s->have |= TKO_HAVE_TS;
+	} else {
+		if (!own_probe)
+			seq_advance(&s->tcp.snd_nxt, end_seq);
+		seq_advance(&s->tcp.rcv_nxt, p->ack);
 	}
+	s->tcp.window = bpf_ntohs(p->tcp->window);
+	if (p->has_ts)
+		learn_ts(p, s, now);
+	s->flowinfo = p->flowinfo;
 	__builtin_memcpy(s->lmac, p->eth->h_source, 6);
 	__builtin_memcpy(s->rmac, p->eth->h_dest, 6);
 	s->ifindex = skb->ifindex;
@@ -59,7 +102,11 @@ static __always_inline void learn(struct __sk_buff *skb, const struct pkt *p,
 		s->vlan_tci = p->vlan_tci;
 		s->vlan_proto = p->vlan_proto;
 	}
-	s->have |= TKO_HAVE_SEQ | TKO_HAVE_L2;
+	if (!have_seq && !data)
+		__sync_fetch_and_or(&s->have, TKO_HAVE_BARE);
+	else if (data && (s->have & TKO_HAVE_BARE))
+		__sync_fetch_and_and(&s->have, ~TKO_HAVE_BARE);
+	__sync_fetch_and_or(&s->have, TKO_HAVE_SEQ | TKO_HAVE_L2);
 }
 
 #define IPPROTO_TCP_ 6
@@ -83,12 +130,28 @@ static __always_inline bool forwarded(struct __sk_buff *skb)
 }
 
 /*
+ * The agent's interfaces face the peers (tko agent --iface): a segment that
+ * came in through one of them was sent by a peer, and going out again it
+ * is the peer's side of a flow, never an endpoint tko speaks for (a gateway
+ * whose agent is also on the devices' side sees the servers' segments
+ * leave there).
+ */
+static __always_inline bool from_peers_side(struct __sk_buff *skb)
+{
+	__u32 in = skb->ingress_ifindex;
+
+	return in && bpf_map_lookup_elem(&ifaces, &in);
+}
+
+/*
  * A forwarded segment of a flow with no session: a forwarded policy may want
  * it. The flow becomes a session at its first segment that is not a SYN,
  * FIN or RST (the handshake's last ACK, or any segment of a flow that was
  * there before the policy), LEARNING from what that segment says, its path
  * the segment's own. A SYN is a new connection: the tuple may be tracked
- * again. A flow the table cannot take is reported, never dropped silently.
+ * again. A FIN or RST closes the flow for good: its last segments must not
+ * make it a session. A flow the table cannot take is reported, never
+ * dropped silently, and tried again later.
  */
 static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *p,
 				       const struct tko_key *k, __u64 now)
@@ -106,12 +169,16 @@ static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *
 		flow_reopen(k);
 		return;
 	}
-	if ((p->flags & (TH_FIN | TH_RST)) || !(p->flags & TH_ACK) || p->signed_)
-		return;
-	if (flow_closed(k))
+	if (from_peers_side(skb) || flow_closed(k, now))
 		return;
 	pi = flow_policy_find(mask, k);
 	if (pi < 0)
+		return;
+	if (p->flags & (TH_FIN | TH_RST)) {
+		flow_close(k, TKO_FLOW_CLOSED_FOREVER);
+		return;
+	}
+	if (!(p->flags & TH_ACK) || p->signed_)
 		return;
 	slot = pi;
 	pol = bpf_map_lookup_elem(&policies, &slot);
@@ -121,10 +188,9 @@ static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *
 	s = policy_session_new(k, pol, now, &id);
 	if (!s)
 		return;
-	learn(skb, p, s, false);
+	learn(skb, p, s, false, now);
 	if (!policy_session_publish(id, s, k, pol))
 		return;
-	policy_count(pol);
 	stat_inc(TKO_ST_FLOWS_TRACKED);
 	session_event(id, TKO_EV_STARTED, TKO_R_POLICY);
 }
@@ -179,7 +245,7 @@ int tko_tc_egress(struct __sk_buff *skb)
 	 * does not, the endpoint saw something tko did not. */
 	drift = s->state == TKO_ACTIVE && !own_probe &&
 		(p.seq != s->tcp.snd_nxt || p.ack != s->tcp.rcv_nxt);
-	learn(skb, &p, s, own_probe);
+	learn(skb, &p, s, own_probe, now);
 	if (own_probe)
 		s->endpoint_probe = 1;
 

@@ -18,9 +18,10 @@
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
 #define TC_ACT_STOLEN	4
-/* Ethernet + VLAN + IPv6 + the largest TCP header: all the parser reads. */
 /* IP header + TCP header of a probe, the most the answer rewrites. */
 #define MAX_L3L4_LEN	(40 + 60)
+
+#define NET_XMIT_CN		2
 
 #define CHECKSUM_COMPLETE	2
 #define CHECKSUM_PARTIAL	3
@@ -72,8 +73,10 @@ static __always_inline int tc_answer_probe(struct __sk_buff *skb, struct pkt *p,
 			return TC_ACT_OK;
 	}
 	len = forge_answer(p, s, data_end);
-	if (len < 0)
-		goto refused;	/* the probe is half rewritten: never pass it on */
+	if (len < 0) {
+		answer_rewrite_failed(id, s);
+		return TC_ACT_OK;	/* untouched: the endpoint answers it */
+	}
 	if (summed == CHECKSUM_PARTIAL) {
 		__u32 tcp_len = len - l3_off - (p->v6 ? sizeof(struct ipv6hdr) :
 							 sizeof(struct iphdr));
@@ -93,14 +96,15 @@ static __always_inline int tc_answer_probe(struct __sk_buff *skb, struct pkt *p,
 	if (bpf_skb_change_tail(skb, len, 0))
 		goto refused;
 	skb->mark = TKO_MARK;	/* tko's own TC egress must not learn from it */
-	/* dev_queue_xmit()'s verdict: NET_XMIT_SUCCESS only. NET_XMIT_CN may
-	 * be a drop (a device that is down has the noop qdisc, which drops
-	 * everything and says CN), -ENETDOWN and NET_XMIT_DROP certainly are. */
+	/* dev_queue_xmit()'s verdict. NET_XMIT_CN is a congestion notice of
+	 * a queueing qdisc: the answer was queued, unless the link is down
+	 * (its noop qdisc drops everything and says CN). -ENETDOWN and
+	 * NET_XMIT_DROP are drops. */
 	err = bpf_clone_redirect(skb, skb->ifindex, 0);
-	if (err)
+	if (err && !(err == NET_XMIT_CN && !ifc->down))
 		goto refused;
 	answer_sent(s, p, ifc, TKO_ANSWER_TC);
-	ct_refresh_skb(skb, &s->key);	/* the answer does not cross netfilter */
+	ct_refresh_skb(skb, id, s);	/* the answer does not cross netfilter */
 	return TC_ACT_STOLEN;	/* the probe became the answer: consumed */
 refused:
 	stat_inc(TKO_ST_ANSWER_ERRORS);
@@ -134,7 +138,7 @@ int tko_tc_ingress(struct __sk_buff *skb)
 	/* XDP ingress has judged every other segment already. */
 	if (s->state != TKO_ACTIVE || !is_peer_probe(&p, s))
 		return TC_ACT_OK;
-	if (!answer_wanted(&p, s, bpf_ktime_get_ns()))
+	if (!answer_wanted(id, &p, s, bpf_ktime_get_ns()))
 		return TC_ACT_OK;
 	return tc_answer_probe(skb, &p, id, s, ifc);
 }

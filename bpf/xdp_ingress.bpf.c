@@ -17,26 +17,16 @@
 
 /*
  * The peer's answer to a keepalive: a bare ACK at exactly RCV.NXT that
- * acknowledges exactly SND.NXT. Linux may add SACK blocks (D-SACK for a
- * 1-byte probe); other options are allowed, payload is not.
+ * acknowledges what it has of the endpoint's data: SND.NXT, or less while
+ * data is in flight (a duplicate ACK is the peer alive too). Linux may add
+ * SACK blocks (D-SACK for a 1-byte probe); other options are allowed,
+ * payload is not.
  */
 static __always_inline bool is_probe_answer(const struct pkt *p, const struct tko_session *s)
 {
 	if ((p->flags & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACK)) != TH_ACK)
 		return false;
-	return p->payload_len == 0 && p->seq == s->tcp.rcv_nxt && p->ack == s->tcp.snd_nxt;
-}
-
-/*
- * The peer's answer to the endpoint's own zero-length keepalive, seen while
- * LEARNING from a bare segment: a bare ACK at exactly RCV.NXT that
- * acknowledges exactly one more than SND.NXT.
- */
-static __always_inline bool is_keepalive_answer(const struct pkt *p, const struct tko_session *s)
-{
-	if ((p->flags & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACK)) != TH_ACK)
-		return false;
-	return p->payload_len == 0 && p->seq == s->tcp.rcv_nxt && p->ack == s->tcp.snd_nxt + 1;
+	return p->payload_len == 0 && p->seq == s->tcp.rcv_nxt && acks_sent(p, s);
 }
 
 /*
@@ -74,15 +64,40 @@ static __always_inline int xdp_answer_probe(struct xdp_md *ctx, struct pkt *p, _
 	barrier_var(data);
 	barrier_var(data_end);
 	len = forge_answer(p, s, data_end);
-	if (len < 0)
-		return XDP_PASS;
+	if (len < 0) {
+		answer_rewrite_failed(id, s);
+		return XDP_PASS;	/* untouched: the endpoint answers it */
+	}
 	delta = len - (int)(data_end - data);
-	if (delta && bpf_xdp_adjust_tail(ctx, delta))
-		return XDP_PASS;
+	if (delta && bpf_xdp_adjust_tail(ctx, delta)) {
+		/* Rewritten already: never pass tko's answer to the endpoint.
+		 * The peer probes again. */
+		answer_rewrite_failed(id, s);
+		return XDP_DROP;
+	}
 	answer_sent(s, p, ifc, TKO_ANSWER_XDP);
 	if (ifc)
 		pending_push(ifc->ifindex, id);
 	return XDP_TX;
+}
+
+/*
+ * A segment of the peer's data (or FIN) not at RCV.NXT, within the
+ * endpoint's receive window (RFC 9293 3.10.7.4): out of order (a segment
+ * before it was lost) or a retransmission of what the endpoint has. Not
+ * off-path: the peer's own traffic. Out-of-order data is the peer speaking.
+ */
+static __always_inline bool out_of_order(const struct pkt *p, const struct tko_session *s,
+					 bool *news)
+{
+	__u32 wnd = (__u32)s->tcp.window << (s->tcp.wscale & 15), rcv = s->tcp.rcv_nxt;
+
+	if (wnd < 0xffff)
+		wnd = 0xffff;	/* the window's scale may be unknown: never less than this */
+	*news = seq_after(p->seq, rcv);
+	if (*news)
+		return p->seq - rcv < wnd;
+	return rcv - p->seq <= wnd && !seq_after(p->seq + p->payload_len, rcv);
 }
 
 SEC("xdp")
@@ -93,9 +108,9 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	struct tko_session *s;
 	struct pkt p = {};
 	struct tko_key key;
-	bool in_seq;
+	bool in_seq, news;
 	__u64 now;
-	int id;
+	int id, act;
 
 	if (parse_frame(data, data_end, data_end - data, &p))
 		return XDP_PASS;
@@ -111,19 +126,7 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 
 	if (!(s->have & TKO_HAVE_SEQ))
 		return XDP_PASS;	/* nothing to compare with yet: TC egress learns */
-
-	/*
-	 * A bare segment cannot tell TC egress a pure ACK (SEG.SEQ = SND.NXT)
-	 * from the endpoint's zero-length keepalive (SND.NXT - 1, RFC 1122
-	 * 4.2.3.6), and the first segment seen of an idle forwarded flow often
-	 * is one: learned one behind, tko's probes would be answered with an
-	 * ACK it does not recognise, and a live peer declared dead. The peer's
-	 * answer says which it was; the endpoint asked for it: it passes.
-	 */
-	if (s->state == TKO_LEARNING && is_keepalive_answer(&p, s)) {
-		s->tcp.snd_nxt = p.ack;
-		return XDP_PASS;
-	}
+	peer_acked(id, s, &p);
 
 	if (s->state == TKO_ACTIVE && is_peer_probe(&p, s)) {
 		__u32 ifindex = ctx->ingress_ifindex;
@@ -132,33 +135,38 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 		/* Where XDP_TX is not delivered, TC ingress answers. */
 		if (ifc && ifc->path == TKO_ANSWER_TC)
 			return XDP_PASS;
-		if (!answer_wanted(&p, s, now))
+		if (!answer_wanted(id, &p, s, now))
 			return XDP_PASS;
 		/* The answer does not cross netfilter: the gateway's own
 		 * conntrack entry of the flow is refreshed here. */
-		if (xdp_answer_probe(ctx, &p, id, s, ifc) != XDP_TX)
-			return XDP_PASS;
-		ct_refresh_xdp(ctx, &key);
-		return XDP_TX;
+		act = xdp_answer_probe(ctx, &p, id, s, ifc);
+		if (act == XDP_TX)
+			ct_refresh_xdp(ctx, id, s);
+		return act;
 	}
 
-	if (s->state == TKO_ACTIVE && is_probe_answer(&p, s) &&
-	    (s->cnt.unanswered || s->endpoint_probe)) {
-		if (p.has_ts)
-			s->tcp.ts_ecr = p.ts_val;
-		if (s->cnt.unanswered) {
-			s->cnt.unanswered = 0;
+	if (s->state == TKO_ACTIVE && is_probe_answer(&p, s)) {
+		/* Ours if a probe of ours waits for it; the count is taken
+		 * with an exchange: the carrier adds to it on another CPU. */
+		bool ours = __sync_lock_test_and_set(&s->cnt.unanswered, 0) != 0;
+
+		if (ours) {
 			__sync_fetch_and_add(&s->cnt.probes_answered, 1);
 			stat_inc(TKO_ST_PROBES_ANSWERED);
 		}
+		if (p.has_ts && (ours || s->endpoint_probe))
+			seq_advance(&s->tcp.ts_ecr, p.ts_val);
 		/* The endpoint's own kernel keepalive waits for this same ACK:
 		 * let it through, or its keepalive would count a loss. */
 		if (s->endpoint_probe) {
 			s->endpoint_probe = 0;
 			return XDP_PASS;	/* conntrack sees it on its way */
 		}
-		ct_refresh_xdp(ctx, &key);
-		return XDP_DROP;
+		if (ours) {
+			ct_refresh_xdp(ctx, id, s);
+			return XDP_DROP;
+		}
+		return XDP_PASS;	/* not asked for by tko: the endpoint's */
 	}
 
 	/* RFC 5961: only an exact RCV.NXT makes a RST, FIN or data segment
@@ -174,19 +182,24 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	if (p.flags & TH_SYN)
 		return XDP_PASS;
 	if (p.flags & TH_FIN || p.payload_len) {
-		/* FIN and data must also acknowledge exactly SND.NXT (RFC 5961
-		 * 5; an idle endpoint has nothing unacknowledged). Without the
-		 * ACK bit, or acknowledging what was never sent, the endpoint
-		 * drops the segment itself (RFC 9293 3.10.7.4): it must not end
-		 * or suspend the offload either. */
-		if (!in_seq || !(p.flags & TH_ACK) || p.ack != s->tcp.snd_nxt) {
+		/* FIN and data must also acknowledge what the endpoint sent
+		 * (RFC 5961 5). Without the ACK bit, or acknowledging what was
+		 * never sent, the endpoint drops the segment itself (RFC 9293
+		 * 3.10.7.4): it must not end or suspend the offload either. */
+		if (!(p.flags & TH_ACK) || !acks_sent(&p, s)) {
 			stat_inc(TKO_ST_OFF_PATH);
-			return XDP_PASS;
+		} else if (in_seq) {
+			if (p.flags & TH_FIN)
+				session_end(id, s, TKO_EV_INVALIDATED, TKO_R_FIN_PEER);
+			else
+				session_traffic(id, s, TKO_R_DATA_PEER, now);
+		} else if (out_of_order(&p, s, &news)) {
+			stat_inc(TKO_ST_PEER_OUT_OF_ORDER);
+			if (news)
+				session_traffic(id, s, TKO_R_DATA_PEER, now);
+		} else {
+			stat_inc(TKO_ST_OFF_PATH);
 		}
-		if (p.flags & TH_FIN)
-			session_end(id, s, TKO_EV_INVALIDATED, TKO_R_FIN_PEER);
-		else
-			session_traffic(id, s, TKO_R_DATA_PEER, now);
 	}
 	return XDP_PASS;
 }

@@ -124,9 +124,14 @@ enum tko_ts_clock {
 	TKO_TS_CLOCK_US = 2,	/* local socket with usec timestamps (tcp_usec_ts) */
 };
 
+/*
+ * Both probe at SND.UNA - 1 (tcp_xmit_probe_skb): a sequence number the peer
+ * has acknowledged, so that it answers with an ACK whatever its state, and
+ * the byte of a byte probe is one the peer already has and discards.
+ */
 enum tko_probe_style {
-	TKO_PROBE_ZERO = 0,	/* ACK, seq = SND.NXT - 1, no payload (Linux style) */
-	TKO_PROBE_BYTE = 1,	/* ACK, seq = SND.NXT - 1, one garbage byte (BSD style) */
+	TKO_PROBE_ZERO = 0,	/* ACK, seq = SND.UNA - 1, no payload (Linux style) */
+	TKO_PROBE_BYTE = 1,	/* ACK, seq = SND.UNA - 1, one garbage byte (BSD style) */
 };
 
 /* tko_session.flags */
@@ -142,6 +147,27 @@ enum {
 	TKO_HAVE_SEQ = 1 << 0,	/* snd_nxt, rcv_nxt, window */
 	TKO_HAVE_L2 = 1 << 1,	/* ifindex and MAC addresses */
 	TKO_HAVE_TS = 1 << 2,	/* the session uses RFC 7323 timestamps */
+	/* snd_una is known: from the kernel's tcp_sock, the handed-over
+	 * state, or the peer's acknowledgments. Only then can tko tell that
+	 * nothing is in flight, and only then may the session go ACTIVE. */
+	TKO_HAVE_UNA = 1 << 3,
+	/* snd_nxt was learned from segments without payload alone: it may be
+	 * one short (the endpoint's own keepalive sits at SND.NXT - 1), which
+	 * the peer's acknowledgment tells. */
+	TKO_HAVE_BARE = 1 << 4,
+};
+
+/*
+ * tko_session.notes: what was reported once for the session, and what it
+ * found (set with atomic OR by any program: the first to set a bit reports).
+ */
+enum {
+	TKO_NOTE_WAITING = 1 << 0,	/* the current wait was reported (event waiting) */
+	TKO_NOTE_CT_SEEN = 1 << 1,	/* the gateway's conntrack entry was found once */
+	TKO_NOTE_CT_MISSING = 1 << 2,	/* ... and then missing: reported */
+	TKO_NOTE_DECLINED_TS = 1 << 3,	/* a probe declined: timestamps mismatch */
+	TKO_NOTE_DECLINED_SIGNED = 1 << 4, /* a probe declined: MD5/AO signature */
+	TKO_NOTE_REWRITE = 1 << 5,	/* an answer could not be written */
 };
 
 enum tko_event_type {
@@ -152,7 +178,14 @@ enum tko_event_type {
 	TKO_EV_PEER_DEAD = 5,
 	TKO_EV_STOPPED = 6,	/* ended by `tko stop` */
 	TKO_EV_STARTED = 7,	/* registered by `tko start` or a policy */
-	TKO_EV_REFUSED = 8,	/* could not be registered: the reason says why */
+	TKO_EV_REFUSED = 8,	/* could not be registered (or kept): the reason says why */
+	/* Idle long enough, yet not offloaded: the reason says what it waits
+	 * for (data in flight, no segment seen). Once per wait. */
+	TKO_EV_WAITING = 9,
+	/* Kept, but not as it should be: the reason says what failed (a
+	 * conntrack entry gone, a probe tko could not answer). Once per
+	 * session and reason. */
+	TKO_EV_WARNING = 10,
 };
 
 enum tko_reason {
@@ -173,6 +206,16 @@ enum tko_reason {
 	TKO_R_TABLE_FULL = 14,	/* refused: every entry of the session table is in use */
 	TKO_R_INDEX_FULL = 15,	/* refused: both index buckets of the tuple are full */
 	TKO_R_BUSY = 16,	/* refused: the carrier's request queue did not take it */
+	TKO_R_IN_FLIGHT = 17,	/* data sent and not acknowledged (SND.UNA != SND.NXT) */
+	TKO_R_NO_PATH = 18,	/* the probes could not leave (no path, a device refusing them) */
+	TKO_R_LINK_DOWN = 19,	/* the probes' link has no carrier */
+	TKO_R_ROUTE = 20,	/* its route leaves through an interface tko is not on */
+	TKO_R_TS_LIMIT = 21,	/* the endpoint's clock may be 2^30 ticks past tko's TSval */
+	TKO_R_NO_TRAFFIC = 22,	/* no segment of it seen: nothing to learn its state from */
+	TKO_R_CT_MISSING = 23,	/* the gateway's conntrack entry of the flow is gone */
+	TKO_R_TS_MISMATCH = 24,	/* a probe with(out) TSopt on a session without (with) it */
+	TKO_R_SIGNED = 25,	/* a probe with an MD5/AO signature: tko cannot sign */
+	TKO_R_REWRITE = 26,	/* an answer could not be written over the probe */
 };
 
 /*
@@ -201,12 +244,13 @@ struct tko_config {
 };
 
 /*
- * TCP state of the offloaded endpoint, in its own terms (RFC 793 names).
+ * TCP state of the offloaded endpoint, in its own terms (RFC 9293 names).
  * window is the raw 16-bit field the endpoint last advertised (already
  * scaled down by wscale); ts_val is the endpoint's last TSval and ts_ecr the
  * peer's last TSval (TS.Recent) that the endpoint echoed.
  */
 struct tko_tcp_state {
+	__u32 snd_una;		/* TKO_HAVE_UNA: the first byte not acknowledged */
 	__u32 snd_nxt;
 	__u32 rcv_nxt;
 	__u32 ts_val;
@@ -255,16 +299,39 @@ struct tko_session {
 	struct tko_tcp_state tcp;
 	struct tko_counters cnt;
 	__u8 state;		/* enum tko_state */
-	__u8 have;		/* TKO_HAVE_* */
 	__u8 prev_state;	/* state before the last transition */
 	__u8 endpoint_probe;	/* the endpoint's own keepalive awaits its answer */
+	__u8 fail;		/* why the last probe did not leave (enum tko_reason), 0 if it did */
+	__u32 have;		/* TKO_HAVE_* (set and cleared atomically: several programs learn) */
 	__u32 ifindex;		/* egress interface towards the peer */
 	__u8 lmac[6];		/* source MAC of the endpoint's frames */
 	__u8 rmac[6];		/* their destination MAC (peer or next hop) */
 	__u16 vlan_tci;		/* 802.1Q tag of the endpoint's frames (host order), 0: none */
 	__u16 vlan_proto;	/* its TPID, network order (0x8100, 0x88a8) */
-	__u32 policy;		/* id of the policy that created it, 0 for tko start */
+	__u16 policy;		/* id of the policy that created it, 0 for tko start */
+	__u16 policy_gen;	/* that policy's generation (tko_policy.gen) */
 	__u32 answers_in_window;
+	/*
+	 * What the endpoint's own segments carry in the IP header and tko's
+	 * must carry too (flow-label ECMP, DSCP queues): the traffic class
+	 * (IPv6) or TOS (IPv4) with its ECN bits cleared, << 20, | the IPv6
+	 * flow label. Learned at TC egress; 0 until a segment was seen.
+	 */
+	__u32 flowinfo;
+	__u32 notes;		/* TKO_NOTE_* */
+	__u8 deferred;		/* the probe due at next_ns waits for a device's full queue */
+	__u8 pad[3];
+	/*
+	 * The endpoint's timestamp clock, for a session whose TSvals are the
+	 * endpoint's own (TKO_TS_CLOCK_LAST): tko resends its last TSval, and
+	 * ends the session before the endpoint's clock can be 2^30 ticks past
+	 * it (RFC 7323 5.5), which its rate tells.
+	 */
+	__u32 ts_first_val;	/* the first TSval seen ... */
+	__u32 ts_first_ms;	/* ... and when: ms after started_ns */
+	__u32 ts_hz;		/* the clock's rate, an upper bound (ticks/s); 0: not known */
+	__u32 pad2;
+	__u64 ts_seen_ns;	/* when tcp.ts_val was first seen */
 	__u64 started_ns;	/* CLOCK_MONOTONIC */
 	__u64 last_seen_ns;	/* last payload/SYN/FIN in either direction */
 	__u64 next_ns;		/* the session's next deadline */
@@ -349,6 +416,10 @@ enum tko_stat {
 	TKO_ST_ANSWER_ERRORS,		/* TC answers the device did not take */
 	TKO_ST_FLOWS_TRACKED,		/* forwarded flows a policy made sessions */
 	TKO_ST_PROBES_DEFERRED,		/* a device's full queue refused them: sent later */
+	TKO_ST_PROBES_NO_PATH,		/* could not leave (no path, no carrier): unanswered */
+	TKO_ST_PEER_OUT_OF_ORDER,	/* the peer's in-window segments not at RCV.NXT */
+	TKO_ST_ANSWERS_DECLINED,	/* peer probes tko cannot answer (TSopt, MD5/AO) */
+	TKO_ST_REWRITE_ERRORS,		/* answers that could not be written over the probe */
 	TKO_ST_MAX,
 };
 
@@ -387,13 +458,23 @@ struct tko_iface {
 	__u8 path;		/* enum tko_answer_path */
 	__u8 why;		/* enum tko_answer_why */
 	__u8 xdp_generic;	/* XDP is attached in generic (skb) mode */
-	__u8 pad;
+	/* No carrier (or administratively down), as rtnetlink told the agent:
+	 * probes that would leave here count as unanswered, not sent. */
+	__u8 down;
 	char name[16];		/* as the agent saw it (tko stats may run in another netns) */
 	__u64 answers_xdp;	/* answers sent with XDP_TX and not reported dropped */
 	__u64 answers_tc;	/* answers the device took from TC ingress */
 	__u64 answers_lost;	/* XDP_TX answers the driver reported dropped */
 	__u64 answer_errors;	/* TC answers the device refused */
+	/* The carrier's: since when the device has refused every probe (its
+	 * queue full), 0 while it takes them. Refused for TKO_LINK_STUCK_NS,
+	 * it is a link that cannot carry probes (reason no_path). */
+	__u64 refused_ns;
+	__u64 probes_no_path;	/* probes that could not leave here (down, stuck) */
 };
+
+/* A device whose queue refuses every probe this long is no path. */
+#define TKO_LINK_STUCK_NS (1000ULL * 1000000ULL)
 
 /*
  * The XDP_TX answers of one CPU not yet known to be sent: a driver reports
@@ -491,6 +572,10 @@ struct tko_policy {
 	__u8 raddr[16];		/* network byte order */
 	__u8 laddr[16];		/* as on the interface (after the gateway's NAT) */
 	struct tko_config cfg;
+	/* One more each time the slot is given to a policy: the sessions of an
+	 * earlier policy of the slot (tko_session.policy_gen) are not this
+	 * one's, and their end changes nothing of its counts. */
+	__u32 gen;
 };
 
 /* What a policy holds (`policy_stats`, by slot), kept by the datapath. */
@@ -513,11 +598,15 @@ struct tko_prefix_key {
 } __attribute__((packed));
 
 /*
- * Forwarded flows tko is done with (ended, dead, refused, stopped): their
- * last segments must not make them sessions again. A SYN on the tuple
- * (a new connection) takes it out. Value: when it went in (ns).
+ * Forwarded flows tko is done with (ended, dead, stopped, seen closing):
+ * their last segments must not make them sessions again. A SYN on the
+ * tuple (a new connection) takes it out. Value: until when it stays out
+ * (CLOCK_MONOTONIC ns), TKO_FLOW_CLOSED_FOREVER until a SYN: a flow
+ * refused for want of room is tried again after TKO_FLOW_RETRY_NS.
  */
 #define TKO_FLOWS_CLOSED_MAX 16384
+#define TKO_FLOW_CLOSED_FOREVER (~0ULL)
+#define TKO_FLOW_RETRY_NS (10ULL * 1000000000ULL)
 
 /* The kernel's default nf_conntrack_tcp_timeout_established (5 days), in ms. */
 #define TKO_CT_ESTABLISHED_MS_DEFAULT (432000u * 1000u)
@@ -560,7 +649,10 @@ struct tko_ctl_args {
 	struct tko_config cfg;
 	struct tko_tcp_state tcp;	/* used when cfg.flags has TKO_F_STATE_GIVEN */
 	__u8 have;			/* TKO_HAVE_* bits valid in tcp and below */
-	__u8 pad[3];
+	/* tko_set_l2: the session cannot be kept (TKO_R_ROUTE: its route
+	 * avoids the agent's interfaces): refuse it. 0 otherwise. */
+	__u8 refuse;
+	__u8 pad[2];
 	__u32 ifindex;			/* with TKO_HAVE_L2: the path, as routed */
 	__u8 lmac[6];
 	__u8 rmac[6];

@@ -24,6 +24,7 @@ const char *event_name(__u8 type)
 		[TKO_EV_RESUMED] = "resumed", [TKO_EV_INVALIDATED] = "invalidated",
 		[TKO_EV_PEER_DEAD] = "peer_dead", [TKO_EV_STOPPED] = "stopped",
 		[TKO_EV_STARTED] = "started", [TKO_EV_REFUSED] = "refused",
+		[TKO_EV_WAITING] = "waiting", [TKO_EV_WARNING] = "warning",
 	};
 	return NAME(names, type);
 }
@@ -39,6 +40,11 @@ const char *reason_name(__u8 reason)
 		[TKO_R_RETRIES] = "retries", [TKO_R_POLICY] = "policy",
 		[TKO_R_CLOSED] = "closed", [TKO_R_TABLE_FULL] = "table_full",
 		[TKO_R_INDEX_FULL] = "index_full", [TKO_R_BUSY] = "busy",
+		[TKO_R_IN_FLIGHT] = "in_flight", [TKO_R_NO_PATH] = "no_path",
+		[TKO_R_LINK_DOWN] = "link_down", [TKO_R_ROUTE] = "route",
+		[TKO_R_TS_LIMIT] = "ts_limit", [TKO_R_NO_TRAFFIC] = "no_traffic",
+		[TKO_R_CT_MISSING] = "ct_missing", [TKO_R_TS_MISMATCH] = "ts_mismatch",
+		[TKO_R_SIGNED] = "signed", [TKO_R_REWRITE] = "rewrite",
 	};
 	return NAME(names, reason);
 }
@@ -136,14 +142,14 @@ int format_event(const struct tko_event *e, bool json, char *buf, size_t len)
 				"\"local\":\"%s\",\"remote\":\"%s\",\"state\":\"%s\","
 				"\"probes_sent\":%u,\"probes_answered\":%u,"
 				"\"peer_probes_answered\":%u,\"unanswered\":%u,"
-				"\"next_probe_ms\":%u,\"snd_nxt\":%u,\"rcv_nxt\":%u,"
-				"\"window\":%u,\"tsval\":%u,\"tsecr\":%u}",
+				"\"next_probe_ms\":%u,\"snd_una\":%u,\"snd_nxt\":%u,"
+				"\"rcv_nxt\":%u,\"window\":%u,\"tsval\":%u,\"tsecr\":%u}",
 				(unsigned long long)e->seq, (unsigned long long)e->ts_ns,
 				event_name(e->type), reason_name(e->reason), l, r,
 				state_name(e->state), e->cnt.probes_sent, e->cnt.probes_answered,
 				e->cnt.peer_probes_answered, e->cnt.unanswered, e->next_probe_ms,
-				e->tcp.snd_nxt, e->tcp.rcv_nxt, e->tcp.window, e->tcp.ts_val,
-				e->tcp.ts_ecr);
+				e->tcp.snd_una, e->tcp.snd_nxt, e->tcp.rcv_nxt, e->tcp.window,
+				e->tcp.ts_val, e->tcp.ts_ecr);
 	return snprintf(buf, len,
 			"%-11s %s -> %s reason=%s state=%s probes=%u/%u unanswered=%u "
 			"peer_probes=%u next_probe_ms=%u snd_nxt=%u rcv_nxt=%u",
@@ -174,8 +180,9 @@ int format_session(const struct tko_key *k, const struct tko_session *s, __u64 n
 				"\"learned\":%s,\"timestamps\":%s,\"ifindex\":%u,"
 				"\"probes_sent\":%u,\"probes_answered\":%u,"
 				"\"peer_probes_answered\":%u,\"answers_limited\":%u,"
-				"\"next_ms\":%llu,\"snd_nxt\":%u,\"rcv_nxt\":%u,\"window\":%u,"
-				"\"tsval\":%u,\"tsecr\":%u}",
+				"\"unanswered\":%u,\"probes_late\":%u,\"policy\":%u,"
+				"\"next_ms\":%llu,\"snd_una\":%u,\"snd_nxt\":%u,\"rcv_nxt\":%u,"
+				"\"window\":%u,\"tsval\":%u,\"tsecr\":%u}",
 				l, r, state_name(s->state), s->cfg.idle_s, s->cfg.interval_s,
 				s->cfg.retry_interval_s, s->cfg.retries,
 				s->cfg.probe == TKO_PROBE_BYTE ? "byte" : "zero",
@@ -184,8 +191,9 @@ int format_session(const struct tko_key *k, const struct tko_session *s, __u64 n
 				s->have & TKO_HAVE_TS ? "true" : "false", s->ifindex,
 				s->cnt.probes_sent, s->cnt.probes_answered,
 				s->cnt.peer_probes_answered, s->cnt.answers_limited,
-				(unsigned long long)next_ms, s->tcp.snd_nxt, s->tcp.rcv_nxt,
-				s->tcp.window, s->tcp.ts_val, s->tcp.ts_ecr);
+				s->cnt.unanswered, s->cnt.probes_late, s->policy,
+				(unsigned long long)next_ms, s->tcp.snd_una, s->tcp.snd_nxt,
+				s->tcp.rcv_nxt, s->tcp.window, s->tcp.ts_val, s->tcp.ts_ecr);
 	return snprintf(buf, len, "%-22s %-22s %-10s %-6u %-6u %-7u %-9u %-12u %-11u %u",
 			l, r, state_name(s->state), s->cfg.idle_s, s->cfg.interval_s,
 			s->cnt.probes_sent, s->cnt.probes_answered, s->cnt.peer_probes_answered,

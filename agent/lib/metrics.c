@@ -86,6 +86,18 @@ static const struct {
 	[TKO_ST_PROBES_DEFERRED] = { "probes_deferred",
 		"Probes a device's full queue did not take, sent at a later pass (neither "
 		"sent nor unanswered)." },
+	[TKO_ST_PROBES_NO_PATH] = { "probes_no_path",
+		"Probes that could not leave (no path, a link without carrier, a device "
+		"refusing every frame), counted as unanswered." },
+	[TKO_ST_PEER_OUT_OF_ORDER] = { "peer_out_of_order",
+		"Segments of peers within the window but not at RCV.NXT (out of order, "
+		"retransmitted): legitimate, left to the endpoint." },
+	[TKO_ST_ANSWERS_DECLINED] = { "answers_declined",
+		"Peer probes tko could not answer (timestamps that disagree with the "
+		"session, an MD5/AO signature), left to the endpoint." },
+	[TKO_ST_REWRITE_ERRORS] = { "answer_rewrite_errors",
+		"Peer probes whose answer could not be written over them, left to the "
+		"endpoint." },
 };
 _Static_assert(sizeof(stats) / sizeof(stats[0]) == TKO_ST_MAX, "a counter without a name");
 

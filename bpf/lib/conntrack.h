@@ -25,7 +25,7 @@
 #ifndef TKO_BPF_CONNTRACK_H
 #define TKO_BPF_CONNTRACK_H
 
-#include "maps.h"
+#include "session.h"
 #include <bpf/bpf_endian.h>
 
 /*
@@ -111,42 +111,50 @@ static __always_inline void ct_refresh_found(struct nf_conn *ct)
 	bpf_ct_release(ct);
 }
 
-/* At XDP: the flow of key k was kept alive; refresh its conntrack entry. */
-static __always_inline void ct_refresh_xdp(struct xdp_md *ctx, const struct tko_key *k)
+/*
+ * What the lookup found for session id. No entry on a path without
+ * conntrack is no failure; an entry that was there and is gone is: the
+ * gateway forgot a flow tko keeps alive (its timeout was shorter than
+ * tko's interval, or somebody flushed it), and drops or un-NATs the
+ * device's next segment. Reported once.
+ */
+static __always_inline void ct_refreshed(__u32 id, struct tko_session *s, struct nf_conn *ct)
+{
+	if (ct) {
+		if (!(s->notes & TKO_NOTE_CT_SEEN))
+			session_note(s, TKO_NOTE_CT_SEEN);
+		ct_refresh_found(ct);
+		return;
+	}
+	stat_inc(TKO_ST_CT_MISSING);
+	if (s->notes & TKO_NOTE_CT_SEEN)
+		session_warn(id, s, TKO_NOTE_CT_MISSING, TKO_R_CT_MISSING);
+}
+
+/* At XDP: session id's flow was kept alive; refresh its conntrack entry. */
+static __always_inline void ct_refresh_xdp(struct xdp_md *ctx, __u32 id, struct tko_session *s)
 {
 	struct bpf_ct_opts opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
 	struct bpf_sock_tuple t = {};
-	struct nf_conn *ct;
 	__u32 len;
 
 	if (ct_kfuncs_absent)
 		return;
-	len = ct_tuple(k, &t);
-	ct = bpf_xdp_ct_lookup(ctx, &t, len, &opts, TKO_CT_OPTS_SZ);
-	if (!ct) {
-		stat_inc(TKO_ST_CT_MISSING);
-		return;
-	}
-	ct_refresh_found(ct);
+	len = ct_tuple(&s->key, &t);
+	ct_refreshed(id, s, bpf_xdp_ct_lookup(ctx, &t, len, &opts, TKO_CT_OPTS_SZ));
 }
 
 /* At TC: the same, with the skb's device's (or socket's) namespace. */
-static __always_inline void ct_refresh_skb(struct __sk_buff *skb, const struct tko_key *k)
+static __always_inline void ct_refresh_skb(struct __sk_buff *skb, __u32 id, struct tko_session *s)
 {
 	struct bpf_ct_opts opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
 	struct bpf_sock_tuple t = {};
-	struct nf_conn *ct;
 	__u32 len;
 
 	if (ct_kfuncs_absent)
 		return;
-	len = ct_tuple(k, &t);
-	ct = bpf_skb_ct_lookup(skb, &t, len, &opts, TKO_CT_OPTS_SZ);
-	if (!ct) {
-		stat_inc(TKO_ST_CT_MISSING);
-		return;
-	}
-	ct_refresh_found(ct);
+	len = ct_tuple(&s->key, &t);
+	ct_refreshed(id, s, bpf_skb_ct_lookup(skb, &t, len, &opts, TKO_CT_OPTS_SZ));
 }
 
 #endif /* TKO_BPF_CONNTRACK_H */

@@ -49,10 +49,21 @@ __noinline int flow_policy_find(__u64 mask, const struct tko_key *k)
 	return -1;
 }
 
-/* Is k a flow tko is done with (ended, dead, refused) and no new SYN since? */
-static __always_inline bool flow_closed(const struct tko_key *k)
+/*
+ * Is k a flow tko is done with (ended, dead, closing) and no new SYN since,
+ * or one refused a moment ago? A refusal expires: the table may have room
+ * again, and a long-lived flow deserves another try.
+ */
+static __always_inline bool flow_closed(const struct tko_key *k, __u64 now)
 {
-	return bpf_map_lookup_elem(&flows_closed, k) != NULL;
+	__u64 *until = bpf_map_lookup_elem(&flows_closed, k);
+
+	if (!until)
+		return false;
+	if (*until > now)
+		return true;
+	bpf_map_delete_elem(&flows_closed, k);
+	return false;
 }
 
 /* A SYN on k: a new connection, which a policy may track again. */

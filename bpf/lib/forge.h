@@ -25,6 +25,7 @@ struct seg {
 	__u8 flags;		/* TH_*; 0 means a pure ACK */
 	__u8 payload_len;	/* 0, or 1 for a BSD-style probe (a zero byte) */
 	__u8 pad[3];
+	__u32 flowinfo;		/* the endpoint's DSCP and flow label (tko_session.flowinfo) */
 };
 
 static __always_inline __u16 csum_fold32(__u64 sum)
@@ -146,7 +147,9 @@ static __always_inline int forge_segment(struct pkt *p, const struct seg *g, voi
 	if (!p->v6) {
 		struct iphdr *ip = p->ip4;
 
-		ip->tos = 0;
+		/* The endpoint's DSCP, ECN not-ECT: a pure ACK is never ECT
+		 * (RFC 3168 6.1.4). */
+		ip->tos = (__u8)(g->flowinfo >> 20);
 		ip->tot_len = bpf_htons(sizeof(*ip) + tcp_len);
 		ip->id = 0;
 		ip->frag_off = bpf_htons(IP_DF);
@@ -156,7 +159,9 @@ static __always_inline int forge_segment(struct pkt *p, const struct seg *g, voi
 	} else {
 		struct ipv6hdr *ip6 = p->ip6;
 
-		*(__be32 *)ip6 = bpf_htonl(0x60000000);	/* version 6, no class, no flow label */
+		/* The endpoint's traffic class (ECN not-ECT) and flow label: a
+		 * router hashing flow labels (RFC 6438) sends it the flow's way. */
+		*(__be32 *)ip6 = bpf_htonl(0x60000000 | (g->flowinfo & FLOWINFO_MASK));
 		ip6->payload_len = bpf_htons(tcp_len);
 		ip6->hop_limit = TKO_TTL;
 	}

@@ -69,7 +69,11 @@ struct pkt {
 	__u8 pad[2];
 	__u32 ts_val;		/* host order */
 	__u32 ts_ecr;
+	__u32 flowinfo;		/* DSCP << 22 | IPv6 flow label: tko_session.flowinfo */
 };
+
+/* The traffic class (TOS) without its ECN bits, and the flow label. */
+#define FLOWINFO_MASK	0x0fcfffffu
 
 /*
  * The TCP options beyond the fast path, copied to the stack and walked one
@@ -225,6 +229,7 @@ static __always_inline int parse_frame(void *data, void *data_end, __u32 frame_l
 		if (tot < sizeof(*ip) + sizeof(struct tcphdr) || off + tot > frame_len)
 			return -1;
 		p->ip4 = ip;
+		p->flowinfo = ((__u32)ip->tos << 20) & FLOWINFO_MASK;
 		l4_len = tot - sizeof(*ip);
 		tcp = (void *)(ip + 1);
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
@@ -241,6 +246,7 @@ static __always_inline int parse_frame(void *data, void *data_end, __u32 frame_l
 			return -1;
 		p->ip6 = ip6;
 		p->v6 = 1;
+		p->flowinfo = bpf_ntohl(*(__be32 *)ip6) & FLOWINFO_MASK;
 		l4_len = plen;
 		tcp = (void *)(ip6 + 1);
 	} else {
@@ -298,6 +304,22 @@ static __always_inline void pkt_key(const struct pkt *p, struct tko_key *k, bool
 static __always_inline bool seq_after(__u32 a, __u32 b)
 {
 	return (__s32)(a - b) > 0;
+}
+
+/*
+ * Move the sequence number at p forward to v, never back. Programs on
+ * other CPUs may move it too: compare-and-swap, so that a newer value is
+ * never overwritten by an older one; a lost race means it moved anyway.
+ */
+static __always_inline void seq_advance(__u32 *p, __u32 v)
+{
+	__u32 old = *p;
+
+	if (seq_after(v, old) && __sync_val_compare_and_swap(p, old, v) != old) {
+		old = *p;
+		if (seq_after(v, old))
+			__sync_val_compare_and_swap(p, old, v);
+	}
 }
 
 /* Ethernet + VLAN + IPv6 + TCP with options: all a session's segment needs. */

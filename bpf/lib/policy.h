@@ -47,17 +47,15 @@ __noinline int policy_match_key(const struct tko_policy *p, const struct tko_key
 
 /*
  * A connection a policy wants and the table cannot take: reported and
- * counted. A forwarded flow is also remembered as closed, so that it is
- * refused once, not at each of its segments.
+ * counted. A forwarded flow is also set aside for a while, so that it is
+ * refused once, not at each of its segments, and tried again later.
  */
 static __always_inline void policy_refused(const struct tko_key *k, __u32 reason,
 					   const struct tko_policy *p)
 {
-	__u64 now = bpf_ktime_get_ns();
-
 	session_refused(k, reason);
 	if (p->cfg.flags & TKO_F_FORWARDED)
-		bpf_map_update_elem(&flows_closed, k, &now, BPF_ANY);
+		flow_close(k, bpf_ktime_get_ns() + TKO_FLOW_RETRY_NS);
 }
 
 /*
@@ -83,39 +81,15 @@ static __always_inline struct tko_session *policy_session_new(const struct tko_k
 	__builtin_memcpy(&s->key, k, sizeof(*k));
 	__builtin_memcpy(&s->cfg, &p->cfg, sizeof(s->cfg));
 	s->policy = p->id;
+	s->policy_gen = p->gen;
 	s->started_ns = s->last_seen_ns = now;
 	s->next_ns = now + idle_ns(s);
 	*idp = id;
 	return s;
 }
 
-/*
- * Publish the filled entry and queue it for the clock: true, or false
- * after a refusal was reported (or the tuple has a session already, from
- * tko start or another CPU: not a loss).
- */
-static __always_inline bool policy_session_publish(__u32 id, struct tko_session *s,
-						   const struct tko_key *k,
-						   const struct tko_policy *p)
-{
-	int err = session_publish(id, TKO_LEARNING);
-
-	if (err) {
-		if (err == -ENOSPC_)
-			policy_refused(k, TKO_R_INDEX_FULL, p);
-		return false;
-	}
-	if (!sched_request(id, s)) {
-		if (session_unindex(id))
-			session_release(id, s);
-		policy_refused(k, TKO_R_BUSY, p);
-		return false;
-	}
-	return true;
-}
-
-/* A session policy p created: counted by the policy (its slot). */
-static __always_inline void policy_count(const struct tko_policy *p)
+/* Count a session of policy p (its slot), or take the count back (-1). */
+static __always_inline void policy_count(const struct tko_policy *p, __s64 n)
 {
 	struct tko_policy_stats *ps;
 	__u32 slot = p->id - 1;
@@ -123,8 +97,39 @@ static __always_inline void policy_count(const struct tko_policy *p)
 	ps = bpf_map_lookup_elem(&policy_stats, &slot);
 	if (!ps)
 		return;
-	__sync_fetch_and_add(&ps->sessions, 1);
-	__sync_fetch_and_add(&ps->created, 1);
+	__sync_fetch_and_add(&ps->sessions, n);
+	__sync_fetch_and_add(&ps->created, n);
+}
+
+/*
+ * Publish the filled entry and queue it for the clock: true, or false
+ * after a refusal was reported (or the tuple has a session already, from
+ * tko start or another CPU: not a loss). The policy counts the session
+ * first: once published, another CPU may end it and take its count back.
+ */
+static __always_inline bool policy_session_publish(__u32 id, struct tko_session *s,
+						   const struct tko_key *k,
+						   const struct tko_policy *p)
+{
+	int err;
+
+	policy_count(p, 1);
+	err = session_publish(id, TKO_LEARNING);
+	if (err) {
+		policy_count(p, -1);
+		if (err == -ENOSPC_)
+			policy_refused(k, TKO_R_INDEX_FULL, p);
+		return false;
+	}
+	if (!sched_request(id, s)) {
+		if (session_unindex(id)) {
+			policy_count(p, -1);
+			session_release(id, s);
+		}
+		policy_refused(k, TKO_R_BUSY, p);
+		return false;
+	}
+	return true;
 }
 
 #endif /* TKO_BPF_POLICY_H */

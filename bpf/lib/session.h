@@ -8,16 +8,30 @@
 
 #define CLOCK_MONOTONIC 1
 
+/* The largest window TCP can advertise (RFC 7323 2.3: 2^16 << 14). */
+#define TKO_MAX_WINDOW (1u << 30)
+
 static __always_inline __u64 idle_ns(const struct tko_session *s)
 {
 	return (__u64)s->cfg.idle_s * NSEC_PER_SEC;
 }
 
 /*
+ * Data the endpoint sent and the peer has not acknowledged, or no way to
+ * know (SND.UNA never seen): the session is not idle (RFC 9293 3.8.4: a
+ * keepalive is for a connection with nothing outstanding).
+ */
+static __always_inline bool in_flight(const struct tko_session *s)
+{
+	return !(s->have & TKO_HAVE_UNA) || s->tcp.snd_una != s->tcp.snd_nxt;
+}
+
+/*
  * The TSval of a segment forged now for s. A local socket's clock is the
  * kernel's TCP clock (CLOCK_MONOTONIC, in ms or us) plus its tsoffset: what
- * the socket itself would send. A forwarded endpoint's clock is unknown:
- * its last TSval is the most that is sure not to be ahead of it.
+ * the socket itself would send. A forwarded endpoint's clock is unknown
+ * (and stops while a host is suspended): its last TSval is the most that
+ * is sure not to be ahead of it; ts_limit_ns() bounds how long that lasts.
  */
 static __always_inline __u32 session_tsval(const struct tko_session *s)
 {
@@ -28,32 +42,86 @@ static __always_inline __u32 session_tsval(const struct tko_session *s)
 	return s->tcp.ts_val;
 }
 
+/*
+ * RFC 7323 5.5: a TSval more than 2^31 ticks behind the endpoint's clock
+ * looks newer than its real segments to the peer's PAWS check, and the
+ * peer drops them once the endpoint wakes. A session that resends the
+ * endpoint's last TSval ends before its clock can be 2^30 ticks past it:
+ * the moment that can first happen (ns), 0 if never. The rate is what the
+ * endpoint's segments showed, at least 1 kHz (RFC 7323 5.4: at most one
+ * tick per ms, which all the common stacks keep but Linux's tcp_usec_ts).
+ */
+static __always_inline __u64 ts_limit_ns(const struct tko_session *s)
+{
+	__u64 hz = s->ts_hz > 1000 ? s->ts_hz : 1000;
+
+	if (!(s->have & TKO_HAVE_TS) || s->tcp.ts_clock != TKO_TS_CLOCK_LAST)
+		return 0;
+	return s->ts_seen_ns + (1ULL << 30) * NSEC_PER_SEC / hz;
+}
+
 static __always_inline void set_state(struct tko_session *s, __u8 state)
 {
 	s->prev_state = s->state;
 	s->state = state;
 }
 
+/* Mark note (TKO_NOTE_*) on s: true for the one program that set it first. */
+static __always_inline bool session_note(struct tko_session *s, __u32 note)
+{
+	if (s->notes & note)
+		return false;
+	return !(__sync_fetch_and_or(&s->notes, note) & note);
+}
+
+/* Something went wrong with a session tko keeps: a warning, once per kind. */
+static __always_inline void session_warn(__u32 id, struct tko_session *s, __u32 note,
+					 __u8 reason)
+{
+	if (session_note(s, note))
+		session_event(id, TKO_EV_WARNING, reason);
+}
+
+/* A forwarded flow tko is done with: its last segments must not revive it. */
+static __always_inline void flow_close(const struct tko_key *k, __u64 until)
+{
+	bpf_map_update_elem(&flows_closed, k, &until, BPF_ANY);
+}
+
 /*
  * What a session leaves behind once it is out of the index (by the one
- * program that took it out): its policy holds one session less, and a
- * forwarded flow's last segments must not make it a session again.
+ * program that took it out): its policy holds one session less, if the
+ * policy of its slot is still the one that made it.
  */
 static __always_inline void session_gone(const struct tko_session *s)
 {
 	struct tko_policy_stats *ps;
+	struct tko_policy *p;
 	__u32 slot = s->policy - 1;
-	__u64 now;
 
 	if (!s->policy)
 		return;
+	p = bpf_map_lookup_elem(&policies, &slot);
+	if (!p || p->id != s->policy || (__u16)p->gen != s->policy_gen)
+		return;	/* deleted, its slot maybe another policy's now */
 	ps = bpf_map_lookup_elem(&policy_stats, &slot);
 	if (ps)
 		__sync_fetch_and_add(&ps->sessions, -1);
-	if (s->cfg.flags & TKO_F_FORWARDED) {
-		now = bpf_ktime_get_ns();
-		bpf_map_update_elem(&flows_closed, &s->key, &now, BPF_ANY);
-	}
+}
+
+/*
+ * Take the session out of the index, for the one program that ends it (0
+ * for the others). A forwarded flow is marked closed first: a segment on
+ * another CPU must find it closed once it finds no session.
+ */
+static __always_inline bool session_take(__u32 id, struct tko_session *s)
+{
+	if (s->cfg.flags & TKO_F_FORWARDED)
+		flow_close(&s->key, TKO_FLOW_CLOSED_FOREVER);
+	if (!session_unindex(id))
+		return false;
+	session_gone(s);
+	return true;
 }
 
 /*
@@ -67,9 +135,8 @@ static __always_inline void session_gone(const struct tko_session *s)
 static __always_inline bool session_end(__u32 id, struct tko_session *s, __u8 type,
 					__u8 reason)
 {
-	if (!session_unindex(id))
+	if (!session_take(id, s))
 		return false;
-	session_gone(s);
 	set_state(s, TKO_STOPPED);
 	if (type != TKO_EV_STOPPED)
 		s->next_ns = 0;
@@ -91,6 +158,8 @@ static __always_inline void session_traffic(__u32 id, struct tko_session *s, __u
 					    __u64 now)
 {
 	s->last_seen_ns = now;
+	if (s->notes & TKO_NOTE_WAITING)
+		__sync_fetch_and_and(&s->notes, ~TKO_NOTE_WAITING);	/* a new wait */
 	if (s->state != TKO_ACTIVE)
 		return;
 	if (s->cfg.flags & TKO_F_ONESHOT) {

@@ -133,8 +133,8 @@ static __always_inline void session_release(__u32 id, struct tko_session *s)
 static __always_inline void session_clear(struct tko_session *s)
 {
 	__builtin_memset(s, 0, __builtin_offsetof(struct tko_session, state));
-	__builtin_memset(&s->have, 0, __builtin_offsetof(struct tko_session, clock) -
-				      __builtin_offsetof(struct tko_session, have));
+	__builtin_memset(&s->prev_state, 0, __builtin_offsetof(struct tko_session, clock) -
+					    __builtin_offsetof(struct tko_session, prev_state));
 }
 
 /*

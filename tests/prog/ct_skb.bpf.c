@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Test-only: ct_refresh_skb() (bpf/lib/conntrack.h), the TC programs' call,
- * on the key the test writes in ct_key, run with BPF_PROG_RUN
- * (tests/prog/prog_conntrack.c).
+ * for a session of the key the test writes in ct_key (kept here, not in the
+ * session table: its notes are what the test reads back), run with
+ * BPF_PROG_RUN (tests/prog/prog_conntrack.c).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -11,13 +12,13 @@
 #define TC_ACT_OK 0
 
 struct tko_key ct_key;
+struct tko_session ct_session;
 
 SEC("tc")
 int tko_test_ct_skb(struct __sk_buff *skb)
 {
-	struct tko_key k = ct_key;
-
-	ct_refresh_skb(skb, &k);
+	ct_session.key = ct_key;
+	ct_refresh_skb(skb, ~0u, &ct_session);
 	return TC_ACT_OK;
 }
 

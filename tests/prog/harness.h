@@ -202,6 +202,35 @@ static inline void h_write(__u32 id, const struct tko_session *s)
 		fail_msg("cannot write session %u: %s", id, strerror(errno));
 }
 
+/*
+ * Interface ifindex is one of the agent's (its `ifaces` entry, as the agent
+ * writes it when it attaches): sessions may use it as their path. down: it
+ * has no carrier, as rtnetlink tells the agent. Counters and the carrier's
+ * own fields start at zero.
+ */
+static inline void h_iface_set(__u32 ifindex, __u8 path, bool down)
+{
+	struct tko_iface e = { .ifindex = ifindex, .path = path, .down = down };
+
+	snprintf(e.name, sizeof(e.name), "test%u", ifindex);
+	if (bpf_map_update_elem(bpf_map__fd(H.b.ctl->maps.ifaces), &ifindex, &e, BPF_ANY))
+		fail_msg("cannot write the ifaces entry of %u: %s", ifindex, strerror(errno));
+}
+
+static inline struct tko_iface h_iface_get(__u32 ifindex)
+{
+	struct tko_iface e = {};
+
+	if (bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.ifaces), &ifindex, &e))
+		fail_msg("no ifaces entry of %u: %s", ifindex, strerror(errno));
+	return e;
+}
+
+static inline void h_iface_del(__u32 ifindex)
+{
+	bpf_map_delete_elem(bpf_map__fd(H.b.ctl->maps.ifaces), &ifindex);
+}
+
 /* A carrier frame of generation gen, TKO_CARRIER_LEN bytes. */
 static inline void h_carrier_frame(uint8_t *b, __u32 gen)
 {
@@ -444,6 +473,7 @@ static inline void check_no_event(const struct tko_key *k, size_t from)
 static inline void check_tcp_state(const struct tko_tcp_state *got,
 				   const struct tko_tcp_state *want)
 {
+	CHECK_EQ(got->snd_una, want->snd_una, "tcp.snd_una");
 	CHECK_EQ(got->snd_nxt, want->snd_nxt, "tcp.snd_nxt");
 	CHECK_EQ(got->rcv_nxt, want->rcv_nxt, "tcp.rcv_nxt");
 	CHECK_EQ(got->window, want->window, "tcp.window");
@@ -509,6 +539,9 @@ enum {
 #define TSECR		0x0badcafeu	/* peer's TSval the endpoint last echoed */
 #define PEER_TSVAL	0x0badd00du	/* TSval in the peer's frames (newer) */
 #define PEER_WIN	0x2000
+#define ENDPOINT_TOS	0x2a		/* DSCP AF11, ECT(0) */
+#define ENDPOINT_TOS_SENT 0x28		/* ... as tko sends it: not-ECT */
+#define ENDPOINT_FLOW	0x54321		/* the endpoint's IPv6 flow label */
 
 static const uint8_t LOCAL_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
 static const uint8_t PEER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
@@ -546,6 +579,7 @@ static inline struct tko_tcp_state sess_tcp(unsigned prof)
 		t.snd_nxt = 0xffffffffu;
 		t.rcv_nxt = 0;
 	}
+	t.snd_una = t.snd_nxt;	/* handed over idle: nothing in flight */
 	if (prof & P_TS) {
 		t.ts_val = TSVAL;
 		t.ts_ecr = TSECR;
@@ -631,6 +665,10 @@ static inline struct seg_spec from_endpoint(unsigned prof, uint16_t lport)
 	s.window = WIN;
 	s.tsval = TSVAL;
 	s.tsecr = TSECR;
+	/* The endpoint's own class and flow label, ECT(0) set: tko's segments
+	 * carry them, ECN bits cleared (ENDPOINT_TOS_SENT). */
+	s.tos = ENDPOINT_TOS;
+	s.flow = ENDPOINT_FLOW;
 	return s;
 }
 

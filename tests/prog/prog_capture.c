@@ -778,6 +778,8 @@ static void check_sock(const struct ref *r, const struct snap *s, uint64_t t0, u
 	CHECK_EQ(c->unacked, t->outq - t->nsd, W("unacked (SIOCOUTQ - SIOCOUTQNSD)"));
 	CHECK_EQ(c->unread, t->inq + extra_unread, W("unread (SIOCINQ)"));
 	CHECK_EQ(c->tcp.snd_nxt, f->end, W("snd_nxt (end of what it sent on the wire)"));
+	CHECK_EQ(c->tcp.snd_una, f->end - (t->outq - t->nsd),
+		 W("snd_una (snd_nxt less what is unacknowledged)"));
 	CHECK_EQ(c->tcp.wscale, t->rcv_wscale, W("wscale (tcpi_rcv_wscale)"));
 	win = t->rcv_wnd >> t->rcv_wscale;
 	CHECK_EQ(c->tcp.window, win > 0xffff ? 0xffff : win, W("window (tcpi_rcv_wnd >> wscale)"));
@@ -789,7 +791,7 @@ static void check_sock(const struct ref *r, const struct snap *s, uint64_t t0, u
 		uint32_t lo = (uint32_t)(t0 / d) + c->tcp.ts_offset;
 		uint32_t hi = (uint32_t)(t1 / d) + c->tcp.ts_offset;
 
-		CHECK_EQ(c->have, TKO_HAVE_SEQ | TKO_HAVE_TS, W("have"));
+		CHECK_EQ(c->have, TKO_HAVE_SEQ | TKO_HAVE_UNA | TKO_HAVE_TS, W("have"));
 		CHECK_EQ(c->tcp.ts_clock, usec ? TKO_TS_CLOCK_US : TKO_TS_CLOCK_MS, W("ts_clock"));
 		if (!f->last.ts)
 			fail_msg("%s: its last segment has no timestamp", key_str(&r->k));
@@ -806,7 +808,7 @@ static void check_sock(const struct ref *r, const struct snap *s, uint64_t t0, u
 			fail_msg("%s: ts_val %u is older than the TSval %u it already sent",
 				 key_str(&r->k), c->tcp.ts_val, f->last.tsval);
 	} else {
-		CHECK_EQ(c->have, TKO_HAVE_SEQ, W("have (no timestamps)"));
+		CHECK_EQ(c->have, TKO_HAVE_SEQ | TKO_HAVE_UNA, W("have (no timestamps)"));
 		CHECK_EQ(c->tcp.ts_val, 0, W("ts_val"));
 		CHECK_EQ(c->tcp.ts_ecr, 0, W("ts_ecr"));
 		CHECK_EQ(c->tcp.ts_offset, 0, W("ts_offset"));
@@ -1158,8 +1160,8 @@ static void test_idle(void **state)
 	/* loopback negotiates TSopt and window scaling by default */
 	if (!(p.c.t.options & TCPI_OPT_TIMESTAMPS) || !(p.s.t.options & TCPI_OPT_TIMESTAMPS))
 		fail_msg("premise: the connection negotiated no timestamps");
-	CHECK_EQ(p.c.cap.have, TKO_HAVE_SEQ | TKO_HAVE_TS, "client have");
-	CHECK_EQ(p.s.cap.have, TKO_HAVE_SEQ | TKO_HAVE_TS, "server have");
+	CHECK_EQ(p.c.cap.have, TKO_HAVE_SEQ | TKO_HAVE_UNA | TKO_HAVE_TS, "client have");
+	CHECK_EQ(p.s.cap.have, TKO_HAVE_SEQ | TKO_HAVE_UNA | TKO_HAVE_TS, "server have");
 	CHECK_EQ(p.c.cap.tcp.ts_clock, TKO_TS_CLOCK_MS, "client ts_clock (ms by default)");
 	assert_true(p.c.cap.tcp.window > 0);
 	assert_true(p.s.cap.tcp.window > 0);
@@ -1392,8 +1394,8 @@ static void test_no_timestamps(void **state)
 	if (flow_of(&cn.kc)->last.ts || flow_of(&cn.ks)->last.ts)
 		fail_msg("premise: TSopt on the wire with tcp_timestamps=0");
 	check_pair(&cn, &p);
-	CHECK_EQ(p.c.cap.have, TKO_HAVE_SEQ, "client have");
-	CHECK_EQ(p.s.cap.have, TKO_HAVE_SEQ, "server have");
+	CHECK_EQ(p.c.cap.have, TKO_HAVE_SEQ | TKO_HAVE_UNA, "client have");
+	CHECK_EQ(p.s.cap.have, TKO_HAVE_SEQ | TKO_HAVE_UNA, "server have");
 	check_next_segments(&cn);
 	conn_close(&cn);
 }

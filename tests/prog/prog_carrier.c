@@ -480,8 +480,10 @@ static void carrier_set(__u32 loop_ifindex, __u32 generation, const int *ifaces)
 	c.loop_ifindex = loop_ifindex;
 	c.generation = generation;
 	memset(c.ifindex, 0, sizeof(c.ifindex));
-	for (i = 0; ifaces && ifaces[i] && i < TKO_MAX_IFACES; i++)
+	for (i = 0; ifaces && ifaces[i] && i < TKO_MAX_IFACES; i++) {
 		c.ifindex[i] = (__u32)ifaces[i];
+		h_iface_set((__u32)ifaces[i], TKO_ANSWER_XDP, false);
+	}
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd(H.b.ctl->maps.carrier), &zero, &c,
 					     BPF_ANY), 0);
 }
@@ -671,11 +673,12 @@ struct carrier_stats {
 	uint64_t sent, errors, passes, dead;
 };
 
+/* Probes that could not leave (no path), and resets the device did not take. */
 static struct carrier_stats carrier_stats(void)
 {
 	struct carrier_stats s = {
 		.sent = h_stat(TKO_ST_PROBES_SENT),
-		.errors = h_stat(TKO_ST_EMIT_ERRORS),
+		.errors = h_stat(TKO_ST_PROBES_NO_PATH) + h_stat(TKO_ST_EMIT_ERRORS),
 		.passes = h_stat(TKO_ST_CARRIER_PASSES),
 		.dead = h_stat(TKO_ST_PEER_DEAD),
 	};
@@ -688,7 +691,7 @@ static void check_stats_delta(const struct carrier_stats *b, uint64_t sent, uint
 	struct carrier_stats a = carrier_stats();
 
 	CHECK_EQ(a.sent - b->sent, sent, "stats probes_sent");
-	CHECK_EQ(a.errors - b->errors, errors, "stats emit_errors");
+	CHECK_EQ(a.errors - b->errors, errors, "stats probes_no_path + emit_errors");
 	CHECK_EQ(a.passes - b->passes, passes, "stats carrier_passes");
 }
 
@@ -965,11 +968,12 @@ static const uint8_t *mac_remote(enum l2 l2)
 
 /*
  * tko's probe of the session started with a (DESIGN.md, "TCP correctness
- * rules"): ACK, seq = SND.NXT - 1, ack = RCV.NXT, the endpoint's raw window,
- * no payload or one zero byte, TSopt iff the session uses it (TSval = the
- * endpoint's last, TSecr = the peer's last), IPv4 id 0 + DF, TTL/hop limit
- * 64, no TOS/traffic class/flow label, no Ethernet padding; on the
- * endpoint's VLAN if it has one.
+ * rules"): ACK, seq = SND.UNA - 1 (nothing in flight: SND.NXT - 1), ack =
+ * RCV.NXT, the endpoint's raw window, no payload or one zero byte, TSopt iff
+ * the session uses it (TSval = the endpoint's last, TSecr = the peer's
+ * last), IPv4 id 0 + DF, TTL/hop limit 64, the endpoint's DSCP and flow
+ * label as learned from its segments (none if none was seen), never ECT,
+ * no Ethernet padding; on the endpoint's VLAN if it has one.
  */
 static void expected_probe(struct frame *f, const struct tko_ctl_args *a, enum l2 l2, bool vlan)
 {
@@ -990,6 +994,8 @@ static void expected_probe(struct frame *f, const struct tko_ctl_args *a, enum l
 		.payload_zero = true,
 		.frag_off = a->key.family == TKO_AF_INET6 ? 0 : IP4_DF,
 		.ttl = 64,
+		.tos = l2 == L2_LEARNED ? ENDPOINT_TOS_SENT : 0,
+		.flow = l2 == L2_LEARNED && a->key.family == TKO_AF_INET6 ? ENDPOINT_FLOW : 0,
 	};
 
 	memcpy(s.smac, mac_local(l2), 6);
@@ -1155,7 +1161,10 @@ static void run_case(void **state)
 	after = sess_get(id);
 
 	if (c->kind == K_DEAD) {
-		check_one_event(&a.key, p.ev0, TKO_EV_PEER_DEAD, TKO_R_RETRIES, &e);
+		/* its last probe (before the test, with no interface to route
+		 * by) could not leave if it had no path given: said so */
+		check_one_event(&a.key, p.ev0, TKO_EV_PEER_DEAD,
+				c->l2 > L2_GIVEN ? TKO_R_NO_PATH : TKO_R_RETRIES, &e);
 		CHECK_EQ(e.state, TKO_PEER_DEAD, "state in peer_dead");
 		CHECK_EQ(after.state, TKO_FREE, "the dead session's entry");
 		CHECK_EQ(after.clock.list, 0, "the dead session's list");
@@ -1178,6 +1187,8 @@ static void run_case(void **state)
 			fail_msg("probe_ns not the time of the pass");
 		want.probe_ns = after.probe_ns;
 		want.next_ns = after.probe_ns + WAIT_S * NSEC_PER_SEC;
+		/* why it did not leave, or 0 */
+		want.fail = c->expect == E_ERROR ? TKO_R_NO_PATH : 0;
 		if (c->l2 == L2_FIB) {	/* routed once, kept */
 			want.have |= TKO_HAVE_L2;
 			want.ifindex = (__u32)WA.ifindex;
@@ -1192,19 +1203,20 @@ static void run_case(void **state)
 /*
  * Known answers: two probes written out by hand (and checked with an
  * independent RFC 1071 implementation and tshark's checksum validation),
- * against both the test's frame builder and the program.
+ * against both the test's frame builder and the program. Both carry the
+ * endpoint's DSCP AF11 (not ECT), the IPv6 one its flow label 0x54321.
  */
 static const uint8_t known_probe_v4_byte[] = {
 	0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02,
-	0x08, 0x00, 0x45, 0x00, 0x00, 0x29, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06,
-	0x6e, 0xcc, 0x0a, 0x00, 0x00, 0x02, 0xc0, 0x00, 0x02, 0x01, 0xc7, 0x39,
+	0x08, 0x00, 0x45, 0x28, 0x00, 0x29, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06,
+	0x6e, 0xa4, 0x0a, 0x00, 0x00, 0x02, 0xc0, 0x00, 0x02, 0x01, 0xc7, 0x39,
 	0x01, 0xbb, 0x1a, 0x2b, 0x3c, 0x4c, 0x5e, 0x6f, 0x70, 0x81, 0x50, 0x10,
 	0x01, 0xf5, 0xf3, 0x7e, 0x00, 0x00, 0x00,
 };
 
 static const uint8_t known_probe_v6_ts_byte[] = {
 	0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02,
-	0x86, 0xdd, 0x60, 0x00, 0x00, 0x00, 0x00, 0x21, 0x06, 0x40, 0xfd, 0x00,
+	0x86, 0xdd, 0x62, 0x85, 0x43, 0x21, 0x00, 0x21, 0x06, 0x40, 0xfd, 0x00,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x00, 0x02, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x00, 0x00, 0xff, 0x01, 0xc7, 0x3f, 0x01, 0xbb, 0x1a, 0x2b,
@@ -1589,6 +1601,9 @@ static int group_setup(void **state)
 
 	if (netns_setup() || h_load(NCASES + MANY_N + 16))
 		goto fail;
+	/* The agent is on IF_A and IF_C: the paths handed over are there. */
+	h_iface_set((__u32)WA.ifindex, TKO_ANSWER_XDP, false);
+	h_iface_set((__u32)ifindex_c, TKO_ANSWER_XDP, false);
 	/* No interface to route by while they become ACTIVE: the sessions
 	 * handed over without a path keep none until their case. */
 	carrier_set((__u32)WB.ifindex, GEN, none);

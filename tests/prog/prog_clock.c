@@ -924,10 +924,18 @@ static void endpoint_data(unsigned prof, uint16_t port)
 	uint8_t out[FRAME_MAX];
 	size_t out_len;
 
+	struct seg_spec a = from_peer(prof, port);
+
 	d.flags = F_ACK | F_PSH;
 	d.payload = 10;
 	frame_build(&f, &d);
 	CHECK_EQ(h_run_tc(f.b, f.len, 0, out, &out_len), 0, "verdict of the endpoint's data");
+	/* The peer acknowledges it: nothing in flight, the session may go
+	 * ACTIVE again once idle. */
+	a.seq = d.ack;
+	a.ack = d.seq + d.payload;
+	frame_build(&f, &a);
+	CHECK_EQ(h_run_xdp(f.b, f.len, out, &out_len), XDP_PASS, "verdict of the peer's ACK");
 }
 
 /* Three sessions on one list (one deadline), ACTIVE, an hour ahead. */
@@ -1474,6 +1482,7 @@ static void test_suspend_resume(void **state)
 	CHECK_EQ(s.state, TKO_SUSPENDED, "state after the endpoint's data");
 	data_ns = s.last_seen_ns;
 	tcp.snd_nxt += 10;
+	tcp.snd_una += 10;	/* the peer acknowledged it */
 
 	s = wait_probe(id, 2, "resumed with a probe");
 	CHECK_EQ(s.prev_state, TKO_SUSPENDED, "prev_state");
@@ -1557,6 +1566,8 @@ static int group_setup(void **state)
 {
 	if (netns_setup() || h_load(MAX_SESSIONS))
 		return -1;
+	/* lo stands for an interface of the agent: the sessions' path. */
+	h_iface_set((__u32)lo_ifindex, TKO_ANSWER_XDP, false);
 	return 0;
 }
 
