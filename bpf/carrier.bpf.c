@@ -527,9 +527,10 @@ __noinline int session_run(struct __sk_buff *skb, struct pass *P, __u32 id)
 		file_at(P, w, id, s, P->now + idle_ns(s));
 		return 0;
 	} else if (in_flight(s)) {
-		/* Never probe over data in flight: look again a retry
-		 * interval on, or as soon as the peer acknowledges it. */
-		session_wait(id, s, TKO_R_IN_FLIGHT);
+		/* Never probe over data in flight, nor without knowing: look
+		 * again a retry interval on, or as soon as the peer
+		 * acknowledges it. */
+		session_wait(id, s, s->have & TKO_HAVE_UNA ? TKO_R_IN_FLIGHT : TKO_R_NO_ACK);
 		file_at(P, w, id, s, P->now + (__u64)s->cfg.retry_interval_s * NSEC_PER_SEC);
 		return 0;
 	} else {

@@ -216,6 +216,7 @@ enum tko_reason {
 	TKO_R_TS_MISMATCH = 24,	/* a probe with(out) TSopt on a session without (with) it */
 	TKO_R_SIGNED = 25,	/* a probe with an MD5/AO signature: tko cannot sign */
 	TKO_R_REWRITE = 26,	/* an answer could not be written over the probe */
+	TKO_R_NO_ACK = 27,	/* no acknowledgment of the peer's seen yet: SND.UNA unknown */
 };
 
 /*

@@ -44,7 +44,7 @@ const char *reason_name(__u8 reason)
 		[TKO_R_LINK_DOWN] = "link_down", [TKO_R_ROUTE] = "route",
 		[TKO_R_TS_LIMIT] = "ts_limit", [TKO_R_NO_TRAFFIC] = "no_traffic",
 		[TKO_R_CT_MISSING] = "ct_missing", [TKO_R_TS_MISMATCH] = "ts_mismatch",
-		[TKO_R_SIGNED] = "signed", [TKO_R_REWRITE] = "rewrite",
+		[TKO_R_SIGNED] = "signed", [TKO_R_REWRITE] = "rewrite", [TKO_R_NO_ACK] = "no_ack",
 	};
 	return NAME(names, reason);
 }

@@ -18,9 +18,13 @@
  */
 static __always_inline bool acks_sent(const struct pkt *p, const struct tko_session *s)
 {
+	__u32 una = s->tcp.snd_una;
+
 	if (!(s->have & TKO_HAVE_UNA))
 		return p->ack == s->tcp.snd_nxt;
-	return !seq_after(s->tcp.snd_una, p->ack) && !seq_after(p->ack, s->tcp.snd_nxt);
+	/* SND.UNA =< SEG.ACK =< SND.NXT, as distances from SND.UNA: never
+	 * ambiguous, not even 2^31 away */
+	return p->ack - una <= s->tcp.snd_nxt - una;
 }
 
 /*
@@ -33,7 +37,7 @@ static __always_inline bool acks_sent(const struct pkt *p, const struct tko_sess
  */
 static __always_inline void peer_acked(__u32 id, struct tko_session *s, const struct pkt *p)
 {
-	__u32 nxt = s->tcp.snd_nxt;
+	__u32 nxt = s->tcp.snd_nxt, una;
 
 	if ((p->flags & (TH_SYN | TH_RST | TH_ACK)) != TH_ACK)
 		return;
@@ -41,11 +45,14 @@ static __always_inline void peer_acked(__u32 id, struct tko_session *s, const st
 	    !(p->flags & TH_FIN) && p->seq == s->tcp.rcv_nxt &&
 	    __sync_val_compare_and_swap(&s->tcp.snd_nxt, nxt, p->ack) == nxt)
 		nxt = p->ack;
-	if (seq_after(p->ack, nxt))
-		return;	/* acknowledges what was never sent: nothing to learn */
 	if (s->have & TKO_HAVE_UNA) {
-		seq_advance(&s->tcp.snd_una, p->ack);
+		una = s->tcp.snd_una;
+		/* SND.UNA < SEG.ACK =< SND.NXT (distances from SND.UNA) */
+		if (p->ack - una - 1 < nxt - una)
+			__sync_val_compare_and_swap(&s->tcp.snd_una, una, p->ack);
 	} else {
+		if (seq_after(p->ack, nxt))
+			return;	/* acknowledges what was never sent: nothing to learn */
 		if (nxt - p->ack > TKO_MAX_WINDOW)
 			return;	/* further back than any window: not this flow's */
 		s->tcp.snd_una = p->ack;

@@ -681,6 +681,16 @@ static inline struct seg_spec expected_answer(unsigned prof, const struct seg_sp
 			   PEER_TSVAL);
 }
 
+/*
+ * The IP header of tko's segments for session s: the endpoint's DSCP (not
+ * ECT) and IPv6 flow label, as TC egress learned them (none before).
+ */
+static inline void spec_flowinfo(struct seg_spec *a, const struct tko_session *s)
+{
+	a->tos = (uint8_t)(s->flowinfo >> 20);
+	a->flow = a->v6 ? s->flowinfo & 0xfffff : 0;
+}
+
 /* Start the sessions (prof[i], lport[i]) and wait once for those that go ACTIVE. */
 static inline int h_start_sessions(const unsigned *prof, const uint16_t *lport, size_t n)
 {

@@ -51,6 +51,7 @@ struct tc_case {
 	int32_t snd;		/* then snd_nxt = SND.NXT + snd */
 	int32_t rcv;		/* and rcv_nxt = RCV.NXT + rcv */
 	bool own_probe;		/* recognised as the endpoint's own keepalive */
+	int32_t in_flight;	/* the session has this much unacknowledged (SND.UNA back) */
 	enum after after;
 	uint8_t ev_reason;
 };
@@ -141,6 +142,14 @@ static const struct tc_case cases[] = {
 	  LEARNS, .own_probe = true },
 	{ .name = "v4_learning_syn", .prof = P_LEARNING, .flags = F_SYN, SEEN,
 	  .after = A_GONE, .ev_reason = TKO_R_SYN_LOCAL },
+	/* data in flight: its own probes are at SND.UNA - 1 (tcp_xmit_probe_skb);
+	 * the last byte sent again (SND.NXT - 1, one byte) is its data */
+	{ .name = "v4_in_flight_last_byte_again", .prof = P_LEARNING, .dseq = -1,
+	  .flags = F_ACK | F_PSH, .payload = 1, .in_flight = 1, LEARNS, .after = A_TOUCHED },
+	{ .name = "v4_in_flight_own_probe", .prof = P_LEARNING, .dseq = -2, .flags = F_ACK,
+	  .in_flight = 1, LEARNS, .own_probe = true },
+	{ .name = "v4_in_flight_zero_window_probe", .prof = P_LEARNING, .dseq = -101,
+	  .flags = F_ACK, .payload = 1, .in_flight = 100, LEARNS, .own_probe = true },
 
 	/* shapes tko leaves alone: data of an ACTIVE session in each, which
 	 * would suspend it if it were parsed */
@@ -202,18 +211,31 @@ static void learned(const struct tc_case *c, const struct seg_spec *e,
 {
 	struct tko_tcp_state nominal = sess_tcp(c->prof);
 
+	bool data = e->payload || (e->flags & F_FIN);
+
 	*want = *b;
 	want->tcp.snd_nxt = nominal.snd_nxt + (uint32_t)c->snd;
 	want->tcp.rcv_nxt = nominal.rcv_nxt + (uint32_t)c->rcv;
 	want->tcp.window = e->window;
 	if (e->ts) {
-		bool keep = (b->have & TKO_HAVE_TS) && (int32_t)(e->tsval - b->tcp.ts_val) <= 0;
+		bool had = b->have & TKO_HAVE_TS;
+		bool keep = had && (int32_t)(e->tsval - b->tcp.ts_val) <= 0;
+		/* TS.Recent only moves forward (RFC 7323 4.3) */
+		bool keep_ecr = had && (int32_t)(e->tsecr - b->tcp.ts_ecr) <= 0;
 
 		want->tcp.ts_val = keep ? b->tcp.ts_val : e->tsval;
-		want->tcp.ts_ecr = e->tsecr;
+		want->tcp.ts_ecr = keep_ecr ? b->tcp.ts_ecr : e->tsecr;
 		want->have |= TKO_HAVE_TS;
 	}
+	/* learned from a segment without data: SND.NXT may be one short (the
+	 * endpoint's own keepalive); data says it exactly */
+	if (!(b->have & TKO_HAVE_SEQ) && !data)
+		want->have |= TKO_HAVE_BARE;
+	if (data)
+		want->have &= ~TKO_HAVE_BARE;
 	want->have |= TKO_HAVE_SEQ | TKO_HAVE_L2;
+	/* its DSCP (ECN bits cleared) and IPv6 flow label, for tko's segments */
+	want->flowinfo = (uint32_t)(e->tos & 0xfc) << 20 | (e->v6 ? e->flow & 0xfffff : 0);
 	memcpy(want->lmac, e->smac, 6);
 	memcpy(want->rmac, e->dmac, 6);
 	want->ifindex = LO_IFINDEX;
@@ -275,6 +297,7 @@ static void check_session(const struct tc_case *c, const struct tko_session *wan
 	check_tcp_state(&s->tcp, &want->tcp);
 	check_counters(&s->cnt, &want->cnt);
 	CHECK_EQ(s->have, want->have, "have");
+	CHECK_EQ(s->flowinfo, want->flowinfo, "flowinfo");
 	check_l2(s, want);
 	CHECK_EQ(s->endpoint_probe, want->endpoint_probe, "endpoint_probe");
 	if (c->after == A_SAME) {
@@ -333,6 +356,13 @@ static void run_case(void **state)
 	assert_true(h_lookup(&k, &before));
 	CHECK_EQ(before.state, sess_goes_active(c->prof) ? TKO_ACTIVE : TKO_LEARNING,
 		 "state before the frame");
+	if (c->in_flight) {
+		__u32 id;
+
+		assert_true(h_find(&k, &id, NULL));
+		before.tcp.snd_una = before.tcp.snd_nxt - (uint32_t)c->in_flight;
+		h_write(id, &before);
+	}
 	build_case_frame(c, &in, &spec);
 	want = before;
 	if (c->learns)

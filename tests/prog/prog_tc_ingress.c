@@ -291,10 +291,23 @@ static void test_handoff(void **state)
 	check_counts(&before, &after, true);
 }
 
+/* The agent's record of lo's link (rtnetlink: carrier, administrative state). */
+static void iface_down(bool down)
+{
+	struct tko_iface e = iface_get();
+	__u32 key = LO_IFINDEX;
+
+	e.down = down;
+	if (bpf_map_update_elem(bpf_map__fd(H.b.ctl->maps.ifaces), &key, &e, BPF_ANY))
+		fail_msg("cannot write the ifaces entry: %s", strerror(errno));
+}
+
 /*
- * The device does not take the answer (down): the probe is dropped, nothing
- * counts as answered, the refusal is counted; once it is up again, the
- * next probe is answered.
+ * The device does not take the answer (down, and the agent knows it): the
+ * probe is dropped, nothing counts as answered, the refusal is counted;
+ * once it is up again, the next probe is answered. A down device's noop
+ * qdisc says NET_XMIT_CN, a congestion notice: only the link's state tells
+ * a drop from a frame a queueing qdisc took.
  */
 static void test_device_down(void **state)
 {
@@ -309,8 +322,10 @@ static void test_device_down(void **state)
 	frame_build(&want, &a);
 	before = read_counts(&k);
 	lo_set(false);
+	iface_down(true);
 	CHECK_EQ(run_tci(in.b, in.len, out, &out_len, NULL), TC_ACT_SHOT, "verdict, device down");
 	lo_set(true);
+	iface_down(false);
 	after = read_counts(&k);
 	CHECK_EQ(after.answered - before.answered, 0, "stats peer_probes_answered");
 	CHECK_EQ(after.tc - before.tc, 0, "stats answers_tc");

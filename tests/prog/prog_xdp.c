@@ -20,6 +20,7 @@ enum after {
 	A_SAME,		/* nothing changes (answer counters aside) */
 	A_TOUCHED,	/* only last_seen_ns moves: traffic on a non-ACTIVE session */
 	A_SND_PLUS1,	/* only SND.NXT moves, one on: the endpoint's keepalive answered */
+	A_UNA,		/* only SND.UNA moves, to the frame's ack: data acknowledged */
 	A_SUSPENDED,	/* ACTIVE -> SUSPENDED + event (reason data_peer) */
 	A_GONE,		/* deleted + "invalidated" event */
 };
@@ -39,6 +40,7 @@ struct xdp_case {
 	void (*mangle)(struct frame *);		/* after building: garbage */
 	bool arp;				/* an ARP request instead */
 	void (*pre)(unsigned prof, uint16_t port);	/* puts the session in shape */
+	int32_t in_flight;	/* the session has this much unacknowledged (SND.UNA back) */
 	/* expected */
 	int verdict;		/* XDP_TX: the frame must be the answer */
 	bool ours;		/* the peer's answer to tko's probe: counted, unanswered = 0 */
@@ -46,6 +48,8 @@ struct xdp_case {
 	uint8_t ev_reason;
 	bool seen;		/* reached the session lookup (stats xdp_seen) */
 	bool off_path;		/* counted as off-path (stats off_path) */
+	bool ooo;		/* the peer's own, out of order or again (peer_out_of_order) */
+	uint8_t warn;		/* a warning event with this reason (once per session) */
 };
 
 #define PROBE		.dseq = -1, .flags = F_ACK
@@ -60,6 +64,18 @@ static void check_still_answers(unsigned prof, uint16_t lport);
 static void pre_peer_probed(unsigned prof, uint16_t port)
 {
 	check_still_answers(prof, port);
+}
+
+/* pre: the endpoint's in-sync pure ACK went out (TC egress learned from it) */
+static void pre_endpoint_acked(unsigned prof, uint16_t port)
+{
+	struct seg_spec e = from_endpoint(prof, port);
+	struct frame f;
+	uint8_t out[FRAME_MAX];
+	size_t out_len;
+
+	frame_build(&f, &e);
+	CHECK_EQ(h_run_tc(f.b, f.len, 0, out, &out_len), 0, "TC verdict of the endpoint's ACK");
 }
 
 /* pre: the endpoint sent its own kernel keepalive (seen by TC egress) */
@@ -80,6 +96,8 @@ static void pre_endpoint_probed(unsigned prof, uint16_t port)
 }
 
 static void unknown_port(struct seg_spec *s) { s->dport = 1; }
+/* A TSval older than the session's TS.Recent (TSECR): a reordered probe. */
+static void tsval_old(struct seg_spec *s) { s->tsval = TSECR - 10; }
 
 #define TSVAL_BYTES 0x0b, 0xad, 0xd0, 0x0d	/* PEER_TSVAL */
 #define TSECR_BYTES 0x00, 0xc0, 0xff, 0xee	/* TSVAL */
@@ -110,6 +128,15 @@ static const struct xdp_case cases[] = {
 	  .tweak = opt_ts_late, ANSWERED },
 	{ .name = "v4_probe_eol_option", .prof = P_V4, PROBE, .tweak = opt_eol, ANSWERED },
 	{ .name = "v6_probe_nop_options", .prof = P_V6, PROBE, .tweak = opt_nops, ANSWERED },
+	/* the answer carries the endpoint's DSCP and flow label, learned at TC */
+	{ .name = "v4_probe_endpoint_dscp", .prof = P_V4, PROBE, .pre = pre_endpoint_acked,
+	  ANSWERED },
+	{ .name = "v6_ts_probe_endpoint_flow_label", .prof = P_V6 | P_TS, PROBE,
+	  .pre = pre_endpoint_acked, ANSWERED },
+	/* TS.Recent never goes back: a probe older than it (reordered) is
+	 * answered with TS.Recent, which stays */
+	{ .name = "v4_ts_probe_tsval_older", .prof = P_TS, PROBE, .tweak = tsval_old,
+	  ANSWERED },
 
 	/*
 	 * The peer's answer to tko's own probe (the timer queued one when the
@@ -135,16 +162,27 @@ static const struct xdp_case cases[] = {
 	{ .name = "v4_probe_answer_seq_plus1", .prof = P_V4, .dseq = 1, .flags = F_ACK,
 	  IGNORED },
 	{ .name = "v4_probe_answer_learning", .prof = P_LEARNING, .flags = F_ACK, IGNORED },
+	/* data in flight (a race of TC egress with the clock): the peer's
+	 * duplicate ACK of it is the peer alive, and its ACK of more of it
+	 * moves SND.UNA */
+	{ .name = "v4_probe_answer_dup_ack_in_flight", .prof = P_V4, .dack = -10,
+	  .flags = F_ACK, .in_flight = 10, CONSUMED },
+	{ .name = "v4_probe_answer_acks_some_in_flight", .prof = P_V4, .dack = -4,
+	  .flags = F_ACK, .in_flight = 10, CONSUMED, .after = A_UNA },
+	{ .name = "v4_ack_before_una", .prof = P_V4, .dack = -11, .flags = F_ACK,
+	  .in_flight = 10, IGNORED },
+	{ .name = "v4_ack_of_data_in_flight", .prof = P_V4, .flags = F_ACK, .in_flight = 10,
+	  .pre = pre_peer_probed, IGNORED, .after = A_UNA },
 
 	/*
-	 * LEARNING from a bare segment that was the endpoint's zero-length
-	 * keepalive (SND.NXT - 1): the peer's answer acknowledges one more,
-	 * and passes on to the endpoint that asked for it.
+	 * A session whose state was given exactly (not learned from a bare
+	 * segment): an ACK of one more than SND.NXT acknowledges what was
+	 * never sent, and changes nothing (the bare-segment case: prog_policy).
 	 */
-	{ .name = "v4_learning_keepalive_answer", .prof = P_LEARNING, .dack = 1, .flags = F_ACK,
-	  IGNORED, .after = A_SND_PLUS1 },
-	{ .name = "v6_ts_learning_keepalive_answer", .prof = P_V6 | P_TS | P_LEARNING, .dack = 1,
-	  .flags = F_ACK, IGNORED, .after = A_SND_PLUS1 },
+	{ .name = "v4_exact_state_ack_plus1", .prof = P_LEARNING, .dack = 1, .flags = F_ACK,
+	  IGNORED },
+	{ .name = "v6_ts_exact_state_ack_plus1", .prof = P_V6 | P_TS | P_LEARNING, .dack = 1,
+	  .flags = F_ACK, IGNORED },
 	{ .name = "v4_learning_ack_plus2", .prof = P_LEARNING, .dack = 2, .flags = F_ACK,
 	  IGNORED },
 	{ .name = "v4_learning_ack_plus1_seq_plus1", .prof = P_LEARNING, .dseq = 1, .dack = 1,
@@ -159,15 +197,26 @@ static const struct xdp_case cases[] = {
 	{ .name = "v4_probe_ack_plus1", .prof = P_V4, PROBE, .dack = 1, IGNORED },
 	{ .name = "v4_probe_ack_minus1", .prof = P_V4, PROBE, .dack = -1, IGNORED },
 	{ .name = "v6_ts_probe_ack_plus1", .prof = P_V6 | P_TS, PROBE, .dack = 1, IGNORED },
+	/* 2^31 away: neither before nor after in serial arithmetic, never in range */
+	{ .name = "v4_probe_ack_half_space", .prof = P_V4, PROBE, .dack = INT32_MIN, IGNORED },
+	{ .name = "v4_probe_ack_half_space_in_flight", .prof = P_V4, PROBE, .dack = INT32_MIN,
+	  .in_flight = 10, IGNORED },
 	{ .name = "v4_probe2", .prof = P_V4, PROBE, .payload = 2, IGNORED, .off_path = true },
-	{ .name = "v4_ts_probe_without_ts", .prof = P_TS, PROBE, .ts = TS_OFF, IGNORED },
-	{ .name = "v4_probe_ts_on_plain_session", .prof = P_V4, PROBE, .ts = TS_ON, IGNORED },
-	{ .name = "v4_probe_md5", .prof = P_V4, PROBE, .tweak = opt_md5, IGNORED },
-	{ .name = "v4_ts_probe_md5", .prof = P_TS, PROBE, .tweak = opt_md5, IGNORED },
-	{ .name = "v6_probe_ao", .prof = P_V6, PROBE, .tweak = opt_ao, IGNORED },
+	/* probes tko cannot answer: left to the endpoint, counted, said once */
+	{ .name = "v4_ts_probe_without_ts", .prof = P_TS, PROBE, .ts = TS_OFF, IGNORED,
+	  .warn = TKO_R_TS_MISMATCH },
+	{ .name = "v4_probe_ts_on_plain_session", .prof = P_V4, PROBE, .ts = TS_ON, IGNORED,
+	  .warn = TKO_R_TS_MISMATCH },
+	{ .name = "v4_probe_md5", .prof = P_V4, PROBE, .tweak = opt_md5, IGNORED,
+	  .warn = TKO_R_SIGNED },
+	{ .name = "v4_ts_probe_md5", .prof = P_TS, PROBE, .tweak = opt_md5, IGNORED,
+	  .warn = TKO_R_SIGNED },
+	{ .name = "v6_probe_ao", .prof = P_V6, PROBE, .tweak = opt_ao, IGNORED,
+	  .warn = TKO_R_SIGNED },
 	{ .name = "v4_probe_syn", .prof = P_V4, .dseq = -1, .flags = F_SYN | F_ACK, IGNORED },
+	/* the peer's FIN again (RCV.NXT - 1): its own, and old */
 	{ .name = "v4_probe_fin", .prof = P_V4, .dseq = -1, .flags = F_FIN | F_ACK, IGNORED,
-	  .off_path = true },
+	  .ooo = true },
 	{ .name = "v4_probe_rst", .prof = P_V4, .dseq = -1, .flags = F_RST | F_ACK, IGNORED,
 	  .off_path = true },
 	{ .name = "v4_probe_urg", .prof = P_V4, .dseq = -1, .flags = F_URG | F_ACK, IGNORED },
@@ -189,10 +238,19 @@ static const struct xdp_case cases[] = {
 	  IGNORED, .after = A_SUSPENDED, .ev_reason = TKO_R_DATA_PEER },
 	{ .name = "v4_data1_in_seq", .prof = P_V4, .flags = F_ACK, .payload = 1,
 	  IGNORED, .after = A_SUSPENDED, .ev_reason = TKO_R_DATA_PEER },
-	{ .name = "v4_data_off_path", .prof = P_V4, .dseq = 1000, .flags = F_ACK,
-	  .payload = 100, IGNORED, .off_path = true },
+	/* in the window, not at RCV.NXT: the peer's own segments, not off-path;
+	 * data after a hole is the peer speaking, data again is old */
+	{ .name = "v4_data_out_of_order", .prof = P_V4, .dseq = 1000, .flags = F_ACK,
+	  .payload = 100, IGNORED, .ooo = true, .after = A_SUSPENDED,
+	  .ev_reason = TKO_R_DATA_PEER },
 	{ .name = "v4_data_old", .prof = P_V4, .dseq = -100, .flags = F_ACK, .payload = 100,
-	  IGNORED, .off_path = true },
+	  IGNORED, .ooo = true },
+	{ .name = "v4_data_off_path", .prof = P_V4, .dseq = 0x40000000, .flags = F_ACK,
+	  .payload = 100, IGNORED, .off_path = true },
+	{ .name = "v4_data_old_off_path", .prof = P_V4, .dseq = -0x40000000, .flags = F_ACK,
+	  .payload = 100, IGNORED, .off_path = true },
+	{ .name = "v4_data_acks_unsent", .prof = P_V4, .dack = 1, .flags = F_ACK,
+	  .payload = 100, IGNORED, .off_path = true },
 	{ .name = "v4_oneshot_data_in_seq", .prof = P_ONESHOT, .flags = F_ACK, .payload = 10,
 	  IGNORED, .after = A_GONE, .ev_reason = TKO_R_DATA_PEER },
 	{ .name = "v4_fin_in_seq", .prof = P_V4, .flags = F_FIN | F_ACK, IGNORED,
@@ -201,8 +259,10 @@ static const struct xdp_case cases[] = {
 	  .after = A_GONE, .ev_reason = TKO_R_FIN_PEER },
 	{ .name = "v4_fin_data_in_seq", .prof = P_V4, .flags = F_FIN | F_PSH | F_ACK,
 	  .payload = 20, IGNORED, .after = A_GONE, .ev_reason = TKO_R_FIN_PEER },
-	{ .name = "v4_fin_off_path", .prof = P_V4, .dseq = 1, .flags = F_FIN | F_ACK, IGNORED,
-	  .off_path = true },
+	{ .name = "v4_fin_out_of_order", .prof = P_V4, .dseq = 1, .flags = F_FIN | F_ACK,
+	  IGNORED, .ooo = true, .after = A_SUSPENDED, .ev_reason = TKO_R_DATA_PEER },
+	{ .name = "v4_fin_off_path", .prof = P_V4, .dseq = 0x40000000, .flags = F_FIN | F_ACK,
+	  IGNORED, .off_path = true },
 	{ .name = "v4_rst_in_seq", .prof = P_V4, .flags = F_RST | F_ACK, IGNORED,
 	  .after = A_GONE, .ev_reason = TKO_R_RST_PEER },
 	{ .name = "v4_rst_bare_in_seq", .prof = P_V4, .flags = F_RST, IGNORED,
@@ -301,7 +361,7 @@ static void build_case_frame(const struct xdp_case *c, struct frame *f, struct s
 }
 
 struct xdp_stats {
-	uint64_t seen, answered, ours, limited, suspended, invalidated, off_path;
+	uint64_t seen, answered, ours, limited, suspended, invalidated, off_path, ooo, declined;
 };
 
 static struct xdp_stats read_stats(void)
@@ -314,6 +374,8 @@ static struct xdp_stats read_stats(void)
 		.suspended = h_stat(TKO_ST_SUSPENDED),
 		.invalidated = h_stat(TKO_ST_INVALIDATED),
 		.off_path = h_stat(TKO_ST_OFF_PATH),
+		.ooo = h_stat(TKO_ST_PEER_OUT_OF_ORDER),
+		.declined = h_stat(TKO_ST_ANSWERS_DECLINED),
 	};
 	return st;
 }
@@ -329,6 +391,9 @@ static void check_stats(const struct xdp_stats *b, const struct xdp_case *c)
 	CHECK_EQ(a.suspended - b->suspended, c->after == A_SUSPENDED, "stats suspended");
 	CHECK_EQ(a.invalidated - b->invalidated, c->after == A_GONE, "stats invalidated");
 	CHECK_EQ(a.off_path - b->off_path, c->off_path, "stats off_path");
+	CHECK_EQ(a.ooo - b->ooo, c->ooo, "stats peer_out_of_order");
+	CHECK_EQ(a.declined - b->declined, c->warn == TKO_R_TS_MISMATCH || c->warn == TKO_R_SIGNED,
+		 "stats answers_declined");
 }
 
 /*
@@ -339,10 +404,14 @@ static void check_stats(const struct xdp_stats *b, const struct xdp_case *c)
 static void check_still_answers(unsigned prof, uint16_t lport)
 {
 	struct seg_spec p = from_peer(prof, lport), a = expected_answer(prof, &p);
+	struct tko_key k = sess_key(prof, lport);
+	struct tko_session s;
 	struct frame in, want;
 	uint8_t out[FRAME_MAX];
 	size_t out_len;
 
+	assert_true(h_lookup(&k, &s));
+	spec_flowinfo(&a, &s);
 	frame_build(&in, &p);
 	frame_build(&want, &a);
 	CHECK_EQ(h_run_xdp(in.b, in.len, out, &out_len), XDP_TX, "verdict of a control probe");
@@ -364,21 +433,25 @@ static void check_session_kept(const struct xdp_case *c, const struct tko_sessio
 	check_session_fixed(s, b);
 	CHECK_EQ(s->state, b->state, "state");
 	CHECK_EQ(s->have, b->have, "have");
+	bool newer = (int32_t)(PEER_TSVAL - tcp.ts_ecr) > 0 && c->tweak != tsval_old;
+
 	if (c->verdict == XDP_TX) {
 		cnt.peer_probes_answered++;
 		cnt.unanswered = 0;	/* a peer that probes is alive */
-		if (c->prof & P_TS)
+		if ((c->prof & P_TS) && newer)
 			tcp.ts_ecr = PEER_TSVAL;	/* TS.Recent: the probe's TSval */
 	}
 	if (c->ours) {
 		cnt.probes_answered++;
 		cnt.unanswered = 0;
 		endpoint_probe = 0;
-		if (frame_ts)
+		if (frame_ts && newer)
 			tcp.ts_ecr = PEER_TSVAL;
 	}
 	if (c->after == A_SND_PLUS1)
 		tcp.snd_nxt++;
+	if (c->after == A_UNA)
+		tcp.snd_una = tcp.snd_nxt + (uint32_t)c->dack;
 	check_tcp_state(&s->tcp, &tcp);
 	check_counters(&s->cnt, &cnt);
 	CHECK_EQ(s->endpoint_probe, endpoint_probe, "endpoint_probe");
@@ -442,6 +515,13 @@ static void run_case(void **state)
 
 	if (c->pre)
 		c->pre(c->prof, case_port(c));
+	if (c->in_flight) {
+		__u32 id;
+
+		assert_true(h_find(&k, &id, &before));
+		before.tcp.snd_una = before.tcp.snd_nxt - (uint32_t)c->in_flight;
+		h_write(id, &before);
+	}
 	assert_true(h_lookup(&k, &before));
 	CHECK_EQ(before.state, sess_goes_active(c->prof) ? TKO_ACTIVE : TKO_LEARNING,
 		 "state before the frame");
@@ -457,6 +537,9 @@ static void run_case(void **state)
 	if (c->verdict == XDP_TX) {
 		struct seg_spec a = expected_answer(c->prof, &spec);
 
+		spec_flowinfo(&a, &before);
+		if (c->tweak == tsval_old)	/* TSecr: TS.Recent, newer than the probe's */
+			a.tsecr = before.tcp.ts_ecr;
 		frame_build(&want, &a);
 		check_frame(out, out_len, want.b, want.len, "answer");
 	} else {
@@ -469,9 +552,13 @@ static void run_case(void **state)
 	case A_SAME:
 	case A_TOUCHED:
 	case A_SND_PLUS1:
+	case A_UNA:
 		assert_true(h_lookup(&k, &after));
 		check_session_kept(c, &before, &after, spec.ts, t0, t1);
-		check_no_event(&k, ev0);
+		if (c->warn)
+			check_one_event(&k, ev0, TKO_EV_WARNING, c->warn, NULL);
+		else
+			check_no_event(&k, ev0);
 		if (after.state == TKO_ACTIVE)
 			check_still_answers(c->prof, case_port(c));
 		break;
