@@ -199,6 +199,29 @@ int tko_set_l2(struct tko_ctl_args *ctx)
 	return 0;
 }
 
+/*
+ * The agent's news of one of its links (rtnetlink): no carrier, or down, or
+ * up again. Probes that would leave through a link that is down count as
+ * unanswered; the datapath's own counters in the entry are left as they are.
+ */
+SEC("syscall")
+int tko_set_link(struct tko_ctl_args *ctx)
+{
+	struct tko_ctl_args args;
+	struct tko_iface *ifc;
+
+	ctx_whole(ctx);
+	if (bpf_probe_read_kernel(&args, sizeof(args), ctx))
+		return -EINVAL;
+	ifc = bpf_map_lookup_elem(&ifaces, &args.ifindex);
+	if (!ifc)
+		return -ENOENT;
+	ifc->down = !!args.down;
+	if (!args.down)
+		ifc->refused_ns = 0;	/* a fresh start for its queue */
+	return 0;
+}
+
 SEC("syscall")
 int tko_stop(struct tko_ctl_args *ctx)
 {

@@ -64,10 +64,16 @@ int tko_capture(struct tko *t, const struct tko_key *key, struct tko_capture *c)
  * needed: captured, then started with that state; forged TSvals follow the
  * socket's own clock. -ENOENT: no such socket here; -ENOTCONN: not
  * established; -EBUSY: not idle (unsent, unacknowledged or unread data);
- * the errors of tko_session_start otherwise. c receives the capture.
+ * -ENETUNREACH: no route to its peer; -EXDEV: its route leaves through an
+ * interface the agent is not attached to (lo, another NIC: tko would never
+ * see its data); the errors of tko_session_start otherwise. c receives the
+ * capture.
  */
 int tko_session_start_local(struct tko *t, const struct tko_key *key,
 			    const struct tko_config *cfg, struct tko_capture *c);
+
+/* Whether the agent's datapath is attached to interface ifindex. */
+bool tko_iface_attached(struct tko *t, __u32 ifindex);
 
 /* The same for a connected TCP socket given by its file descriptor. */
 int tko_session_start_fd(struct tko *t, int fd, const struct tko_config *cfg);

@@ -653,7 +653,8 @@ struct tko_ctl_args {
 	/* tko_set_l2: the session cannot be kept (TKO_R_ROUTE: its route
 	 * avoids the agent's interfaces): refuse it. 0 otherwise. */
 	__u8 refuse;
-	__u8 pad[2];
+	__u8 down;			/* tko_set_link: ifindex has no carrier (or is down) */
+	__u8 pad;
 	__u32 ifindex;			/* with TKO_HAVE_L2: the path, as routed */
 	__u8 lmac[6];
 	__u8 rmac[6];

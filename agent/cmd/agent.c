@@ -670,12 +670,23 @@ static int attach_cgroup(struct agent *a)
 	return 0;
 }
 
+/* Is ifindex one of this agent's interfaces? */
+static bool agent_iface(const struct agent *a, __u32 ifindex)
+{
+	for (int i = 0; i < a->nifaces; i++)
+		if (a->ifaces[i].ifindex && (__u32)a->ifaces[i].ifindex == ifindex)
+			return true;
+	return false;
+}
+
 /*
  * Sessions without an L2 path (policy sessions, sessions the carrier could
  * not route): find it as the kernel would route their next segment, and
  * answer each request (tko_set_l2), found or not; a session that still has
- * none asks again at its next probe. The whole queue at each wakeup: a
- * signal the full ring refused is then never a request left waiting.
+ * none asks again at its next probe. A session routed out of an interface
+ * the agent is not on (lo, another NIC) is refused: no program of tko's
+ * would see its segments. The whole queue at each wakeup: a signal the full
+ * ring refused is then never a request left waiting.
  */
 static void resolve_l2(struct agent *a)
 {
@@ -693,12 +704,23 @@ static void resolve_l2(struct agent *a)
 		if (bpf_map_lookup_elem(a->fds.fd[P_SESSIONS], &id, &s))
 			continue;
 		args.key = s.key;	/* what the entry holds now */
-		err = tko_session_live(&s) ?
-		      route_l2(&args.key, &args.ifindex, args.lmac, args.rmac) : -ENOENT;
+		err = tko_session_live(&s) ? route_oif(&args.key, &args.ifindex) : -ENOENT;
+		if (!err && !agent_iface(a, args.ifindex)) {
+			char name[IF_NAMESIZE] = "?";
+
+			format_key(&args.key, l, r);
+			if_indextoname(args.ifindex, name);
+			pr_info("%s -> %s: refused: its route leaves through %s, which tko is not "
+				"attached to", l, r, name);
+			args.refuse = TKO_R_ROUTE;
+			args.ifindex = 0;
+		} else if (!err) {
+			err = route_l2(&args.key, &args.ifindex, args.lmac, args.rmac);
+		}
 		if (err) {
 			format_key(&args.key, l, r);
 			pr_debug("%s -> %s: no path yet (%s)", l, r, strerror(-err));
-		} else {
+		} else if (!args.refuse) {
 			args.have = TKO_HAVE_L2;
 		}
 		bpf_prog_test_run_opts(a->fds.fd[P_CTL_SET_L2], &opts);
@@ -720,6 +742,7 @@ static void check_ifaces(struct agent *a)
 		int now = if_nametoindex(ifc->name);
 
 		iface_check_path(ifc, &a->fds);
+		iface_check_link(ifc, &a->fds);
 		if (now == ifc->ifindex && (ifc->xdp_attached || !now))
 			continue;
 		if (!now) {

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/ethtool.h>
+#include <linux/if_arp.h>
 #include <linux/if_link.h>
 #include <linux/sockios.h>
 #include <bpf/bpf.h>
@@ -156,6 +157,63 @@ static void choose_path(struct iface *ifc, int mode)
 	}
 }
 
+/* The interface's flags (IFF_UP, IFF_RUNNING, ...): 0, or -errno. */
+static int iface_flags(const char *name, unsigned int *flags)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
+		err = -errno;
+	close(fd);
+	if (!err)
+		*flags = (unsigned short)ifr.ifr_flags;
+	return err;
+}
+
+/* No probe can leave: administratively down, or no carrier (not running). */
+static bool link_down(const char *name)
+{
+	unsigned int flags = 0;
+
+	return iface_flags(name, &flags) || !(flags & IFF_UP) || !(flags & IFF_RUNNING);
+}
+
+/*
+ * tko forges Ethernet frames (its probes, its answers, the endpoint's MACs
+ * learned from its frames): on a link without an Ethernet header (ppp,
+ * WireGuard, tun, loopback) nothing it sends or learns would make sense.
+ */
+static int check_ethernet(const struct iface *ifc)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifc->name);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = -errno;
+	close(fd);
+	if (err) {
+		pr_warn("%s: cannot read its link type: %s", ifc->name, strerror(-err));
+		return err;
+	}
+	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+		pr_warn("%s: not an Ethernet interface (link type %u%s): tko sends and reads "
+			"Ethernet frames; give the Ethernet interface beneath it", ifc->name,
+			ifr.ifr_hwaddr.sa_family,
+			ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK ? ", loopback" :
+			ifr.ifr_hwaddr.sa_family == ARPHRD_NONE ? ", no link-layer header" :
+			ifr.ifr_hwaddr.sa_family == ARPHRD_PPP ? ", PPP" : "");
+		return -EPROTONOSUPPORT;
+	}
+	return 0;
+}
+
 /* Entries of an interface of this name that is gone (it was re-created). */
 static void forget_stale(int map_fd, const struct iface *ifc)
 {
@@ -194,6 +252,8 @@ static int record_iface(struct iface *ifc, int map_fd, int mode)
 	e.path = ifc->path;
 	e.why = ifc->why;
 	e.xdp_generic = ifc->xdp_flags == XDP_FLAGS_SKB_MODE;
+	ifc->down = link_down(ifc->name);
+	e.down = ifc->down;
 	snprintf(e.name, sizeof(e.name), "%s", ifc->name);
 	if (bpf_map_update_elem(map_fd, &key, &e, BPF_ANY)) {
 		pr_warn("%s: cannot record the interface in the ifaces map: %s", ifc->name,
@@ -206,8 +266,10 @@ static int record_iface(struct iface *ifc, int map_fd, int mode)
 int iface_attach(struct iface *ifc, const struct tko_fds *f, int mode)
 {
 	int xdp = f->fd[P_PROG_XDP], tc = f->fd[P_PROG_TC], tci = f->fd[P_PROG_TC_INGRESS];
-	int err = 0;
+	int err = check_ethernet(ifc);
 
+	if (err)
+		return err;
 	ifc->adopted = adopt_xdp(ifc, xdp) & adopt_tc(ifc, tc, BPF_TC_EGRESS, &ifc->tc_attached) &
 		       adopt_tc(ifc, tci, BPF_TC_INGRESS, &ifc->tci_attached);
 	if (!ifc->xdp_attached)
@@ -284,6 +346,31 @@ void iface_forget(struct iface *ifc)
 {
 	ifc->xdp_attached = ifc->tc_attached = ifc->tci_attached = false;
 	ifc->tc_hook_created = false;
+}
+
+void iface_check_link(struct iface *ifc, const struct tko_fds *f)
+{
+	struct tko_ctl_args args = { .ifindex = ifc->ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
+	bool down;
+
+	if (!ifc->xdp_attached)
+		return;
+	down = link_down(ifc->name);
+	if (down == ifc->down)
+		return;
+	args.down = down;
+	if (bpf_prog_test_run_opts(f->fd[P_CTL_SET_LINK], &opts) || opts.retval) {
+		pr_warn("%s: cannot tell the datapath its link is %s: %s", ifc->name,
+			down ? "down" : "up", strerror(opts.retval ? -(int)opts.retval : errno));
+		return;
+	}
+	ifc->down = down;
+	if (down)
+		pr_warn("%s: no carrier (or down): its sessions' probes count as unanswered, "
+			"and they end (peer_dead, link_down) after their retries", ifc->name);
+	else
+		pr_info("%s: carrier back: probes leave through it again", ifc->name);
 }
 
 void iface_describe(const struct iface *ifc, char *buf, size_t len)

@@ -28,6 +28,7 @@ struct iface {
 	unsigned int xdp_flags;
 	__u8 path;		/* enum tko_answer_path, as last reported */
 	__u8 why;		/* enum tko_answer_why */
+	bool down;		/* no carrier or down, as last told to the datapath */
 };
 
 /* "auto", "xdp", "tc": 0 and *mode, or -EINVAL. */
@@ -44,6 +45,14 @@ void iface_detach(struct iface *ifc, const struct tko_fds *f);
 void iface_forget(struct iface *ifc);
 /* Detach from ifindex whichever of tko's programs is attached there. */
 void iface_detach_ours(int ifindex, const struct tko_fds *f);
+
+/*
+ * The interface's link, as the kernel has it now (administratively up and
+ * running: carrier, not dormant), told to the datapath when it changed: a
+ * link that is down carries no probe, and its sessions end as peer_dead,
+ * reason link_down, after their retries. Says so in one line.
+ */
+void iface_check_link(struct iface *ifc, const struct tko_fds *f);
 
 /* "native XDP, answers from TC ingress: veth ..." for the agent's lines. */
 void iface_describe(const struct iface *ifc, char *buf, size_t len);

@@ -7,10 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <net/if.h>
+
 #include "cli.h"
 #include "format.h"
 #include "log.h"
 #include "parse.h"
+#include "route.h"
 
 static const char start_help[] =
 	"usage: tko start LOCAL REMOTE [OPTIONS]\n"
@@ -208,6 +211,20 @@ static void describe(int ret, const struct tko_key *key, const struct tko_captur
 		snprintf(err, errlen, "session table nearly full: no room for %s -> %s in its "
 			 "index buckets (see tko agent --max-sessions)", l, rem);
 		break;
+	case -ENETUNREACH:
+		snprintf(err, errlen, "cannot offload %s -> %s: no route to %s", l, rem, rem);
+		break;
+	case -EXDEV: {
+		char name[IF_NAMESIZE] = "?";
+		__u32 oif = 0;
+
+		if (!route_oif(key, &oif))
+			if_indextoname(oif, name);
+		snprintf(err, errlen, "cannot offload %s -> %s: its route leaves through %s, "
+			 "which the agent is not attached to (tko would never see its data)",
+			 l, rem, name);
+		break;
+	}
 	default:
 		snprintf(err, errlen, "cannot start %s -> %s: %s", l, rem, strerror(-ret));
 	}

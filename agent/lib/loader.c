@@ -306,7 +306,7 @@ const char *const pin_names[P_MAX] = {
 	[P_IFACES] = PIN_IFACES, [P_PROG_TC_INGRESS] = "prog_tc_ingress",
 	[P_LINK_XDP_BULK_TX] = "link_xdp_bulk_tx", [P_LINK_XDP_EXCEPTION] = "link_xdp_exception",
 	[P_POLICY_STATS] = PIN_POLICY_STATS, [P_POLICY_PREFIXES] = PIN_POLICY_PREFIXES,
-	[P_FLOWS_CLOSED] = PIN_FLOWS_CLOSED,
+	[P_FLOWS_CLOSED] = PIN_FLOWS_CLOSED, [P_CTL_SET_LINK] = "ctl_set_link",
 };
 
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
@@ -348,6 +348,7 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_POLICY_STATS] = bpf_map__fd(c->maps.policy_stats);
 	f->fd[P_POLICY_PREFIXES] = bpf_map__fd(c->maps.policy_prefixes);
 	f->fd[P_FLOWS_CLOSED] = bpf_map__fd(c->maps.flows_closed);
+	f->fd[P_CTL_SET_LINK] = bpf_program__fd(c->progs.tko_set_link);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)

@@ -73,16 +73,15 @@ static void neigh_use(int af, __u32 ifindex, const __u8 *addr, int alen)
 	transact(&req, buf, sizeof(buf), &ans);
 }
 
-int route_l2(const struct tko_key *k, __u32 *ifindex, __u8 lmac[6], __u8 rmac[6])
+/* Where the kernel sends k's segments: the interface, and the next hop (via). */
+static int route_get(const struct tko_key *k, __u32 *ifindex, __u8 via[16])
 {
 	int af = k->family == TKO_AF_INET6 ? AF_INET6 : AF_INET, alen = af == AF_INET6 ? 16 : 4;
-	__u8 via[16];
 	struct nlreq req = {};
 	struct nlmsghdr *ans;
 	struct rtattr *a;
-	struct ifreq ifr = {};
 	char buf[4096];
-	int len, err, fd;
+	int len, err = 0;
 
 	/* Where would the kernel send it? (ip route get REMOTE from LOCAL; a
 	 * forwarded device's LOCAL is not ours, then without "from") */
@@ -115,6 +114,30 @@ int route_l2(const struct tko_key *k, __u32 *ifindex, __u8 lmac[6], __u8 rmac[6]
 	}
 	if (!*ifindex)
 		return -ENETUNREACH;
+	return 0;
+}
+
+int route_oif(const struct tko_key *k, __u32 *ifindex)
+{
+	__u8 via[16];
+
+	return route_get(k, ifindex, via);
+}
+
+int route_l2(const struct tko_key *k, __u32 *ifindex, __u8 lmac[6], __u8 rmac[6])
+{
+	int af = k->family == TKO_AF_INET6 ? AF_INET6 : AF_INET, alen = af == AF_INET6 ? 16 : 4;
+	__u8 via[16];
+	struct nlreq req = {};
+	struct nlmsghdr *ans;
+	struct rtattr *a;
+	struct ifreq ifr = {};
+	char buf[4096];
+	int len, err, fd;
+
+	err = route_get(k, ifindex, via);
+	if (err)
+		return err;
 
 	/* The next hop's MAC, from the neighbour table. */
 	memset(&req, 0, sizeof(req));

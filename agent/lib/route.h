@@ -9,6 +9,9 @@
 
 #include "tko_types.h"
 
+/* The interface the kernel routes k's segments out of: 0, -ENETUNREACH, -errno. */
+int route_oif(const struct tko_key *k, __u32 *ifindex);
+
 /* 0, or -ENETUNREACH (no route), -EHOSTUNREACH (no neighbour entry yet), -errno. */
 int route_l2(const struct tko_key *k, __u32 *ifindex, __u8 lmac[6], __u8 rmac[6]);
 

@@ -409,12 +409,32 @@ int tko_session_start_local(struct tko *t, const struct tko_key *key,
 	struct tko_ctl_args args = { .key = *key, .cfg = *cfg, .tcp = c->tcp };
 
 	args.cfg.flags |= TKO_F_STATE_GIVEN;
-	args.have = c->have & (TKO_HAVE_SEQ | TKO_HAVE_TS);
+	args.have = c->have & (TKO_HAVE_SEQ | TKO_HAVE_TS | TKO_HAVE_UNA);
+	/* Its segments must cross the agent's interfaces, or nothing of tko's
+	 * sees the data that suspends the offload. */
+	err = route_oif(key, &args.ifindex);
+	if (err)
+		return err;
+	if (!tko_iface_attached(t, args.ifindex))
+		return -EXDEV;
 	/* The socket sends nothing: find its path now, as the kernel routes it.
 	 * Without a neighbour entry yet, its next segment will teach it. */
 	if (!route_l2(key, &args.ifindex, args.lmac, args.rmac))
 		args.have |= TKO_HAVE_L2;
 	return start_args(t, &args);
+}
+
+bool tko_iface_attached(struct tko *t, __u32 ifindex)
+{
+	int fd = open_pin(t->pin_dir, PIN_IFACES);
+	struct tko_iface e;
+	bool found;
+
+	if (fd < 0)
+		return false;
+	found = !bpf_map_lookup_elem(fd, &ifindex, &e);
+	close(fd);
+	return found;
 }
 
 int tko_session_start_fd(struct tko *t, int fd, const struct tko_config *cfg)

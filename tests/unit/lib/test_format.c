@@ -197,8 +197,9 @@ static void test_event_names(void **state)
 		{ TKO_EV_RESUMED, "resumed" }, { TKO_EV_INVALIDATED, "invalidated" },
 		{ TKO_EV_PEER_DEAD, "peer_dead" }, { TKO_EV_STOPPED, "stopped" },
 		{ TKO_EV_STARTED, "started" }, { TKO_EV_REFUSED, "refused" },
+		{ TKO_EV_WAITING, "waiting" }, { TKO_EV_WARNING, "warning" },
 	};
-	static const unsigned int unknown[] = { 0, TKO_EV_REFUSED + 1, 128, 255 };
+	static const unsigned int unknown[] = { 0, TKO_EV_WARNING + 1, 128, 255 };
 
 	check_names(event_name, c, ARRAY_LEN(c), unknown, ARRAY_LEN(unknown));
 }
@@ -214,8 +215,16 @@ static void test_reason_names(void **state)
 		{ TKO_R_RETRIES, "retries" }, { TKO_R_POLICY, "policy" },
 		{ TKO_R_CLOSED, "closed" }, { TKO_R_TABLE_FULL, "table_full" },
 		{ TKO_R_INDEX_FULL, "index_full" }, { TKO_R_BUSY, "busy" },
+		{ TKO_R_IN_FLIGHT, "in_flight" }, { TKO_R_NO_PATH, "no_path" },
+		{ TKO_R_LINK_DOWN, "link_down" }, { TKO_R_ROUTE, "route" },
+		{ TKO_R_TS_LIMIT, "ts_limit" }, { TKO_R_NO_TRAFFIC, "no_traffic" },
+		{ TKO_R_CT_MISSING, "ct_missing" }, { TKO_R_TS_MISMATCH, "ts_mismatch" },
+		{ TKO_R_SIGNED, "signed" }, { TKO_R_REWRITE, "rewrite" },
+		{ TKO_R_NO_ACK, "no_ack" },
 	};
-	static const unsigned int unknown[] = { TKO_R_BUSY + 1, 200, 255 };
+	static const unsigned int unknown[] = { TKO_R_NO_ACK + 1, 200, 255 };
+	/* ev_stats (and tko_events_total) index reasons below TKO_REASONS_MAX */
+	_Static_assert(TKO_R_NO_ACK < TKO_REASONS_MAX, "a reason beyond ev_stats");
 
 	check_names(reason_name, c, ARRAY_LEN(c), unknown, ARRAY_LEN(unknown));
 }
@@ -343,8 +352,8 @@ static struct tko_event sample_event(void)
 			 .laddr = { 192, 168, 0, 2 }, .raddr = { 203, 0, 113, 7 } },
 		.type = TKO_EV_SUSPENDED, .reason = TKO_R_DATA_PEER, .state = TKO_SUSPENDED,
 		.next_probe_ms = 59000,
-		.tcp = { .snd_nxt = 1000, .rcv_nxt = 2000, .ts_val = 77, .ts_ecr = 88,
-			 .window = 502, .wscale = 7 },
+		.tcp = { .snd_una = 990, .snd_nxt = 1000, .rcv_nxt = 2000, .ts_val = 77,
+			 .ts_ecr = 88, .window = 502, .wscale = 7 },
 		.cnt = { .probes_sent = 5, .probes_answered = 4, .peer_probes_answered = 3,
 			 .unanswered = 1, .answers_limited = 9 },
 	};
@@ -359,8 +368,8 @@ static const char sample_event_json[] =
 	"{\"seq\":42,\"ts_ns\":1234567890123,\"event\":\"suspended\",\"reason\":\"data_peer\","
 	"\"local\":\"192.168.0.2:40000\",\"remote\":\"203.0.113.7:443\",\"state\":\"suspended\","
 	"\"probes_sent\":5,\"probes_answered\":4,\"peer_probes_answered\":3,\"unanswered\":1,"
-	"\"next_probe_ms\":59000,\"snd_nxt\":1000,\"rcv_nxt\":2000,\"window\":502,"
-	"\"tsval\":77,\"tsecr\":88}";
+	"\"next_probe_ms\":59000,\"snd_una\":990,\"snd_nxt\":1000,\"rcv_nxt\":2000,"
+	"\"window\":502,\"tsval\":77,\"tsecr\":88}";
 
 static void test_event_text(void **state)
 {
@@ -493,10 +502,11 @@ static struct tko_session sample_session(void)
 	struct tko_session s = {
 		.cfg = { .idle_s = 30, .interval_s = 45, .retry_interval_s = 5, .retries = 3,
 			 .probe = TKO_PROBE_BYTE, .flags = TKO_F_ONESHOT },
-		.tcp = { .snd_nxt = 3735928559U, .rcv_nxt = 305419896, .ts_val = 11,
-			 .ts_ecr = 22, .window = 29200, .wscale = 7 },
+		.tcp = { .snd_una = 3735928559U, .snd_nxt = 3735928559U, .rcv_nxt = 305419896,
+			 .ts_val = 11, .ts_ecr = 22, .window = 29200, .wscale = 7 },
 		.cnt = { .probes_sent = 12, .probes_answered = 11, .peer_probes_answered = 7,
-			 .unanswered = 1, .answers_limited = 2 },
+			 .unanswered = 1, .answers_limited = 2, .probes_late = 4 },
+		.policy = 3,
 		.state = TKO_ACTIVE, .have = TKO_HAVE_SEQ | TKO_HAVE_L2 | TKO_HAVE_TS,
 		.ifindex = 3, .next_ns = NOW_NS + 1500999999ULL,	/* 1500.999999 ms ahead */
 	};
@@ -513,7 +523,8 @@ static const char sample_session_json[] =
 	"\"idle_s\":30,\"interval_s\":45,\"retry_interval_s\":5,\"retries\":3,"
 	"\"probe\":\"byte\",\"oneshot\":true,\"learned\":true,\"timestamps\":true,"
 	"\"ifindex\":3,\"probes_sent\":12,\"probes_answered\":11,"
-	"\"peer_probes_answered\":7,\"answers_limited\":2,\"next_ms\":1500,"
+	"\"peer_probes_answered\":7,\"answers_limited\":2,\"unanswered\":1,"
+	"\"probes_late\":4,\"policy\":3,\"next_ms\":1500,\"snd_una\":3735928559,"
 	"\"snd_nxt\":3735928559,\"rcv_nxt\":305419896,\"window\":29200,"
 	"\"tsval\":11,\"tsecr\":22}";
 
