@@ -13,6 +13,10 @@
  *       until killed. Prints "recv LINE" for what the server sends and
  *       "error REASON" (exit 3) when the kernel reports the connection
  *       reset or timed out.
+ *   tcpkit bytes ADDR PORT [IDLE INTVL CNT]
+ *       as server, but byte-exact, for streams that are not lines: prints
+ *       "data BYTES" for every read, printable ASCII as is and any other
+ *       byte (backslash included) as \xHH, so a NUL or a newline shows.
  *
  *   tcpkit sink ADDR PORT N
  *       accept N connections, print "listening", then "accepted N" once all
@@ -32,6 +36,7 @@
 #include <netinet/tcp.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,12 +102,31 @@ static void keepalive(int fd, char **argv)
 		die("keepalive");
 }
 
+/* "data BYTES": n bytes of the stream, escaped as tcpkit bytes says. */
+static void print_bytes(const char *buf, size_t n)
+{
+	char out[4 * 4096 + 8];
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = buf[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[o++] = c;
+		else
+			o += sprintf(out + o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+	printf("data %s\n", out);
+}
+
 static int server(int argc, char **argv)
 {
 	struct sockaddr_storage ss, peer;
 	socklen_t len, plen = sizeof(peer);
 	char buf[4096], name[80];
 	int fam, lfd, fd, one = 1;
+	bool bytes = !strcmp(argv[1], "bytes");
 	size_t have = 0;
 
 	fam = make_addr(argv[2], argv[3], &ss, &len);
@@ -127,6 +151,10 @@ static int server(int argc, char **argv)
 		if (n == 0) {
 			printf("eof\n");
 			return 0;
+		}
+		if (bytes) {
+			print_bytes(buf, n);
+			continue;
 		}
 		have += n;
 		buf[have] = '\0';
@@ -306,7 +334,7 @@ static _Noreturn void pool(char **argv)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (argc >= 4 && !strcmp(argv[1], "server") && (argc == 4 || argc == 7))
+	if ((argc == 4 || argc == 7) && (!strcmp(argv[1], "server") || !strcmp(argv[1], "bytes")))
 		return server(argc, argv);
 	if ((argc == 4 || argc == 7) && !strcmp(argv[1], "client"))
 		client(argc, argv);
@@ -314,7 +342,7 @@ int main(int argc, char **argv)
 		sink(argv);
 	if (argc == 5 && !strcmp(argv[1], "pool"))
 		pool(argv);
-	fprintf(stderr, "usage: tcpkit server|client ADDR PORT [IDLE INTVL CNT]\n"
+	fprintf(stderr, "usage: tcpkit server|bytes|client ADDR PORT [IDLE INTVL CNT]\n"
 			"       tcpkit sink|pool ADDR PORT N\n");
 	return 2;
 }
