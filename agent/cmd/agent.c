@@ -34,6 +34,7 @@
 #include "conntrack.h"
 #include "cgroup.h"
 #include "cli.h"
+#include "config.h"
 #include "format.h"
 #include "links.h"
 #include "loader.h"
@@ -339,50 +340,30 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 	return 0;
 }
 
-/* 'key = value' lines; '#' starts a comment. Keys are the long options. */
+/* A 'key = value' of the config file: keys are the long options. */
+static int config_option(void *ctx, const char *key, const char *val, const char *where)
+{
+	const struct option *o;
+
+	for (o = agent_opts; o->name; o++)
+		if (!strcmp(o->name, key))
+			break;
+	if (!o->name || o->val == O_CONFIG || o->val == O_HELP || o->val == O_CLEANUP) {
+		fprintf(stderr, "tko agent: %sunknown key '%s'\n", where, key);
+		return EXIT_USAGE;
+	}
+	return apply_option(ctx, o->val, val, true, where);
+}
+
 static int read_config(struct agent *a, const char *path)
 {
-	char line[1024], where[PATH_MAX + 32];
-	FILE *f = fopen(path, "r");
-	int n = 0, ret = 0;
+	char err[PATH_MAX + 128] = "";
+	int ret = config_read(path, config_option, a, err, sizeof(err));
 
-	if (!f) {
-		pr_warn("cannot read config file %s: %s", path, strerror(errno));
-		return 1;
-	}
-	while (!ret && fgets(line, sizeof(line), f)) {
-		char *key = line, *val, *end;
-		const struct option *o;
-
-		n++;
-		line[strcspn(line, "#\n")] = '\0';
-		key += strspn(key, " \t");
-		if (!*key)
-			continue;
-		val = strchr(key, '=');
-		snprintf(where, sizeof(where), "%s:%d: ", path, n);
-		if (!val) {
-			fprintf(stderr, "tko agent: %sexpected 'key = value'\n", where);
-			ret = EXIT_USAGE;
-			break;
-		}
-		*val++ = '\0';
-		for (end = key + strlen(key); end > key && (end[-1] == ' ' || end[-1] == '\t');)
-			*--end = '\0';
-		val += strspn(val, " \t");
-		for (end = val + strlen(val); end > val && (end[-1] == ' ' || end[-1] == '\t');)
-			*--end = '\0';
-		for (o = agent_opts; o->name; o++)
-			if (!strcmp(o->name, key))
-				break;
-		if (!o->name || o->val == O_CONFIG || o->val == O_HELP || o->val == O_CLEANUP) {
-			fprintf(stderr, "tko agent: %sunknown key '%s'\n", where, key);
-			ret = EXIT_USAGE;
-			break;
-		}
-		ret = apply_option(a, o->val, val, true, where);
-	}
-	fclose(f);
+	if (ret == EXIT_USAGE && *err)
+		fprintf(stderr, "tko agent: %s\n", err);
+	else if (ret && *err)
+		pr_warn("%s", err);
 	return ret;
 }
 
@@ -390,16 +371,17 @@ static int read_config(struct agent *a, const char *path)
 static int parse_policies(struct agent *a)
 {
 	for (int i = 0; i < a->npolicies; i++) {
-		char buf[sizeof(a->policy_src[0])], err[256] = "", *argv[64], *tok, *save;
-		int argc = 0, ret;
+		char buf[sizeof(a->policy_src[0])], err[256] = "", **argv;
+		int argc, ret;
 
 		snprintf(buf, sizeof(buf), "%s", a->policy_src[i]);
-		argv[argc++] = "policy";
-		for (tok = strtok_r(buf, " \t", &save); tok && argc < 63;
-		     tok = strtok_r(NULL, " \t", &save))
-			argv[argc++] = tok;
-		argv[argc] = NULL;
+		argc = config_words(buf, "policy", &argv);
+		if (argc < 0) {
+			pr_warn("out of memory");
+			return 1;
+		}
 		ret = policy_parse(argc, argv, &a->policies[i], NULL, err, sizeof(err));
+		free(argv);
 		if (ret) {
 			fprintf(stderr, "tko agent: %spolicy: %s\n", a->policy_where[i], err);
 			return ret;
