@@ -114,10 +114,11 @@ struct agent {
 	struct metrics_addr metrics_addr;
 	struct metrics_http *metrics;
 	__u32 ct_established_ms;	/* what refreshed conntrack entries get (conntrack.h) */
-	/* `policy = OPTIONS` lines of the config file, added at start */
+	/* `policy = OPTIONS` lines of the config file, added at start: their
+	 * text and "FILE:LINE: " until parsed (then freed), whole */
 	int npolicies;
-	char policy_src[TKO_MAX_POLICIES][512];
-	char policy_where[TKO_MAX_POLICIES][320];
+	char *policy_src[TKO_MAX_POLICIES];
+	char *policy_where[TKO_MAX_POLICIES];
 	struct tko_policy policies[TKO_MAX_POLICIES];
 };
 
@@ -233,6 +234,18 @@ static int parse_ifaces(struct agent *a, const char *list)
 
 static int read_config(struct agent *a, const char *path);
 
+/* A value into its buffer: one that does not fit is refused, never cut. */
+static int copy_value(char *buf, size_t size, const char *arg, const char *name, char *err,
+		      size_t errlen)
+{
+	if (strlen(arg) >= size) {
+		snprintf(err, errlen, "%s: longer than %zu characters", name, size - 1);
+		return -E2BIG;
+	}
+	strcpy(buf, arg);
+	return 0;
+}
+
 /*
  * One option, from the command line or the config file (from_file): the
  * command line wins, so the file does not override what it already set.
@@ -245,15 +258,21 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 	int ret = 0;
 
 	if (opt == O_POLICY) {
+		int i = a->npolicies;
+
 		/* Parsed once the agent's own options are (getopt is not reentrant). */
-		if (a->npolicies == TKO_MAX_POLICIES) {
+		if (i == TKO_MAX_POLICIES) {
 			fprintf(stderr, "tko agent: %smore than %d policies\n", where,
 				TKO_MAX_POLICIES);
 			return EXIT_USAGE;
 		}
-		snprintf(a->policy_src[a->npolicies], sizeof(a->policy_src[0]), "%s", arg);
-		snprintf(a->policy_where[a->npolicies], sizeof(a->policy_where[0]), "%s", where);
 		a->npolicies++;
+		a->policy_src[i] = strdup(arg);
+		a->policy_where[i] = strdup(where);
+		if (!a->policy_src[i] || !a->policy_where[i]) {
+			pr_warn("out of memory");
+			return 1;
+		}
 		return 0;
 	}
 	if (from_file && (a->set & (1u << opt)))
@@ -262,13 +281,15 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 		a->set |= 1u << opt;
 	switch (opt) {
 	case O_IFACE:
-		snprintf(a->iface_list, sizeof(a->iface_list), "%s", arg);
+		ret = copy_value(a->iface_list, sizeof(a->iface_list), arg, "--iface", err,
+				 sizeof(err));
 		break;
 	case O_CGROUP:
-		snprintf(a->cgroup, sizeof(a->cgroup), "%s", arg);
+		ret = copy_value(a->cgroup, sizeof(a->cgroup), arg, "--cgroup", err, sizeof(err));
 		break;
 	case O_PIN_DIR:
-		snprintf(a->pin_dir_buf, sizeof(a->pin_dir_buf), "%s", arg);
+		ret = copy_value(a->pin_dir_buf, sizeof(a->pin_dir_buf), arg, "--pin-dir", err,
+				 sizeof(err));
 		a->pin_dir = a->pin_dir_buf;
 		break;
 	case O_MAX:
@@ -371,11 +392,10 @@ static int read_config(struct agent *a, const char *path)
 static int parse_policies(struct agent *a)
 {
 	for (int i = 0; i < a->npolicies; i++) {
-		char buf[sizeof(a->policy_src[0])], err[256] = "", **argv;
+		char err[256] = "", **argv;
 		int argc, ret;
 
-		snprintf(buf, sizeof(buf), "%s", a->policy_src[i]);
-		argc = config_words(buf, "policy", &argv);
+		argc = config_words(a->policy_src[i], "policy", &argv);
 		if (argc < 0) {
 			pr_warn("out of memory");
 			return 1;
@@ -388,6 +408,16 @@ static int parse_policies(struct agent *a)
 		}
 	}
 	return 0;
+}
+
+/* Their text is needed until they are parsed. */
+static void free_policy_src(struct agent *a)
+{
+	for (int i = 0; i < a->npolicies; i++) {
+		free(a->policy_src[i]);
+		free(a->policy_where[i]);
+		a->policy_src[i] = a->policy_where[i] = NULL;
+	}
 }
 
 /* Add the config's policies (an adopted datapath may hold them already). */
@@ -928,6 +958,7 @@ int cmd_agent(int argc, char **argv)
 	int ret;
 
 	ret = parse_args(&a, argc, argv);
+	free_policy_src(&a);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 

@@ -7,6 +7,25 @@
 topo_up "$PREFIX" || { not_ok "topology"; finish; }
 S=$TOPO_V4_SRV
 
+# tko agent that is expected to fail before "ready" (bounded, should it not).
+agent_try() {
+	timeout 20 nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --pin-dir "$PIN" \
+		--cgroup "$TEST_CG" "$@" >"$WORK/try.out" 2>"$WORK/try.err"
+}
+
+# --- the config file: nothing is cut -------------------------------------------
+# A line longer than the reader takes is refused, naming it: never cut (its
+# tail lost, or read as a line of its own).
+{ echo "iface = g1"; printf 'policy = --forwarded --idle 30 --interval 60%9000s--remote-port 7445\n' ''
+} >"$WORK/long.conf"
+agent_try --config "$WORK/long.conf"
+check "a config line of 9 kB: exit 2" test $? -eq 2
+check "one line on stderr naming the file and the line" bash -c "[ \$(wc -l <'$WORK/try.err') -eq 1 ] &&
+	grep -q 'long.conf:2: line longer than 8192 characters' '$WORK/try.err'"
+check "nothing loaded" test ! -e "$PIN"
+
+# The policy line is padded with blanks past 512 characters: all of it
+# counts, its --remote-port at the end too.
 cat >"$WORK/tko.conf" <<CONF
 # session defaults come from here
 iface = g1
@@ -15,12 +34,13 @@ idle = 1
 interval = 1
 retry-interval = 1
 retries = 200
-policy = --forwarded --remote-port 7443 --idle 30 --interval 60
+policy = --forwarded --idle 30 --interval 60 $(printf '%600s' '') --remote-port 7443
 CONF
 check "agent starts from a config file" agent_start --config "$WORK/tko.conf"
 check "the config names the interface" grep -q "attached to g1" "$WORK/agent.err"
 check "the config's policy is added" grep -q "policy 1 (forwarded, config): added" "$WORK/agent.err"
-check "and listed" bash -c "'$TKO' policy list --pin-dir '$PIN' | grep -qE '^1 +forwarded .* 7443 +30 +60 '"
+check "and listed whole, the end of its 650-character line too" \
+	bash -c "'$TKO' policy list --pin-dir '$PIN' | grep -qE '^1 +forwarded .* 7443 +30 +60 '"
 
 # A session the server never answers (its port is dropped there): tko probes
 # it every second for 200 retries, so probes flow as long as the datapath does.
