@@ -41,6 +41,7 @@
 #include "log.h"
 #include "metrics_http.h"
 #include "parse.h"
+#include "policies.h"
 #include "policy_cmd.h"
 #include "route.h"
 
@@ -78,7 +79,9 @@ static const char agent_help[] =
 	"                      persist, and the session defaults idle, interval,\n"
 	"                      retry-interval, retries, probe); the command line wins.\n"
 	"                      Also 'policy = OPTIONS' lines: each is added at start as\n"
-	"                      by 'tko policy add OPTIONS' (once: one already there is kept)\n"
+	"                      by 'tko policy add OPTIONS', unless one is there already;\n"
+	"                      one an earlier config added and this one no longer lists\n"
+	"                      is removed\n"
 	"  --persist           on exit, leave the datapath running (for restarts, upgrades)\n"
 	"  --cleanup           remove a datapath left pinned in DIR, then exit\n"
 	"  --json              events as JSON objects, one per line\n"
@@ -97,6 +100,7 @@ struct agent {
 	bool json;
 	bool persist;
 	bool cleanup;
+	bool config;			/* --config given: its policies are its own */
 	struct tko_config defaults;	/* of `tko start` */
 	unsigned int set;		/* options given on the command line */
 	struct tko_bpf bpf;		/* a fresh load; empty when adopting */
@@ -349,6 +353,7 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 		break;
 	}
 	case O_CONFIG:
+		a->config = true;
 		return read_config(a, arg);
 	default:
 		snprintf(err, sizeof(err), "bad option");
@@ -420,21 +425,86 @@ static void free_policy_src(struct agent *a)
 	}
 }
 
-/* Add the config's policies (an adopted datapath may hold them already). */
+static const char *policy_kind(const struct tko_policy *p)
+{
+	return p->cfg.flags & TKO_F_FORWARDED ? "forwarded" : "local";
+}
+
+/*
+ * The config's policies into the table. An adopted datapath may hold them
+ * already (kept, not added twice), and may hold policies an earlier config
+ * made that this one no longer lists, its lines edited or deleted
+ * meanwhile: those are removed first, or the stale version of an edited
+ * policy would keep matching ahead of it (the first match wins). Which
+ * policies a config made is what the record next to the pins says
+ * (policy_record_open); those of `tko policy add` are left alone, and so is
+ * everything when the agent runs without --config.
+ */
 static int add_policies(struct agent *a)
 {
-	for (int i = 0; i < a->npolicies; i++) {
+	struct tko_policy pol[TKO_MAX_POLICIES], made[TKO_MAX_POLICIES], mine[TKO_MAX_POLICIES];
+	int pfd = a->fds.fd[P_POLICIES], xfd = a->fds.fd[P_POLICY_PREFIXES], rfd, err, ret = 0;
+	bool created;
+	__u64 stale;
+
+	if (!a->config)
+		return 0;
+	rfd = policy_record_open(a->pin_dir, pfd, a->npolicies > 0, &created);
+	if (rfd == -ENOENT)	/* no record, and nothing to record */
+		return 0;
+	if (rfd < 0) {
+		pr_warn("cannot open %s/%s: %s", a->pin_dir, PIN_CONFIG_POLICIES, strerror(-rfd));
+		return -1;
+	}
+	for (__u32 i = 0; i < TKO_MAX_POLICIES; i++) {
+		if (bpf_map_lookup_elem(pfd, &i, &pol[i]) || bpf_map_lookup_elem(rfd, &i, &made[i])) {
+			pr_warn("cannot read the policies: %s", strerror(errno));
+			close(rfd);
+			return -1;
+		}
+	}
+	stale = policy_config_stale(pol, made, a->policies, a->npolicies, mine);
+	for (int i = 0; i < TKO_MAX_POLICIES && !ret; i++) {
+		if (!(stale & 1ull << i))
+			continue;
+		err = policy_remove(pfd, xfd, i + 1);
+		if (err == -ENOENT)	/* deleted meanwhile */
+			continue;
+		if (err) {
+			pr_warn("cannot remove policy %d: %s", i + 1, strerror(-err));
+			mine[i] = made[i];	/* still there, still the config's */
+			ret = -1;
+			break;
+		}
+		pr_info("policy %d (%s, config): removed (no longer in the config)", i + 1,
+			policy_kind(&pol[i]));
+	}
+	for (int i = 0; i < a->npolicies && !ret; i++) {
 		struct tko_policy *p = &a->policies[i];
 		bool existed;
 
-		if (policy_add_fds(a->fds.fd[P_POLICIES], a->fds.fd[P_POLICY_STATS],
-				   a->fds.fd[P_POLICY_PREFIXES], p, &existed))
-			return -1;
-		pr_info("policy %u (%s, config): %s", p->id,
-			p->cfg.flags & TKO_F_FORWARDED ? "forwarded" : "local",
+		if (policy_add_fds(pfd, a->fds.fd[P_POLICY_STATS], xfd, p, &existed)) {
+			ret = -1;
+			break;
+		}
+		/* One there already is the config's if the record says so (mine
+		 * has it), or if there was no record: a tko that kept none made
+		 * this datapath, most likely from this config. */
+		if (!existed || created)
+			mine[p->id - 1] = *p;
+		pr_info("policy %u (%s, config): %s", p->id, policy_kind(p),
 			existed ? "there already" : "added");
 	}
-	return 0;
+	/* After a failure too: what was added is the config's. */
+	for (__u32 i = 0; i < TKO_MAX_POLICIES; i++) {
+		if (bpf_map_update_elem(rfd, &i, &mine[i], BPF_ANY) && !ret) {
+			pr_warn("cannot update %s/%s: %s", a->pin_dir, PIN_CONFIG_POLICIES,
+				strerror(errno));
+			ret = -1;
+		}
+	}
+	close(rfd);
+	return ret;
 }
 
 static int parse_args(struct agent *a, int argc, char **argv)
