@@ -34,12 +34,14 @@
 #include "conntrack.h"
 #include "cgroup.h"
 #include "cli.h"
+#include "config.h"
 #include "format.h"
 #include "links.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "parse.h"
+#include "policies.h"
 #include "policy_cmd.h"
 #include "route.h"
 
@@ -77,7 +79,9 @@ static const char agent_help[] =
 	"                      persist, and the session defaults idle, interval,\n"
 	"                      retry-interval, retries, probe); the command line wins.\n"
 	"                      Also 'policy = OPTIONS' lines: each is added at start as\n"
-	"                      by 'tko policy add OPTIONS' (once: one already there is kept)\n"
+	"                      by 'tko policy add OPTIONS', unless one is there already;\n"
+	"                      one an earlier config added and this one no longer lists\n"
+	"                      is removed\n"
 	"  --persist           on exit, leave the datapath running (for restarts, upgrades)\n"
 	"  --cleanup           remove a datapath left pinned in DIR, then exit\n"
 	"  --json              events as JSON objects, one per line\n"
@@ -96,6 +100,7 @@ struct agent {
 	bool json;
 	bool persist;
 	bool cleanup;
+	bool config;			/* --config given: its policies are its own */
 	struct tko_config defaults;	/* of `tko start` */
 	unsigned int set;		/* options given on the command line */
 	struct tko_bpf bpf;		/* a fresh load; empty when adopting */
@@ -113,10 +118,11 @@ struct agent {
 	struct metrics_addr metrics_addr;
 	struct metrics_http *metrics;
 	__u32 ct_established_ms;	/* what refreshed conntrack entries get (conntrack.h) */
-	/* `policy = OPTIONS` lines of the config file, added at start */
+	/* `policy = OPTIONS` lines of the config file, added at start: their
+	 * text and "FILE:LINE: " until parsed (then freed), whole */
 	int npolicies;
-	char policy_src[TKO_MAX_POLICIES][512];
-	char policy_where[TKO_MAX_POLICIES][320];
+	char *policy_src[TKO_MAX_POLICIES];
+	char *policy_where[TKO_MAX_POLICIES];
 	struct tko_policy policies[TKO_MAX_POLICIES];
 };
 
@@ -232,6 +238,18 @@ static int parse_ifaces(struct agent *a, const char *list)
 
 static int read_config(struct agent *a, const char *path);
 
+/* A value into its buffer: one that does not fit is refused, never cut. */
+static int copy_value(char *buf, size_t size, const char *arg, const char *name, char *err,
+		      size_t errlen)
+{
+	if (strlen(arg) >= size) {
+		snprintf(err, errlen, "%s: longer than %zu characters", name, size - 1);
+		return -E2BIG;
+	}
+	strcpy(buf, arg);
+	return 0;
+}
+
 /*
  * One option, from the command line or the config file (from_file): the
  * command line wins, so the file does not override what it already set.
@@ -244,15 +262,21 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 	int ret = 0;
 
 	if (opt == O_POLICY) {
+		int i = a->npolicies;
+
 		/* Parsed once the agent's own options are (getopt is not reentrant). */
-		if (a->npolicies == TKO_MAX_POLICIES) {
+		if (i == TKO_MAX_POLICIES) {
 			fprintf(stderr, "tko agent: %smore than %d policies\n", where,
 				TKO_MAX_POLICIES);
 			return EXIT_USAGE;
 		}
-		snprintf(a->policy_src[a->npolicies], sizeof(a->policy_src[0]), "%s", arg);
-		snprintf(a->policy_where[a->npolicies], sizeof(a->policy_where[0]), "%s", where);
 		a->npolicies++;
+		a->policy_src[i] = strdup(arg);
+		a->policy_where[i] = strdup(where);
+		if (!a->policy_src[i] || !a->policy_where[i]) {
+			pr_warn("out of memory");
+			return 1;
+		}
 		return 0;
 	}
 	if (from_file && (a->set & (1u << opt)))
@@ -261,13 +285,15 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 		a->set |= 1u << opt;
 	switch (opt) {
 	case O_IFACE:
-		snprintf(a->iface_list, sizeof(a->iface_list), "%s", arg);
+		ret = copy_value(a->iface_list, sizeof(a->iface_list), arg, "--iface", err,
+				 sizeof(err));
 		break;
 	case O_CGROUP:
-		snprintf(a->cgroup, sizeof(a->cgroup), "%s", arg);
+		ret = copy_value(a->cgroup, sizeof(a->cgroup), arg, "--cgroup", err, sizeof(err));
 		break;
 	case O_PIN_DIR:
-		snprintf(a->pin_dir_buf, sizeof(a->pin_dir_buf), "%s", arg);
+		ret = copy_value(a->pin_dir_buf, sizeof(a->pin_dir_buf), arg, "--pin-dir", err,
+				 sizeof(err));
 		a->pin_dir = a->pin_dir_buf;
 		break;
 	case O_MAX:
@@ -327,6 +353,7 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 		break;
 	}
 	case O_CONFIG:
+		a->config = true;
 		return read_config(a, arg);
 	default:
 		snprintf(err, sizeof(err), "bad option");
@@ -339,50 +366,30 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 	return 0;
 }
 
-/* 'key = value' lines; '#' starts a comment. Keys are the long options. */
+/* A 'key = value' of the config file: keys are the long options. */
+static int config_option(void *ctx, const char *key, const char *val, const char *where)
+{
+	const struct option *o;
+
+	for (o = agent_opts; o->name; o++)
+		if (!strcmp(o->name, key))
+			break;
+	if (!o->name || o->val == O_CONFIG || o->val == O_HELP || o->val == O_CLEANUP) {
+		fprintf(stderr, "tko agent: %sunknown key '%s'\n", where, key);
+		return EXIT_USAGE;
+	}
+	return apply_option(ctx, o->val, val, true, where);
+}
+
 static int read_config(struct agent *a, const char *path)
 {
-	char line[1024], where[PATH_MAX + 32];
-	FILE *f = fopen(path, "r");
-	int n = 0, ret = 0;
+	char err[PATH_MAX + 128] = "";
+	int ret = config_read(path, config_option, a, err, sizeof(err));
 
-	if (!f) {
-		pr_warn("cannot read config file %s: %s", path, strerror(errno));
-		return 1;
-	}
-	while (!ret && fgets(line, sizeof(line), f)) {
-		char *key = line, *val, *end;
-		const struct option *o;
-
-		n++;
-		line[strcspn(line, "#\n")] = '\0';
-		key += strspn(key, " \t");
-		if (!*key)
-			continue;
-		val = strchr(key, '=');
-		snprintf(where, sizeof(where), "%s:%d: ", path, n);
-		if (!val) {
-			fprintf(stderr, "tko agent: %sexpected 'key = value'\n", where);
-			ret = EXIT_USAGE;
-			break;
-		}
-		*val++ = '\0';
-		for (end = key + strlen(key); end > key && (end[-1] == ' ' || end[-1] == '\t');)
-			*--end = '\0';
-		val += strspn(val, " \t");
-		for (end = val + strlen(val); end > val && (end[-1] == ' ' || end[-1] == '\t');)
-			*--end = '\0';
-		for (o = agent_opts; o->name; o++)
-			if (!strcmp(o->name, key))
-				break;
-		if (!o->name || o->val == O_CONFIG || o->val == O_HELP || o->val == O_CLEANUP) {
-			fprintf(stderr, "tko agent: %sunknown key '%s'\n", where, key);
-			ret = EXIT_USAGE;
-			break;
-		}
-		ret = apply_option(a, o->val, val, true, where);
-	}
-	fclose(f);
+	if (ret == EXIT_USAGE && *err)
+		fprintf(stderr, "tko agent: %s\n", err);
+	else if (ret && *err)
+		pr_warn("%s", err);
 	return ret;
 }
 
@@ -390,16 +397,16 @@ static int read_config(struct agent *a, const char *path)
 static int parse_policies(struct agent *a)
 {
 	for (int i = 0; i < a->npolicies; i++) {
-		char buf[sizeof(a->policy_src[0])], err[256] = "", *argv[64], *tok, *save;
-		int argc = 0, ret;
+		char err[256] = "", **argv;
+		int argc, ret;
 
-		snprintf(buf, sizeof(buf), "%s", a->policy_src[i]);
-		argv[argc++] = "policy";
-		for (tok = strtok_r(buf, " \t", &save); tok && argc < 63;
-		     tok = strtok_r(NULL, " \t", &save))
-			argv[argc++] = tok;
-		argv[argc] = NULL;
+		argc = config_words(a->policy_src[i], "policy", &argv);
+		if (argc < 0) {
+			pr_warn("out of memory");
+			return 1;
+		}
 		ret = policy_parse(argc, argv, &a->policies[i], NULL, err, sizeof(err));
+		free(argv);
 		if (ret) {
 			fprintf(stderr, "tko agent: %spolicy: %s\n", a->policy_where[i], err);
 			return ret;
@@ -408,21 +415,96 @@ static int parse_policies(struct agent *a)
 	return 0;
 }
 
-/* Add the config's policies (an adopted datapath may hold them already). */
-static int add_policies(struct agent *a)
+/* Their text is needed until they are parsed. */
+static void free_policy_src(struct agent *a)
 {
 	for (int i = 0; i < a->npolicies; i++) {
+		free(a->policy_src[i]);
+		free(a->policy_where[i]);
+		a->policy_src[i] = a->policy_where[i] = NULL;
+	}
+}
+
+static const char *policy_kind(const struct tko_policy *p)
+{
+	return p->cfg.flags & TKO_F_FORWARDED ? "forwarded" : "local";
+}
+
+/*
+ * The config's policies into the table. An adopted datapath may hold them
+ * already (kept, not added twice), and may hold policies an earlier config
+ * made that this one no longer lists, its lines edited or deleted
+ * meanwhile: those are removed first, or the stale version of an edited
+ * policy would keep matching ahead of it (the first match wins). Which
+ * policies a config made is what the record next to the pins says
+ * (policy_record_open); those of `tko policy add` are left alone, and so is
+ * everything when the agent runs without --config.
+ */
+static int add_policies(struct agent *a)
+{
+	struct tko_policy pol[TKO_MAX_POLICIES], made[TKO_MAX_POLICIES], mine[TKO_MAX_POLICIES];
+	int pfd = a->fds.fd[P_POLICIES], xfd = a->fds.fd[P_POLICY_PREFIXES], rfd, err, ret = 0;
+	bool created;
+	__u64 stale;
+
+	if (!a->config)
+		return 0;
+	rfd = policy_record_open(a->pin_dir, pfd, a->npolicies > 0, &created);
+	if (rfd == -ENOENT)	/* no record, and nothing to record */
+		return 0;
+	if (rfd < 0) {
+		pr_warn("cannot open %s/%s: %s", a->pin_dir, PIN_CONFIG_POLICIES, strerror(-rfd));
+		return -1;
+	}
+	for (__u32 i = 0; i < TKO_MAX_POLICIES; i++) {
+		if (bpf_map_lookup_elem(pfd, &i, &pol[i]) || bpf_map_lookup_elem(rfd, &i, &made[i])) {
+			pr_warn("cannot read the policies: %s", strerror(errno));
+			close(rfd);
+			return -1;
+		}
+	}
+	stale = policy_config_stale(pol, made, a->policies, a->npolicies, mine);
+	for (int i = 0; i < TKO_MAX_POLICIES && !ret; i++) {
+		if (!(stale & 1ull << i))
+			continue;
+		err = policy_remove(pfd, xfd, i + 1);
+		if (err == -ENOENT)	/* deleted meanwhile */
+			continue;
+		if (err) {
+			pr_warn("cannot remove policy %d: %s", i + 1, strerror(-err));
+			mine[i] = made[i];	/* still there, still the config's */
+			ret = -1;
+			break;
+		}
+		pr_info("policy %d (%s, config): removed (no longer in the config)", i + 1,
+			policy_kind(&pol[i]));
+	}
+	for (int i = 0; i < a->npolicies && !ret; i++) {
 		struct tko_policy *p = &a->policies[i];
 		bool existed;
 
-		if (policy_add_fds(a->fds.fd[P_POLICIES], a->fds.fd[P_POLICY_STATS],
-				   a->fds.fd[P_POLICY_PREFIXES], p, &existed))
-			return -1;
-		pr_info("policy %u (%s, config): %s", p->id,
-			p->cfg.flags & TKO_F_FORWARDED ? "forwarded" : "local",
+		if (policy_add_fds(pfd, a->fds.fd[P_POLICY_STATS], xfd, p, &existed)) {
+			ret = -1;
+			break;
+		}
+		/* One there already is the config's if the record says so (mine
+		 * has it), or if there was no record: a tko that kept none made
+		 * this datapath, most likely from this config. */
+		if (!existed || created)
+			mine[p->id - 1] = *p;
+		pr_info("policy %u (%s, config): %s", p->id, policy_kind(p),
 			existed ? "there already" : "added");
 	}
-	return 0;
+	/* After a failure too: what was added is the config's. */
+	for (__u32 i = 0; i < TKO_MAX_POLICIES; i++) {
+		if (bpf_map_update_elem(rfd, &i, &mine[i], BPF_ANY) && !ret) {
+			pr_warn("cannot update %s/%s: %s", a->pin_dir, PIN_CONFIG_POLICIES,
+				strerror(errno));
+			ret = -1;
+		}
+	}
+	close(rfd);
+	return ret;
 }
 
 static int parse_args(struct agent *a, int argc, char **argv)
@@ -969,6 +1051,7 @@ int cmd_agent(int argc, char **argv)
 	int ret;
 
 	ret = parse_args(&a, argc, argv);
+	free_policy_src(&a);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 

@@ -105,20 +105,6 @@ bad:
 	return -EINVAL;
 }
 
-/* The forwarded policies' prefixes follow the policy table (TC egress looks them up). */
-static int sync_prefixes(int fd, const char *pin_dir)
-{
-	int pfd = open_pin(pin_dir, PIN_POLICY_PREFIXES), err;
-
-	if (pfd < 0)
-		return -ENOENT;
-	err = policy_prefixes_sync(fd, pfd);
-	close(pfd);
-	if (err)
-		pr_warn("cannot update %s/%s: %s", pin_dir, PIN_POLICY_PREFIXES, strerror(-err));
-	return err;
-}
-
 int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_dir,
 		 char *err, size_t errlen)
 {
@@ -383,16 +369,33 @@ static int policy_list(int argc, char **argv, const char *pin_dir)
 	return 0;
 }
 
+/*
+ * A policy deleted by hand is not the config's any more, whatever `tko
+ * policy add` puts in its slot next (the agent's record, policies.h).
+ */
+static void forget_config_policy(const char *pin_dir, int policies_fd, __u32 id)
+{
+	struct tko_policy empty = {};
+	__u32 slot = id - 1;
+	bool created;
+	int fd = policy_record_open(pin_dir, policies_fd, false, &created);
+
+	if (fd < 0)
+		return;		/* no config ever made a policy here */
+	if (bpf_map_update_elem(fd, &slot, &empty, BPF_ANY))
+		pr_warn("cannot update %s/%s: %s", pin_dir, PIN_CONFIG_POLICIES, strerror(errno));
+	close(fd);
+}
+
 static int policy_del(int argc, char **argv, const char *pin_dir)
 {
 	static const struct option opts[] = {
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{}
 	};
-	struct tko_policy p, empty = {};
 	char err[256];
-	__u32 id, slot;
-	int c, fd;
+	int c, fd, pfd, ret;
+	__u32 id;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -410,23 +413,23 @@ static int policy_del(int argc, char **argv, const char *pin_dir)
 	fd = open_pin(pin_dir, PIN_POLICIES);
 	if (fd < 0)
 		return 1;
-	slot = id - 1;
-	if (bpf_map_lookup_elem(fd, &slot, &p) || p.id != id) {
-		pr_warn("no policy %u", id);
+	pfd = open_pin(pin_dir, PIN_POLICY_PREFIXES);
+	if (pfd < 0) {
 		close(fd);
 		return 1;
 	}
 	/* Sessions it created run on; new sockets and flows no longer match. */
-	if (bpf_map_update_elem(fd, &slot, &empty, BPF_ANY)) {
-		pr_warn("cannot delete policy %u: %s", id, strerror(errno));
-		close(fd);
-		return 1;
-	}
-	if ((p.cfg.flags & TKO_F_FORWARDED) && sync_prefixes(fd, pin_dir)) {
-		close(fd);
-		return 1;
-	}
+	ret = policy_remove(fd, pfd, id);
+	if (!ret)
+		forget_config_policy(pin_dir, fd, id);
+	else if (ret == -ENOENT)
+		pr_warn("no policy %u", id);
+	else
+		pr_warn("cannot delete policy %u: %s", id, strerror(-ret));
+	close(pfd);
 	close(fd);
+	if (ret)
+		return 1;
 	printf("policy %u deleted\n", id);
 	return 0;
 }

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "loader.h"
 #include "policies.h"
 
 static bool prefix_contains(__u8 family, const __u8 *addr, __u8 len,
@@ -191,4 +196,85 @@ int policy_install(int policies_fd, int stats_fd, int prefixes_fd, struct tko_po
 	if (err)	/* a forwarded policy TC cannot find would match nothing */
 		bpf_map_update_elem(policies_fd, &i, &empty, BPF_ANY);
 	return err;
+}
+
+int policy_remove(int policies_fd, int prefixes_fd, __u32 id)
+{
+	struct tko_policy p, empty = {};
+	__u32 slot = id - 1;
+
+	if (!id || id > TKO_MAX_POLICIES || bpf_map_lookup_elem(policies_fd, &slot, &p) ||
+	    p.id != id)
+		return -ENOENT;
+	if (bpf_map_update_elem(policies_fd, &slot, &empty, BPF_ANY))
+		return -errno;
+	if (!(p.cfg.flags & TKO_F_FORWARDED))
+		return 0;
+	return policy_prefixes_sync(policies_fd, prefixes_fd);
+}
+
+int policy_record_open(const char *pin_dir, int policies_fd, bool create, bool *created)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, btf_fd = -1, err;
+
+	*created = false;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, PIN_CONFIG_POLICIES);
+	fd = bpf_obj_get(path);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT || !create)
+		return -errno;
+	if (!bpf_obj_get_info_by_fd(policies_fd, &info, &len) && info.btf_id)
+		btf_fd = bpf_btf_get_fd_by_id(info.btf_id);
+	if (btf_fd >= 0) {
+		opts.btf_fd = btf_fd;
+		opts.btf_key_type_id = info.btf_key_type_id;
+		opts.btf_value_type_id = info.btf_value_type_id;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, PIN_CONFIG_POLICIES, sizeof(__u32),
+			    sizeof(struct tko_policy), TKO_MAX_POLICIES, &opts);
+	err = fd < 0 ? -errno : 0;
+	if (btf_fd >= 0)
+		close(btf_fd);
+	if (!err && bpf_obj_pin(fd, path))
+		err = -errno;
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	chmod(path, 0600);	/* as every pin: only root changes policies */
+	*created = true;
+	return fd;
+}
+
+/* Does the record's entry made still count: the slot holds exactly that policy? */
+static bool config_made(const struct tko_policy *cur, const struct tko_policy *made)
+{
+	return made->id && cur->id == made->id && policy_same(cur, made);
+}
+
+__u64 policy_config_stale(const struct tko_policy *pol, const struct tko_policy *made,
+			  const struct tko_policy *cfg, int n, struct tko_policy *mine)
+{
+	__u64 stale = 0;
+
+	for (int i = 0; i < TKO_MAX_POLICIES; i++) {
+		bool listed = false;
+
+		memset(&mine[i], 0, sizeof(mine[i]));
+		if (!config_made(&pol[i], &made[i]))
+			continue;
+		for (int j = 0; j < n && !listed; j++)
+			listed = policy_same(&made[i], &cfg[j]);
+		if (listed)
+			mine[i] = made[i];
+		else
+			stale |= 1ull << i;
+	}
+	return stale;
 }

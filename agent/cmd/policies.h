@@ -49,4 +49,37 @@ bool policy_same(const struct tko_policy *a, const struct tko_policy *b);
  */
 int policy_install(int policies_fd, int stats_fd, int prefixes_fd, struct tko_policy *p);
 
+/*
+ * Remove policy id from the tables behind the fds: its slot emptied (the
+ * sessions it made run on), then, for a forwarded policy, the prefix trie
+ * in step. 0, -ENOENT (no policy id) or -errno.
+ */
+int policy_remove(int policies_fd, int prefixes_fd, __u32 id);
+
+/*
+ * Which policies the agent's config file made (`policy = OPTIONS`), as
+ * opposed to `tko policy add`: the agent must remove those its config no
+ * longer lists when it adopts a datapath, or an edited policy would stay
+ * behind its stale self (the first match wins). struct tko_policy has no
+ * room for the origin, so it is kept next to the pins, living and dying
+ * with them: PIN_CONFIG_POLICIES, an array by slot of the policy as the
+ * config put it there (id 0: none). An entry counts only while the slot
+ * still holds exactly that policy: one deleted, or its slot reused by
+ * `tko policy add`, is not the config's any more.
+ *
+ * Opens the record in pin_dir; if there is none and create, makes it (with
+ * the BTF of the policies map behind policies_fd, for bpftool) and pins it,
+ * setting *created. The fd, or -errno (-ENOENT: none, and not create).
+ */
+int policy_record_open(const char *pin_dir, int policies_fd, bool create, bool *created);
+
+/*
+ * The table pol[], the record made[] (both by slot, TKO_MAX_POLICIES) and
+ * the config's policies cfg[0..n): mine[] gets the record's entries that
+ * still count, and the mask returned names those of them that cfg no
+ * longer lists (edited or deleted lines), emptied in mine[].
+ */
+__u64 policy_config_stale(const struct tko_policy *pol, const struct tko_policy *made,
+			  const struct tko_policy *cfg, int n, struct tko_policy *mine);
+
 #endif /* TKO_POLICIES_H */

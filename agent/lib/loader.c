@@ -382,6 +382,8 @@ void tko_bpf_unpin(const char *dir)
 		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
 		unlink(path);
 	}
+	snprintf(path, sizeof(path), "%s/%s", dir, PIN_CONFIG_POLICIES);
+	unlink(path);
 	rmdir(dir);
 }
 

@@ -49,6 +49,9 @@ struct tko_bpf {
 #define PIN_POLICY_STATS "policy_stats"
 #define PIN_POLICY_PREFIXES "policy_prefixes"
 #define PIN_FLOWS_CLOSED "flows_closed"
+/* Not the loader's: the agent keeps there which policies its config made
+ * (agent/cmd/policies.h); it goes with the pins. */
+#define PIN_CONFIG_POLICIES "config_policies"
 
 /*
  * Everything the datapath is made of, by pin. The agent pins all of it, so
@@ -100,7 +103,8 @@ void tko_bpf_destroy(struct tko_bpf *b);
 /* The fds of a loaded datapath (owned by b: do not close). */
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f);
 
-/* Pin everything in dir (created 0700, pins 0600); unpin removes them. */
+/* Pin everything in dir (created 0700, pins 0600); unpin removes them, the agent's
+ * PIN_CONFIG_POLICIES too, and dir. */
 int tko_bpf_pin(const struct tko_fds *f, const char *dir);
 void tko_bpf_unpin(const char *dir);
 

@@ -7,6 +7,26 @@
 topo_up "$PREFIX" || { not_ok "topology"; finish; }
 S=$TOPO_V4_SRV
 
+# tko agent that is expected to fail before "ready" (bounded, should it not).
+agent_try() {
+	timeout 20 nsenter --net=/run/netns/"$TOPO_GW" "$TKO" agent --pin-dir "$PIN" \
+		--cgroup "$TEST_CG" "$@" >"$WORK/try.out" 2>"$WORK/try.err"
+}
+policies() { "$TKO" policy list --pin-dir "$PIN"; }
+
+# --- the config file: nothing is cut -------------------------------------------
+# A line longer than the reader takes is refused, naming it: never cut (its
+# tail lost, or read as a line of its own).
+{ echo "iface = g1"; printf 'policy = --forwarded --idle 30 --interval 60%9000s--remote-port 7445\n' ''
+} >"$WORK/long.conf"
+agent_try --config "$WORK/long.conf"
+check "a config line of 9 kB: exit 2" test $? -eq 2
+check "one line on stderr naming the file and the line" bash -c "[ \$(wc -l <'$WORK/try.err') -eq 1 ] &&
+	grep -q 'long.conf:2: line longer than 8192 characters' '$WORK/try.err'"
+check "nothing loaded" test ! -e "$PIN"
+
+# The policy line is padded with blanks past 512 characters: all of it
+# counts, its --remote-port at the end too.
 cat >"$WORK/tko.conf" <<CONF
 # session defaults come from here
 iface = g1
@@ -15,12 +35,13 @@ idle = 1
 interval = 1
 retry-interval = 1
 retries = 200
-policy = --forwarded --remote-port 7443 --idle 30 --interval 60
+policy = --forwarded --idle 30 --interval 60 $(printf '%600s' '') --remote-port 7443
 CONF
 check "agent starts from a config file" agent_start --config "$WORK/tko.conf"
 check "the config names the interface" grep -q "attached to g1" "$WORK/agent.err"
 check "the config's policy is added" grep -q "policy 1 (forwarded, config): added" "$WORK/agent.err"
-check "and listed" bash -c "'$TKO' policy list --pin-dir '$PIN' | grep -qE '^1 +forwarded .* 7443 +30 +60 '"
+check "and listed whole, the end of its 650-character line too" \
+	bash -c "'$TKO' policy list --pin-dir '$PIN' | grep -qE '^1 +forwarded .* 7443 +30 +60 '"
 
 # A session the server never answers (its port is dropped there): tko probes
 # it every second for 200 retries, so probes flow as long as the datapath does.
@@ -56,6 +77,7 @@ check "it adopted g1's programs" grep -q "adopted g1" "$WORK/agent.err"
 check "the config's policy is there already, not added twice" \
 	bash -c "grep -q 'policy 1 (forwarded, config): there already' '$WORK/agent.err' &&
 		[ \$('$TKO' policy list --pin-dir '$PIN' | grep -c forwarded) -eq 1 ]"
+check "and nothing is removed" bash -c "! grep -q 'removed' '$WORK/agent.err'"
 check "the same XDP program stays attached" test "$(xdp_id)" = "$id_before"
 check "one TC filter, not two" \
 	test "$(tc -n "$TOPO_GW" filter show dev g1 egress | grep -c 'tko_tc_egress')" -eq 1
@@ -103,11 +125,40 @@ check "the good lines still start" grep -q "^started 2 sessions" "$WORK/bad.out"
 # --- --persist and tko unload ---------------------------------------------------
 agent_stop
 check "a plain stop removes everything" bash -c "[ ! -e '$PIN' ] && ! ip -n '$TOPO_GW' link show tko0 2>/dev/null"
-check "agent --persist starts" agent_start --config "$WORK/tko.conf" --persist
+cat >"$WORK/persist.conf" <<CONF
+iface = g1
+policy = --forwarded --remote-port 7443 --idle 30 --interval 60
+policy = --forwarded --remote-port 7444 --idle 30 --interval 60
+CONF
+check "agent --persist starts" agent_start --config "$WORK/persist.conf" --persist
+check "with the config's policies 1 and 2" bash -c "grep -q 'policy 1 (forwarded, config): added' '$WORK/agent.err' &&
+	grep -q 'policy 2 (forwarded, config): added' '$WORK/agent.err'"
+check "tko policy add: policy 3" bash -c "'$TKO' policy add --pin-dir '$PIN' --forwarded --remote-port 7446 \
+	--idle 30 --interval 60 | grep -qx 'policy 3 added'"
 tko start $TOPO_V4_DEV:30004 $S:7999 --state snd_nxt=1,rcv_nxt=2,win=3 >/dev/null
 check "agent --persist exits 0" agent_stop
 check "after --persist, the datapath runs on" bash -c "[ -e '$PIN/sessions' ] &&
 	ip -n '$TOPO_GW' link show g1 | grep -q xdp && ip -n '$TOPO_GW' link show tko0 >/dev/null"
+
+# The config edited while no agent runs: 7443's --idle changed, 7444 gone.
+# The first matching policy wins: the stale ones must go, not stay in front.
+sed -e '/7443/s/--idle 30/--idle 40/' -e '/7444/d' "$WORK/persist.conf" >"$WORK/edited.conf"
+check "an agent adopts it with the edited config" agent_start --config "$WORK/edited.conf" --persist
+check "the edited and the removed policies are removed, one line each" \
+	bash -c "grep -qx 'tko: policy 1 (forwarded, config): removed (no longer in the config)' '$WORK/agent.err' &&
+		grep -qx 'tko: policy 2 (forwarded, config): removed (no longer in the config)' '$WORK/agent.err'"
+check "the edited policy is added" grep -q "policy 1 (forwarded, config): added" "$WORK/agent.err"
+policies >"$WORK/policies"
+check "the table holds the edited policy, not the stale one" \
+	bash -c "grep -qE ' 7443 +40 +60 ' '$WORK/policies' && ! grep -qE ' 7443 +30 ' '$WORK/policies'"
+check "nor the removed one" bash -c "! grep -q ' 7444 ' '$WORK/policies'"
+check "the policy of tko policy add stays" grep -qE '^3 +forwarded .* 7446 +30 +60 ' "$WORK/policies"
+check "agent --persist exits 0 again" agent_stop
+check "the same config once more" agent_start --config "$WORK/edited.conf" --persist
+check "its policy is there already, nothing removed" \
+	bash -c "grep -q 'policy 1 (forwarded, config): there already' '$WORK/agent.err' &&
+		! grep -q removed '$WORK/agent.err' && [ \$('$TKO' policy list --pin-dir '$PIN' | grep -c forwarded) -eq 2 ]"
+check "agent --persist exits 0 once more" agent_stop
 check "tko unload removes it" in_gw "$TKO" unload --pin-dir "$PIN"
 check "pins gone" test ! -e "$PIN"
 check "XDP detached" bash -c "! ip -n '$TOPO_GW' link show g1 | grep -q xdp"

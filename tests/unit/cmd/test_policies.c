@@ -2,7 +2,8 @@
 /*
  * The forwarded policies' prefix trie (agent/cmd/policies.c): the longest
  * match for an address must name every forwarded policy whose --local
- * covers it, and nothing else.
+ * covers it, and nothing else. Which policies an earlier config made and
+ * the current one no longer lists: those, and only those, are removed.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -121,12 +122,85 @@ static void only_forwarded(void **state)
 	assert_int_equal(out[0].mask, 1u << 1 | 1u << 2);
 }
 
+/* ---- which policies the config made (policy_config_stale) ---------------- */
+
+/* A forwarded policy on remote port port, idle idle, in slot (id slot + 1; -1: no id). */
+static struct tko_policy port_policy(int slot, __u16 port, __u32 idle)
+{
+	struct tko_policy p = { .id = slot + 1, .rport = port };
+
+	p.cfg.idle_s = idle;
+	p.cfg.interval_s = 60;
+	p.cfg.flags = TKO_F_FORWARDED;
+	return p;
+}
+
+/*
+ * The table: 0 the config's, unchanged; 1 the config's, its line edited;
+ * 2 the config's, its line deleted; 3 of `tko policy add`; 4 the config's
+ * once, deleted and its slot reused by `tko policy add`; 5 the config's
+ * once, deleted. Only 1 and 2 are to go; 0 stays the config's.
+ */
+static void config_stale(void **state)
+{
+	struct tko_policy made[TKO_MAX_POLICIES] = { 0 }, mine[TKO_MAX_POLICIES];
+	struct tko_policy cfg[2];
+	__u64 stale;
+
+	(void)state;
+	memset(pol, 0, sizeof(pol));
+	pol[0] = made[0] = port_policy(0, 443, 30);
+	pol[1] = made[1] = port_policy(1, 7443, 30);
+	pol[2] = made[2] = port_policy(2, 7444, 30);
+	pol[3] = port_policy(3, 7446, 30);
+	pol[4] = port_policy(4, 7447, 30);
+	made[4] = port_policy(4, 7447, 99);
+	made[5] = port_policy(5, 7448, 30);
+	cfg[0] = port_policy(-1, 443, 30);
+	cfg[1] = port_policy(-1, 7443, 40);	/* 1, edited */
+	stale = policy_config_stale(pol, made, cfg, 2, mine);
+	assert_int_equal(stale, 1u << 1 | 1u << 2);
+	assert_int_equal(mine[0].id, 1);
+	assert_true(policy_same(&mine[0], &pol[0]));
+	for (int i = 1; i < TKO_MAX_POLICIES; i++)
+		assert_int_equal(mine[i].id, 0);
+}
+
+/* The config lists nothing any more: all it made goes, nothing else. */
+static void config_empty(void **state)
+{
+	struct tko_policy made[TKO_MAX_POLICIES] = { 0 }, mine[TKO_MAX_POLICIES];
+
+	(void)state;
+	memset(pol, 0, sizeof(pol));
+	pol[7] = made[7] = port_policy(7, 443, 30);
+	pol[63] = made[63] = port_policy(63, 444, 30);
+	pol[8] = port_policy(8, 445, 30);
+	assert_true(policy_config_stale(pol, made, NULL, 0, mine) == (1ull << 7 | 1ull << 63));
+}
+
+/* The same policy in another slot than the record's is not the config's. */
+static void config_other_slot(void **state)
+{
+	struct tko_policy made[TKO_MAX_POLICIES] = { 0 }, mine[TKO_MAX_POLICIES];
+
+	(void)state;
+	memset(pol, 0, sizeof(pol));
+	made[0] = port_policy(0, 443, 30);
+	pol[1] = port_policy(1, 443, 30);
+	assert_int_equal(policy_config_stale(pol, made, NULL, 0, mine), 0);
+	assert_int_equal(mine[0].id, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(nested_prefixes),
 		cmocka_unit_test(any_local),
 		cmocka_unit_test(only_forwarded),
+		cmocka_unit_test(config_stale),
+		cmocka_unit_test(config_empty),
+		cmocka_unit_test(config_other_slot),
 	};
 
 	return cmocka_run_group_tests_name("policies", tests, NULL, NULL);
