@@ -168,6 +168,7 @@ int policy_install(int policies_fd, int stats_fd, int prefixes_fd, struct tko_po
 			return -errno;
 		if (cur.id && policy_same(&cur, p)) {
 			p->id = cur.id;
+			p->gen = cur.gen;
 			return -EEXIST;
 		}
 		if (cur.id || slot >= 0)
@@ -182,7 +183,13 @@ int policy_install(int policies_fd, int stats_fd, int prefixes_fd, struct tko_po
 	if (slot < 0)
 		return -ENOSPC;
 	i = slot;
-	if (slot != any && bpf_map_update_elem(stats_fd, &i, &zero, BPF_ANY))
+	/* A new generation of the slot: the sessions an earlier policy of it
+	 * left are not this one's, their end takes nothing from its counts
+	 * (bpf/lib/session.h, session_gone()), which start at zero. */
+	if (bpf_map_lookup_elem(policies_fd, &i, &cur))
+		return -errno;
+	p->gen = cur.gen + 1;
+	if (bpf_map_update_elem(stats_fd, &i, &zero, BPF_ANY))
 		return -errno;
 	p->id = 0;
 	if (bpf_map_update_elem(policies_fd, &i, p, BPF_ANY))
@@ -193,8 +200,10 @@ int policy_install(int policies_fd, int stats_fd, int prefixes_fd, struct tko_po
 	if (!(p->cfg.flags & TKO_F_FORWARDED))
 		return 0;
 	err = policy_prefixes_sync(policies_fd, prefixes_fd);
-	if (err)	/* a forwarded policy TC cannot find would match nothing */
+	if (err) {	/* a forwarded policy TC cannot find would match nothing */
+		empty.gen = p->gen;
 		bpf_map_update_elem(policies_fd, &i, &empty, BPF_ANY);
+	}
 	return err;
 }
 
@@ -206,6 +215,7 @@ int policy_remove(int policies_fd, int prefixes_fd, __u32 id)
 	if (!id || id > TKO_MAX_POLICIES || bpf_map_lookup_elem(policies_fd, &slot, &p) ||
 	    p.id != id)
 		return -ENOENT;
+	empty.gen = p.gen;	/* the slot's generation goes on */
 	if (bpf_map_update_elem(policies_fd, &slot, &empty, BPF_ANY))
 		return -errno;
 	if (!(p.cfg.flags & TKO_F_FORWARDED))
@@ -255,7 +265,7 @@ int policy_record_open(const char *pin_dir, int policies_fd, bool create, bool *
 /* Does the record's entry made still count: the slot holds exactly that policy? */
 static bool config_made(const struct tko_policy *cur, const struct tko_policy *made)
 {
-	return made->id && cur->id == made->id && policy_same(cur, made);
+	return made->id && cur->id == made->id && cur->gen == made->gen && policy_same(cur, made);
 }
 
 __u64 policy_config_stale(const struct tko_policy *pol, const struct tko_policy *made,

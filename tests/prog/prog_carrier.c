@@ -35,10 +35,15 @@
 #include <sched.h>
 #include <poll.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <unistd.h>
 #include <linux/if_packet.h>
 #include <linux/filter.h>
+#include <linux/netlink.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -860,6 +865,9 @@ enum {
 	PORT_SUSPEND,		/* ACTIVE, then suspended by the endpoint's data */
 	PORT_MIX_DEAD,		/* its last probe unanswered, --on-dead reset, in a mixed pass */
 	PORT_IFACES,		/* handed over: routed only over the agent's interfaces */
+	PORT_LINK_A,		/* ACTIVE, path given on IF_A: the links that fail */
+	PORT_LINK_C,		/* ACTIVE, path given on IF_C */
+	PORT_LINK_NEW,		/* LEARNING until a test makes it idle, path given on IF_A */
 };
 
 /* The session ids of the cases, found once they are started. */
@@ -1440,6 +1448,315 @@ static void test_fib_agent_ifaces(void **state)
 	CHECK_EQ(!!(sess_get(id).have & TKO_HAVE_L2), 1, "L2 once routed");
 }
 
+/* ---------------------------------------------------- links that fail */
+
+/* The device has a carrier (IFF_LOWER_UP). */
+static bool if_carrier(const char *name)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool up;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr))
+		fail_msg("cannot read the flags of %s: %s", name, strerror(errno));
+	up = ifr.ifr_flags & 0x10000;	/* IFF_LOWER_UP (linux/if.h clashes with net/if.h) */
+	close(fd);
+	return up;
+}
+
+/*
+ * IF_A's root qdisc: a pfifo that takes nothing (every frame NET_XMIT_DROP),
+ * or the default again. Through rtnetlink itself, not tc(8): a fork and an
+ * exec take longer than a tick, and the tests time what happens within one.
+ */
+static void queue_full(bool full)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct tcmsg tc;
+		char attrs[64];
+	} req = {
+		.nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg)),
+			.nlmsg_type = full ? RTM_NEWQDISC : RTM_DELQDISC,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK |
+				       (full ? NLM_F_CREATE | NLM_F_REPLACE : 0) },
+		.tc = { .tcm_family = AF_UNSPEC, .tcm_ifindex = WA.ifindex,
+			.tcm_parent = TC_H_ROOT },
+	};
+	struct tc_fifo_qopt q = { .limit = 0 };
+	char buf[512];
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), err = 0;
+	ssize_t n;
+
+	if (full) {
+		struct rtattr *a = (void *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
+
+		a->rta_type = TCA_KIND;
+		a->rta_len = RTA_LENGTH(sizeof("pfifo"));
+		memcpy(RTA_DATA(a), "pfifo", sizeof("pfifo"));
+		req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(a->rta_len);
+		a = (void *)((char *)&req + req.nh.nlmsg_len);
+		a->rta_type = TCA_OPTIONS;
+		a->rta_len = RTA_LENGTH(sizeof(q));
+		memcpy(RTA_DATA(a), &q, sizeof(q));
+		req.nh.nlmsg_len += RTA_ALIGN(a->rta_len);
+	}
+	if (fd < 0 || send(fd, &req, req.nh.nlmsg_len, 0) < 0 ||
+	    (n = recv(fd, buf, sizeof(buf), 0)) < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+		err = -errno;
+	else if (((struct nlmsghdr *)buf)->nlmsg_type == NLMSG_ERROR)
+		err = ((struct nlmsgerr *)NLMSG_DATA((struct nlmsghdr *)buf))->error;
+	if (fd >= 0)
+		close(fd);
+	/* deleting what is not there (the default) is no failure */
+	if (err && !(!full && (err == -ENOENT || err == -EINVAL)))
+		fail_msg("cannot %s IF_A's queue: %s", full ? "fill" : "empty", strerror(-err));
+}
+
+/* Errors a device going down left on the test's packet sockets. */
+static void wires_clear(void)
+{
+	int fds[] = { WA.fd, WA.fd_marked, WB.fd, WB.fd_marked }, e;
+	socklen_t len = sizeof(e);
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &e, &len);
+}
+
+/* The agent's record of an interface's link (rtnetlink), and the carrier's refusal clock. */
+static void link_record(int ifindex, bool down, uint64_t refused_ns)
+{
+	struct tko_iface e = h_iface_get((__u32)ifindex);
+	__u32 key = (__u32)ifindex;
+
+	e.down = down;
+	e.refused_ns = refused_ns;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(H.b.ctl->maps.ifaces), &key, &e,
+					     BPF_ANY), 0);
+}
+
+static int links_restore(void **state)
+{
+	(void)state;
+	queue_full(false);
+	sh("ip link set %s up", IF_B);
+	for (int i = 0; i < 100 && !(if_carrier(IF_A) && if_carrier(IF_B)); i++)
+		usleep(10000);
+	wires_clear();
+	link_record(WA.ifindex, false, 0);
+	link_record(ifindex_c, false, 0);
+	park_all();
+	return 0;
+}
+
+static struct tko_ctl_args link_args(uint16_t port, int ifindex)
+{
+	struct tko_ctl_args a = shape_args(P_V4, false, L2_GIVEN, K_ACTIVE, port);
+
+	a.ifindex = (__u32)ifindex;
+	return a;
+}
+
+/*
+ * A probe due at `due` that left in a pass run within [t0, t1] is late (by
+ * more than a tick) or not: counted so in the session and in the stats,
+ * where the pass's own clock decides it for sure.
+ */
+static void check_lateness(uint64_t due, uint64_t t0, uint64_t t1, uint64_t cnt, uint64_t stat)
+{
+	CHECK_EQ(cnt, stat, "late probes: the session's and the stats' count");
+	if (t0 > due + TICK_NS)
+		CHECK_EQ(cnt, 1, "probes_late (more than a tick after its deadline)");
+	else if (t1 <= due + TICK_NS)
+		CHECK_EQ(cnt, 0, "probes_late (within a tick of its deadline)");
+}
+
+/*
+ * A device whose queue refuses a frame is skipped for the rest of the pass,
+ * never the whole pass: the session behind it on the same tick, on another
+ * interface, still gets its probe. The refused probe counts neither way and
+ * leaves at the next pass, not late (its deadline kept).
+ */
+static void test_full_queue_skipped(void **state)
+{
+	struct tko_ctl_args a = link_args(PORT_LINK_A, WA.ifindex);
+	struct tko_ctl_args c = link_args(PORT_LINK_C, ifindex_c);
+	__u32 ida = id_of(&a.key), idc = id_of(&c.key);
+	struct tko_session a0 = sess_get(ida), c0 = sess_get(idc), a1, c1;
+	uint64_t deferred = h_stat(TKO_ST_PROBES_DEFERRED), late = h_stat(TKO_ST_PROBES_LATE);
+	uint64_t due, t0, t1;
+	struct frame want;
+
+	pass_begin();
+	queue_full(true);
+	make_due(ida);	/* first on the tick's list */
+	make_due(idc);
+	carrier_pass();
+	a1 = sess_get(ida);
+	c1 = sess_get(idc);
+	CHECK_EQ(a1.cnt.probes_sent, a0.cnt.probes_sent, "IF_A's session: nothing sent");
+	CHECK_EQ(a1.cnt.unanswered, a0.cnt.unanswered, "IF_A's session: nothing unanswered");
+	CHECK_EQ(a1.deferred, 1, "IF_A's session: its probe deferred");
+	CHECK_EQ(c1.cnt.probes_sent, c0.cnt.probes_sent + 1, "IF_C's session: probed");
+	CHECK_EQ(h_stat(TKO_ST_PROBES_DEFERRED) - deferred, 1, "stats probes_deferred");
+	if (!h_iface_get((__u32)WA.ifindex).refused_ns)
+		fail_msg("IF_A's refusal not noted");
+
+	due = a1.next_ns;	/* kept: what lateness is measured from */
+	queue_full(false);
+	expected_probe(&want, &a, L2_GIVEN, false);
+	sleep_until((now_ns() / TICK_NS + 1) * TICK_NS + 20000);
+	t0 = now_ns();
+	carrier_pass();
+	t1 = now_ns();
+	check_wire(&WB, &WA, &want, 1, "the deferred probe, at the next pass");
+	a1 = sess_get(ida);
+	CHECK_EQ(a1.cnt.probes_sent, a0.cnt.probes_sent + 1, "IF_A's session: sent then");
+	CHECK_EQ(a1.deferred, 0, "deferred no more");
+	check_lateness(due, t0, t1, a1.cnt.probes_late - a0.cnt.probes_late,
+		       h_stat(TKO_ST_PROBES_LATE) - late);
+	CHECK_EQ(h_iface_get((__u32)WA.ifindex).refused_ns, 0, "IF_A takes frames again");
+}
+
+/*
+ * A link the agent knows is down carries no probe: the probe is lost (no
+ * frame, counted unanswered, reason link_down), never deferred, and the
+ * session ends as peer_dead, reason link_down, after its retries.
+ */
+static void test_link_down_lost(void **state)
+{
+	struct tko_ctl_args a = link_args(PORT_LINK_A, WA.ifindex);
+	__u32 id = id_of(&a.key);
+	struct tko_session b = sess_get(id), s;
+	uint64_t no_path = h_stat(TKO_ST_PROBES_NO_PATH), deferred = h_stat(TKO_ST_PROBES_DEFERRED);
+	uint64_t iface0 = h_iface_get((__u32)WA.ifindex).probes_no_path;
+	struct pass p;
+
+	link_record(WA.ifindex, true, 0);
+	p = pass_begin();
+	make_due(id);
+	carrier_pass();
+	check_wire(&WB, &WA, NULL, 0, "frames out of a link that is down");
+	s = sess_get(id);
+	CHECK_EQ(s.cnt.probes_sent, b.cnt.probes_sent, "cnt.probes_sent");
+	CHECK_EQ(s.cnt.unanswered, b.cnt.unanswered + 1, "cnt.unanswered");
+	CHECK_EQ(s.fail, TKO_R_LINK_DOWN, "why the probe did not leave");
+	CHECK_EQ(s.deferred, 0, "not deferred");
+	CHECK_EQ(h_stat(TKO_ST_PROBES_NO_PATH) - no_path, 1, "stats probes_no_path");
+	CHECK_EQ(h_stat(TKO_ST_PROBES_DEFERRED) - deferred, 0, "stats probes_deferred");
+	CHECK_EQ(h_iface_get((__u32)WA.ifindex).probes_no_path - iface0, 1,
+		 "the interface's probes_no_path");
+
+	/* its retries spent: dead, and why */
+	s.cnt.unanswered = s.cfg.retries;
+	h_write(id, &s);
+	pass_begin();
+	make_due(id);
+	carrier_pass();
+	h_drain();
+	check_one_event(&a.key, p.ev0, TKO_EV_PEER_DEAD, TKO_R_LINK_DOWN, NULL);
+	CHECK_EQ(h_find(&a.key, NULL, NULL), 0, "the dead session in the table");
+	/* for the next tests */
+	link_record(WA.ifindex, false, 0);
+	CHECK_EQ(h_start_fixture(H.b.ctl->progs.tko_start, &a), 0, "the session started again");
+	assert_true(h_wait_state(&a.key, 1, TKO_ACTIVE));
+}
+
+/*
+ * NET_XMIT_CN is a congestion notice: the frame was queued, the probe is
+ * sent. A link without carrier says it too (its noop qdisc), until the
+ * agent has told the datapath that the link is down (test_link_down_lost).
+ */
+static void test_cn_sent(void **state)
+{
+	struct tko_ctl_args a = link_args(PORT_LINK_A, WA.ifindex);
+	__u32 id = id_of(&a.key);
+	struct tko_session b = sess_get(id), s;
+	uint64_t deferred = h_stat(TKO_ST_PROBES_DEFERRED);
+	unsigned int i;
+
+	pass_begin();
+	if (sh("ip link set %s down", IF_B))
+		fail_msg("cannot take IF_B down");
+	for (i = 0; i < 100 && if_carrier(IF_A); i++)	/* linkwatch: asynchronous */
+		usleep(10000);
+	if (if_carrier(IF_A))
+		fail_msg("IF_A still has a carrier");
+	make_due(id);
+	carrier_pass();
+	s = sess_get(id);
+	links_restore(NULL);
+	CHECK_EQ(s.cnt.probes_sent, b.cnt.probes_sent + 1, "cnt.probes_sent (queued: CN)");
+	CHECK_EQ(s.fail, 0, "no failure");
+	CHECK_EQ(s.deferred, 0, "not deferred");
+	CHECK_EQ(h_stat(TKO_ST_PROBES_DEFERRED) - deferred, 0, "stats probes_deferred");
+}
+
+/*
+ * A device that has refused every frame for TKO_LINK_STUCK_NS is a link
+ * that cannot carry probes: lost, reason no_path, no longer deferred (a
+ * dead link never holds the clock at one pass a tick).
+ */
+static void test_stuck_queue_no_path(void **state)
+{
+	struct tko_ctl_args a = link_args(PORT_LINK_A, WA.ifindex);
+	__u32 id = id_of(&a.key);
+	struct tko_session b = sess_get(id), s;
+	uint64_t deferred = h_stat(TKO_ST_PROBES_DEFERRED);
+
+	pass_begin();
+	queue_full(true);
+	link_record(WA.ifindex, false, now_ns() - TKO_LINK_STUCK_NS - NSEC_PER_SEC);
+	make_due(id);
+	carrier_pass();
+	s = sess_get(id);
+	CHECK_EQ(s.cnt.probes_sent, b.cnt.probes_sent, "cnt.probes_sent");
+	CHECK_EQ(s.cnt.unanswered, b.cnt.unanswered + 1, "cnt.unanswered");
+	CHECK_EQ(s.fail, TKO_R_NO_PATH, "why the probe did not leave");
+	CHECK_EQ(s.deferred, 0, "not deferred");
+	CHECK_EQ(h_stat(TKO_ST_PROBES_DEFERRED) - deferred, 0, "stats probes_deferred");
+}
+
+/*
+ * The first probe of a session that goes ACTIVE while its device's queue
+ * is full is deferred like any other: due when it went ACTIVE, sent at the
+ * next pass, not late.
+ */
+static void test_first_probe_deferred(void **state)
+{
+	struct tko_ctl_args a = link_args(PORT_LINK_NEW, WA.ifindex);
+	__u32 id = id_of(&a.key);
+	struct tko_session s = sess_get(id);
+	uint64_t late = h_stat(TKO_ST_PROBES_LATE), t0, t1, due;
+
+	CHECK_EQ(s.state, TKO_LEARNING, "state before");
+	pass_begin();
+	queue_full(true);
+	s.last_seen_ns = now_ns() - (uint64_t)s.cfg.idle_s * NSEC_PER_SEC;	/* idle now */
+	h_write(id, &s);
+	request(id);
+	t0 = now_ns();
+	carrier_pass();
+	t1 = now_ns();
+	s = sess_get(id);
+	CHECK_EQ(s.state, TKO_ACTIVE, "state after the idle period");
+	CHECK_EQ(s.deferred, 1, "its first probe deferred");
+	CHECK_EQ(s.cnt.probes_sent, 0, "cnt.probes_sent");
+	/* due when it went ACTIVE (never before: it had no probe yet) */
+	if (s.next_ns < t0 || s.next_ns > t1)
+		fail_msg("the deferred first probe is not due at the pass that made it ACTIVE");
+	due = s.next_ns;
+	queue_full(false);
+	sleep_until((now_ns() / TICK_NS + 1) * TICK_NS + 20000);
+	t0 = now_ns();
+	carrier_pass();
+	t1 = now_ns();
+	s = sess_get(id);
+	CHECK_EQ(s.cnt.probes_sent, 1, "cnt.probes_sent at the next pass");
+	check_lateness(due, t0, t1, s.cnt.probes_late, h_stat(TKO_ST_PROBES_LATE) - late);
+}
+
 /*
  * A session due when the endpoint wakes up: it is SUSPENDED when the
  * carrier gets to it, so no probe leaves; it is filed for its re-arm.
@@ -1595,7 +1912,7 @@ static void test_cut_headers(void **state)
 
 static int group_setup(void **state)
 {
-	struct tko_key active[NCASES + MANY_N + 4];
+	struct tko_key active[NCASES + MANY_N + 8];
 	int none[] = { 0 };
 	size_t i, na = 0;
 
@@ -1632,14 +1949,22 @@ static int group_setup(void **state)
 		struct tko_ctl_args s = shape_args(P_V4, false, L2_LEARNED, K_ACTIVE, PORT_SUSPEND);
 		struct tko_ctl_args d = shape_args(P_TS, false, L2_LEARNED, K_DEAD, PORT_MIX_DEAD);
 		struct tko_ctl_args f = shape_args(P_V4, false, L2_FIB, K_ACTIVE, PORT_IFACES);
+		struct tko_ctl_args la = link_args(PORT_LINK_A, WA.ifindex);
+		struct tko_ctl_args lc = link_args(PORT_LINK_C, ifindex_c);
+		struct tko_ctl_args ln = link_args(PORT_LINK_NEW, WA.ifindex);
 
+		ln.cfg.idle_s = IDLE_LONG_S;	/* a test makes it idle */
 		if (start_session(&g, L2_LEARNED, false) || start_session(&s, L2_LEARNED, false) ||
-		    start_session(&d, L2_LEARNED, false) || start_session(&f, L2_FIB, false))
+		    start_session(&d, L2_LEARNED, false) || start_session(&f, L2_FIB, false) ||
+		    start_session(&la, L2_GIVEN, false) || start_session(&lc, L2_GIVEN, false) ||
+		    start_session(&ln, L2_GIVEN, false))
 			goto fail_loaded;
 		active[na++] = g.key;
 		active[na++] = s.key;
 		active[na++] = d.key;
 		active[na++] = f.key;
+		active[na++] = la.key;
+		active[na++] = lc.key;
 	}
 	/* ACTIVE after the idle period (their first probe sent, or not, with
 	 * no path), then parked: each test makes due the sessions it needs. */
@@ -1667,10 +1992,12 @@ static int group_teardown(void **state)
 
 #define TEST(n, f) ((struct CMUnitTest){ .name = (n), .test_func = (f), \
 					 .teardown_func = park_teardown })
+#define LINK_TEST(n, f) ((struct CMUnitTest){ .name = (n), .test_func = (f), \
+					      .teardown_func = links_restore })
 
 int main(void)
 {
-	struct CMUnitTest tests[NCASES + NBAD + 10];
+	struct CMUnitTest tests[NCASES + NBAD + 16];
 	size_t i, n = 0;
 
 	for (i = 0; i < NCASES; i++)
@@ -1685,6 +2012,11 @@ int main(void)
 	tests[n++] = TEST("mixed_pass", test_mixed_pass);
 	tests[n++] = TEST("fib_only_agent_interfaces", test_fib_agent_ifaces);
 	tests[n++] = TEST("suspended_skipped", test_suspended_skipped);
+	tests[n++] = LINK_TEST("full_queue_skipped_not_the_pass", test_full_queue_skipped);
+	tests[n++] = LINK_TEST("link_down_lost_and_dead", test_link_down_lost);
+	tests[n++] = LINK_TEST("congestion_notice_sent", test_cn_sent);
+	tests[n++] = LINK_TEST("stuck_queue_no_path", test_stuck_queue_no_path);
+	tests[n++] = LINK_TEST("first_probe_deferred_not_late", test_first_probe_deferred);
 	for (i = 0; i < NBAD; i++)
 		tests[n++] = (struct CMUnitTest){ .name = bad_cases[i].name,
 						  .test_func = run_bad_case,
