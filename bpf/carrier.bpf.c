@@ -261,9 +261,11 @@ static __always_inline __u64 session_deadline(const struct tko_session *s)
 	case TKO_LEARNING:
 	case TKO_SUSPENDED:
 		d = s->last_seen_ns + idle_ns(s);
-		/* Nothing captured yet, or data in flight: it looks again
-		 * when it said it would. */
-		if ((!(s->have & TKO_HAVE_SEQ) || (s->notes & TKO_NOTE_WAITING)) && s->next_ns > d)
+		/* Nothing captured yet, or data still in flight: it looks
+		 * again when it said it would (the peer's ACK of the data
+		 * asks for a look at once). */
+		if ((!(s->have & TKO_HAVE_SEQ) || ((s->notes & TKO_NOTE_WAITING) && in_flight(s))) &&
+		    s->next_ns > d)
 			d = s->next_ns;
 		break;
 	case TKO_ACTIVE:

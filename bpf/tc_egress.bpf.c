@@ -166,7 +166,7 @@ static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *
 	if (!mask)
 		return;
 	if (p->flags & TH_SYN) {
-		flow_reopen(k);
+		flow_reopen(k, p->seq);
 		return;
 	}
 	if (from_peers_side(skb) || flow_closed(k, now))
@@ -189,6 +189,10 @@ static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *
 	if (!s)
 		return;
 	learn(skb, p, s, false, now);
+	if (flow_opened(k, p->seq)) {
+		s->tcp.snd_una = p->seq;
+		s->have = (s->have | TKO_HAVE_UNA) & ~TKO_HAVE_BARE;
+	}
 	if (!policy_session_publish(id, s, k, pol))
 		return;
 	stat_inc(TKO_ST_FLOWS_TRACKED);
@@ -234,7 +238,7 @@ int tko_tc_egress(struct __sk_buff *skb)
 		if ((s->have & TKO_HAVE_SEQ) &&
 		    session_end(id, s, TKO_EV_INVALIDATED, TKO_R_SYN_LOCAL) &&
 		    (s->cfg.flags & TKO_F_FORWARDED))
-			flow_reopen(&key);
+			flow_reopen(&key, p.seq);
 		return TC_ACT_OK;
 	}
 	if (!(p.flags & TH_ACK))

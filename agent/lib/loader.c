@@ -77,7 +77,8 @@ static int share_map(struct bpf_map *dst, const struct bpf_map *src)
 	share_map((skel)->maps.xdp_pending, (ctl)->maps.xdp_pending) ?: \
 	share_map((skel)->maps.policy_stats, (ctl)->maps.policy_stats) ?: \
 	share_map((skel)->maps.policy_prefixes, (ctl)->maps.policy_prefixes) ?: \
-	share_map((skel)->maps.flows_closed, (ctl)->maps.flows_closed))
+	share_map((skel)->maps.flows_closed, (ctl)->maps.flows_closed) ?: \
+	share_map((skel)->maps.flows_opening, (ctl)->maps.flows_opening))
 
 __u32 tko_index_buckets(__u32 max_sessions)
 {
@@ -307,6 +308,7 @@ const char *const pin_names[P_MAX] = {
 	[P_LINK_XDP_BULK_TX] = "link_xdp_bulk_tx", [P_LINK_XDP_EXCEPTION] = "link_xdp_exception",
 	[P_POLICY_STATS] = PIN_POLICY_STATS, [P_POLICY_PREFIXES] = PIN_POLICY_PREFIXES,
 	[P_FLOWS_CLOSED] = PIN_FLOWS_CLOSED, [P_CTL_SET_LINK] = "ctl_set_link",
+	[P_FLOWS_OPENING] = "flows_opening",
 };
 
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
@@ -349,6 +351,7 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_POLICY_PREFIXES] = bpf_map__fd(c->maps.policy_prefixes);
 	f->fd[P_FLOWS_CLOSED] = bpf_map__fd(c->maps.flows_closed);
 	f->fd[P_CTL_SET_LINK] = bpf_program__fd(c->progs.tko_set_link);
+	f->fd[P_FLOWS_OPENING] = bpf_map__fd(c->maps.flows_opening);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)
@@ -469,7 +472,9 @@ int tko_pins_open(const char *dir, struct tko_fds *f)
 		      check_map(f->fd[P_POLICY_PREFIXES], PIN_POLICY_PREFIXES,
 				sizeof(struct tko_prefix_key), sizeof(__u64)) ?:
 		      check_map(f->fd[P_FLOWS_CLOSED], PIN_FLOWS_CLOSED, sizeof(struct tko_key),
-				sizeof(__u64));
+				sizeof(__u64)) ?:
+		      check_map(f->fd[P_FLOWS_OPENING], "flows_opening", sizeof(struct tko_key),
+				sizeof(__u32));
 	if (err)
 		tko_fds_close(f);
 	return err;

@@ -66,10 +66,31 @@ static __always_inline bool flow_closed(const struct tko_key *k, __u64 now)
 	return false;
 }
 
-/* A SYN on k: a new connection, which a policy may track again. */
-static __always_inline void flow_reopen(const struct tko_key *k)
+/*
+ * The endpoint's SYN (or SYN-ACK) on k, at seq: a new connection, which a
+ * policy may track again; its first segment at seq + 1 tells SND.UNA.
+ */
+static __always_inline void flow_reopen(const struct tko_key *k, __u32 seq)
 {
+	__u32 next = seq + 1;
+
 	bpf_map_delete_elem(&flows_closed, k);
+	bpf_map_update_elem(&flows_opening, k, &next, BPF_ANY);
+}
+
+/*
+ * The first segment after the handshake, at the SYN's seq + 1: the endpoint
+ * sent it once the peer had acknowledged its SYN (SYN-SENT or SYN-RECEIVED
+ * leave for ESTABLISHED only then): nothing of before it is in flight.
+ */
+static __always_inline bool flow_opened(const struct tko_key *k, __u32 seq)
+{
+	__u32 *next = bpf_map_lookup_elem(&flows_opening, k);
+	bool opened = next && *next == seq;
+
+	if (next)
+		bpf_map_delete_elem(&flows_opening, k);
+	return opened;
 }
 
 #endif /* TKO_BPF_FLOW_H */

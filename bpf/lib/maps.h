@@ -157,6 +157,19 @@ struct {
 } flows_closed SEC(".maps");
 
 /*
+ * Forwarded flows a policy wants, seen opening (the endpoint's SYN or
+ * SYN-ACK): SEG.SEQ + 1 (struct tko_key -> __u32). The endpoint's first
+ * segment after it, at exactly that sequence number, was sent once the peer
+ * had acknowledged the SYN: its session starts knowing SND.UNA.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TKO_FLOWS_CLOSED_MAX);
+	__type(key, struct tko_key);
+	__type(value, __u32);
+} flows_opening SEC(".maps");
+
+/*
  * Ids of the sessions whose L2 path the agent must find (rtnetlink). An id
  * is in it at most once (tko_clock.l2_req), so it can never be full.
  */

@@ -55,8 +55,8 @@ check "nothing was reported dead" bash -c "! '$TKO' events --pin-dir '$PIN' | gr
 
 # --- removed for good: the session is declared dead, with an event ---------------
 ip -n "$TOPO_GW" link del g1
-check "gone for longer than the retries: peer_dead" \
-	wait_for 20 event_seen "^peer_dead +$LOCAL -> $REMOTE reason=retries .* unanswered=8 "
+check "gone for longer than the retries: peer_dead, reason no_path" \
+	wait_for 20 event_seen "^peer_dead +$LOCAL -> $REMOTE reason=no_path .* unanswered=8 "
 check "the agent said the interface is gone" grep -q "g1 is gone" "$WORK/agent.err"
 
 # --- ring buffer full ------------------------------------------------------------------

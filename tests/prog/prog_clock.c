@@ -1527,6 +1527,133 @@ static void test_stop_handoff(void **state)
 	CHECK_EQ(sess_read(id).state, TKO_FREE, "the stopped entry");
 }
 
+/* ------------------------------------------------- long sleeps: timestamps */
+
+/*
+ * The endpoint's segment with TSval tsval leaving (TC egress), as if its
+ * first TSval (the one its session started with) were dt_ns older: the
+ * session measures its clock's rate from the two.
+ */
+static void ts_sample(__u32 id, uint16_t port, uint32_t tsval, uint64_t dt_ns)
+{
+	struct tko_session s = sess_read(id);
+	struct seg_spec e = from_endpoint(P_TS, port);
+	struct frame f;
+	uint8_t out[FRAME_MAX];
+	size_t out_len;
+
+	s.started_ns -= dt_ns;
+	h_write(id, &s);
+	e.tsval = tsval;
+	frame_build(&f, &e);
+	CHECK_EQ(h_run_tc(f.b, f.len, 0, out, &out_len), 0, "verdict of the endpoint's segment");
+}
+
+/* Ask the clock to look at session id, as the programs do (sched_request). */
+static void request_id(__u32 id)
+{
+	struct tko_session s = sess_read(id);
+
+	if (s.clock.req)
+		return;
+	s.clock.req = 1;
+	h_write(id, &s);
+	if (bpf_map_update_elem(MAP(requests), NULL, &id, BPF_ANY))
+		fail_msg("cannot queue a request: %s", strerror(errno));
+}
+
+/* The session's TSval as if tsval_age_ns had passed since it was seen; looked at now. */
+static void ts_age(__u32 id, uint64_t tsval_age_ns)
+{
+	struct tko_session s = sess_read(id);
+
+	s.ts_seen_ns = now_ns() - tsval_age_ns;
+	h_write(id, &s);
+	request_id(id);
+}
+
+/*
+ * RFC 7323 5.5. A session whose TSvals are the endpoint's own (a forwarded
+ * flow, state given) resends the endpoint's last TSval V: it may never be
+ * ahead of the endpoint's clock (which stops while a host is suspended).
+ * The peer takes V as TS.Recent, and its PAWS check drops a segment whose
+ * TSval is 2^31 or more past it. So the session ends, reason ts_limit,
+ * before the endpoint's clock can be 2^30 ticks past V, at the rate its
+ * segments showed (1 kHz at least): the clock is driven forward by ageing
+ * V, and the endpoint's first real segment after the end is checked
+ * against the peer's PAWS test, which it passes; resending V for 25 days,
+ * as tko did, would fail it.
+ */
+static void check_ts_limit(uint16_t port, uint32_t ticks, uint64_t dt_ns, uint64_t hz_lo,
+			   uint64_t hz_hi)
+{
+	struct tko_ctl_args a = clk_args(P_TS, port, 3600, 3600, 3, 0);
+	uint64_t limit_ns, ended_age;
+	struct tko_session s;
+	struct tko_event e;
+	uint32_t v, w;
+	__u32 id;
+	size_t ev0;
+
+	clock_begin_default();
+	id = start(&a);
+	set_active(id, 0, now_ns() + 3600 * NSEC_PER_SEC);
+	if (ticks)
+		ts_sample(id, port, TSVAL + ticks, dt_ns);
+	s = sess_read(id);
+	v = s.tcp.ts_val;
+	CHECK_EQ(v, TSVAL + ticks, "the endpoint's last TSval");
+	if (s.ts_hz < hz_lo || s.ts_hz > hz_hi)
+		fail_msg("the endpoint's TS clock: %u Hz, want [%llu, %llu]", s.ts_hz,
+			 (unsigned long long)hz_lo, (unsigned long long)hz_hi);
+	limit_ns = (1ULL << 30) * NSEC_PER_SEC / (s.ts_hz > 1000 ? s.ts_hz : 1000);
+
+	/* a minute before the limit: kept, and looked at again at the limit */
+	ts_age(id, limit_ns - 60 * NSEC_PER_SEC);
+	h_pass();
+	s = sess_read(id);
+	CHECK_EQ(s.state, TKO_ACTIVE, "state a minute before the limit");
+	CHECK_EQ(s.next_ns, s.ts_seen_ns + limit_ns, "next_ns: the limit");
+
+	/* at the limit: ended, with its reason */
+	ev0 = ev_mark();
+	ts_age(id, limit_ns + NSEC_PER_SEC);
+	PASS_UNTIL(sess_read(id).state != TKO_ACTIVE, 5, "ended at the limit");
+	h_drain();
+	check_one_event(&a.key, ev0, TKO_EV_INVALIDATED, TKO_R_TS_LIMIT, &e);
+	CHECK_EQ(e.tcp.ts_val, v, "the last TSval tko sent (the peer's TS.Recent)");
+	CHECK_EQ(sess_read(id).state, TKO_FREE, "the ended session's entry");
+	ended_age = limit_ns + NSEC_PER_SEC;
+
+	/* The endpoint wakes then: its clock ran at most at hz_hi; its first
+	 * real segment's TSval against TS.Recent = v passes PAWS (RFC 7323
+	 * 5.3: not older, within 2^31). */
+	w = v + (uint32_t)(ended_age / NSEC_PER_SEC * hz_hi * 4 / 5);	/* its real rate */
+	if ((int32_t)(w - v) < 0 || w - v > (1u << 30) + hz_hi * 2)
+		fail_msg("PAWS: TSval %u against TS.Recent %u", w, v);
+	/* Resending v for 25 days, the endpoint at 1 kHz: rejected as old. */
+	w = v + 25u * 24 * 3600 * 1000;
+	CHECK_EQ((int32_t)(w - v) < 0, 1, "PAWS after 25 days of the same TSval");
+}
+
+/* An endpoint whose TS clock ticks in ms (Linux, Windows, the BSDs). */
+static void test_ts_limit_ms(void **state)
+{
+	check_ts_limit(3300, 2000, 2 * NSEC_PER_SEC, 1000, 1300);
+}
+
+/* One in us (Linux's tcp_usec_ts): the limit is minutes away, not days. */
+static void test_ts_limit_us(void **state)
+{
+	check_ts_limit(3301, 2000000, 2 * NSEC_PER_SEC, 1000000, 1300000);
+}
+
+/* A rate never measured (one segment seen): 1 kHz, RFC 7323 5.4's most. */
+static void test_ts_limit_unknown_rate(void **state)
+{
+	check_ts_limit(3302, 0, 0, 0, 0);
+}
+
 /* ------------------------------------------------------------- the group */
 
 static int netns_setup(void)
@@ -1576,6 +1703,9 @@ static int group_setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		TEST(test_ts_limit_ms),
+		TEST(test_ts_limit_us),
+		TEST(test_ts_limit_unknown_rate),
 		TEST(test_hold_idle_cap),
 		TEST(test_hold_until_due),
 		TEST(test_hold_requests_left),

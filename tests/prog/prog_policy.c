@@ -485,6 +485,213 @@ static void table_full(void **state)
 	CHECK_EQ(pstats(0).sessions, 2, "policy sessions");
 }
 
+/*
+ * A refusal is not for ever: the flow is set aside for TKO_FLOW_RETRY_NS
+ * (one refusal, one event), then tried again, and taken once the table has
+ * room (a long-lived flow must not wait for a SYN that never comes).
+ */
+static void refusal_expires(void **state)
+{
+	struct seg_spec s[3];
+	struct tko_key k, k0;
+	__u64 until, now;
+	size_t from = H.nev;
+	int fd;
+
+	(void)state;
+	h_destroy();
+	assert_int_equal(h_load(2), 0);
+	fd = bpf_map__fd(H.b.ctl->maps.flows_closed);
+	set_policy(0, &(struct pol){ 0 });
+	for (int i = 0; i < 3; i++) {
+		s[i] = dev_seg(false, 41100 + i, F_ACK, SEQ0, ACK0, 0);
+		tc(&s[i]);
+	}
+	k = seg_key(&s[2]);
+	k0 = seg_key(&s[0]);
+	assert_false(has_session(&s[2]));
+	check_one_event(&k, from, TKO_EV_REFUSED, TKO_R_TABLE_FULL, NULL);
+	now = now_ns();
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &until), 0);
+	if (until < now + TKO_FLOW_RETRY_NS - NSEC_PER_SEC || until > now + TKO_FLOW_RETRY_NS)
+		fail_msg("the refused flow is set aside until %llu, want about now + %llu",
+			 (unsigned long long)until, (unsigned long long)TKO_FLOW_RETRY_NS);
+	/* room again; within the retry time nothing happens */
+	CHECK_EQ(h_stop(&k0), 0, "tko stop of another flow");
+	h_pass();
+	tc(&s[2]);
+	assert_false(has_session(&s[2]));
+	check_one_event(&k, from, TKO_EV_REFUSED, TKO_R_TABLE_FULL, NULL);
+	/* the retry time over (as if it had passed): taken */
+	until = now_ns() - 1;
+	assert_int_equal(bpf_map_update_elem(fd, &k, &until, BPF_ANY), 0);
+	tc(&s[2]);
+	assert_true(has_session(&s[2]));
+	if (!bpf_map_lookup_elem(fd, &k, &until))
+		fail_msg("the flow is still set aside once a session");
+}
+
+/*
+ * A matching flow that closes while it is not a session (its FIN or RST,
+ * the policy added after it began): its last segments, the ACK of the
+ * peer's FIN among them, must not make it a session that probes a peer
+ * that is gone.
+ */
+static void closing_flow_not_revived(void **state)
+{
+	static const uint8_t closing[] = { F_FIN | F_ACK, F_RST, F_RST | F_ACK };
+
+	(void)state;
+	set_policy(0, &(struct pol){ 0 });
+	for (size_t i = 0; i < sizeof(closing); i++) {
+		uint16_t port = (uint16_t)(41200 + i);
+		struct seg_spec end = dev_seg(false, port, closing[i], SEQ0, ACK0, 0);
+		struct seg_spec last = dev_seg(false, port, F_ACK, SEQ0 + 1, ACK0 + 1, 0);
+		struct seg_spec syn = dev_seg(false, port, F_SYN, 7000, 0, 0);
+		struct seg_spec ack = dev_seg(false, port, F_ACK, 7001, 9001, 0);
+
+		tc(&end);
+		assert_false(has_session(&end));
+		tc(&last);
+		if (has_session(&last))
+			fail_msg("the last ACK of a flow closed with flags 0x%x made a session",
+				 closing[i]);
+		/* a new connection on the tuple is tracked again */
+		tc(&syn);
+		tc(&ack);
+		assert_true(has_session(&ack));
+	}
+	CHECK_EQ(pstats(0).created, sizeof(closing), "policy created");
+}
+
+/*
+ * Segments that came in through one of the agent's interfaces came from a
+ * peer: going out again (an agent also on the devices' side), they are
+ * the server's side of a flow, never a device tko speaks for.
+ */
+static void from_peers_side_not_tracked(void **state)
+{
+	struct seg_spec a = dev_seg(false, 41300, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec b = dev_seg(false, 41301, F_ACK, SEQ0, ACK0, 0);
+	struct __sk_buff ctx = { .ingress_ifindex = 7 };
+	uint8_t out[FRAME_MAX];
+	struct frame f;
+	size_t out_len;
+	int verdict;
+
+	(void)state;
+	set_policy(0, &(struct pol){ 0 });	/* no --local: any address */
+	h_iface_set(7, TKO_ANSWER_XDP, false);	/* one of the agent's interfaces */
+	frame_build(&f, &a);
+	assert_int_equal(h_try_skb_prog(H.b.tc->progs.tko_tc_egress, f.b, f.len, &ctx, out,
+					&out_len, &verdict), 0);
+	CHECK_EQ(verdict, TC_ACT_OK, "TC verdict");
+	assert_false(has_session(&a));
+	/* in through an interface that is not the agent's: a device's */
+	ctx.ingress_ifindex = 8;
+	frame_build(&f, &b);
+	assert_int_equal(h_try_skb_prog(H.b.tc->progs.tko_tc_egress, f.b, f.len, &ctx, out,
+					&out_len, &verdict), 0);
+	assert_true(has_session(&b));
+}
+
+/*
+ * A slot given to a new policy starts at zero and is counted afresh: the
+ * sessions a deleted policy of the slot left are not the new one's, and
+ * their end takes nothing from its counts.
+ */
+static void reused_slot_counts_afresh(void **state)
+{
+	struct seg_spec a = dev_seg(false, 41400, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec b = dev_seg(false, 41401, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec rst = srv_seg(&a, F_RST, ACK0, 0);
+	int pol_fd = bpf_map__fd(H.b.ctl->maps.policies);
+	int st_fd = bpf_map__fd(H.b.ctl->maps.policy_stats);
+	int pfx_fd = bpf_map__fd(H.b.ctl->maps.policy_prefixes);
+	struct tko_policy p = {}, q = {}, fill = {};
+	struct tko_session x;
+	struct tko_key kb = seg_key(&b);
+
+	(void)state;
+	tko_config_default(&p.cfg);
+	p.cfg.idle_s = 3600;
+	p.cfg.flags = TKO_F_FORWARDED;
+	p.lport = 41400;
+	assert_int_equal(policy_install(pol_fd, st_fd, pfx_fd, &p), 0);
+	CHECK_EQ(p.id, 1, "the first policy's id");
+	tc(&a);
+	assert_true(has_session(&a));
+	CHECK_EQ(pstats(0).sessions, 1, "its sessions");
+	assert_int_equal(policy_remove(pol_fd, pfx_fd, p.id), 0);
+	/* every other slot taken: the next policy gets slot 0 again */
+	fill = p;
+	for (int i = 1; i < TKO_MAX_POLICIES; i++) {
+		fill.lport = (uint16_t)(50000 + i);
+		fill.id = 0;
+		assert_int_equal(policy_install(pol_fd, st_fd, pfx_fd, &fill), 0);
+	}
+	q = p;
+	q.lport = 41401;
+	q.id = 0;
+	assert_int_equal(policy_install(pol_fd, st_fd, pfx_fd, &q), 0);
+	CHECK_EQ(q.id, 1, "the new policy's id: the slot again");
+	CHECK_EQ(pstats(0).sessions, 0, "the new policy's sessions");
+	CHECK_EQ(pstats(0).created, 0, "the new policy's created");
+	tc(&b);
+	assert_true(h_lookup(&kb, &x));
+	CHECK_EQ(x.policy, 1, "the new session's policy");
+	CHECK_EQ(pstats(0).sessions, 1, "the new policy's sessions");
+	/* the old policy's session ends: nothing of the new one's changes */
+	xdp(&rst);
+	assert_false(has_session(&a));
+	CHECK_EQ(pstats(0).sessions, 1, "the new policy's sessions after the old one's ended");
+	CHECK_EQ(pstats(0).created, 1, "the new policy's created");
+	CHECK_EQ(h_stop(&kb), 0, "tko stop");
+	CHECK_EQ(pstats(0).sessions, 0, "the new policy's sessions after its own ended");
+}
+
+/*
+ * A flow seen from its SYN: the endpoint's first segment after it, at the
+ * SYN's seq + 1, was sent once the peer had acknowledged the SYN, so
+ * nothing is in flight and the session goes ACTIVE with no other segment
+ * (a connection that opens, then idles). A first segment elsewhere (the
+ * SYN lost and sent again, a mangled one) proves nothing.
+ */
+static void handshake_tells_una(void **state)
+{
+	struct seg_spec syn = dev_seg(false, 41500, F_SYN, SEQ0 - 1, 0, 0);
+	struct seg_spec ack = dev_seg(false, 41500, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec syn2 = dev_seg(true, 41501, F_SYN | F_ACK, SEQ0 - 1, ACK0, 0);
+	struct seg_spec data2 = dev_seg(true, 41501, F_ACK | F_PSH, SEQ0, ACK0, 20);
+	struct seg_spec syn3 = dev_seg(false, 41502, F_SYN, SEQ0 - 1, 0, 0);
+	struct seg_spec ack3 = dev_seg(false, 41502, F_ACK, SEQ0 + 7, ACK0, 0);
+	struct tko_key k = seg_key(&ack), k2 = seg_key(&data2), k3 = seg_key(&ack3);
+	struct tko_session x;
+
+	(void)state;
+	set_policy(0, &(struct pol){ 0 });
+	tc(&syn);
+	assert_false(has_session(&syn));
+	tc(&ack);
+	assert_true(h_lookup(&k, &x));
+	CHECK_EQ(x.have, TKO_HAVE_SEQ | TKO_HAVE_L2 | TKO_HAVE_UNA, "have after the handshake");
+	CHECK_EQ(x.tcp.snd_una, SEQ0, "snd_una");
+	CHECK_EQ(x.tcp.snd_nxt, SEQ0, "snd_nxt");
+	assert_true(h_wait_state(&k, 1, TKO_ACTIVE));
+	/* the endpoint accepted the connection (its SYN-ACK) and speaks first */
+	tc(&syn2);
+	tc(&data2);
+	assert_true(h_lookup(&k2, &x));
+	CHECK_EQ(x.tcp.snd_una, SEQ0, "snd_una: its data in flight");
+	CHECK_EQ(x.tcp.snd_nxt, SEQ0 + 20, "snd_nxt after its data");
+	CHECK_EQ(!!(x.have & TKO_HAVE_UNA), 1, "SND.UNA known");
+	/* not at the SYN's seq + 1: nothing known */
+	tc(&syn3);
+	tc(&ack3);
+	assert_true(h_lookup(&k3, &x));
+	CHECK_EQ(x.have & TKO_HAVE_UNA, 0, "SND.UNA after a segment elsewhere");
+}
+
 /* tko's own forged segments (marked) are never a flow. */
 static void marked_ignored(void **state)
 {
@@ -516,6 +723,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(deleted_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(marked_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(refusal_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(closing_flow_not_revived, setup, teardown),
+		cmocka_unit_test_setup_teardown(from_peers_side_not_tracked, setup, teardown),
+		cmocka_unit_test_setup_teardown(reused_slot_counts_afresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(handshake_tells_una, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("prog_policy", tests, NULL, NULL);
