@@ -10,7 +10,11 @@
 #  - a policy alone (no `tko start`) offloads a socket of its cgroup;
 #  - a socket with data in flight is refused ("socket not idle");
 #  - close and reset end the session with an event;
-#  - the application's own SO_KEEPALIVE keeps working under tko.
+#  - the application's own SO_KEEPALIVE keeps working under tko;
+#  - a socket whose route avoids tko's interfaces (over lo) is refused, by
+#    tko start (with the interface) and by a policy (event "refused",
+#    reason route); interfaces without Ethernet (lo, tun) are refused at
+#    attach.
 . "$(dirname "$0")/lib.sh"
 
 NAT_TIMEOUT=4
@@ -140,6 +144,59 @@ sleep 8
 check "keepalive: its probes and their answers still work (no timeout)" \
 	bash -c "! grep -q error '$WORK/ka.cli'"
 check "keepalive: tko's own probes are answered too" answered_at_least "$LOCAL" 2
+
+# --- a route that avoids tko ------------------------------------------------------
+# A server of the application's own namespace: its traffic goes over lo, which
+# no program of tko's sees. Offloading it would go ACTIVE mid-transfer.
+# lo_pair PORT TAG: that server and the application connected to it.
+lo_pair() {
+	local port=$1 tag=$2
+	mkfifo "$WORK/$tag.in"
+	in_dev "$TCPKIT" server 127.0.0.1 "$port" >"$WORK/$tag.srv" 2>&1 &
+	wait_for 5 grep -qs listening "$WORK/$tag.srv"
+	bash -c 'echo $$ > "$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$APP_CG" \
+		nsenter --net=/run/netns/"$TOPO_DEV" "$TCPKIT" client 127.0.0.1 "$port" \
+		<"$WORK/$tag.in" >"$WORK/$tag.cli" 2>&1 &
+	exec {W}>"$WORK/$tag.in"
+	wait_for 5 grep -qs connected "$WORK/$tag.cli" || return 1
+	read -r _ LOCAL REMOTE <"$WORK/$tag.cli"
+	echo hello >&$W
+	wait_for 5 grep -q "recv hello" "$WORK/$tag.srv"
+}
+check "route: the application is connected over lo" lo_pair 7030 lo
+dev_tko start "$LOCAL" "$REMOTE" >"$WORK/lo.out" 2>"$WORK/lo.err"
+rc=$?
+check "route: tko start is refused (exit 1)" test $rc -eq 1
+check "route: it says the route leaves through lo" \
+	grep -q "cannot offload $LOCAL -> $REMOTE: its route leaves through lo, which the agent is not attached to" \
+	"$WORK/lo.err"
+check "route: no session was left" bash -c "! '$TKO' list --pin-dir '$PIN' | grep -q '$LOCAL'"
+check "route: a policy for it" dev_tko policy add --cgroup "$APP_CG" --remote-port 7031 \
+	--idle 1 --interval 2
+check "route: the application is connected over lo again" lo_pair 7031 lo2
+check "route: the policy's session is refused, reason route" \
+	wait_for 5 event_seen "^refused +$LOCAL -> $REMOTE reason=route"
+check "route: it never went active" \
+	bash -c "! '$TKO' events --pin-dir '$PIN' | grep -qE '^offloaded +$LOCAL -> '"
+check "route: no session left" bash -c "! '$TKO' list --pin-dir '$PIN' | grep -q '$LOCAL'"
+
+# --- interfaces without Ethernet -------------------------------------------------
+# An agent of its own (pins, namespace) on lo, then on a tun device: refused at
+# attach with one line, and nothing left behind.
+trap 'ip netns del "$PREFIX-tun" 2>/dev/null; rm -rf "$PIN-tun"; cleanup' EXIT
+ip netns add "$PREFIX-tun" && ip -n "$PREFIX-tun" link set lo up &&
+	ip -n "$PREFIX-tun" tuntap add mode tun name tun0 && ip -n "$PREFIX-tun" link set tun0 up
+for ifc in lo tun0; do
+	nsenter --net=/run/netns/"$PREFIX-tun" "$TKO" agent --iface $ifc --pin-dir "$PIN-tun" \
+		--cgroup "$TEST_CG" >"$WORK/$ifc.out" 2>"$WORK/$ifc.err"
+	rc=$?
+	check "no Ethernet: the agent refuses $ifc (exit non-zero)" test $rc -ne 0
+	check "no Ethernet: one clear line for $ifc" \
+		grep -q "$ifc: not an Ethernet interface" "$WORK/$ifc.err"
+	check "no Ethernet: nothing pinned after $ifc" test ! -e "$PIN-tun/sessions"
+done
+ip netns del "$PREFIX-tun"
+rm -rf "$PIN-tun"
 
 check "agent exits cleanly" agent_stop
 check "sockops detached from the cgroup" \

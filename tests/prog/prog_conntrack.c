@@ -84,6 +84,7 @@ static const struct ct_case cases[] = {
 enum {
 	PORT_SKB = 22000,	/* ct_refresh_skb() */
 	PORT_NOCT,		/* the program without kfuncs */
+	PORT_GONE,		/* its entry found, then gone */
 };
 
 /* An entry by its original tuple, and the reply tuple when it is translated. */
@@ -242,7 +243,7 @@ static void run_case(void **state)
 	struct ct_stats st;
 	struct frame in;
 	uint8_t out[FRAME_MAX];
-	size_t out_len;
+	size_t out_len, ev0;
 	long want_s = (c->established_ms ? c->established_ms :
 				TKO_CT_ESTABLISHED_MS_DEFAULT) / 1000;
 
@@ -254,10 +255,14 @@ static void run_case(void **state)
 	CHECK_EQ(s.state, TKO_ACTIVE, "state before the frame");
 	peer_frame(c->prof, port, c->frame, &in);
 	st = ct_stats();
+	ev0 = h_drain();
 
 	CHECK_EQ(h_run_xdp(in.b, in.len, out, &out_len),
 		 c->frame == PEER_PROBE ? XDP_TX : XDP_DROP, "verdict");
 	check_ct_stats(&st, c->want == REFRESHED, c->want == MISSING, c->want == UNCHANGED);
+	/* no entry on a path without one is no failure: no warning */
+	h_drain();
+	check_no_event(&k, ev0);
 	if (c->want == REFRESHED)	/* reported rounded down, and the test takes time */
 		check_timeout(&f, want_s - 2, want_s, "the flow's entry");
 	else if (c->entry != E_NONE)
@@ -265,6 +270,42 @@ static void run_case(void **state)
 	else
 		CHECK_EQ(ct_timeout(&f), -1, "an entry for the untracked flow");
 	check_timeout(&n, ENTRY_TIMEOUT_S - 5, ENTRY_TIMEOUT_S, "the neighbour's entry");
+}
+
+/*
+ * The gateway's entry of a flow tko keeps alive, found once and then gone
+ * (it expired, somebody flushed the table): the gateway now drops or
+ * un-NATs the device's next segment. Said once, with a warning event
+ * (reason ct_missing), and counted each time.
+ */
+static void test_entry_gone(void **state)
+{
+	struct ct_flow f = flow_of(P_V4, PORT_GONE, E_NAT, false);
+	struct tko_key k = sess_key(P_V4, PORT_GONE);
+	struct ct_stats st;
+	struct frame in;
+	uint8_t out[FRAME_MAX];
+	size_t out_len, ev0;
+	char cmd[256];
+
+	ct_insert(&f, "ESTABLISHED");
+	set_established_ms(REFRESH_MS);
+	peer_frame(P_V4, PORT_GONE, PEER_PROBE, &in);
+	ev0 = h_drain();
+	st = ct_stats();
+	CHECK_EQ(h_run_xdp(in.b, in.len, out, &out_len), XDP_TX, "verdict, entry there");
+	check_ct_stats(&st, 1, 0, 0);
+	snprintf(cmd, sizeof(cmd), "conntrack -D -p tcp -s %s -d %s --sport %u --dport %u "
+		 ">/dev/null 2>&1", f.src, f.dst, f.sport, f.dport);
+	if (run_cmd(cmd))
+		fail_msg("cannot delete the entry: %s", cmd);
+	for (int i = 0; i < 2; i++) {
+		st = ct_stats();
+		CHECK_EQ(h_run_xdp(in.b, in.len, out, &out_len), XDP_TX, "verdict, entry gone");
+		check_ct_stats(&st, 0, 1, 0);
+	}
+	h_drain();
+	check_one_event(&k, ev0, TKO_EV_WARNING, TKO_R_CT_MISSING, NULL);
 }
 
 /* Every map of obj takes the fd of the one of the same name the loader made. */
@@ -379,8 +420,8 @@ static void test_without_kfuncs(void **state)
 
 static int group_setup(void **state)
 {
-	unsigned prof[NCASES + 2];
-	uint16_t port[NCASES + 2];
+	unsigned prof[NCASES + 3];
+	uint16_t port[NCASES + 3];
 	size_t i, n = 0;
 
 	if (h_load(NCASES + 16))
@@ -391,6 +432,7 @@ static int group_setup(void **state)
 	}
 	prof[n] = P_V4, port[n++] = PORT_SKB;
 	prof[n] = P_V4, port[n++] = PORT_NOCT;
+	prof[n] = P_V4, port[n++] = PORT_GONE;
 	if (h_start_sessions(prof, port, n)) {
 		h_destroy();
 		return -1;
@@ -400,7 +442,7 @@ static int group_setup(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[NCASES + 3];
+	struct CMUnitTest tests[NCASES + 4];
 	size_t i, n = 0;
 
 	/* A network namespace of our own: its conntrack table is the one
@@ -418,6 +460,7 @@ int main(void)
 		tests[n++] = (struct CMUnitTest){ .name = cases[i].name, .test_func = run_case,
 						  .initial_state = (void *)&cases[i] };
 	tests[n++] = (struct CMUnitTest){ "skb_refresh", test_skb };
+	tests[n++] = (struct CMUnitTest){ "entry_gone_warned", test_entry_gone };
 	tests[n++] = (struct CMUnitTest){ "without_kfuncs", test_without_kfuncs };
 	return _cmocka_run_group_tests("prog_conntrack", tests, n, group_setup,
 				       h_group_teardown);

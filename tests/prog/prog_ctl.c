@@ -24,6 +24,7 @@ enum {
 	PORT_DEAD_RESET,	/* the same with TKO_F_ON_DEAD_RESET */
 	PORT_STOP,		/* stopped while LEARNING */
 	PORT_BATCH = 42100,	/* .. + 3: the batch test's own */
+	PORT_PATH = 42200,	/* the path tests' own, + 0 .. 3 */
 };
 
 struct ctl_case {
@@ -466,6 +467,95 @@ static void test_clock_peer_dead_reset(void **state)
 		fail_msg("dead session still in the table (state %u)", s.state);
 }
 
+/*
+ * Only what tko can see: a path handed over out of an interface the agent
+ * is not attached to is refused (-EXDEV), at the start and in the agent's
+ * answer to a path request; the agent's refusal (its route avoids tko)
+ * ends the session with a "refused" event, reason route.
+ */
+static void test_path_only_agent_interfaces(void **state)
+{
+	struct tko_ctl_args a = sess_args(P_V4, PORT_PATH), l2 = {};
+	struct tko_session s;
+	__u32 id;
+	int ret;
+
+	h_iface_set(5, TKO_ANSWER_XDP, false);	/* the agent is on ifindex 5 only */
+	a.have |= TKO_HAVE_L2;
+	a.ifindex = 6;
+	memcpy(a.lmac, LOCAL_MAC, 6);
+	memcpy(a.rmac, PEER_MAC, 6);
+	CHECK_EQ(ctl_run(H.b.ctl->progs.tko_start, &a, &ret), 0, "BPF_PROG_RUN tko_start");
+	CHECK_EQ(ret, -EXDEV, "start with a path out of another interface");
+	assert_false(h_lookup(&a.key, &s));
+	a.ifindex = 5;
+	CHECK_EQ(h_start(&a), 0, "start with a path out of the agent's interface");
+	assert_true(h_find(&a.key, &id, &s));
+	CHECK_EQ(s.ifindex, 5, "ifindex");
+
+	/* the agent's answer to a path request */
+	a = sess_args(P_V4, PORT_PATH + 1);
+	CHECK_EQ(h_start(&a), 0, "start without a path");
+	assert_true(h_find(&a.key, &id, NULL));
+	l2.id = id;
+	l2.key = a.key;
+	l2.have = TKO_HAVE_L2;
+	l2.ifindex = 6;
+	CHECK_EQ(ctl_run(H.b.ctl->progs.tko_set_l2, &l2, &ret), 0, "BPF_PROG_RUN tko_set_l2");
+	CHECK_EQ(ret, -EXDEV, "a path out of another interface");
+	assert_true(h_lookup(&a.key, &s));
+	CHECK_EQ(s.have & TKO_HAVE_L2, 0, "no path taken");
+
+	/* the agent refuses it: its route avoids tko */
+	memset(&l2, 0, sizeof(l2));
+	l2.id = id;
+	l2.key = a.key;
+	l2.refuse = TKO_R_ROUTE;
+	h_drain();
+	{
+		size_t ev0 = H.nev;
+
+		CHECK_EQ(ctl_run(H.b.ctl->progs.tko_set_l2, &l2, &ret), 0, "tko_set_l2 refuse");
+		CHECK_EQ(ret, 0, "refused");
+		h_drain();
+		check_one_event(&a.key, ev0, TKO_EV_REFUSED, TKO_R_ROUTE, NULL);
+	}
+	assert_false(h_lookup(&a.key, &s));
+	h_iface_del(5);
+}
+
+/* The agent's news of a link: down and up again, nothing else of the entry changed. */
+static void test_set_link(void **state)
+{
+	struct tko_ctl_args l = { .ifindex = 9, .down = 1 };
+	struct tko_iface e;
+	__u32 key = 9;
+	int ret;
+
+	CHECK_EQ(ctl_run(H.b.ctl->progs.tko_set_link, &l, &ret), 0, "BPF_PROG_RUN tko_set_link");
+	CHECK_EQ(ret, -ENOENT, "an interface the agent is not on");
+	h_iface_set(9, TKO_ANSWER_TC, false);
+	e = h_iface_get(9);
+	e.answers_tc = 7;
+	e.refused_ns = 1234;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(H.b.ctl->maps.ifaces), &key, &e,
+					     BPF_ANY), 0);
+	CHECK_EQ(ctl_run(H.b.ctl->progs.tko_set_link, &l, &ret), 0, "tko_set_link down");
+	CHECK_EQ(ret, 0, "down");
+	e = h_iface_get(9);
+	CHECK_EQ(e.down, 1, "down");
+	CHECK_EQ(e.answers_tc, 7, "the counters kept");
+	CHECK_EQ(e.refused_ns, 1234, "refused_ns kept while down");
+	CHECK_EQ(e.path, TKO_ANSWER_TC, "path kept");
+	l.down = 0;
+	CHECK_EQ(ctl_run(H.b.ctl->progs.tko_set_link, &l, &ret), 0, "tko_set_link up");
+	e = h_iface_get(9);
+	CHECK_EQ(e.down, 0, "up");
+	CHECK_EQ(e.refused_ns, 0, "refused_ns: a fresh start");
+	CHECK_EQ(e.answers_tc, 7, "the counters kept");
+	h_iface_del(9);
+}
+
 /* Every event got the next sequence number and sits in its event_log slot. */
 static void test_events_numbered(void **state)
 {
@@ -511,13 +601,16 @@ static int group_setup(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[NCASES + 12];
+	struct CMUnitTest tests[NCASES + 16];
 	size_t i, n = 0;
 
 	for (i = 0; i < NCASES; i++)
 		tests[n++] = (struct CMUnitTest){ .name = cases[i].name, .test_func = run_case,
 						  .initial_state = (void *)&cases[i] };
 	tests[n++] = (struct CMUnitTest){ "start_duplicate", test_start_duplicate };
+	tests[n++] = (struct CMUnitTest){ "path_only_agent_interfaces",
+					  test_path_only_agent_interfaces };
+	tests[n++] = (struct CMUnitTest){ "set_link", test_set_link };
 	tests[n++] = (struct CMUnitTest){ "start_table_full", test_table_full };
 	tests[n++] = (struct CMUnitTest){ "start_batch_stops", test_start_batch_stops };
 	tests[n++] = (struct CMUnitTest){ "context_short", test_context_short };

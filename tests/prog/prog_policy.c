@@ -288,6 +288,21 @@ static void learned_from_keepalive(void **state)
 	tc(&other);
 	assert_true(h_lookup(&k, &x));
 	CHECK_EQ(x.tcp.snd_nxt, SEQ0 - 1, "snd_nxt learned from the keepalive");
+	/* Until the server's answer says, SND.UNA is not known: never ACTIVE
+	 * one short (its probes would go unanswered by a live server). */
+	{
+		uint64_t until = now_ns() + 2 * NSEC_PER_SEC;	/* idle_s is 1 */
+		size_t from = H.nev;
+
+		while (now_ns() < until) {
+			h_pass();
+			usleep(20000);
+		}
+		assert_true(h_lookup(&k, &x));
+		CHECK_EQ(x.state, TKO_LEARNING, "state, idle but SND.UNA unknown");
+		h_drain();
+		check_one_event(&k, from, TKO_EV_WAITING, TKO_R_NO_ACK, NULL);
+	}
 	xdp(&ans);
 	assert_true(h_lookup(&k, &x));
 	CHECK_EQ(x.tcp.snd_nxt, SEQ0, "snd_nxt after the server's answer");
