@@ -246,10 +246,12 @@ struct pass {
 	__u32 chain_tail;
 	__u32 nfull;		/* interfaces in full[] */
 	__u32 full[PASS_FULL_MAX];
+	__u8 full_stuck[PASS_FULL_MAX];	/* ... whose queue has refused every frame for long */
 	__u32 link_ifindex;	/* the last interface looked up, and what it was: */
-	__u8 link_fail;		/* 0, TKO_R_LINK_DOWN or TKO_R_NO_PATH */
-	__u8 link_refused;	/* its queue refused frames before */
-	__u8 pad[2];
+	__u8 link_down;		/* no carrier (the agent said so) */
+	__u8 link_refused;	/* its queue refused frames before ... */
+	__u8 link_stuck;	/* ... for TKO_LINK_STUCK_NS: no path */
+	__u8 pad;
 };
 
 /* The moment the session's state machine has something to do; 0: never. */
@@ -343,11 +345,13 @@ static __always_inline void peer_dead(struct __sk_buff *skb, __u32 id, struct tk
 }
 
 /*
- * Can the session's interface carry a probe now? 0, or why not: its queue
- * refused a frame in this pass (-1: try the next pass), no carrier
- * (TKO_R_LINK_DOWN), or a queue that has refused every frame for
- * TKO_LINK_STUCK_NS (TKO_R_NO_PATH). The last interface's answer is kept
- * for the sessions after it: most share one.
+ * Can the session's interface carry a probe now? 0; TKO_R_LINK_DOWN (no
+ * carrier); or -1 if its queue refused a frame in this pass (try the next
+ * pass). P->link_stuck says whether that queue has refused every frame for
+ * TKO_LINK_STUCK_NS: a refusal then is a probe lost (no path), not
+ * deferred, and a dead link never holds the clock at a pass a tick; a
+ * frame it takes again ends that. The last interface's answer is kept for
+ * the sessions after it: most share one.
  */
 static __always_inline int link_check(struct pass *P, __u32 ifindex)
 {
@@ -355,41 +359,44 @@ static __always_inline int link_check(struct pass *P, __u32 ifindex)
 	__u32 i;
 
 	for (i = 0; i < PASS_FULL_MAX && i < P->nfull; i++)
-		if (P->full[i] == ifindex)
+		if (P->full[i] == ifindex) {
+			P->link_stuck = P->full_stuck[i];
 			return -1;
+		}
 	if (ifindex != P->link_ifindex) {
 		ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
 		P->link_ifindex = ifindex;
-		P->link_fail = 0;
+		P->link_down = ifc && ifc->down;
 		P->link_refused = ifc && ifc->refused_ns;
-		if (ifc && ifc->down)
-			P->link_fail = TKO_R_LINK_DOWN;
-		else if (ifc && ifc->refused_ns && P->now - ifc->refused_ns >= TKO_LINK_STUCK_NS)
-			P->link_fail = TKO_R_NO_PATH;
+		P->link_stuck = ifc && ifc->refused_ns &&
+				P->now - ifc->refused_ns >= TKO_LINK_STUCK_NS;
 	}
-	return P->link_fail;
+	return P->link_down ? TKO_R_LINK_DOWN : 0;
 }
 
 /* What the device said of a probe, for its interface: taken, or refused. */
 static __always_inline void link_took(struct pass *P, __u32 ifindex, bool took)
 {
 	struct tko_iface *ifc;
+	__u32 n = P->nfull;
 
-	if (took == !P->link_refused)
+	if (took && !P->link_refused)
 		return;
 	ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
 	if (took) {
 		if (ifc)
 			ifc->refused_ns = 0;
-		P->link_refused = 0;
+		P->link_refused = P->link_stuck = 0;
 		return;
 	}
 	if (ifc && !ifc->refused_ns)
 		ifc->refused_ns = P->now;
 	P->link_refused = 1;
-	if (P->nfull < PASS_FULL_MAX)
-		P->full[P->nfull & (PASS_FULL_MAX - 1)] = ifindex;
-	P->nfull++;
+	if (n < PASS_FULL_MAX) {
+		P->full[n & (PASS_FULL_MAX - 1)] = ifindex;
+		P->full_stuck[n & (PASS_FULL_MAX - 1)] = P->link_stuck;
+	}
+	P->nfull = n + 1;
 }
 
 /* A probe that could not leave: lost, as far as the peer goes. */
@@ -423,19 +430,19 @@ static __always_inline bool probe(struct __sk_buff *skb, struct pass *P, __u32 i
 
 	if (!session_path(skb, id, s)) {
 		probe_lost(P, s, TKO_R_NO_PATH);
-		goto lost;
+		goto done;
 	}
 	link = link_check(P, s->ifindex);
-	if (link < 0)
-		goto deferred;
-	if (link) {
+	if (link > 0) {
 		probe_lost(P, s, link);
-		goto lost;
+		goto done;
 	}
+	if (link < 0)
+		goto refused;
 	err = send_frame(skb, id, 0);
 	if (err == NET_XMIT_DROP || err == -ENOBUFS_) {
 		link_took(P, s->ifindex, false);
-		goto deferred;
+		goto refused;
 	}
 	if (err && err != NET_XMIT_CN) {
 		/* The interface went down or away: forget the path and let
@@ -444,7 +451,7 @@ static __always_inline bool probe(struct __sk_buff *skb, struct pass *P, __u32 i
 		__sync_fetch_and_and(&s->have, ~TKO_HAVE_L2);
 		path_request(id, s);
 		probe_lost(P, s, TKO_R_NO_PATH);
-		goto lost;
+		goto done;
 	}
 	link_took(P, s->ifindex, true);
 	s->fail = 0;
@@ -454,15 +461,19 @@ static __always_inline bool probe(struct __sk_buff *skb, struct pass *P, __u32 i
 		s->cnt.probes_late++;
 		stat_inc(TKO_ST_PROBES_LATE);
 	}
-lost:
+	goto done;
+refused:
+	if (!P->link_stuck) {
+		stat_inc(TKO_ST_PROBES_DEFERRED);
+		s->deferred = 1;
+		return false;
+	}
+	probe_lost(P, s, TKO_R_NO_PATH);
+done:
 	s->deferred = 0;
 	s->probe_ns = P->now;
 	__sync_fetch_and_add(&s->cnt.unanswered, 1);
 	return true;
-deferred:
-	stat_inc(TKO_ST_PROBES_DEFERRED);
-	s->deferred = 1;
-	return false;
 }
 
 /* Idle long enough, but not offloaded yet: said once per wait. */

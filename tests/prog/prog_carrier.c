@@ -1716,6 +1716,16 @@ static void test_stuck_queue_no_path(void **state)
 	CHECK_EQ(s.fail, TKO_R_NO_PATH, "why the probe did not leave");
 	CHECK_EQ(s.deferred, 0, "not deferred");
 	CHECK_EQ(h_stat(TKO_ST_PROBES_DEFERRED) - deferred, 0, "stats probes_deferred");
+
+	/* the queue takes frames again: the link is back at the next probe */
+	queue_full(false);
+	pass_begin();
+	make_due(id);
+	carrier_pass();
+	s = sess_get(id);
+	CHECK_EQ(s.cnt.probes_sent, b.cnt.probes_sent + 1, "cnt.probes_sent once it takes frames");
+	CHECK_EQ(s.fail, 0, "no failure");
+	CHECK_EQ(h_iface_get((__u32)WA.ifindex).refused_ns, 0, "IF_A no longer refusing");
 }
 
 /*
