@@ -308,11 +308,24 @@ static __always_inline void file_at(struct pass *P, struct tko_wheel_clock *w, _
 	wheel_file(id, s, tick, w);
 }
 
+/*
+ * How long a forwarded flow that ended for this reason stays out: for good
+ * (until a SYN) when the connection is over or its peer silent; a while
+ * when only tko could not keep it (a link down, no path, the timestamp
+ * limit): the flow may go on, and be offloaded again.
+ */
+static __always_inline __u64 closed_until(__u8 reason, __u64 now)
+{
+	if (reason == TKO_R_LINK_DOWN || reason == TKO_R_NO_PATH || reason == TKO_R_TS_LIMIT)
+		return now + TKO_FLOW_RETRY_NS;
+	return TKO_FLOW_CLOSED_FOREVER;
+}
+
 /* The session ends in the pass: reported, its entry freed at once. */
 static __always_inline void pass_end(__u32 id, struct tko_session *s, __u8 state, __u8 type,
 				     __u8 reason)
 {
-	if (!session_take(id, s))
+	if (!session_take(id, s, closed_until(reason, bpf_ktime_get_ns())))
 		return;	/* ended meanwhile: its request frees the entry */
 	set_state(s, state);
 	s->next_ns = 0;
@@ -322,6 +335,17 @@ static __always_inline void pass_end(__u32 id, struct tko_session *s, __u8 state
 	wheel_free(id, s);
 }
 
+/* --on-dead reset's RST handed to the stack (a congestion notice: queued). */
+static __always_inline bool reset_sent(struct __sk_buff *skb, __u32 id, struct tko_session *s)
+{
+	int err;
+
+	if (!session_path(skb, id, s))
+		return false;
+	err = send_frame(skb, id, 1);
+	return !err || err == NET_XMIT_CN;
+}
+
 /*
  * Retries exhausted: report (why the last probe did not leave, if it did
  * not: no path, no carrier), reset the endpoint's connection if asked,
@@ -329,17 +353,18 @@ static __always_inline void pass_end(__u32 id, struct tko_session *s, __u8 state
  */
 static __always_inline void peer_dead(struct __sk_buff *skb, __u32 id, struct tko_session *s)
 {
-	if (!session_take(id, s))
+	__u8 reason = s->fail ?: TKO_R_RETRIES;
+
+	if (!session_take(id, s, closed_until(reason, bpf_ktime_get_ns())))
 		return;	/* ended meanwhile: its request frees the entry */
 	set_state(s, TKO_PEER_DEAD);
 	s->next_ns = 0;
 	stat_inc(TKO_ST_PEER_DEAD);
-	session_event(id, TKO_EV_PEER_DEAD, s->fail ?: TKO_R_RETRIES);
+	session_event(id, TKO_EV_PEER_DEAD, reason);
 	/* --on-dead reset: the RST enters the stack as if from the peer, so a
 	 * local socket fails now with ECONNRESET (and a device behind a gateway
 	 * gets it forwarded). */
-	if ((s->cfg.flags & TKO_F_ON_DEAD_RESET) &&
-	    (!session_path(skb, id, s) || send_frame(skb, id, 1)))
+	if ((s->cfg.flags & TKO_F_ON_DEAD_RESET) && !reset_sent(skb, id, s))
 		stat_inc(TKO_ST_EMIT_ERRORS);
 	wheel_free(id, s);
 }
@@ -528,6 +553,10 @@ __noinline int session_run(struct __sk_buff *skb, struct pass *P, __u32 id)
 		if (in_flight(s)) {
 			/* Data went out as it went ACTIVE (the race of TC egress
 			 * with this pass): not idle. */
+			if (s->cfg.flags & TKO_F_ONESHOT) {
+				pass_end(id, s, TKO_STOPPED, TKO_EV_INVALIDATED, TKO_R_IN_FLIGHT);
+				return 0;
+			}
 			set_state(s, TKO_SUSPENDED);
 			s->last_seen_ns = P->now;
 			stat_inc(TKO_ST_SUSPENDED);

@@ -33,10 +33,12 @@ static __always_inline bool is_own_probe(const struct pkt *p, const struct tko_s
 
 /*
  * The endpoint's timestamp clock: its last TSval, when that was first
- * seen, and its rate (an upper bound, 25 % over what a second or more of
- * its segments showed: a segment seen later than it was sent makes the
- * rate look lower), which bounds how long its last TSval may be resent
- * (ts_limit_ns()).
+ * seen, and its rate, which bounds how long its last TSval may be resent
+ * (ts_limit_ns()). The rate is an upper bound: a segment seen later than
+ * it was sent makes the clock look slower, by as much as that delay over
+ * the time measured. Twice what 100 ms or more of its segments showed,
+ * 25 % over what a second or more showed (a clock in us is told from one
+ * in ms long before that).
  */
 static __always_inline void learn_ts(const struct pkt *p, struct tko_session *s, __u64 now)
 {
@@ -59,10 +61,10 @@ static __always_inline void learn_ts(const struct pkt *p, struct tko_session *s,
 	s->ts_seen_ns = now;
 	first_ns = s->started_ns + (__u64)s->ts_first_ms * NSEC_PER_MSEC;
 	dt = now - first_ns;
-	if (now <= first_ns || dt < NSEC_PER_SEC)
+	if (now <= first_ns || dt < NSEC_PER_SEC / 10)
 		return;
 	hz = ((__u64)(p->ts_val - s->ts_first_val) + 1) * NSEC_PER_SEC / dt;
-	hz += hz / 4 + 1;
+	hz += (dt < NSEC_PER_SEC ? hz : hz / 4) + 1;
 	s->ts_hz = hz > 0xffffffffULL ? 0xffffffffU : (__u32)hz;
 }
 
@@ -163,13 +165,13 @@ static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *
 	int id = 0, pi;
 
 	mask = flow_policies(k);
-	if (!mask)
+	if (!mask || from_peers_side(skb))
 		return;
 	if (p->flags & TH_SYN) {
 		flow_reopen(k, p->seq);
 		return;
 	}
-	if (from_peers_side(skb) || flow_closed(k, now))
+	if (flow_closed(k, now))
 		return;
 	pi = flow_policy_find(mask, k);
 	if (pi < 0)

@@ -90,10 +90,8 @@ static __always_inline int xdp_answer_probe(struct xdp_md *ctx, struct pkt *p, _
 static __always_inline bool out_of_order(const struct pkt *p, const struct tko_session *s,
 					 bool *news)
 {
-	__u32 wnd = (__u32)s->tcp.window << (s->tcp.wscale & 15), rcv = s->tcp.rcv_nxt;
+	__u32 wnd = rcv_window(s), rcv = s->tcp.rcv_nxt;
 
-	if (wnd < 0xffff)
-		wnd = 0xffff;	/* the window's scale may be unknown: never less than this */
 	*news = seq_after(p->seq, rcv);
 	if (*news)
 		return p->seq - rcv < wnd;

@@ -829,7 +829,8 @@ static void check_ifaces(struct agent *a)
 			continue;
 		if (!now) {
 			if (ifc->xdp_attached)
-				pr_warn("%s is gone; its sessions wait for it", ifc->name);
+				pr_warn("%s is gone: its sessions' probes cannot leave, and they end "
+					"after their retries unless it comes back", ifc->name);
 			iface_forget(ifc);
 			ifc->ifindex = 0;
 			changed = true;

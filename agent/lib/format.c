@@ -95,21 +95,26 @@ int format_iface(const struct tko_iface *e, bool json, char *buf, size_t len)
 	char name[40];
 
 	if (!json)
-		return snprintf(buf, len, "iface %-16.16s ifindex=%u path=%s why=%s answers_xdp=%llu "
-				"answers_tc=%llu answers_lost=%llu answer_errors=%llu",
+		return snprintf(buf, len, "iface %-16.16s ifindex=%u path=%s why=%s link=%s "
+				"answers_xdp=%llu answers_tc=%llu answers_lost=%llu answer_errors=%llu "
+				"probes_no_path=%llu",
 				e->name, e->ifindex, answer_path_name(e->path),
-				answer_why_name(e->why), (unsigned long long)e->answers_xdp,
+				answer_why_name(e->why), e->down ? "down" : "up",
+				(unsigned long long)e->answers_xdp,
 				(unsigned long long)e->answers_tc,
 				(unsigned long long)e->answers_lost,
-				(unsigned long long)e->answer_errors);
+				(unsigned long long)e->answer_errors,
+				(unsigned long long)e->probes_no_path);
 	escape_name(e->name, name, sizeof(name));
 	return snprintf(buf, len, "{\"name\":\"%s\",\"ifindex\":%u,\"path\":\"%s\",\"why\":\"%s\","
-			"\"xdp\":\"%s\",\"answers_xdp\":%llu,\"answers_tc\":%llu,"
-			"\"answers_lost\":%llu,\"answer_errors\":%llu}",
+			"\"xdp\":\"%s\",\"link\":\"%s\",\"answers_xdp\":%llu,\"answers_tc\":%llu,"
+			"\"answers_lost\":%llu,\"answer_errors\":%llu,\"probes_no_path\":%llu}",
 			name, e->ifindex, answer_path_name(e->path), answer_why_name(e->why),
-			e->xdp_generic ? "generic" : "native", (unsigned long long)e->answers_xdp,
+			e->xdp_generic ? "generic" : "native", e->down ? "down" : "up",
+			(unsigned long long)e->answers_xdp,
 			(unsigned long long)e->answers_tc, (unsigned long long)e->answers_lost,
-			(unsigned long long)e->answer_errors);
+			(unsigned long long)e->answer_errors,
+			(unsigned long long)e->probes_no_path);
 }
 
 void format_endpoint(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len)
@@ -168,10 +173,12 @@ const char *session_header(void)
 int format_session(const struct tko_key *k, const struct tko_session *s, __u64 now_ns,
 		   bool json, char *buf, size_t len)
 {
-	char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
+	char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN], una[16] = "null";
 	__u64 next_ms = s->next_ns > now_ns ? (s->next_ns - now_ns) / 1000000 : 0;
 
 	format_key(k, l, r);
+	if (s->have & TKO_HAVE_UNA)	/* null: not known yet (never seen acknowledged) */
+		snprintf(una, sizeof(una), "%u", s->tcp.snd_una);
 	if (json)
 		return snprintf(buf, len,
 				"{\"local\":\"%s\",\"remote\":\"%s\",\"state\":\"%s\","
@@ -181,7 +188,7 @@ int format_session(const struct tko_key *k, const struct tko_session *s, __u64 n
 				"\"probes_sent\":%u,\"probes_answered\":%u,"
 				"\"peer_probes_answered\":%u,\"answers_limited\":%u,"
 				"\"unanswered\":%u,\"probes_late\":%u,\"policy\":%u,"
-				"\"next_ms\":%llu,\"snd_una\":%u,\"snd_nxt\":%u,\"rcv_nxt\":%u,"
+				"\"next_ms\":%llu,\"snd_una\":%s,\"snd_nxt\":%u,\"rcv_nxt\":%u,"
 				"\"window\":%u,\"tsval\":%u,\"tsecr\":%u}",
 				l, r, state_name(s->state), s->cfg.idle_s, s->cfg.interval_s,
 				s->cfg.retry_interval_s, s->cfg.retries,
@@ -192,7 +199,7 @@ int format_session(const struct tko_key *k, const struct tko_session *s, __u64 n
 				s->cnt.probes_sent, s->cnt.probes_answered,
 				s->cnt.peer_probes_answered, s->cnt.answers_limited,
 				s->cnt.unanswered, s->cnt.probes_late, s->policy,
-				(unsigned long long)next_ms, s->tcp.snd_una, s->tcp.snd_nxt,
+				(unsigned long long)next_ms, una, s->tcp.snd_nxt,
 				s->tcp.rcv_nxt, s->tcp.window, s->tcp.ts_val, s->tcp.ts_ecr);
 	return snprintf(buf, len, "%-22s %-22s %-10s %-6u %-6u %-7u %-9u %-12u %-11u %u",
 			l, r, state_name(s->state), s->cfg.idle_s, s->cfg.interval_s,

@@ -96,8 +96,8 @@ static const struct {
 		"Peer probes tko could not answer (timestamps that disagree with the "
 		"session, an MD5/AO signature), left to the endpoint." },
 	[TKO_ST_REWRITE_ERRORS] = { "answer_rewrite_errors",
-		"Peer probes whose answer could not be written over them, left to the "
-		"endpoint." },
+		"Peer probes whose answer could not be written over them: left to the "
+		"endpoint, or dropped where the answer was written but not trimmed." },
 };
 _Static_assert(sizeof(stats) / sizeof(stats[0]) == TKO_ST_MAX, "a counter without a name");
 

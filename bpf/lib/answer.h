@@ -28,33 +28,50 @@ static __always_inline bool acks_sent(const struct pkt *p, const struct tko_sess
 }
 
 /*
+ * The endpoint's receive window, as the peer may use it: the window field
+ * it advertised, scaled (64 KiB at least: a forwarded session does not know
+ * its scale).
+ */
+static __always_inline __u32 rcv_window(const struct tko_session *s)
+{
+	__u32 wnd = (__u32)s->tcp.window << (s->tcp.wscale & 15);
+
+	return wnd < 0xffff ? 0xffff : wnd;
+}
+
+/*
  * The peer acknowledged p->ack (RFC 9293 3.10.7.4): SND.UNA moves forward,
- * never past SND.NXT. A session that learned SND.NXT from the endpoint's
- * bare segments alone may have learned it from its own zero-length
- * keepalive (SEG.SEQ = SND.NXT - 1, RFC 1122 4.2.3.6), one short: the
- * peer's answer to it acknowledges exactly one more, and says so. Once
- * nothing is in flight, a session waiting for that is looked at again.
+ * never past SND.NXT, on a segment whose sequence number is the peer's own
+ * (within the endpoint's window, RFC 5961 5). SND.UNA not known yet is
+ * learned only from a segment at exactly RCV.NXT (or its keepalive at
+ * RCV.NXT - 1): an off-path guess must hit the sequence number too. A
+ * session that learned SND.NXT from the endpoint's bare segments alone may
+ * have learned it from its own zero-length keepalive (SEG.SEQ = SND.NXT -
+ * 1, RFC 1122 4.2.3.6), one short: the peer's answer to it acknowledges
+ * exactly one more, and says so. Once nothing is in flight, a session
+ * waiting for that is looked at again.
  */
 static __always_inline void peer_acked(__u32 id, struct tko_session *s, const struct pkt *p)
 {
-	__u32 nxt = s->tcp.snd_nxt, una;
+	__u32 nxt = s->tcp.snd_nxt, rcv = s->tcp.rcv_nxt, una;
 
 	if ((p->flags & (TH_SYN | TH_RST | TH_ACK)) != TH_ACK)
 		return;
 	if ((s->have & TKO_HAVE_BARE) && p->ack == nxt + 1 && !p->payload_len &&
-	    !(p->flags & TH_FIN) && p->seq == s->tcp.rcv_nxt &&
+	    !(p->flags & TH_FIN) && p->seq == rcv &&
 	    __sync_val_compare_and_swap(&s->tcp.snd_nxt, nxt, p->ack) == nxt)
 		nxt = p->ack;
 	if (s->have & TKO_HAVE_UNA) {
 		una = s->tcp.snd_una;
-		/* SND.UNA < SEG.ACK =< SND.NXT (distances from SND.UNA) */
-		if (p->ack - una - 1 < nxt - una)
+		/* SND.UNA < SEG.ACK =< SND.NXT (distances from SND.UNA), and
+		 * RCV.NXT - 1 =< SEG.SEQ =< RCV.NXT - 1 + the window */
+		if (p->ack - una - 1 < nxt - una && p->seq - (rcv - 1) <= rcv_window(s))
 			__sync_val_compare_and_swap(&s->tcp.snd_una, una, p->ack);
 	} else {
-		if (seq_after(p->ack, nxt))
-			return;	/* acknowledges what was never sent: nothing to learn */
-		if (nxt - p->ack > TKO_MAX_WINDOW)
-			return;	/* further back than any window: not this flow's */
+		if (seq_after(p->ack, nxt) || nxt - p->ack > TKO_MAX_WINDOW)
+			return;	/* acknowledges what was never sent, or not this flow's */
+		if (p->seq != rcv && p->seq != rcv - 1)
+			return;
 		s->tcp.snd_una = p->ack;
 		__sync_fetch_and_or(&s->have, TKO_HAVE_UNA);
 		__sync_fetch_and_and(&s->have, ~TKO_HAVE_BARE);

@@ -111,13 +111,14 @@ static __always_inline void session_gone(const struct tko_session *s)
 
 /*
  * Take the session out of the index, for the one program that ends it (0
- * for the others). A forwarded flow is marked closed first: a segment on
- * another CPU must find it closed once it finds no session.
+ * for the others). A forwarded flow is marked closed first, until `until`
+ * (TKO_FLOW_CLOSED_FOREVER: its next SYN): a segment on another CPU must
+ * find it closed once it finds no session.
  */
-static __always_inline bool session_take(__u32 id, struct tko_session *s)
+static __always_inline bool session_take(__u32 id, struct tko_session *s, __u64 until)
 {
 	if (s->cfg.flags & TKO_F_FORWARDED)
-		flow_close(&s->key, TKO_FLOW_CLOSED_FOREVER);
+		flow_close(&s->key, until);
 	if (!session_unindex(id))
 		return false;
 	session_gone(s);
@@ -135,7 +136,7 @@ static __always_inline bool session_take(__u32 id, struct tko_session *s)
 static __always_inline bool session_end(__u32 id, struct tko_session *s, __u8 type,
 					__u8 reason)
 {
-	if (!session_take(id, s))
+	if (!session_take(id, s, TKO_FLOW_CLOSED_FOREVER))
 		return false;
 	set_state(s, TKO_STOPPED);
 	if (type != TKO_EV_STOPPED)

@@ -158,7 +158,7 @@ answers_tc=$(stat answers_tc) all=$(stat peer_probes_answered)
 note "tko stats: peer_probes_answered $all, answers_tc $answers_tc, answers_xdp $(stat answers_xdp)"
 check "tko stats: every answer went out from TC ingress" test "$answers_tc" -eq "$all"
 check "tko stats: g1 answers from TC (path=tc why=veth)" \
-	bash -c "'$TKO' stats --pin-dir '$PIN' | grep -qE '^iface g1 +ifindex=[0-9]+ path=tc why=veth answers_xdp=0 answers_tc=$answers_tc answers_lost=0 answer_errors=0\$'"
+	bash -c "'$TKO' stats --pin-dir '$PIN' | grep -qE '^iface g1 +ifindex=[0-9]+ path=tc why=veth link=up answers_xdp=0 answers_tc=$answers_tc answers_lost=0 answer_errors=0 probes_no_path=0\$'"
 check "agent exits cleanly on SIGTERM" agent_stop
 
 # --- XDP_TX forced on the veth: the driver drops it; tko sees it and falls back
@@ -175,6 +175,6 @@ check "the agent says g1 fell back to TC ingress" \
 	grep -q "g1: answers from TC ingress now (the driver dropped XDP_TX answers; [0-9]* lost)" \
 	"$WORK/agent.err"
 check "tko stats: g1 answers from TC (path=tc why=xdp_tx_lost)" \
-	bash -c "'$TKO' stats --pin-dir '$PIN' | grep -qE '^iface g1 +ifindex=[0-9]+ path=tc why=xdp_tx_lost answers_xdp=0 '"
+	bash -c "'$TKO' stats --pin-dir '$PIN' | grep -qE '^iface g1 +ifindex=[0-9]+ path=tc why=xdp_tx_lost link=up answers_xdp=0 '"
 check "agent exits cleanly on SIGTERM" agent_stop
 finish

@@ -69,7 +69,7 @@ agent_stop() {
 tko() { local cmd=$1; shift; "$TKO" "$cmd" --pin-dir "$PIN" "$@"; }
 
 # tcp_pair SRV PORT TAG [CGROUP [IDLE INTVL CNT]]: a tcpkit server on SRV:PORT in
-# the server namespace, and a client in the device namespace (inside CGROUP if
+# the server namespace ($PAIR_SRV_NS if set), and a client in the device namespace (inside CGROUP if
 # given, with SO_KEEPALIVE if IDLE INTVL CNT) connected to it; one line
 # exchanged. Sets LOCAL REMOTE, and W: the fd of the client's stdin (kept
 # open, so the client never sends a FIN of its own).
@@ -78,7 +78,8 @@ tcp_pair() {
 	shift 3
 	[ $# -gt 0 ] && shift
 	mkfifo "$WORK/$tag.in"
-	ip netns exec "$TOPO_SRV" "$TCPKIT" server "$srv" "$port" >"$WORK/$tag.srv" 2>&1 &
+	ip netns exec "${PAIR_SRV_NS:-$TOPO_SRV}" "$TCPKIT" server "$srv" "$port" \
+		>"$WORK/$tag.srv" 2>&1 &
 	wait_for 5 grep -qs listening "$WORK/$tag.srv"
 	bash -c '[ -z "$1" ] || echo $$ > "$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$cg" \
 		nsenter --net=/run/netns/"$TOPO_DEV" "$TCPKIT" client "$srv" "$port" "$@" \

@@ -149,20 +149,7 @@ check "keepalive: tko's own probes are answered too" answered_at_least "$LOCAL" 
 # A server of the application's own namespace: its traffic goes over lo, which
 # no program of tko's sees. Offloading it would go ACTIVE mid-transfer.
 # lo_pair PORT TAG: that server and the application connected to it.
-lo_pair() {
-	local port=$1 tag=$2
-	mkfifo "$WORK/$tag.in"
-	in_dev "$TCPKIT" server 127.0.0.1 "$port" >"$WORK/$tag.srv" 2>&1 &
-	wait_for 5 grep -qs listening "$WORK/$tag.srv"
-	bash -c 'echo $$ > "$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$APP_CG" \
-		nsenter --net=/run/netns/"$TOPO_DEV" "$TCPKIT" client 127.0.0.1 "$port" \
-		<"$WORK/$tag.in" >"$WORK/$tag.cli" 2>&1 &
-	exec {W}>"$WORK/$tag.in"
-	wait_for 5 grep -qs connected "$WORK/$tag.cli" || return 1
-	read -r _ LOCAL REMOTE <"$WORK/$tag.cli"
-	echo hello >&$W
-	wait_for 5 grep -q "recv hello" "$WORK/$tag.srv"
-}
+lo_pair() { PAIR_SRV_NS=$TOPO_DEV tcp_pair 127.0.0.1 "$1" "$2" "$APP_CG"; }
 check "route: the application is connected over lo" lo_pair 7030 lo
 dev_tko start "$LOCAL" "$REMOTE" >"$WORK/lo.out" 2>"$WORK/lo.err"
 rc=$?

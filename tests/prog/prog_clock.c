@@ -1648,6 +1648,12 @@ static void test_ts_limit_us(void **state)
 	check_ts_limit(3301, 2000000, 2 * NSEC_PER_SEC, 1000000, 1300000);
 }
 
+/* One in us, seen for a fifth of a second only: known for what it is already. */
+static void test_ts_limit_us_short(void **state)
+{
+	check_ts_limit(3303, 200000, NSEC_PER_SEC / 5, 1000000, 2100000);
+}
+
 /* A rate never measured (one segment seen): 1 kHz, RFC 7323 5.4's most. */
 static void test_ts_limit_unknown_rate(void **state)
 {
@@ -1706,6 +1712,7 @@ int main(void)
 		TEST(test_ts_limit_ms),
 		TEST(test_ts_limit_us),
 		TEST(test_ts_limit_unknown_rate),
+		TEST(test_ts_limit_us_short),
 		TEST(test_hold_idle_cap),
 		TEST(test_hold_until_due),
 		TEST(test_hold_requests_left),

@@ -942,11 +942,17 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		if ((b->have & TKO_HAVE_BARE) && p->ack == snd + 1 && !p->payload_len &&
 		    !(p->flags & F_FIN) && p->seq == rcv)
 			a->tcp.snd_nxt = snd = p->ack;
+		wnd = (uint32_t)b->tcp.window << (b->tcp.wscale & 15);
+		if (wnd < 0xffff)
+			wnd = 0xffff;
 		if (b->have & TKO_HAVE_UNA) {
-			/* SND.UNA < ack <= SND.NXT */
-			if (p->ack - b->tcp.snd_una - 1 < snd - b->tcp.snd_una)
+			/* SND.UNA < ack <= SND.NXT, the segment in the window */
+			if (p->ack - b->tcp.snd_una - 1 < snd - b->tcp.snd_una &&
+			    p->seq - (rcv - 1) <= wnd)
 				a->tcp.snd_una = p->ack;
-		} else if (!after32(p->ack, snd) && snd - p->ack <= (1u << 30)) {
+		} else if (!after32(p->ack, snd) && snd - p->ack <= (1u << 30) &&
+			   (p->seq == rcv || p->seq == rcv - 1)) {
+			/* learned only from a segment at RCV.NXT (or a keepalive) */
 			a->tcp.snd_una = p->ack;
 			a->have = (a->have | TKO_HAVE_UNA) & ~TKO_HAVE_BARE;
 		}

@@ -288,6 +288,15 @@ static void learned_from_keepalive(void **state)
 	tc(&other);
 	assert_true(h_lookup(&k, &x));
 	CHECK_EQ(x.tcp.snd_nxt, SEQ0 - 1, "snd_nxt learned from the keepalive");
+	/* An ACK not at RCV.NXT tells nothing: SND.UNA is learned from the
+	 * peer's own segments only (an off-path guess must hit both numbers). */
+	{
+		struct seg_spec guess = srv_seg(&ka, F_ACK, ACK0 + 5, SEQ0 - 1);
+
+		xdp(&guess);
+		assert_true(h_lookup(&k, &x));
+		CHECK_EQ(x.have & TKO_HAVE_UNA, 0, "SND.UNA after an ACK off RCV.NXT");
+	}
 	/* Until the server's answer says, SND.UNA is not known: never ACTIVE
 	 * one short (its probes would go unanswered by a live server). */
 	{

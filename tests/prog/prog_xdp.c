@@ -173,6 +173,9 @@ static const struct xdp_case cases[] = {
 	  .in_flight = 10, IGNORED },
 	{ .name = "v4_ack_of_data_in_flight", .prof = P_V4, .flags = F_ACK, .in_flight = 10,
 	  .pre = pre_peer_probed, IGNORED, .after = A_UNA },
+	/* ... only from a segment in the endpoint's window: never a guess */
+	{ .name = "v4_ack_of_data_in_flight_seq_off_path", .prof = P_V4, .dseq = 0x40000000,
+	  .flags = F_ACK, .in_flight = 10, .pre = pre_peer_probed, IGNORED },
 
 	/*
 	 * A session whose state was given exactly (not learned from a bare

@@ -258,16 +258,19 @@ static void test_iface(void **state)
 	struct tko_iface e = {
 		.ifindex = 12, .path = TKO_ANSWER_TC, .why = TKO_WHY_XDP_LOST, .name = "eth0",
 		.answers_xdp = 3, .answers_tc = 40, .answers_lost = 1, .answer_errors = 2,
+		.down = 1, .probes_no_path = 5,
 	};
 	char buf[512];
 
 	format_iface(&e, false, buf, sizeof(buf));
-	assert_string_equal(buf, "iface eth0             ifindex=12 path=tc why=xdp_tx_lost "
-			    "answers_xdp=3 answers_tc=40 answers_lost=1 answer_errors=2");
+	assert_string_equal(buf, "iface eth0             ifindex=12 path=tc why=xdp_tx_lost link=down "
+			    "answers_xdp=3 answers_tc=40 answers_lost=1 answer_errors=2 "
+			    "probes_no_path=5");
 	format_iface(&e, true, buf, sizeof(buf));
 	assert_string_equal(buf, "{\"name\":\"eth0\",\"ifindex\":12,\"path\":\"tc\","
-			    "\"why\":\"xdp_tx_lost\",\"xdp\":\"native\",\"answers_xdp\":3,"
-			    "\"answers_tc\":40,\"answers_lost\":1,\"answer_errors\":2}");
+			    "\"why\":\"xdp_tx_lost\",\"xdp\":\"native\",\"link\":\"down\","
+			    "\"answers_xdp\":3,\"answers_tc\":40,\"answers_lost\":1,"
+			    "\"answer_errors\":2,\"probes_no_path\":5}");
 	assert_true(json_is_object(buf));
 	/* '"' and '\\' are legal in interface names; 16 bytes, not terminated */
 	memcpy(e.name, "a\"b\\cdefghijklmn", 16);
@@ -524,7 +527,7 @@ static const char sample_session_json[] =
 	"\"probe\":\"byte\",\"oneshot\":true,\"learned\":true,\"timestamps\":true,"
 	"\"ifindex\":3,\"probes_sent\":12,\"probes_answered\":11,"
 	"\"peer_probes_answered\":7,\"answers_limited\":2,\"unanswered\":1,"
-	"\"probes_late\":4,\"policy\":3,\"next_ms\":1500,\"snd_una\":3735928559,"
+	"\"probes_late\":4,\"policy\":3,\"next_ms\":1500,\"snd_una\":null,"
 	"\"snd_nxt\":3735928559,\"rcv_nxt\":305419896,\"window\":29200,"
 	"\"tsval\":11,\"tsecr\":22}";
 
