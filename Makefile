@@ -49,7 +49,8 @@ INSTALL ?= install
 .DELETE_ON_ERROR:
 # Objects and skeletons are inputs of several targets: never delete them.
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(BUILD)/tests/xdp_ingress_noct.bpf.o \
-	    $(BUILD)/tests/ct_skb.bpf.o
+	    $(BUILD)/tests/ct_skb.bpf.o $(BUILD)/tests/tc_egress_race.bpf.o \
+	    $(BUILD)/tests/xdp_ingress_race.bpf.o
 
 all: $(BUILD)/tko
 
@@ -113,6 +114,19 @@ $(BUILD)/tests/prog_policy: tests/prog/prog_policy.c $(wildcard tests/prog/*.h) 
 			    $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a -o $@ \
 		$(LDLIBS) -lcmocka
+
+# prog_race: two CPUs at once. TC egress and XDP ingress built from their own
+# sources with tests/prog/race_hooks.h first (a delay or a check right after
+# two steps of the session table); the policy tables as prog_policy.
+$(BUILD)/tests/%_race.bpf.o: bpf/%.bpf.c tests/prog/race_hooks.h $(BPF_HDRS) | $(BUILD)/tests
+	$(CLANG) $(BPF_CFLAGS) -include tests/prog/race_hooks.h -c $< -o $@
+
+$(BUILD)/tests/prog_race: tests/prog/prog_race.c $(wildcard tests/prog/*.h) $(SKELS) \
+			  $(BUILD)/tests/tc_egress_race.skel.h \
+			  $(BUILD)/tests/xdp_ingress_race.skel.h \
+			  $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a -o $@ \
+		$(LDLIBS) -lcmocka -lpthread
 
 $(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< -o $@
