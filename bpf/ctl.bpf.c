@@ -100,6 +100,8 @@ __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 	if (err) {
 		if (err == -ENOSPC_)
 			session_refused(&key, TKO_R_INDEX_FULL);
+		else if (err == -EBUSY_)
+			session_refused(&key, TKO_R_BUSY);
 		return err;
 	}
 	if (!sched_request(id, s)) {

@@ -178,6 +178,16 @@ static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *
 		return;
 	if (p->flags & (TH_FIN | TH_RST)) {
 		flow_close(k, TKO_FLOW_CLOSED_FOREVER);
+		/* A session another CPU was still making when this segment
+		 * looked (not yet visible) ends with it: either that CPU sees
+		 * the flow closed once it has published, or this look sees
+		 * the session (a barrier on both sides between the two). */
+		full_fence();
+		id = session_find(k);
+		s = id >= 0 ? session_get(id) : NULL;
+		if (s)
+			session_end(id, s, TKO_EV_INVALIDATED,
+				    p->flags & TH_RST ? TKO_R_RST_LOCAL : TKO_R_FIN_LOCAL);
 		return;
 	}
 	if (!(p->flags & TH_ACK) || p->signed_)
@@ -199,6 +209,13 @@ static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *
 		return;
 	stat_inc(TKO_ST_FLOWS_TRACKED);
 	session_event(id, TKO_EV_STARTED, TKO_R_POLICY);
+	/* Closed meanwhile (its FIN on another CPU found no session yet, or
+	 * ended this one): the closing marks the flow before it takes a
+	 * session out or looks for one, so this look, after the publication
+	 * (sched_request()'s compare-and-swap is the barrier), sees it. The
+	 * session ends at once; whoever takes it out of the index reports it. */
+	if (flow_closed(k, now))
+		session_end(id, s, TKO_EV_INVALIDATED, TKO_R_CLOSED);
 }
 
 SEC("tc")

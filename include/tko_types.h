@@ -360,7 +360,7 @@ struct tko_table {
 	__u32 buckets;		/* index buckets, a power of two */
 	__u32 max_sessions;	/* entries of the session table */
 	__u32 fresh;		/* ids below this were handed out once; the rest never */
-	__u32 pad;
+	__u32 creating;		/* 1 while a session is put in the index (session_publish) */
 };
 
 /* One lifecycle change, sent on the ring buffer and kept in event_log. */

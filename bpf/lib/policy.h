@@ -119,6 +119,8 @@ static __always_inline bool policy_session_publish(__u32 id, struct tko_session 
 		policy_count(p, -1);
 		if (err == -ENOSPC_)
 			policy_refused(k, TKO_R_INDEX_FULL, p);
+		else if (err == -EBUSY_)
+			policy_refused(k, TKO_R_BUSY, p);
 		return false;
 	}
 	if (!sched_request(id, s)) {

@@ -82,6 +82,18 @@ static __always_inline void session_warn(__u32 id, struct tko_session *s, __u32 
 		session_event(id, TKO_EV_WARNING, reason);
 }
 
+/*
+ * A full barrier: a store before it is visible to other CPUs before any load
+ * after it. An atomic read-modify-write is one (x86: a locked instruction;
+ * BPF's atomics with fetch are fully ordered on every architecture).
+ */
+static __always_inline void full_fence(void)
+{
+	static __u32 fence_word;
+
+	__sync_fetch_and_add(&fence_word, 0);
+}
+
 /* A forwarded flow tko is done with: its last segments must not revive it. */
 static __always_inline void flow_close(const struct tko_key *k, __u64 until)
 {

@@ -8,9 +8,10 @@
  * Concurrency without locks:
  *  - an index slot is claimed and released with compare-and-swap, so of two
  *    programs ending the same session exactly one does (and reports it);
- *  - two programs creating the same tuple at once both claim a slot, then
- *    look again: the one that sees an older claim (a live session, or a
- *    lower id still being created) withdraws, so exactly one stays;
+ *  - sessions are put in the index one at a time (a lock word in the
+ *    table's entry 0, taken with compare-and-swap, held for a few hundred
+ *    ns): a creation that finds a live session of its tuple (or, still,
+ *    one being created under a lower id) withdraws, so exactly one stays;
  *  - an entry is published (state != TKO_CREATING) only after all of it is
  *    written; lookups ignore entries being created.
  * Ids are freed by the carrier only (bpf/lib/wheel.h), after it unlinked the
@@ -215,12 +216,47 @@ __noinline int bucket_rival(__u32 b, __u32 e, const struct tko_key *key)
 	return 0;
 }
 
+static long creation_wait_cb(__u64 i, int *taken)
+{
+	struct tko_table *t = table_info();
+
+	if (!t)
+		return 1;
+	*taken = !__sync_val_compare_and_swap(&t->creating, 0, 1);
+	return *taken;
+}
+
+/*
+ * Sessions are put in the index one at a time. Two CPUs creating the same
+ * tuple at once each claim a slot and then look for the other's: without
+ * this lock, one could see the other still being created (and yield to a
+ * lower id) just as the other, having looked first, publishes too, and the
+ * tuple would have two sessions. A publication takes a few hundred ns; a
+ * CPU that finds the lock taken waits that long, at most a bounded number
+ * of tries (false: busy).
+ */
+static __always_inline bool creation_lock(struct tko_table *t)
+{
+	int taken = 0;
+
+	if (!__sync_val_compare_and_swap(&t->creating, 0, 1))
+		return true;
+	bpf_loop(1 << 16, creation_wait_cb, &taken, 0);
+	return taken;
+}
+
+static __always_inline void creation_unlock(struct tko_table *t)
+{
+	__sync_lock_test_and_set(&t->creating, 0);
+}
+
 /*
  * Put the filled entry id (state TKO_CREATING, key set) in the index and
  * give it state: 0, or -EEXIST (the tuple has a session) / -ENOSPC (both of
- * its buckets are full), the entry given back. The caller then queues it
- * for the carrier (sched_request). A session of the tuple that exists
- * already is found as a rival: no lookup first.
+ * its buckets are full) / -EBUSY (the creation lock stayed taken), the
+ * entry given back. The caller then queues it for the carrier
+ * (sched_request). A session of the tuple that exists already is found as
+ * a rival: no lookup first.
  */
 __noinline int session_publish(__u32 id, __u32 state)
 {
@@ -248,8 +284,13 @@ __noinline int session_publish(__u32 id, __u32 state)
 		p = mine->slot[0] | other->slot[0];
 		barrier_var(p);
 	}
+	if (!creation_lock(t)) {
+		session_release(id, s);
+		return -EBUSY_;
+	}
 	pos = buckets_claim(b1, b2, e);
 	if (pos < 0) {
+		creation_unlock(t);
 		session_release(id, s);
 		return -ENOSPC_;
 	}
@@ -260,10 +301,12 @@ __noinline int session_publish(__u32 id, __u32 state)
 		mine = bpf_map_lookup_elem(&sessions_index, &b1);
 		if (mine)
 			__sync_val_compare_and_swap(&mine->slot[p % TKO_BUCKET_SLOTS], e, 0);
+		creation_unlock(t);
 		session_release(id, s);
 		return -EEXIST_;
 	}
 	s->state = state;
+	creation_unlock(t);
 	return 0;
 }
 

@@ -36,7 +36,7 @@
  *
  * Environment: RACE_ROUNDS (rounds of each natural run, default 20000),
  * RACE_WIDENED_ROUNDS (default 2000), RACE_BUDGET_MS (time budget of each
- * run, default 1500), RACE_WIDEN_US (the delay, default 20), RACE_STRICT
+ * run, default 1500), RACE_WIDEN_US (the delay, default 20), RACE_STRICT=0
  * (see flow_end_not_revived), RACE_VERBOSE (libbpf's messages).
  */
 #define _GNU_SOURCE
@@ -317,6 +317,21 @@ static void progress(const char *test, const struct phase *p, unsigned long r,
 	*next = now_ns() + NSEC_PER_SEC;
 }
 
+/* Events of this type and reason so far (ev_stats, summed over CPUs). */
+static __u64 ev_count(__u8 type, __u8 reason)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 idx = type * TKO_REASONS_MAX + reason;
+	__u64 vals[256] = {}, sum = 0;
+
+	if (ncpu <= 0 || ncpu > 256 ||
+	    bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.ev_stats), &idx, vals))
+		fail_msg("cannot read ev_stats: %s", strerror(errno));
+	for (int c = 0; c < ncpu; c++)
+		sum += vals[c];
+	return sum;
+}
+
 /*
  * 1. A forwarded flow ends and its own last segments must not revive it.
  * A (this thread): the device's SYN, its ACK (a session, A's or B's), its
@@ -334,8 +349,10 @@ static void progress(const char *test, const struct phase *p, unsigned long r,
  *
  * A session made by a run of B that began before the FIN took the session
  * out, and published after it (it found neither a session nor the flow
- * closed while the handshake went on), is another race: such a creation
- * in flight is counted and printed, and fails the test with RACE_STRICT=1.
+ * closed while the handshake went on), is another race: flow_track() looks
+ * at flows_closed again once it has published, and withdraws it. Such a
+ * creation in flight is counted and printed apart, and fails the test too
+ * (RACE_STRICT=0: only printed).
  */
 static void flow_end_not_revived(void **state)
 {
@@ -349,7 +366,7 @@ static void flow_end_not_revived(void **state)
 	struct phase ph[2];
 	unsigned long fails[2] = {}, inflight[2] = {}, rounds[2] = {}, spins[2] = {};
 	unsigned long taken[2] = {};
-	uint64_t inval0, ended;
+	uint64_t inval0, ended, closed0;
 
 	(void)state;
 	frame_build(&fsyn, &syn);
@@ -362,6 +379,7 @@ static void flow_end_not_revived(void **state)
 	b.f = fack;
 	run_a(tc, &ffin, "the device's FIN");	/* closed: B's ACKs make nothing yet */
 	inval0 = h_stat(TKO_ST_INVALIDATED);
+	closed0 = ev_count(TKO_EV_INVALIDATED, TKO_R_CLOSED);
 	other_start(&b);
 	for (int i = 0; i < 2; i++) {
 		uint64_t end = now_ns() + budget_ns(), next = now_ns() + NSEC_PER_SEC;
@@ -389,6 +407,12 @@ static void flow_end_not_revived(void **state)
 					fails[i]++;
 				else
 					inflight[i]++;
+				if (getenv("RACE_VERBOSE"))
+					fprintf(stderr, "left: state %u have 0x%x started %llu fin %llu "
+						"take %llu (now %llu) policy %u\n", x.state, x.have,
+						(unsigned long long)x.started_ns,
+						(unsigned long long)t_fin, (unsigned long long)take,
+						(unsigned long long)now_ns(), x.policy);
 				CHECK_EQ(h_stop(&k), 0, "tko stop of the revived session");
 			}
 			if (r % 64 == 63)
@@ -409,18 +433,21 @@ static void flow_end_not_revived(void **state)
 		fail_msg("the flow's own ACKs made it a session again after its FIN: "
 			 "%lu of %lu rounds (natural), %lu of %lu (widened)",
 			 fails[0], rounds[0], fails[1], rounds[1]);
-	if (getenv("RACE_STRICT") && (inflight[0] || inflight[1]))
+	if ((!getenv("RACE_STRICT") || strcmp(getenv("RACE_STRICT"), "0")) &&
+	    (inflight[0] || inflight[1]))
 		fail_msg("a creation in flight made the flow a session after its FIN: "
 			 "%lu and %lu rounds", inflight[0], inflight[1]);
-	/* Each round's FIN ended a session (the flow's, A's or B's), but where
-	 * a creation in flight had not made it visible yet; each widened one
-	 * held on once. */
-	CHECK_EQ(ended, taken[0] + taken[1], "sessions ended by the rounds' FIN");
-	for (int i = 0; i < 2; i++)
-		if (rounds[i] - taken[i] > inflight[i])
-			fail_msg("%s: %lu FINs found no session, %lu creations in flight",
-				 ph[i].name, rounds[i] - taken[i], inflight[i]);
-	CHECK_EQ(spins[1], taken[1], "widened rounds: the FIN held on once each");
+	/* A FIN may find no session where a creation in flight was not yet
+	 * visible: that creation, once published, sees the flow closed and
+	 * ends its session itself ("closed"), or the FIN's second look ends it;
+	 * no round leaves a session (checked above). */
+	fprintf(stderr, "flow_end_not_revived: %lu sessions ended (%lu by their creator, the "
+		"flow closed meanwhile), %lu rounds' FIN took one out (%lu natural, %lu widened)\n",
+		(unsigned long)ended, (unsigned long)(ev_count(TKO_EV_INVALIDATED, TKO_R_CLOSED) -
+						       closed0),
+		taken[0] + taken[1], taken[0], taken[1]);
+	if (!taken[1])
+		fail_msg("the widened rounds never held on after taking a session out");
 	CHECK_EQ(policy_sessions(), 0, "policy sessions at the end");
 }
 
@@ -448,7 +475,7 @@ static void count_never_below_zero(void **state)
 	static struct other b;
 	struct phase ph[2];
 	unsigned long rounds[2] = {}, left[2] = {}, wrong[2] = {}, spins[2] = {};
-	unsigned long uncounted[2] = {}, read_wrapped[2] = {}, ends[2] = {};
+	unsigned long uncounted[2] = {}, read_wrapped[2] = {}, ends[2] = {}, closed_ends[2] = {};
 	__u64 bad_value = 0, at_end = 0, read_value = 0;
 
 	(void)state;
@@ -468,7 +495,7 @@ static void count_never_below_zero(void **state)
 		uint64_t end = now_ns() + budget_ns(), next = now_ns() + NSEC_PER_SEC;
 		uint64_t read0 = atomic_load(&b.wrapped);
 		__u64 spins0 = RT->bss->race_spins, uncounted0 = RX->bss->race_uncounted;
-		__u64 ends0 = RX->bss->race_ends;
+		__u64 ends0 = RX->bss->race_ends, closed0 = ev_count(TKO_EV_INVALIDATED, TKO_R_CLOSED);
 		unsigned long r;
 
 		RT->bss->race_spin_publish_ns = ph[i].widen_ns;
@@ -498,6 +525,7 @@ static void count_never_below_zero(void **state)
 		spins[i] = (unsigned long)(RT->bss->race_spins - spins0);
 		uncounted[i] = (unsigned long)(RX->bss->race_uncounted - uncounted0);
 		ends[i] = (unsigned long)(RX->bss->race_ends - ends0);
+		closed_ends[i] = (unsigned long)(ev_count(TKO_EV_INVALIDATED, TKO_R_CLOSED) - closed0);
 		read_wrapped[i] = (unsigned long)(atomic_load(&b.wrapped) - read0);
 		if (uncounted[i])
 			at_end = RX->bss->race_uncounted_value;
@@ -521,8 +549,14 @@ static void count_never_below_zero(void **state)
 		fail_msg("the count was not 0 at the end of %lu rounds (%llu)",
 			 wrong[0] + wrong[1], (unsigned long long)bad_value);
 	CHECK_EQ(left[0] + left[1], 0, "rounds whose session the RST did not end");
-	CHECK_EQ(ends[0], rounds[0], "sessions ended by the RST (natural)");
-	CHECK_EQ(ends[1], rounds[1], "sessions ended by the RST (widened)");
+	/* Each round's session ends once: by the RST, or (the RST's closing
+	 * mark seen by the creation right after it published, just before the
+	 * RST took the session out) by its creator, as "closed". */
+	for (int i = 0; i < 2; i++) {
+		if (ends[i] > rounds[i] || ends[i] + closed_ends[i] != rounds[i])
+			fail_msg("%s: %lu rounds, %lu sessions ended by the RST, %lu by their "
+				 "creator", ph[i].name, rounds[i], ends[i], closed_ends[i]);
+	}
 	CHECK_EQ(spins[1], rounds[1], "widened rounds: the ACK held on once each");
 }
 
