@@ -43,9 +43,17 @@ static bool file_has(const char *path, off_t from, const char *needle)
 void agent_start(struct agent *a, const struct opts *o, const char *ns, const char *iface,
 		 unsigned int tick_ms, unsigned int max_sessions, bool capture)
 {
+	agent_start_args(a, o, ns, iface, tick_ms, max_sessions, capture, NULL);
+}
+
+void agent_start_args(struct agent *a, const struct opts *o, const char *ns, const char *iface,
+		      unsigned int tick_ms, unsigned int max_sessions, bool capture,
+		      const char *const *extra)
+{
 	static int seq;
 	char tko[512], tick[16], max[16], errlog[512], ready[300];
-	int pfd[2] = { -1, -1 };
+	const char *argv[32];
+	int pfd[2] = { -1, -1 }, n = 0;
 	uint64_t deadline;
 	off_t from;
 
@@ -74,12 +82,22 @@ void agent_start(struct agent *a, const struct opts *o, const char *ns, const ch
 		netns_enter(ns);
 		dup2(capture ? pfd[1] : null, 1);
 		dup2(err >= 0 ? err : null, 2);
-		if (tick_ms)
-			execl(tko, "tko", "agent", "--iface", iface, "--pin-dir", a->pin_dir,
-			      "--tick-ms", tick, "--max-sessions", max, (char *)NULL);
-		else
-			execl(tko, "tko", "agent", "--iface", iface, "--pin-dir", a->pin_dir,
-			      "--max-sessions", max, (char *)NULL);
+		argv[n++] = "tko";
+		argv[n++] = "agent";
+		argv[n++] = "--iface";
+		argv[n++] = iface;
+		argv[n++] = "--pin-dir";
+		argv[n++] = a->pin_dir;
+		if (tick_ms) {
+			argv[n++] = "--tick-ms";
+			argv[n++] = tick;
+		}
+		argv[n++] = "--max-sessions";
+		argv[n++] = max;
+		for (int i = 0; extra && extra[i] && n < 31; i++)
+			argv[n++] = extra[i];
+		argv[n] = NULL;
+		execv(tko, (char *const *)argv);
 		_exit(127);
 	}
 	if (capture) {

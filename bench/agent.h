@@ -31,6 +31,10 @@ struct agent {
  */
 void agent_start(struct agent *a, const struct opts *o, const char *ns, const char *iface,
 		 unsigned int tick_ms, unsigned int max_sessions, bool capture);
+/* The same with more options for the agent (extra: NULL-terminated, or NULL). */
+void agent_start_args(struct agent *a, const struct opts *o, const char *ns, const char *iface,
+		      unsigned int tick_ms, unsigned int max_sessions, bool capture,
+		      const char *const *extra);
 /*
  * SIGTERM (it stops every session, reporting each), SIGKILL after limit_s
  * seconds; returns how long it took in seconds. What a killed agent leaves

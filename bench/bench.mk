@@ -1,10 +1,11 @@
-# Benchmarks (included by the Makefile): `make bench [QUICK=1]`.
+# Benchmarks (included by the Makefile): `make bench [QUICK=1] [ONLY=prog,...]`
+# (ONLY: those benchmarks alone, merged into the last whole run's results).
 # C programs in build/bench/, driven by bench/run.sh; not tests.
 
 BENCH_LIB_SRCS := bench/common.c bench/inproc.c bench/conns.c bench/agent.c bench/peerctl.c
 BENCH_LIB_OBJS := $(BENCH_LIB_SRCS:bench/%.c=$(BUILD)/bench/%.o)
 BENCH_TOOLS := answer_run answer_wire forge_run scale steady keepalive_cost heartbeat \
-	       invalidation timing clock policy_run
+	       invalidation timing clock policy_run wake
 BENCH_BINS := $(BENCH_TOOLS:%=$(BUILD)/bench/%)
 BENCH_BPF := helpers peer
 BENCH_SKELS := $(BENCH_BPF:%=$(BUILD)/bench/%.skel.h)
@@ -39,4 +40,4 @@ $(BUILD)/bench/policy_run: $(BUILD)/agent/cmd/policies.o
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all bench-build
-	@bench/run.sh $(BUILD) $(if $(QUICK),--quick)
+	@bench/run.sh $(BUILD) $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))

@@ -377,6 +377,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		{ "build", required_argument, NULL, 'b' },
 		{ "ns-a", required_argument, NULL, 'a' },
 		{ "ns-b", required_argument, NULL, 'B' },
+		{ "ns-c", required_argument, NULL, 'c' },
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "work", required_argument, NULL, 'w' },
 		{}
@@ -392,10 +393,11 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case 'b': o->build = optarg; break;
 		case 'a': o->ns_a = optarg; break;
 		case 'B': o->ns_b = optarg; break;
+		case 'c': o->ns_c = optarg; break;
 		case 'p': o->pin_dir = optarg; break;
 		case 'w': o->work = optarg; break;
 		default: die("usage: %s [--quick] [--build DIR] [--ns-a NS] [--ns-b NS] "
-			     "[--pin-dir DIR] [--work DIR]", argv[0]);
+			     "[--ns-c NS] [--pin-dir DIR] [--work DIR]", argv[0]);
 		}
 	}
 }

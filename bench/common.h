@@ -87,7 +87,7 @@ void pin_cpu(int cpu);
 struct opts {
 	bool quick;
 	const char *build;	/* the build directory (build/tko, build/bench/...) */
-	const char *ns_a, *ns_b;	/* namespaces made by run.sh */
+	const char *ns_a, *ns_b, *ns_c;	/* namespaces made by run.sh */
 	const char *pin_dir;	/* a private bpffs directory */
 	const char *work;	/* run.sh's scratch directory */
 };

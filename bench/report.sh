@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# bench/report.sh RAW QUICK WORK: from the "key value" lines the benchmarks
-# printed, write bench/results.json, the results table of
+# bench/report.sh RAW QUICK WORK [ONLY]: from the "key value" lines the
+# benchmarks printed, write bench/results.json, the results table of
 # docs/performance.md (between its "results" markers) and the plot
 # docs/performance.png (gnuplot: cost per keepalive against session count).
+# ONLY (run.sh --only): the keys of those benchmarks are merged into the
+# existing bench/results.json, whose date and machine stay the whole run's;
+# .reruns says what was measured again, when, on which kernel.
 set -euo pipefail
-RAW=$1 QUICK=$2 WORK=$3
+RAW=$1 QUICK=$2 WORK=$3 ONLY=${4:-}
 cd "$(dirname "$0")/.."
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -16,21 +19,30 @@ scale.installs_per_s_batched scale.bytes_per_session scale.max_sessions scale.in
 scale.cpu_pct_1e6_at_60s baseline.so_keepalive_bytes_per_socket
 baseline.heartbeat_ns_per_keepalive baseline.heartbeat_wakeups_per_keepalive
 wakeups.per_1000_keepalives invalidation_ms.p50 invalidation_ms.p99 timing_ms.tick_10.p50
-timing_ms.tick_10.p99 policy.flows_per_s policy.miss_ns'
+timing_ms.tick_10.p99 policy.flows_per_s policy.miss_ns wake.ms_p50 wake.ms_p99'
 
 # Dotted keys become nested objects; values are numbers (or quoted strings).
+# A whole run starts from nothing; --only from the last results.
+if [ -n "$ONLY" ]; then BASE=$(cat bench/results.json); else BASE='{}'; fi
 jq -n -R --arg kernel "$(uname -r)" --arg cpu "$cpu" --argjson cores "$(nproc)" \
 	--argjson quick "$([ "$QUICK" = 1 ] && echo true || echo false)" \
-	--arg contract "$CONTRACT" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
+	--arg contract "$CONTRACT" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	--arg only "$ONLY" --argjson base "$BASE" '
 	reduce (inputs | select(length > 0) | capture("^(?<k>\\S+) (?<v>.*)$")) as $r
 		({}; setpath($r.k | split("."); ($r.v | fromjson)))
-	| . as $m
+	| ($base * .) as $m
 	| reduce ($contract | split("\\s+"; null) | .[] | select(length > 0)) as $k
 		($m; if getpath($k | split(".")) == null then setpath($k | split("."); null)
 		     else . end)
-	| . + { machine: { kernel: $kernel, cpu_model: $cpu, cores: $cores },
-		quick: $quick, date: $date }' <"$RAW" >bench/results.json
-echo "bench: wrote bench/results.json"
+	| if $only == "" then
+		. + { machine: { kernel: $kernel, cpu_model: $cpu, cores: $cores },
+		      quick: $quick, date: $date }
+	  else
+		.reruns = ([.reruns[]? | select(.only != $only)] +
+			   [{ only: $only, date: $date, quick: $quick, kernel: $kernel }])
+	  end' <"$RAW" >"$WORK/results.json"
+cp "$WORK/results.json" bench/results.json
+echo "bench: wrote bench/results.json${ONLY:+ (merged: $ONLY)}"
 
 # --- the table ------------------------------------------------------------------
 v() { jq -r --arg k "$1" 'getpath($k | split(".")) // "n/a" |
@@ -48,8 +60,12 @@ row() {	# metric, tko key, baseline label, baseline key, unit
 }
 TABLE=$WORK/table.md
 {
-	echo "Run of $(jq -r .date bench/results.json) ($([ "$QUICK" = 1 ] && echo "QUICK=1" || echo full)):" \
-		"$(nproc) cores, $cpu, kernel $(uname -r). Medians, [p25..p75] over the repetitions."
+	jq -r '"Run of \(.date) (\(if .quick then "QUICK=1" else "full" end)):" +
+		" \(.machine.cores) cores, \(.machine.cpu_model), kernel \(.machine.kernel)." +
+		" Medians, [p25..p75] over the repetitions." +
+		([.reruns[]? | " Re-run alone since (make bench ONLY=\(.only)\(if .quick then
+		  " QUICK=1" else "" end)): \(.date), kernel \(.kernel)."] | add // "")' \
+		bench/results.json
 	echo
 	echo "| metric | tko | baseline | baseline value | unit |"
 	echo "|---|---|---|---|---|"
@@ -99,6 +115,9 @@ TABLE=$WORK/table.md
 	row "9. forwarded flows created and ended at TC, one core" policy.flows_per_s "" "" "flows/s"
 	row "9. segment of a flow no forwarded policy matches (8 policies)" policy.miss_ns \
 		"no forwarded policy at all" policy.miss_base_ns "ns"
+	row "10. wake: the server's data at the gateway -> magic packet on the device's link, p50" \
+		wake.ms_p50 "" "" "ms"
+	row "10. same, p99" wake.ms_p99 "" "" "ms"
 } >"$TABLE"
 cat "$TABLE"
 
@@ -116,7 +135,9 @@ fi
 DATA=$WORK/plot.dat
 jq -r '.cost // {} | to_entries[] | .key as $a | .value | to_entries[] |
 	"\($a) \(.key | ltrimstr("n")) \(.value)"' bench/results.json | sort -k1,1 -k2n >"$DATA"
-if [ -s "$DATA" ] && command -v gnuplot >/dev/null; then
+if [ -n "$ONLY" ] && [[ ",$ONLY," != *,keepalive_cost,* ]]; then
+	echo "bench: keepalive_cost not re-run: docs/performance.png unchanged"
+elif [ -s "$DATA" ] && command -v gnuplot >/dev/null; then
 	gnuplot <<EOF
 set terminal pngcairo size 900,540 font "sans,11"
 set output "docs/performance.png"
