@@ -112,6 +112,7 @@ __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 	/* --wake MAC: known from the start, on whichever wake interface. */
 	if (!mac_zero(s->cfg.wake_mac)) {
 		__builtin_memcpy(s->wake_mac, s->cfg.wake_mac, 6);
+		__builtin_memcpy(s->wake_addr, key.laddr, 16);
 		s->have |= TKO_HAVE_WAKE;
 	}
 	if ((args->have & TKO_HAVE_L2) && args->ifindex) {

@@ -359,6 +359,9 @@ struct tko_session {
 	__u32 wake_ifindex;	/* the interface it is on; 0: every wake interface */
 	__u8 wake_mac[6];
 	__u8 pad2[2];
+	/* its own address (behind the gateway's NAT: conntrack's), once
+	 * learned with its MAC; the key's local address until then */
+	__u8 wake_addr[16];
 	__u64 wake_since_ns;
 	__u64 wake_ns;
 	__u64 ts_seen_ns;	/* when tcp.ts_val was first seen */
@@ -565,14 +568,17 @@ struct tko_signal {
 /*
  * Waking a sleeping endpoint (bpf/lib/wake.h). An episode begins with the
  * peer's data (or FIN) for an endpoint that has not spoken since, and ends
- * when it speaks. An ACTIVE session's endpoint (idle that long) is woken at
- * once; any other only once the peer's data has waited TKO_WAKE_QUIET_NS
- * unanswered (a retransmission: an awake endpoint acknowledges sooner).
- * Then at most one wake per TKO_WAKE_GAP_NS, TKO_WAKE_BURST per episode.
+ * when it speaks, or TKO_WAKE_EPISODE_NS after it began (an endpoint that
+ * did not wake then may later). An ACTIVE session's endpoint (idle that
+ * long) is woken at once; any other only once the peer's data has waited
+ * TKO_WAKE_QUIET_NS unanswered (a retransmission: an awake endpoint
+ * acknowledges sooner). Then at most one wake per TKO_WAKE_GAP_NS,
+ * TKO_WAKE_BURST per episode: three a minute at most, whatever the peer.
  */
 #define TKO_WAKE_BURST		3
 #define TKO_WAKE_GAP_NS		(1000ULL * 1000000ULL)
 #define TKO_WAKE_QUIET_NS	(1000ULL * 1000000ULL)
+#define TKO_WAKE_EPISODE_NS	(60ULL * 1000000000ULL)
 
 /*
  * TKO_SIG_WAKE: the peer spoke to an endpoint that may be asleep. All the
@@ -583,6 +589,7 @@ struct tko_wake {
 	__u32 type;		/* TKO_SIG_WAKE */
 	__u32 id;		/* the session's entry, when it was sent */
 	struct tko_key key;
+	__u8 addr[16];		/* the endpoint's own address (see tko_session.wake_addr) */
 	__u8 mac[6];		/* the endpoint's, if known */
 	__u8 known;		/* mac and ifindex are known (TKO_HAVE_WAKE) */
 	__u8 reason;		/* TKO_R_DATA_PEER or TKO_R_FIN_PEER */

@@ -118,7 +118,10 @@ struct agent {
 	bool adopted;
 	bool pinned;
 	struct carrier carrier;
-	struct ring_buffer *rb;		/* events and signals */
+	struct ring_buffer *rb;		/* events */
+	/* Signals: a ring of their own, read first at each wakeup, so that a
+	 * wake never waits behind the events printed before it. */
+	struct ring_buffer *sig_rb;
 	int links_fd;			/* rtnetlink link notifications */
 	bool want_paths;		/* a signal said need_l2 has ids */
 	bool carrier_lost;		/* the watchdog fired ... */
@@ -759,6 +762,7 @@ static void agent_exit(struct agent *a)
 		if (a->pinned)
 			tko_bpf_unpin(a->pin_dir);
 	}
+	ring_buffer__free(a->sig_rb);
 	ring_buffer__free(a->rb);
 	if (a->links_fd >= 0)
 		close(a->links_fd);
@@ -874,13 +878,25 @@ static void set_wake(struct agent *a)
 	carrier_set_wake(&a->carrier, ifindex, a->waker.exec[0]);
 }
 
-/* What the agent said it would do with wakes, once, at start. */
+/*
+ * What the agent said it would do with wakes, once, at start; and the
+ * policies (added by an earlier agent, or by hand) whose wakes this one
+ * cannot send.
+ */
 static void describe_wake(const struct agent *a)
 {
 	char list[TKO_MAX_IFACES * (IF_NAMESIZE + 2) + 1] = "";
 
-	if (!waker_on(&a->waker))
+	if (!waker_on(&a->waker)) {
+		struct tko_policy p;
+
+		for (__u32 i = 0; i < TKO_MAX_POLICIES; i++)
+			if (!bpf_map_lookup_elem(a->fds.fd[P_POLICIES], &i, &p) && p.id &&
+			    (p.cfg.flags & TKO_F_WAKE))
+				pr_warn("policy %u asks for wakes, and this agent has no --wake-iface "
+					"or --on-wake-exec: each of its wakes fails", p.id);
 		return;
+	}
 	for (int i = 0; i < a->waker.nifaces; i++)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
 			 a->waker.ifaces[i].name);
@@ -985,7 +1001,7 @@ static int get_datapath(struct agent *a)
  */
 static int agent_loop(struct agent *a)
 {
-	struct epoll_event ev = { .events = EPOLLIN }, got[4];
+	struct epoll_event ev = { .events = EPOLLIN }, got[8];
 	int ep, n, timeout = carrier_watchdog_ms(a->carrier.tick_ms), err = 0;
 	bool watched = carrier_passed(&a->carrier);
 
@@ -993,6 +1009,11 @@ static int agent_loop(struct agent *a)
 	if (ep < 0)
 		return -errno;
 	ev.data.fd = ring_buffer__epoll_fd(a->rb);
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+		err = -errno;
+		goto out;
+	}
+	ev.data.fd = ring_buffer__epoll_fd(a->sig_rb);
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
 		err = -errno;
 		goto out;
@@ -1010,7 +1031,7 @@ static int agent_loop(struct agent *a)
 	}
 	resolve_l2(a);	/* what was asked while no agent ran */
 	while (!exiting) {
-		n = epoll_wait(ep, got, 4, watched ? -1 : timeout);
+		n = epoll_wait(ep, got, 8, watched ? -1 : timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1027,7 +1048,9 @@ static int agent_loop(struct agent *a)
 			else if (got[i].data.fd == a->waker.epoll_fd)
 				waker_poll(&a->waker, wake_report, a);
 		}
-		err = ring_buffer__consume(a->rb);
+		err = ring_buffer__consume(a->sig_rb);
+		if (err >= 0 || err == -EINTR)
+			err = ring_buffer__consume(a->rb);
 		if (err < 0 && err != -EINTR) {
 			pr_warn("ring buffer: %s", strerror(-err));
 			break;
@@ -1088,7 +1111,8 @@ static int agent_run(struct agent *a)
 
 	/* Events produced while no agent listened are still in the ring. */
 	a->rb = ring_buffer__new(a->fds.fd[P_EVENTS], handle_event, a, NULL);
-	if (!a->rb || ring_buffer__add(a->rb, a->fds.fd[P_SIGNALS], handle_signal, a)) {
+	a->sig_rb = ring_buffer__new(a->fds.fd[P_SIGNALS], handle_signal, a, NULL);
+	if (!a->rb || !a->sig_rb) {
 		pr_warn("cannot open the ring buffers: %s", strerror(errno));
 		return -1;
 	}

@@ -162,6 +162,12 @@ int waker_check(struct waker *w)
 			errno ? strerror(errno) : "not a regular file");
 		return -EINVAL;
 	}
+	/* It runs as the agent does (root): nobody else may change it. */
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		pr_warn("--on-wake-exec %s: writable by others than its owner, or not owned by "
+			"root (it would run as root)", w->exec);
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -305,7 +311,7 @@ static __u32 send_magic(struct waker *w, const struct tko_wake *wk)
 	const struct wake_iface *only = NULL;
 	__u8 frame[WAKE_FRAME_MAX];
 	char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN], mac[18];
-	int tried = 0, sent = 0, err = 0;
+	int tried = 0, sent = 0, err = 0, fd;
 
 	if (!wk->known || w->packet_fd < 0)
 		return 0;
@@ -314,13 +320,21 @@ static __u32 send_magic(struct waker *w, const struct tko_wake *wk)
 		if (!only)	/* gone, or no longer a wake interface: try them all */
 			pr_debug("wake: ifindex %u is not a wake interface now", wk->ifindex);
 	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	for (int i = 0; i < w->nifaces; i++) {
-		const struct wake_iface *ifc = &w->ifaces[i];
+		struct wake_iface now = w->ifaces[i], *ifc = &now;
 		int e1, e2;
 
-		if (!ifc->ifindex || (only && ifc != only))
+		if (!ifc->ifindex || (only && &w->ifaces[i] != only))
 			continue;
 		tried++;
+		/* Its MAC and address as they are now (an address change is
+		 * no link event): the frames' sources. */
+		e1 = fd >= 0 ? iface_read(fd, ifc) : 0;
+		if (e1 || ifc->ifindex != w->ifaces[i].ifindex) {
+			err = e1 ?: -ENODEV;	/* gone, or renamed: the link event follows */
+			continue;
+		}
 		e1 = send_frame(w->packet_fd, ifc->ifindex, frame,
 				wake_frame_ether(frame, ifc->mac, wk->mac));
 		e2 = send_frame(w->packet_fd, ifc->ifindex, frame,
@@ -330,6 +344,8 @@ static __u32 send_magic(struct waker *w, const struct tko_wake *wk)
 		else
 			err = e1;
 	}
+	if (fd >= 0)
+		close(fd);
 	if (sent)
 		return TKO_WAKE_SENT;
 	format_key(&wk->key, l, r);
@@ -342,7 +358,7 @@ int wake_hook_env(const struct tko_wake *wk, const char *ifname, const char *pin
 		  char **env, int max, char *buf, size_t len)
 {
 	char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN], la[ENDPOINT_STRLEN], ra[ENDPOINT_STRLEN];
-	char mac[18];
+	char mac[18], dev[INET6_ADDRSTRLEN];
 	int n = 0;
 	size_t off = 0;
 
@@ -376,6 +392,8 @@ int wake_hook_env(const struct tko_wake *wk, const char *ifname, const char *pin
 	PUT("TKO_LOCAL_PORT=%u", wk->key.lport);
 	PUT("TKO_REMOTE_ADDR=%s", ra);
 	PUT("TKO_REMOTE_PORT=%u", wk->key.rport);
+	PUT("TKO_DEVICE_ADDR=%s", inet_ntop(wk->key.family == TKO_AF_INET6 ? AF_INET6 : AF_INET,
+					     wk->addr, dev, sizeof(dev)) ?: "");
 	PUT("TKO_MAC=%s", wk->known ? mac_text(wk->mac, mac) : "");
 	PUT("TKO_IFACE=%s", ifname ? ifname : "");
 	PUT("TKO_SESSION=%u", wk->id);
@@ -459,7 +477,10 @@ static int hook_start(struct waker *w, struct wake_hook *h, const struct tko_wak
 	return 0;
 }
 
-/* Start wk's hook now, or queue it: TKO_WAKE_HOOK_STARTED, or failed. */
+/*
+ * Start wk's hook now (TKO_WAKE_HOOK_STARTED), or queue it (0: reported
+ * when it starts), or fail (TKO_WAKE_HOOK_FAILED).
+ */
 static __u32 hook_run(struct waker *w, const struct tko_wake *wk)
 {
 	char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
@@ -483,25 +504,35 @@ static __u32 hook_run(struct waker *w, const struct tko_wake *wk)
 		return TKO_WAKE_HOOK_FAILED;
 	}
 	w->queue[(w->qhead + w->qlen++) % WAKE_QUEUE_MAX] = *wk;
-	return TKO_WAKE_HOOK_STARTED;
+	return 0;
 }
 
 void waker_wake(struct waker *w, const struct tko_wake *wk, wake_done_fn done, void *ctx)
 {
-	__u32 result = send_magic(w, wk);
+	char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
+	unsigned long long age = mono_ns() - wk->ts_ns;
+	size_t queued = w->qlen;
+	__u32 result;
 
+	format_key(&wk->key, l, r);
+	/* Asked while no agent read the ring (an agent adopting the datapath
+	 * finds them): the peer has given up or retransmitted since. */
+	if (age > WAKE_STALE_NS) {
+		pr_warn("wake %s -> %s: not sent, asked %llu s ago while no agent ran", l, r,
+			age / 1000000000ULL);
+		done(ctx, wk, TKO_WAKE_LOST);
+		return;
+	}
+	result = send_magic(w, wk);
 	if (w->exec[0])
 		result |= hook_run(w, wk);
-	if (!(result & (TKO_WAKE_SENT | TKO_WAKE_SEND_FAILED | TKO_WAKE_HOOK_STARTED |
-			TKO_WAKE_HOOK_FAILED))) {
-		char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
-
-		format_key(&wk->key, l, r);
+	if (!result && w->qlen == queued) {
 		pr_warn("wake %s -> %s: %s", l, r, wk->known ? "no wake interface, no hook" :
 			"its MAC is not known, and there is no hook (--on-wake-exec)");
 		result = TKO_WAKE_LOST;
 	}
-	done(ctx, wk, result);
+	if (result)
+		done(ctx, wk, result);
 }
 
 /* The hook in h is over (status as waitpid gives it): reported, slot freed. */
@@ -539,9 +570,9 @@ static void hook_ended(struct waker *w, struct wake_hook *h, int status, wake_do
 		w->qhead = (w->qhead + 1) % WAKE_QUEUE_MAX;
 		w->qlen--;
 		res = hook_run(w, &next);
+		done(ctx, &next, res);
 		if (res & TKO_WAKE_HOOK_STARTED)
 			break;
-		done(ctx, &next, res);
 	}
 	arm_timer(w);
 }

@@ -23,6 +23,8 @@
 #define WAKE_TIMEOUT_S_MAX 3600
 #define WAKE_HOOKS_MAX 16	/* running at once; more wait their turn */
 #define WAKE_QUEUE_MAX 1024	/* waiting; beyond, a hook is not run (counted) */
+/* A wake asked this long ago (while no agent read the ring) is not sent. */
+#define WAKE_STALE_NS (30ULL * 1000000000ULL)
 
 /* The magic packet's payload: 6 x 0xff, then 16 x the MAC. */
 #define WAKE_MAGIC_LEN (6 + 16 * 6)
@@ -93,7 +95,8 @@ void waker_ifindexes(const struct waker *w, __u32 out[TKO_MAX_IFACES]);
 /*
  * Do what the datapath asked: magic packets on the endpoint's interface
  * (on every wake interface if it is not known), then the hook. done() gets
- * what was done now; a hook's outcome comes later, from waker_poll().
+ * what was done now (unless the hook waits for a free slot: then when it
+ * starts); a hook's outcome comes later, from waker_poll().
  */
 void waker_wake(struct waker *w, const struct tko_wake *wk, wake_done_fn done, void *ctx);
 

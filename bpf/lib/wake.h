@@ -25,6 +25,16 @@
 #define BPF_FIB_LKUP_RET_SUCCESS 0
 #endif
 
+/* Does the agent send magic packets (tko agent --wake-iface)? */
+static __always_inline bool wake_ifaces(void)
+{
+	struct tko_carrier_state *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&carrier, &zero);
+	return c && c->wake_ifindex[0];
+}
+
 /* Is ifindex one of the agent's wake interfaces (tko agent --wake-iface)? */
 static __always_inline bool wake_iface(__u32 ifindex)
 {
@@ -69,8 +79,9 @@ __noinline int wake_learn(struct __sk_buff *skb, __u32 id)
 	__u32 in, n, i, same = 0, addr[4];
 	struct nf_conn *ct = NULL;
 
-	if (!skb || !s || !(s->cfg.flags & TKO_F_WAKE) || (s->have & TKO_HAVE_WAKE))
-		return 1;
+	if (!skb || !s || !(s->cfg.flags & TKO_F_WAKE) || (s->have & TKO_HAVE_WAKE) ||
+	    !wake_ifaces())
+		return 1;	/* nothing to learn (no wake interface: the hook wakes) */
 	in = skb->ingress_ifindex;
 	if (!wake_iface(in))
 		return 0;
@@ -107,6 +118,7 @@ __noinline int wake_learn(struct __sk_buff *skb, __u32 id)
 		if (i < n && u.fib.ipv6_dst[i] != addr[i])
 			return 0;
 	__builtin_memcpy(s->wake_mac, u.fib.dmac, 6);
+	__builtin_memcpy(s->wake_addr, addr, 16);
 	s->wake_ifindex = in;
 	__sync_fetch_and_or(&s->have, TKO_HAVE_WAKE);
 	return 1;
@@ -145,6 +157,10 @@ static __always_inline void wake_signal(__u32 id, struct tko_session *s, __u8 re
 	w->type = TKO_SIG_WAKE;
 	w->id = id;
 	__builtin_memcpy(&w->key, &s->key, sizeof(w->key));
+	if (s->have & TKO_HAVE_WAKE)
+		__builtin_memcpy(w->addr, s->wake_addr, 16);
+	else
+		__builtin_memcpy(w->addr, s->key.laddr, 16);
 	__builtin_memcpy(w->mac, s->wake_mac, 6);
 	w->known = !!(s->have & TKO_HAVE_WAKE);
 	w->reason = reason;
@@ -157,10 +173,9 @@ static __always_inline void wake_signal(__u32 id, struct tko_session *s, __u8 re
 /*
  * The peer's data or FIN (reason) for session id, valid (in window,
  * acknowledging what the endpoint sent), before the session changes for
- * it: wake the endpoint if it may be asleep (struct comment in
- * include/tko_types.h, TKO_WAKE_BURST). An ACTIVE session's endpoint has
- * been idle for the idle period, so it is woken at once; an episode older
- * than that belongs to an earlier idle period. Of two CPUs, the one that
+ * it: wake the endpoint if it may be asleep (the rules by TKO_WAKE_BURST
+ * in include/tko_types.h). An ACTIVE session's endpoint has been idle for
+ * the idle period, so it is woken at once. Of two CPUs, the one that
  * moves wake_ns sends.
  */
 static __always_inline void wake_check(__u32 id, struct tko_session *s, __u8 reason, __u64 now)
@@ -171,7 +186,7 @@ static __always_inline void wake_check(__u32 id, struct tko_session *s, __u8 rea
 	if (!(s->cfg.flags & TKO_F_WAKE))
 		return;
 	since = s->wake_since_ns;
-	if (!since || (asleep && now - since >= idle_ns(s))) {
+	if (!since || now - since >= TKO_WAKE_EPISODE_NS) {
 		s->wake_since_ns = since = now;
 		s->wakes = 0;
 	}

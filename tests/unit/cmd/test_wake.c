@@ -50,11 +50,20 @@ static int sh(const char *fmt, ...)
 	return system(cmd);
 }
 
+static unsigned long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* A wake the datapath asked for just now. */
 static struct tko_wake sample_wake(bool v6)
 {
 	struct tko_wake w = {
 		.type = TKO_SIG_WAKE, .id = 42, .known = 1, .reason = TKO_R_DATA_PEER,
-		.ifindex = 0, .wakes = 2, .ts_ns = 1,
+		.ifindex = 0, .wakes = 2, .ts_ns = mono_ns(),
 		.key = { .family = v6 ? TKO_AF_INET6 : TKO_AF_INET, .lport = 40000, .rport = 443 },
 	};
 
@@ -62,9 +71,11 @@ static struct tko_wake sample_wake(bool v6)
 	if (v6) {
 		inet_pton(AF_INET6, "2001:db8::2", w.key.laddr);
 		inet_pton(AF_INET6, "2001:db8:ff::1", w.key.raddr);
+		inet_pton(AF_INET6, "2001:db8::2", w.addr);
 	} else {
 		inet_pton(AF_INET, "198.51.100.2", w.key.laddr);
 		inet_pton(AF_INET, "203.0.113.9", w.key.raddr);
+		inet_pton(AF_INET, "192.168.1.20", w.addr);	/* behind the gateway's NAT */
 	}
 	return w;
 }
@@ -156,7 +167,7 @@ static void test_env(void **state)
 		"TKO_LOCAL=198.51.100.2:40000", "TKO_REMOTE=203.0.113.9:443",
 		"TKO_LOCAL_ADDR=198.51.100.2", "TKO_LOCAL_PORT=40000",
 		"TKO_REMOTE_ADDR=203.0.113.9", "TKO_REMOTE_PORT=443",
-		"TKO_MAC=02:de:ad:be:ef:01", "TKO_IFACE=lan0", "TKO_SESSION=42", "TKO_WAKES=2",
+		"TKO_DEVICE_ADDR=192.168.1.20", "TKO_MAC=02:de:ad:be:ef:01", "TKO_IFACE=lan0", "TKO_SESSION=42", "TKO_WAKES=2",
 		"TKO_PIN_DIR=/sys/fs/bpf/tko",
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	};
@@ -165,7 +176,7 @@ static void test_env(void **state)
 		"TKO_LOCAL=[2001:db8::2]:40000", "TKO_REMOTE=[2001:db8:ff::1]:443",
 		"TKO_LOCAL_ADDR=2001:db8::2", "TKO_LOCAL_PORT=40000",
 		"TKO_REMOTE_ADDR=2001:db8:ff::1", "TKO_REMOTE_PORT=443",
-		"TKO_MAC=", "TKO_IFACE=", "TKO_SESSION=42", "TKO_WAKES=2",
+		"TKO_DEVICE_ADDR=2001:db8::2", "TKO_MAC=", "TKO_IFACE=", "TKO_SESSION=42", "TKO_WAKES=2",
 		"TKO_PIN_DIR=/p",
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	};
@@ -235,6 +246,17 @@ static void test_open_refuses(void **state)
 	waker_init(&w);
 	strcpy(w.exec, dir);	/* a directory */
 	assert_int_equal(waker_open(&w, "/p"), -EINVAL);
+	/* it would run as root: writable by nobody else */
+	waker_init(&w);
+	snprintf(path, sizeof(path), "%s/group-writable", dir);
+	assert_int_equal(sh("touch %s && chmod 775 %s", path, path), 0);
+	strcpy(w.exec, path);
+	assert_int_equal(waker_open(&w, "/p"), -EPERM);
+	waker_init(&w);
+	snprintf(path, sizeof(path), "%s/not-root", dir);
+	assert_int_equal(sh("touch %s && chmod 755 %s && chown 65534 %s", path, path, path), 0);
+	strcpy(w.exec, path);
+	assert_int_equal(waker_open(&w, "/p"), -EPERM);
 	waker_init(&w);
 	assert_false(waker_on(&w));
 }
@@ -340,9 +362,21 @@ static void test_send(void **state)
 	wk.known = 0;
 	waker_wake(&w, &wk, on_done, NULL);
 	assert_int_equal(done[3].result, TKO_WAKE_LOST);
-	assert_int_equal(ndone, 4);
+
+	/* asked long ago, while no agent read the ring: not sent */
+	assert_int_equal(sh("ip link set wka up && ip link set wkb up"), 0);
+	settle();
+	count_frames(fa, &e, &u);
+	wk = sample_wake(false);
+	wk.ts_ns -= WAKE_STALE_NS + 1000000000ULL;
+	waker_wake(&w, &wk, on_done, NULL);
+	assert_int_equal(done[4].result, TKO_WAKE_LOST);
+	settle();
+	count_frames(fa, &e, &u);
+	assert_int_equal(e + u, 0);
+	assert_int_equal(ndone, 5);
 	waker_close(&w, on_done, NULL);
-	assert_int_equal(ndone, 4);
+	assert_int_equal(ndone, 5);
 	close(fa);
 	close(fb);
 	sh("ip link del wka; ip link del wkb");
@@ -425,6 +459,7 @@ static void test_hook_runs(void **state)
 	assert_true(file_has("env.out", "TKO_MAC=02:de:ad:be:ef:01\n"));
 	assert_true(file_has("env.out", "TKO_REMOTE=203.0.113.9:443\n"));
 	assert_true(file_has("env.out", "TKO_PIN_DIR=/pins\n"));
+	assert_true(file_has("env.out", "TKO_DEVICE_ADDR=192.168.1.20\n"));
 	assert_false(file_has("env.out", "HOME="));	/* only tko's environment */
 	/* nothing of the agent's open: stdin (/dev/null), stdout, stderr, and
 	 * the directory ls reads */
@@ -507,9 +542,9 @@ static void test_hook_timeout(void **state)
 }
 
 /*
- * More wakes than WAKE_HOOKS_MAX at once: the rest wait, and run as
- * slots free up; all of them end HOOK_RAN. The agent exiting kills those
- * running and reports the waiting ones as failed.
+ * More wakes than WAKE_HOOKS_MAX at once: the rest wait, reported started
+ * when they start as slots free up; all of them end HOOK_RAN. The agent
+ * exiting kills those running and reports the waiting ones as failed.
  */
 static void test_hook_queue(void **state)
 {
@@ -527,6 +562,7 @@ static void test_hook_queue(void **state)
 		running += w.hooks[i].pid != 0;
 	assert_int_equal(running, WAKE_HOOKS_MAX);
 	assert_int_equal(w.qlen, 4);
+	assert_int_equal(ndone, WAKE_HOOKS_MAX);	/* the waiting ones: not yet */
 	wait_done(&w, 2 * (WAKE_HOOKS_MAX + 4), 10000);
 	for (int i = 0; i < ndone; i++) {
 		ran += done[i].result == TKO_WAKE_HOOK_RAN;
@@ -540,9 +576,10 @@ static void test_hook_queue(void **state)
 	hook_waker(&w, "long.sh", 60);
 	for (int i = 0; i < WAKE_HOOKS_MAX + 2; i++)
 		waker_wake(&w, &wk, on_done, NULL);
-	assert_int_equal(ndone, WAKE_HOOKS_MAX + 2);	/* started, or queued */
+	assert_int_equal(ndone, WAKE_HOOKS_MAX);	/* started; two wait */
 	waker_close(&w, on_done, NULL);
-	for (int i = WAKE_HOOKS_MAX + 2; i < ndone; i++)
+	assert_int_equal(ndone, 2 * WAKE_HOOKS_MAX + 2);
+	for (int i = WAKE_HOOKS_MAX; i < ndone; i++)
 		failed += done[i].result == TKO_WAKE_HOOK_FAILED;
 	assert_int_equal(failed, WAKE_HOOKS_MAX + 2);
 }
