@@ -12,6 +12,7 @@
 #define EINVAL 22
 #define ENOENT 2
 #define EXDEV 18
+#define EOPNOTSUPP 95
 
 /*
  * The context is copied out with bpf_probe_read_kernel(), which the verifier
@@ -25,12 +26,31 @@ static __always_inline void ctx_whole(struct tko_ctl_args *ctx)
 	(void)((volatile __u8 *)ctx)[sizeof(*ctx) - 1];
 }
 
+static __always_inline bool mac_zero(const __u8 *m)
+{
+	return !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
+}
+
 static __always_inline bool config_valid(const struct tko_config *c)
 {
 	return c->idle_s >= TKO_TIME_MIN && c->idle_s <= TKO_TIME_MAX &&
 	       c->interval_s >= TKO_TIME_MIN && c->interval_s <= TKO_TIME_MAX &&
 	       c->retry_interval_s >= TKO_TIME_MIN && c->retry_interval_s <= TKO_TIME_MAX &&
-	       c->retries >= 1 && c->retries <= TKO_RETRIES_MAX;
+	       c->retries >= 1 && c->retries <= TKO_RETRIES_MAX &&
+	       ((c->flags & TKO_F_WAKE) || mac_zero(c->wake_mac)) && !(c->wake_mac[0] & 1);
+}
+
+/*
+ * Can the agent wake anybody: a wake interface to send magic packets on,
+ * or a hook to run? A session asking for wakes nobody sends is refused.
+ */
+static __always_inline bool wakes_possible(void)
+{
+	struct tko_carrier_state *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&carrier, &zero);
+	return c && (c->wake_ifindex[0] || c->wake_hook);
 }
 
 /*
@@ -47,7 +67,8 @@ static __always_inline bool agent_iface(__u32 ifindex)
  * Validate one request and create its session: 0 or -errno (-EEXIST:
  * already offloaded; -E2BIG: table full; -ENOSPC: the tuple's index buckets
  * are full; -EXDEV: its path leaves through an interface the agent is not
- * on). Refusals for want of room are reported as events too.
+ * on; -EOPNOTSUPP: it asks for wakes, and the agent has no way to wake).
+ * Refusals for want of room are reported as events too.
  */
 __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 {
@@ -62,6 +83,8 @@ __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 		return -EINVAL;
 	if ((args->have & TKO_HAVE_L2) && args->ifindex && !agent_iface(args->ifindex))
 		return -EXDEV;
+	if ((args->cfg.flags & TKO_F_WAKE) && !wakes_possible())
+		return -EOPNOTSUPP;
 
 	id = session_alloc();
 	if (id < 0) {
@@ -85,6 +108,11 @@ __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 		}
 		s->ts_seen_ns = now;
 		s->ts_first_val = s->tcp.ts_val;
+	}
+	/* --wake MAC: known from the start, on whichever wake interface. */
+	if (!mac_zero(s->cfg.wake_mac)) {
+		__builtin_memcpy(s->wake_mac, s->cfg.wake_mac, 6);
+		s->have |= TKO_HAVE_WAKE;
 	}
 	if ((args->have & TKO_HAVE_L2) && args->ifindex) {
 		s->ifindex = args->ifindex;
@@ -221,6 +249,46 @@ int tko_set_link(struct tko_ctl_args *ctx)
 	ifc->down = !!args.down;
 	if (!args.down)
 		ifc->refused_ns = 0;	/* a fresh start for its queue */
+	return 0;
+}
+
+/*
+ * The agent did what a wake signal (struct tko_wake) asked, or a hook it
+ * started is over: counted, and reported, a wake as an event with what
+ * the peer sent, a failure as a warning (once per session while it lives;
+ * every time for one already gone, as after the peer's FIN).
+ */
+SEC("syscall")
+int tko_wake_done(struct tko_wake_done *ctx)
+{
+	struct tko_wake_done d;
+	struct tko_session *s;
+	__u32 r;
+
+	(void)((volatile __u8 *)ctx)[sizeof(*ctx) - 1];	/* see ctx_whole() */
+	if (bpf_probe_read_kernel(&d, sizeof(d), ctx))
+		return -EINVAL;
+	s = session_get(d.id);
+	if (s && (s->state == TKO_FREE || s->state == TKO_CREATING ||
+		  s->state == TKO_STOPPED || !tko_key_equal(&s->key, &d.key)))
+		s = NULL;	/* ended meanwhile */
+	r = d.result;
+	if (r & TKO_WAKE_SENT)
+		stat_inc(TKO_ST_WAKES_SENT);
+	if (r & (TKO_WAKE_SEND_FAILED | TKO_WAKE_LOST))
+		stat_inc(TKO_ST_WAKES_FAILED);
+	if (r & TKO_WAKE_HOOK_RAN)
+		stat_inc(TKO_ST_WAKE_HOOKS);
+	if (r & TKO_WAKE_HOOK_FAILED)
+		stat_inc(TKO_ST_WAKE_HOOKS_FAILED);
+	if (r & (TKO_WAKE_SENT | TKO_WAKE_HOOK_STARTED))
+		event_emit(&d.key, s, TKO_EV_WAKE, d.reason);
+	if (r & (TKO_WAKE_SEND_FAILED | TKO_WAKE_LOST | TKO_WAKE_HOOK_FAILED)) {
+		if (s)
+			session_warn(d.id, s, TKO_NOTE_WAKE_FAILED, TKO_R_WAKE_FAILED);
+		else
+			event_emit(&d.key, NULL, TKO_EV_WARNING, TKO_R_WAKE_FAILED);
+	}
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "lib/parse.h"
 #include "lib/session.h"
 #include "lib/table.h"
+#include "lib/wake.h"
 
 #define TC_ACT_OK 0
 
@@ -209,6 +210,7 @@ static __always_inline void flow_track(struct __sk_buff *skb, const struct pkt *
 		return;
 	stat_inc(TKO_ST_FLOWS_TRACKED);
 	session_event(id, TKO_EV_STARTED, TKO_R_POLICY);
+	wake_locate(skb, id, s);
 	/* Closed meanwhile (its FIN on another CPU found no session yet, or
 	 * ended this one): the closing marks the flow before it takes a
 	 * session out or looks for one, so this look, after the publication
@@ -224,7 +226,7 @@ int tko_tc_egress(struct __sk_buff *skb)
 	struct tko_session *s;
 	struct tko_key key;
 	struct pkt p = {};
-	bool own_probe, drift;
+	bool own_probe, drift, first;
 	__u64 now;
 	int id;
 
@@ -268,9 +270,16 @@ int tko_tc_egress(struct __sk_buff *skb)
 	 * does not, the endpoint saw something tko did not. */
 	drift = s->state == TKO_ACTIVE && !own_probe &&
 		(p.seq != s->tcp.snd_nxt || p.ack != s->tcp.rcv_nxt);
+	first = !(s->have & TKO_HAVE_SEQ);
 	learn(skb, &p, s, own_probe, now);
 	if (own_probe)
 		s->endpoint_probe = 1;
+	wake_heard(s);
+	/* Where to wake it: learned from its first segment, or from its
+	 * data while that failed (a neighbour entry not there yet). */
+	if ((s->cfg.flags & TKO_F_WAKE) && !(s->have & TKO_HAVE_WAKE) &&
+	    (first || p.payload_len) && forwarded(skb))
+		wake_locate(skb, id, s);
 
 	if (p.flags & TH_FIN)
 		session_end(id, s, TKO_EV_INVALIDATED, TKO_R_FIN_LOCAL);

@@ -7,13 +7,15 @@
  *    (veth without XDP on its peer) it passes, and TC ingress answers it;
  *  - the peer's answer to tko's own probe is consumed (XDP_DROP): the peer is
  *    alive, and the endpoint must not see an ACK it did not ask for;
- *  - valid payload, FIN or RST from the peer suspends or ends the offload;
+ *  - valid payload, FIN or RST from the peer suspends or ends the offload,
+ *    and payload or FIN wakes an endpoint that may be asleep (--wake);
  *  - everything else passes untouched.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "lib/answer.h"
 #include "lib/conntrack.h"
+#include "lib/wake.h"
 
 /*
  * The peer's answer to a keepalive: a bare ACK at exactly RCV.NXT that
@@ -187,14 +189,19 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 		if (!(p.flags & TH_ACK) || !acks_sent(&p, s)) {
 			stat_inc(TKO_ST_OFF_PATH);
 		} else if (in_seq) {
+			__u8 why = p.flags & TH_FIN ? TKO_R_FIN_PEER : TKO_R_DATA_PEER;
+
+			wake_check(id, s, why, now);
 			if (p.flags & TH_FIN)
-				session_end(id, s, TKO_EV_INVALIDATED, TKO_R_FIN_PEER);
+				session_end(id, s, TKO_EV_INVALIDATED, why);
 			else
-				session_traffic(id, s, TKO_R_DATA_PEER, now);
+				session_traffic(id, s, why, now);
 		} else if (out_of_order(&p, s, &news)) {
 			stat_inc(TKO_ST_PEER_OUT_OF_ORDER);
-			if (news)
+			if (news) {
+				wake_check(id, s, TKO_R_DATA_PEER, now);
 				session_traffic(id, s, TKO_R_DATA_PEER, now);
+			}
 		} else {
 			stat_inc(TKO_ST_OFF_PATH);
 		}

@@ -140,6 +140,9 @@ enum {
 	TKO_F_STATE_GIVEN = 1 << 1,	/* sequence state supplied with --state */
 	TKO_F_ON_DEAD_RESET = 1 << 2,	/* reset the endpoint's connection when the peer is dead */
 	TKO_F_FORWARDED = 1 << 3,	/* a forwarded flow a policy made a session (TC) */
+	/* Wake the endpoint (a magic packet, the agent's --on-wake-exec) when
+	 * its peer sends data or FIN while it may be asleep (bpf/lib/wake.h). */
+	TKO_F_WAKE = 1 << 4,
 };
 
 /* tko_session.have: what has been captured so far. */
@@ -155,6 +158,9 @@ enum {
 	 * one short (the endpoint's own keepalive sits at SND.NXT - 1), which
 	 * the peer's acknowledgment tells. */
 	TKO_HAVE_BARE = 1 << 4,
+	/* wake_mac (and wake_ifindex, 0: every wake interface) are known:
+	 * given (--wake MAC) or learned from the endpoint's forwarded segments. */
+	TKO_HAVE_WAKE = 1 << 5,
 };
 
 /*
@@ -168,6 +174,8 @@ enum {
 	TKO_NOTE_DECLINED_TS = 1 << 3,	/* a probe declined: timestamps mismatch */
 	TKO_NOTE_DECLINED_SIGNED = 1 << 4, /* a probe declined: MD5/AO signature */
 	TKO_NOTE_REWRITE = 1 << 5,	/* an answer could not be written */
+	TKO_NOTE_WAKE_UNKNOWN = 1 << 6,	/* the endpoint's MAC could not be learned: reported */
+	TKO_NOTE_WAKE_FAILED = 1 << 7,	/* a wake could not be sent: reported */
 };
 
 enum tko_event_type {
@@ -186,6 +194,10 @@ enum tko_event_type {
 	 * conntrack entry gone, a probe tko could not answer). Once per
 	 * session and reason. */
 	TKO_EV_WARNING = 10,
+	/* The peer spoke to an endpoint that may be asleep, and tko woke it
+	 * (a magic packet left, or the wake hook ran): the reason says what
+	 * the peer sent. */
+	TKO_EV_WAKE = 11,
 };
 
 enum tko_reason {
@@ -217,6 +229,11 @@ enum tko_reason {
 	TKO_R_SIGNED = 25,	/* a probe with an MD5/AO signature: tko cannot sign */
 	TKO_R_REWRITE = 26,	/* an answer could not be written over the probe */
 	TKO_R_NO_ACK = 27,	/* no acknowledgment of the peer's seen yet: SND.UNA unknown */
+	/* --wake auto, and the endpoint's MAC could not be learned (its
+	 * segments did not come in through a wake interface, it is not on
+	 * that link, no neighbour entry): only the wake hook can wake it. */
+	TKO_R_WAKE_UNKNOWN = 28,
+	TKO_R_WAKE_FAILED = 29,	/* a wake could not be sent (or its hook failed) */
 };
 
 /*
@@ -241,7 +258,9 @@ struct tko_config {
 	__u32 retries;		/* unanswered probes before PEER_DEAD */
 	__u8 probe;		/* enum tko_probe_style */
 	__u8 flags;		/* TKO_F_* */
-	__u8 pad[2];
+	/* With TKO_F_WAKE: the endpoint's MAC, given (--wake MAC); all zero:
+	 * learned from its segments (--wake auto). */
+	__u8 wake_mac[6];
 };
 
 /*
@@ -321,7 +340,8 @@ struct tko_session {
 	__u32 flowinfo;
 	__u32 notes;		/* TKO_NOTE_* */
 	__u8 deferred;		/* the probe due at next_ns waits for a device's full queue */
-	__u8 pad[3];
+	__u8 wakes;		/* wakes sent in the current episode (bpf/lib/wake.h) */
+	__u8 pad[2];
 	/*
 	 * The endpoint's timestamp clock, for a session whose TSvals are the
 	 * endpoint's own (TKO_TS_CLOCK_LAST): tko resends its last TSval, and
@@ -331,7 +351,16 @@ struct tko_session {
 	__u32 ts_first_val;	/* the first TSval seen ... */
 	__u32 ts_first_ms;	/* ... and when: ms after started_ns */
 	__u32 ts_hz;		/* the clock's rate, an upper bound (ticks/s); 0: not known */
-	__u32 pad2;
+	/*
+	 * Waking the endpoint (TKO_F_WAKE): its MAC, where it is (TKO_HAVE_WAKE),
+	 * and the episode: since when the peer's data waits for an endpoint
+	 * that has not spoken (0: none waits), the last wake.
+	 */
+	__u32 wake_ifindex;	/* the interface it is on; 0: every wake interface */
+	__u8 wake_mac[6];
+	__u8 pad2[2];
+	__u64 wake_since_ns;
+	__u64 wake_ns;
 	__u64 ts_seen_ns;	/* when tcp.ts_val was first seen */
 	__u64 started_ns;	/* CLOCK_MONOTONIC */
 	__u64 last_seen_ns;	/* last payload/SYN/FIN in either direction */
@@ -421,6 +450,11 @@ enum tko_stat {
 	TKO_ST_PEER_OUT_OF_ORDER,	/* the peer's in-window segments not at RCV.NXT */
 	TKO_ST_ANSWERS_DECLINED,	/* peer probes tko cannot answer (TSopt, MD5/AO) */
 	TKO_ST_REWRITE_ERRORS,		/* answers that could not be written over the probe */
+	/* Waking endpoints (TKO_F_WAKE), as the agent did it (tko_wake_done): */
+	TKO_ST_WAKES_SENT,		/* wakes whose magic packets a device took */
+	TKO_ST_WAKES_FAILED,		/* wakes that could not be sent at all */
+	TKO_ST_WAKE_HOOKS,		/* wake hooks (--on-wake-exec) that exited 0 */
+	TKO_ST_WAKE_HOOKS_FAILED,	/* ... that failed, timed out or could not start */
 	TKO_ST_MAX,
 };
 
@@ -503,6 +537,11 @@ struct tko_carrier_state {
 	__u64 tick_ns;		/* the clock's tick */
 	__u32 tick_bytes;	/* what the qdisc lets through per tick (tko_tick_bytes) */
 	__u32 watchdog_ms;	/* the watchdog's period; 0: TKO_WATCHDOG_MS */
+	/* Where the agent sends wakes (tko agent --wake-iface): the links the
+	 * sleeping endpoints are on, never the peers' side. */
+	__u32 wake_ifindex[TKO_MAX_IFACES];
+	__u32 wake_hook;	/* 1: the agent runs --on-wake-exec on each wake */
+	__u32 pad;
 };
 
 /*
@@ -514,12 +553,65 @@ struct tko_carrier_state {
 enum tko_signal_type {
 	TKO_SIG_PATH = 1,		/* need_l2 has an id: a path to resolve */
 	TKO_SIG_CARRIER_LOST = 2,	/* the watchdog fired: no carrier pass */
+	TKO_SIG_WAKE = 3,		/* struct tko_wake: wake an endpoint */
 };
 
 struct tko_signal {
 	__u32 type;
 	__u32 id;		/* TKO_SIG_PATH: the session */
 	__u64 passes;		/* TKO_SIG_CARRIER_LOST: carrier passes so far */
+};
+
+/*
+ * Waking a sleeping endpoint (bpf/lib/wake.h). An episode begins with the
+ * peer's data (or FIN) for an endpoint that has not spoken since, and ends
+ * when it speaks. An ACTIVE session's endpoint (idle that long) is woken at
+ * once; any other only once the peer's data has waited TKO_WAKE_QUIET_NS
+ * unanswered (a retransmission: an awake endpoint acknowledges sooner).
+ * Then at most one wake per TKO_WAKE_GAP_NS, TKO_WAKE_BURST per episode.
+ */
+#define TKO_WAKE_BURST		3
+#define TKO_WAKE_GAP_NS		(1000ULL * 1000000ULL)
+#define TKO_WAKE_QUIET_NS	(1000ULL * 1000000ULL)
+
+/*
+ * TKO_SIG_WAKE: the peer spoke to an endpoint that may be asleep. All the
+ * agent needs is here: the session may be gone by the time it reads it
+ * (a FIN ends it). A wake the full ring refused is counted as failed.
+ */
+struct tko_wake {
+	__u32 type;		/* TKO_SIG_WAKE */
+	__u32 id;		/* the session's entry, when it was sent */
+	struct tko_key key;
+	__u8 mac[6];		/* the endpoint's, if known */
+	__u8 known;		/* mac and ifindex are known (TKO_HAVE_WAKE) */
+	__u8 reason;		/* TKO_R_DATA_PEER or TKO_R_FIN_PEER */
+	__u32 ifindex;		/* the interface it is on; 0: every wake interface */
+	__u32 wakes;		/* this one included, in the current episode */
+	__u64 ts_ns;		/* when the peer's segment came (CLOCK_MONOTONIC) */
+};
+
+/*
+ * Context of tko_wake_done, run by the agent once it has done what a
+ * struct tko_wake asked: counted, and reported as an event (wake, or a
+ * warning wake_failed).
+ */
+enum {
+	TKO_WAKE_SENT = 1 << 0,		/* the magic packets left (a device took them) */
+	TKO_WAKE_SEND_FAILED = 1 << 1,	/* they could not be sent */
+	TKO_WAKE_HOOK_RAN = 1 << 2,	/* the hook ran and exited 0 (a later report) */
+	TKO_WAKE_HOOK_FAILED = 1 << 3,	/* the hook failed, timed out, could not start */
+	TKO_WAKE_HOOK_STARTED = 1 << 4,	/* the hook was started: its outcome comes later */
+	TKO_WAKE_LOST = 1 << 5,		/* nothing could be done (no MAC, no hook) */
+};
+
+struct tko_wake_done {
+	struct tko_key key;
+	__u32 id;
+	__u8 reason;		/* of the wake (struct tko_wake) */
+	__u8 pad[3];
+	__u32 result;		/* TKO_WAKE_* */
+	__u32 pad2;
 };
 
 /* The clock's own state: entry 0 of the `clock` array, the carrier's alone. */

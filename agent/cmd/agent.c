@@ -44,6 +44,7 @@
 #include "policies.h"
 #include "policy_cmd.h"
 #include "route.h"
+#include "wake.h"
 
 #define MAX_IFACES TKO_MAX_IFACES
 #define LOCK_DIR "/run/tko"
@@ -51,6 +52,7 @@
 static const char agent_help[] =
 	"usage: tko agent --iface IF[,IF...] [--cgroup PATH] [--pin-dir DIR] [--max-sessions N]\n"
 	"                 [--tick-ms MS] [--answers auto|xdp|tc] [--metrics ADDR:PORT]\n"
+	"                 [--wake-iface IF[,IF...]] [--on-wake-exec PATH] [--on-wake-timeout S]\n"
 	"                 [--config FILE] [--persist] [--json] [-v]\n"
 	"       tko agent --cleanup [--pin-dir DIR]\n"
 	"Load tko's datapath on the interfaces facing the peers (XDP ingress, TC egress\n"
@@ -74,9 +76,17 @@ static const char agent_help[] =
 	"                      falls back to TC by itself\n"
 	"  --metrics ADDR:PORT serve the figures of 'tko stats --prometheus' at\n"
 	"                      http://ADDR:PORT/metrics ([ADDR6]:PORT for IPv6)\n"
+	"  --wake-iface IF[,IF...]  the links sleeping devices are on (a gateway's LAN side):\n"
+	"                      sessions with --wake learn their device's MAC there, and\n"
+	"                      when its peer speaks, magic packets wake it there\n"
+	"                      (EtherType 0x0842 and UDP port 9, broadcast)\n"
+	"  --on-wake-exec PATH run PATH (no shell) at each wake, the session in its\n"
+	"                      environment (TKO_LOCAL, TKO_REMOTE, TKO_MAC, ...; tko(8))\n"
+	"  --on-wake-timeout S kill the hook after S seconds (default 10)\n"
 	"  --config FILE       read options from FILE ('key = value' lines: iface, pin-dir,\n"
-	"                      cgroup, max-sessions, tick-ms, answers, metrics, json,\n"
-	"                      persist, and the session defaults idle, interval,\n"
+	"                      cgroup, max-sessions, tick-ms, answers, metrics, wake-iface,\n"
+	"                      on-wake-exec, on-wake-timeout, json, persist, and the\n"
+	"                      session defaults idle, interval,\n"
 	"                      retry-interval, retries, probe); the command line wins.\n"
 	"                      Also 'policy = OPTIONS' lines: each is added at start as\n"
 	"                      by 'tko policy add OPTIONS', unless one is there already;\n"
@@ -124,12 +134,13 @@ struct agent {
 	char *policy_src[TKO_MAX_POLICIES];
 	char *policy_where[TKO_MAX_POLICIES];
 	struct tko_policy policies[TKO_MAX_POLICIES];
+	struct waker waker;		/* --wake-iface, --on-wake-exec */
 };
 
 enum {
 	O_IFACE = 1, O_PIN_DIR, O_MAX, O_JSON, O_TICK, O_CONFIG, O_PERSIST, O_CLEANUP,
 	O_IDLE, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_VERBOSE, O_HELP, O_CGROUP,
-	O_METRICS, O_ANSWERS, O_POLICY,
+	O_METRICS, O_ANSWERS, O_POLICY, O_WAKE_IFACE, O_ON_WAKE_EXEC, O_ON_WAKE_TIMEOUT,
 };
 
 static const struct option agent_opts[] = {
@@ -140,6 +151,9 @@ static const struct option agent_opts[] = {
 	{ "tick-ms", required_argument, NULL, O_TICK },
 	{ "answers", required_argument, NULL, O_ANSWERS },
 	{ "metrics", required_argument, NULL, O_METRICS },
+	{ "wake-iface", required_argument, NULL, O_WAKE_IFACE },
+	{ "on-wake-exec", required_argument, NULL, O_ON_WAKE_EXEC },
+	{ "on-wake-timeout", required_argument, NULL, O_ON_WAKE_TIMEOUT },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "persist", no_argument, NULL, O_PERSIST },
 	{ "cleanup", no_argument, NULL, O_CLEANUP },
@@ -176,7 +190,24 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* What the datapath wants of the agent besides printing: noted, done after the batch. */
+/* What was done for a wake, into the datapath: counted, reported as an event. */
+static void wake_report(void *ctx, const struct tko_wake *w, __u32 result)
+{
+	struct agent *a = ctx;
+	struct tko_wake_done d = { .key = w->key, .id = w->id, .reason = w->reason,
+				   .result = result };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &d, .ctx_size_in = sizeof(d));
+
+	if (bpf_prog_test_run_opts(a->fds.fd[P_CTL_WAKE_DONE], &opts) || opts.retval)
+		pr_warn("cannot report a wake to the datapath: %s",
+			strerror(opts.retval ? -opts.retval : errno));
+}
+
+/*
+ * What the datapath wants of the agent besides printing: paths and the
+ * carrier noted, done after the batch; a wake at once (it is what the
+ * endpoint waits for).
+ */
 static int handle_signal(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
@@ -185,6 +216,10 @@ static int handle_signal(void *ctx, void *data, size_t size)
 	if (size < sizeof(*sig))
 		return 0;
 	switch (sig->type) {
+	case TKO_SIG_WAKE:
+		if (size >= sizeof(struct tko_wake))
+			waker_wake(&a->waker, data, wake_report, a);
+		break;
 	case TKO_SIG_PATH:
 		a->want_paths = true;
 		break;
@@ -332,6 +367,17 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 		ret = metrics_parse_addr(arg, &a->metrics_addr, err, sizeof(err));
 		a->metrics_on = !ret;
 		break;
+	case O_WAKE_IFACE:
+		ret = waker_set_ifaces(&a->waker, arg, err, sizeof(err));
+		break;
+	case O_ON_WAKE_EXEC:
+		ret = copy_value(a->waker.exec, sizeof(a->waker.exec), arg, "--on-wake-exec", err,
+				 sizeof(err));
+		break;
+	case O_ON_WAKE_TIMEOUT:
+		ret = parse_uint(arg, "--on-wake-timeout", 1, WAKE_TIMEOUT_S_MAX,
+				 &a->waker.timeout_s, err, sizeof(err));
+		break;
 	case O_JSON:
 	case O_PERSIST:
 	case O_CLEANUP:
@@ -410,6 +456,11 @@ static int parse_policies(struct agent *a)
 		if (ret) {
 			fprintf(stderr, "tko agent: %spolicy: %s\n", a->policy_where[i], err);
 			return ret;
+		}
+		if ((a->policies[i].cfg.flags & TKO_F_WAKE) && !waker_on(&a->waker)) {
+			fprintf(stderr, "tko agent: %spolicy: --wake needs wake-iface or "
+				"on-wake-exec\n", a->policy_where[i]);
+			return EXIT_USAGE;
 		}
 	}
 	return 0;
@@ -512,6 +563,7 @@ static int parse_args(struct agent *a, int argc, char **argv)
 	int c, ret;
 
 	a->pin_dir = tko_default_pin_dir();
+	waker_init(&a->waker);
 	a->max_sessions = TKO_MAX_SESSIONS_DEFAULT;
 	a->tick_ms = TKO_TICK_MS_DEFAULT;
 	tko_config_default(&a->defaults);
@@ -691,6 +743,8 @@ static void unload(const struct tko_fds *f, const char *pin_dir)
 static void agent_exit(struct agent *a)
 {
 	metrics_stop(a->metrics);	/* its thread reads the maps */
+	if (a->fds.fd[P_CTL_WAKE_DONE] > 0)
+		waker_close(&a->waker, wake_report, a);
 	if (!a->persist && a->fds.fd[P_SESSIONS] > 0) {
 		for (int i = 0; i < a->nifaces; i++)
 			iface_detach(&a->ifaces[i], &a->fds);
@@ -809,6 +863,35 @@ static void resolve_l2(struct agent *a)
 	}
 }
 
+/* Where this agent wakes devices, and whether it runs a hook: for the datapath. */
+static void set_wake(struct agent *a)
+{
+	__u32 ifindex[TKO_MAX_IFACES];
+
+	waker_ifindexes(&a->waker, ifindex);
+	carrier_set_wake(&a->carrier, ifindex, a->waker.exec[0]);
+}
+
+/* What the agent said it would do with wakes, once, at start. */
+static void describe_wake(const struct agent *a)
+{
+	char list[TKO_MAX_IFACES * (IF_NAMESIZE + 2) + 1] = "";
+
+	if (!waker_on(&a->waker))
+		return;
+	for (int i = 0; i < a->waker.nifaces; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+			 a->waker.ifaces[i].name);
+	if (a->waker.nifaces && a->waker.exec[0])
+		pr_info("wakes: magic packets on %s, then %s (killed after %u s)", list,
+			a->waker.exec, a->waker.timeout_s);
+	else if (a->waker.nifaces)
+		pr_info("wakes: magic packets on %s", list);
+	else
+		pr_info("wakes: %s (killed after %u s), no magic packets (no --wake-iface)",
+			a->waker.exec, a->waker.timeout_s);
+}
+
 /*
  * An interface that was removed takes tko's programs with it; when one of
  * that name comes back, attach again (sessions meanwhile probe into the
@@ -818,6 +901,9 @@ static void check_ifaces(struct agent *a)
 {
 	int ifindex[MAX_IFACES];
 	bool changed = false;
+
+	if (waker_refresh(&a->waker))
+		set_wake(a);
 
 	for (int i = 0; i < a->nifaces; i++) {
 		struct iface *ifc = &a->ifaces[i];
@@ -849,7 +935,6 @@ static void check_ifaces(struct agent *a)
 	carrier_set_ifaces(&a->carrier, ifindex, a->nifaces);
 }
 
-/* Either adopt what is pinned, or load and pin a new datapath. */
 /* This agent's session defaults (its config) are what `tko start` uses. */
 static int set_defaults(struct agent *a)
 {
@@ -859,6 +944,7 @@ static int set_defaults(struct agent *a)
 	       -errno : 0;
 }
 
+/* Either adopt what is pinned, or load and pin a new datapath. */
 static int get_datapath(struct agent *a)
 {
 	int err = tko_pins_open(a->pin_dir, &a->fds);
@@ -890,8 +976,8 @@ static int get_datapath(struct agent *a)
 
 /*
  * Asleep until something happens: an event or a signal of the datapath (a
- * path to resolve, the carrier watchdog), an interface change, a signal of
- * ours. Nothing here runs on a clock: with sessions probing and nothing
+ * path to resolve, a device to wake, the carrier watchdog), an interface
+ * change, a wake hook ending or late, a signal of ours. Nothing here runs on a clock: with sessions probing and nothing
  * changing, the agent is never woken. The one timeout is the first carrier
  * pass, before which no watchdog exists.
  */
@@ -914,6 +1000,12 @@ static int agent_loop(struct agent *a)
 		err = -errno;
 		goto out;
 	}
+	/* Wake hooks running: their ends and their deadlines. */
+	ev.data.fd = a->waker.epoll_fd;
+	if (ev.data.fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+		err = -errno;
+		goto out;
+	}
 	resolve_l2(a);	/* what was asked while no agent ran */
 	while (!exiting) {
 		n = epoll_wait(ep, got, 4, watched ? -1 : timeout);
@@ -930,6 +1022,8 @@ static int agent_loop(struct agent *a)
 		for (int i = 0; i < n; i++) {
 			if (got[i].data.fd == a->links_fd && links_changed(a->links_fd))
 				check_ifaces(a);
+			else if (got[i].data.fd == a->waker.epoll_fd)
+				waker_poll(&a->waker, wake_report, a);
 		}
 		err = ring_buffer__consume(a->rb);
 		if (err < 0 && err != -EINTR) {
@@ -982,6 +1076,11 @@ static int agent_run(struct agent *a)
 			  a->tick_ms, ifindex, a->nifaces, a->adopted))
 		return -1;
 	a->ct_established_ms = conntrack_setup();
+	/* Before the policies: a flow they make a session learns where its
+	 * device is on the wake interfaces. */
+	if (waker_open(&a->waker, a->pin_dir))
+		return -1;
+	set_wake(a);
 	if (attach_cgroup(a) || add_policies(a))
 		return -1;
 
@@ -1002,6 +1101,7 @@ static int agent_run(struct agent *a)
 	pr_info("carrier on %s/%s, tick %u ms (one pass a tick while probes are due, "
 		"about one a second when none are)", CARRIER_LOOP_IF, CARRIER_PEER_IF,
 		a->carrier.tick_ms);
+	describe_wake(a);
 	if (a->metrics_on && !(a->metrics = metrics_start(&a->metrics_addr, a->pin_dir)))
 		return -1;
 	pr_info("ready: pins in %s, session table of %u%s", a->pin_dir, a->max_sessions,

@@ -248,6 +248,18 @@ void carrier_set_ifaces(struct carrier *c, const int *ifindex, int n)
 	bpf_map_update_elem(c->map_fd, &zero, &st, BPF_ANY);
 }
 
+void carrier_set_wake(struct carrier *c, const __u32 ifindex[TKO_MAX_IFACES], bool hook)
+{
+	struct tko_carrier_state st;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(c->map_fd, &zero, &st))
+		return;
+	memcpy(st.wake_ifindex, ifindex, sizeof(st.wake_ifindex));
+	st.wake_hook = hook;
+	bpf_map_update_elem(c->map_fd, &zero, &st, BPF_ANY);
+}
+
 unsigned int carrier_watchdog_ms(unsigned int tick_ms)
 {
 	return tick_ms * 4 > TKO_WATCHDOG_MS ? tick_ms * 4 : TKO_WATCHDOG_MS;

@@ -39,6 +39,11 @@ int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_
 void carrier_remove(void);
 /* The agent's interfaces changed (one removed, or back with a new ifindex). */
 void carrier_set_ifaces(struct carrier *c, const int *ifindex, int n);
+/*
+ * Where the agent sends wakes (0-terminated), and whether it runs a hook:
+ * what the datapath learns endpoints on, and what sessions with --wake need.
+ */
+void carrier_set_wake(struct carrier *c, const __u32 ifindex[TKO_MAX_IFACES], bool hook);
 /* Start (or restart, with a new generation) the circulating frame. */
 int carrier_inject(struct carrier *c);
 /*

@@ -28,7 +28,7 @@ static const char policy_help[] =
 	"usage: tko policy add [--forwarded | --cgroup PATH] [--local PREFIX] [--remote PREFIX]\n"
 	"                      [--local-port N] [--remote-port N] --idle S --interval S\n"
 	"                      [--retry-interval S] [--retries N] [--probe zero|byte]\n"
-	"                      [--on-dead none|reset] [--oneshot]\n"
+	"                      [--on-dead none|reset] [--oneshot] [--wake auto|none]\n"
 	"       tko policy list [--json]\n"
 	"       tko policy del ID\n"
 	"Offload every matching connection automatically: tracked from its establishment,\n"
@@ -43,6 +43,9 @@ static const char policy_help[] =
 	"gateway's own NAT. PREFIX is ADDR/LEN or [ADDR6]/LEN (a bare address is a host). A\n"
 	"connection matches when it has the given prefixes and ports; the first matching\n"
 	"policy wins. list shows how many sessions each policy holds.\n"
+	"--wake auto (forwarded policies): when the server sends data or FIN while the device\n"
+	"may be asleep, wake it (magic packets for the MAC learned from its segments, on the\n"
+	"agent's --wake-iface; the agent's --on-wake-exec hook).\n"
 	"Every command takes --pin-dir DIR.\n";
 
 static int open_pin(const char *pin_dir, const char *name)
@@ -109,7 +112,7 @@ int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_d
 		 char *err, size_t errlen)
 {
 	enum { O_CGROUP = 1, O_FORWARDED, O_LOCAL, O_LPORT, O_RPORT, O_REMOTE, O_IDLE,
-	       O_INTERVAL, O_RETRY, O_RETRIES, O_PROBE, O_ON_DEAD, O_ONESHOT, O_PIN_DIR };
+	       O_INTERVAL, O_RETRY, O_RETRIES, O_PROBE, O_ON_DEAD, O_ONESHOT, O_WAKE, O_PIN_DIR };
 	static const struct option opts[] = {
 		{ "cgroup", required_argument, NULL, O_CGROUP },
 		{ "forwarded", no_argument, NULL, O_FORWARDED },
@@ -124,6 +127,7 @@ int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_d
 		{ "probe", required_argument, NULL, O_PROBE },
 		{ "on-dead", required_argument, NULL, O_ON_DEAD },
 		{ "oneshot", no_argument, NULL, O_ONESHOT },
+		{ "wake", required_argument, NULL, O_WAKE },
 		{ "pin-dir", required_argument, NULL, O_PIN_DIR },
 		{}
 	};
@@ -187,6 +191,9 @@ int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_d
 		case O_ONESHOT:
 			p->cfg.flags |= TKO_F_ONESHOT;
 			break;
+		case O_WAKE:
+			ret = parse_wake(optarg, false, &p->cfg, err, errlen);
+			break;
 		case O_PIN_DIR:
 			if (pin_dir)
 				*pin_dir = optarg;
@@ -215,6 +222,11 @@ int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_d
 			 "flows have no local socket, hence no cgroup");
 		return EXIT_USAGE;
 	}
+	if ((p->cfg.flags & TKO_F_WAKE) && !forwarded) {
+		snprintf(err, errlen, "--wake needs --forwarded: a local policy's sockets are this "
+			 "host's, with no device to wake");
+		return EXIT_USAGE;
+	}
 	if (p->lfamily && p->family && p->lfamily != p->family) {
 		snprintf(err, errlen, "--local and --remote are of different address families");
 		return EXIT_USAGE;
@@ -231,6 +243,27 @@ int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_d
 		}
 	}
 	return 0;
+}
+
+/*
+ * Can the agent wake a device (tko agent --wake-iface or --on-wake-exec)?
+ * A policy asking for wakes nobody sends would fail every one; said once.
+ */
+static bool wakes_possible(const char *pin_dir)
+{
+	struct tko_carrier_state st;
+	__u32 zero = 0;
+	int fd = open_pin(pin_dir, "carrier");
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = !bpf_map_lookup_elem(fd, &zero, &st) && (st.wake_ifindex[0] || st.wake_hook);
+	close(fd);
+	if (!ok)
+		pr_warn("--wake: the agent has no way to wake a device (start it with --wake-iface "
+			"or --on-wake-exec)");
+	return ok;
 }
 
 int policy_add_fds(int policies_fd, int stats_fd, int prefixes_fd, struct tko_policy *p,
@@ -262,6 +295,8 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 		return 1;
 	}
 	if (!require_root())
+		return 1;
+	if ((p.cfg.flags & TKO_F_WAKE) && !wakes_possible(pin_dir))
 		return 1;
 	fd = open_pin(pin_dir, PIN_POLICIES);
 	if (fd < 0)
@@ -304,18 +339,21 @@ static void format_policy(const struct tko_policy *p, const struct tko_policy_st
 		snprintf(buf, len, "{\"id\":%u,\"type\":\"%s\",\"cgroup_id\":%llu,\"local\":\"%s\","
 			 "\"local_port\":%u,\"remote\":\"%s\",\"remote_port\":%u,\"idle_s\":%u,"
 			 "\"interval_s\":%u,\"retry_interval_s\":%u,\"retries\":%u,\"probe\":\"%s\","
-			 "\"on_dead\":\"%s\",\"oneshot\":%s,\"sessions\":%llu,\"created\":%llu}",
+			 "\"on_dead\":\"%s\",\"oneshot\":%s,\"wake\":\"%s\",\"sessions\":%llu,"
+			 "\"created\":%llu}",
 			 p->id, fwd ? "forwarded" : "local", (unsigned long long)p->cgroup_id, local,
 			 p->lport, remote, p->rport, p->cfg.idle_s, p->cfg.interval_s,
 			 p->cfg.retry_interval_s, p->cfg.retries, p->cfg.probe ? "byte" : "zero",
 			 p->cfg.flags & TKO_F_ON_DEAD_RESET ? "reset" : "none",
 			 p->cfg.flags & TKO_F_ONESHOT ? "true" : "false",
+			 p->cfg.flags & TKO_F_WAKE ? "auto" : "none",
 			 (unsigned long long)st->sessions, (unsigned long long)st->created);
 	else
-		snprintf(buf, len, "%-4u %-9s %-12llu %-24s %-6u %-24s %-6u %-5u %-6u %-6u %-7u %llu",
-			 p->id, fwd ? "forwarded" : "local", (unsigned long long)p->cgroup_id, local,
-			 p->lport, remote, p->rport, p->cfg.idle_s, p->cfg.interval_s,
-			 p->cfg.retry_interval_s, p->cfg.retries, (unsigned long long)st->sessions);
+		snprintf(buf, len, "%-4u %-9s %-12llu %-24s %-6u %-24s %-6u %-5u %-6u %-6u %-7u %-4s "
+			 "%llu", p->id, fwd ? "forwarded" : "local", (unsigned long long)p->cgroup_id,
+			 local, p->lport, remote, p->rport, p->cfg.idle_s, p->cfg.interval_s,
+			 p->cfg.retry_interval_s, p->cfg.retries,
+			 p->cfg.flags & TKO_F_WAKE ? "auto" : "none", (unsigned long long)st->sessions);
 }
 
 static int policy_list(int argc, char **argv, const char *pin_dir)
@@ -353,7 +391,7 @@ static int policy_list(int argc, char **argv, const char *pin_dir)
 		return 1;
 	}
 	printf(json ? "[\n" : "ID   TYPE      CGROUP_ID    LOCAL                    LPORT  "
-	       "REMOTE                   RPORT  IDLE  INTVL  RETRY  RETRIES SESSIONS\n");
+	       "REMOTE                   RPORT  IDLE  INTVL  RETRY  RETRIES WAKE SESSIONS\n");
 	for (__u32 i = 0; i < TKO_MAX_POLICIES; i++) {
 		if (bpf_map_lookup_elem(fd, &i, &p) || !p.id)
 			continue;

@@ -31,6 +31,11 @@ static const char start_help[] =
 	"  --oneshot           end the session on traffic instead of re-arming\n"
 	"  --on-dead none|reset  when the peer is dead, also reset the endpoint's\n"
 	"                      connection (a local socket fails at once) (default none)\n"
+	"  --wake auto|MAC|none  when the peer sends data or FIN while the endpoint may\n"
+	"                      be asleep, wake it: magic packets for its MAC (auto: learned\n"
+	"                      from its forwarded segments; not for a socket of this host)\n"
+	"                      on the agent's --wake-iface, and its --on-wake-exec hook\n"
+	"                      (default none)\n"
 	"  --state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]\n"
 	"                      the endpoint's sequence state, handed over explicitly\n"
 	"  --file FILE         one session per line: 'LOCAL REMOTE [OPTIONS]' ('-' is stdin;\n"
@@ -39,7 +44,7 @@ static const char start_help[] =
 	"  --pin-dir DIR       the agent's pin directory\n";
 
 enum { O_IDLE = 1, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_ONESHOT, O_STATE,
-       O_ON_DEAD, O_FILE, O_PIN_DIR, O_HELP };
+       O_ON_DEAD, O_WAKE, O_FILE, O_PIN_DIR, O_HELP };
 
 static const struct option start_opts[] = {
 	{ "idle", required_argument, NULL, O_IDLE },
@@ -49,6 +54,7 @@ static const struct option start_opts[] = {
 	{ "probe", required_argument, NULL, O_PROBE },
 	{ "oneshot", no_argument, NULL, O_ONESHOT },
 	{ "on-dead", required_argument, NULL, O_ON_DEAD },
+	{ "wake", required_argument, NULL, O_WAKE },
 	{ "state", required_argument, NULL, O_STATE },
 	{ "file", required_argument, NULL, O_FILE },
 	{ "pin-dir", required_argument, NULL, O_PIN_DIR },
@@ -105,6 +111,9 @@ static int parse_request(int argc, char **argv, struct request *r, int *first,
 			break;
 		case O_ON_DEAD:
 			ret = parse_on_dead(optarg, &r->cfg.flags, err, errlen);
+			break;
+		case O_WAKE:
+			ret = parse_wake(optarg, true, &r->cfg, err, errlen);
 			break;
 		case O_STATE:
 			ret = parse_state(optarg, &r->tcp, &r->have, err, errlen);
@@ -168,6 +177,18 @@ static int start_one(struct tko *t, const struct tko_key *key, const struct requ
 	struct tko_capture c = {};
 	int ret;
 
+	/* --wake auto learns the MAC of a device from its forwarded segments:
+	 * a socket of this host has none, and waking this host makes no sense. */
+	if ((r->cfg.flags & TKO_F_WAKE) && !(r->cfg.wake_mac[0] | r->cfg.wake_mac[1] |
+	    r->cfg.wake_mac[2] | r->cfg.wake_mac[3] | r->cfg.wake_mac[4] | r->cfg.wake_mac[5]) &&
+	    !tko_capture(t, key, &c)) {
+		char l[ENDPOINT_STRLEN], rem[ENDPOINT_STRLEN];
+
+		format_key(key, l, rem);
+		snprintf(err, errlen, "%s -> %s: --wake auto: a socket of this host has no "
+			 "device to wake (--wake MAC wakes another machine)", l, rem);
+		return -EINVAL;
+	}
 	if (r->state) {
 		*how = HOW_GIVEN;
 		ret = tko_session_start(t, key, &r->cfg, &r->tcp, r->have);
@@ -213,6 +234,10 @@ static void describe(int ret, const struct tko_key *key, const struct tko_captur
 		break;
 	case -ENETUNREACH:
 		snprintf(err, errlen, "cannot offload %s -> %s: no route to %s", l, rem, rem);
+		break;
+	case -EOPNOTSUPP:
+		snprintf(err, errlen, "cannot offload %s -> %s with --wake: the agent has no way to "
+			 "wake a device (start it with --wake-iface or --on-wake-exec)", l, rem);
 		break;
 	case -EXDEV: {
 		char name[IF_NAMESIZE] = "?";

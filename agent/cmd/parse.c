@@ -182,3 +182,42 @@ int parse_on_dead(const char *s, __u8 *flags, char *err, size_t errlen)
 		fail(EINVAL, "--on-dead: '%s' is not one of none, reset", s ? s : "");
 	return 0;
 }
+
+int parse_mac(const char *s, __u8 mac[6])
+{
+	unsigned int b[6];
+	char end;
+
+	if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+			 &end) != 6 || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = b[i];
+	return 0;
+}
+
+int parse_wake(const char *s, bool with_mac, struct tko_config *cfg, char *err, size_t errlen)
+{
+	static const __u8 zero[6];
+	__u8 mac[6];
+
+	memset(cfg->wake_mac, 0, sizeof(cfg->wake_mac));
+	if (s && !strcmp(s, "none")) {
+		cfg->flags &= ~TKO_F_WAKE;
+		return 0;
+	}
+	if (s && !strcmp(s, "auto")) {
+		cfg->flags |= TKO_F_WAKE;
+		return 0;
+	}
+	if (!with_mac)
+		fail(EINVAL, "--wake: '%s' is not one of auto, none", s ? s : "");
+	if (parse_mac(s, mac))
+		fail(EINVAL, "--wake: '%s' is not auto, none or a MAC address (aa:bb:cc:dd:ee:ff)",
+		     s ? s : "");
+	if ((mac[0] & 1) || !memcmp(mac, zero, 6))
+		fail(EINVAL, "--wake: %s is not the address of one machine (multicast or zero)", s);
+	memcpy(cfg->wake_mac, mac, 6);
+	cfg->flags |= TKO_F_WAKE;
+	return 0;
+}

@@ -4,6 +4,7 @@
 #ifndef TKO_PARSE_H
 #define TKO_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "tko_types.h"
 
@@ -28,5 +29,14 @@ int parse_probe(const char *s, __u8 *probe, char *err, size_t errlen);
 
 /* "none" or "reset": clears or sets TKO_F_ON_DEAD_RESET in *flags. */
 int parse_on_dead(const char *s, __u8 *flags, char *err, size_t errlen);
+
+/* "aa:bb:cc:dd:ee:ff" (hex digits, either case): 0 or -EINVAL, silently. */
+int parse_mac(const char *s, __u8 mac[6]);
+
+/*
+ * --wake: "none", "auto" or (with_mac) the endpoint's MAC: sets or clears
+ * TKO_F_WAKE and cfg->wake_mac.
+ */
+int parse_wake(const char *s, bool with_mac, struct tko_config *cfg, char *err, size_t errlen);
 
 #endif /* TKO_PARSE_H */

@@ -25,6 +25,7 @@ const char *event_name(__u8 type)
 		[TKO_EV_PEER_DEAD] = "peer_dead", [TKO_EV_STOPPED] = "stopped",
 		[TKO_EV_STARTED] = "started", [TKO_EV_REFUSED] = "refused",
 		[TKO_EV_WAITING] = "waiting", [TKO_EV_WARNING] = "warning",
+		[TKO_EV_WAKE] = "wake",
 	};
 	return NAME(names, type);
 }
@@ -45,6 +46,7 @@ const char *reason_name(__u8 reason)
 		[TKO_R_TS_LIMIT] = "ts_limit", [TKO_R_NO_TRAFFIC] = "no_traffic",
 		[TKO_R_CT_MISSING] = "ct_missing", [TKO_R_TS_MISMATCH] = "ts_mismatch",
 		[TKO_R_SIGNED] = "signed", [TKO_R_REWRITE] = "rewrite", [TKO_R_NO_ACK] = "no_ack",
+		[TKO_R_WAKE_UNKNOWN] = "wake_unknown", [TKO_R_WAKE_FAILED] = "wake_failed",
 	};
 	return NAME(names, reason);
 }
@@ -173,12 +175,19 @@ const char *session_header(void)
 int format_session(const struct tko_key *k, const struct tko_session *s, __u64 now_ns,
 		   bool json, char *buf, size_t len)
 {
-	char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN], una[16] = "null";
+	char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN], una[16] = "null", wake[48] = "null";
 	__u64 next_ms = s->next_ns > now_ns ? (s->next_ns - now_ns) / 1000000 : 0;
 
 	format_key(k, l, r);
 	if (s->have & TKO_HAVE_UNA)	/* null: not known yet (never seen acknowledged) */
 		snprintf(una, sizeof(una), "%u", s->tcp.snd_una);
+	/* --wake: the endpoint's MAC, "auto" while not learned; null without */
+	if (s->have & TKO_HAVE_WAKE)
+		snprintf(wake, sizeof(wake), "\"%02x:%02x:%02x:%02x:%02x:%02x\"", s->wake_mac[0],
+			 s->wake_mac[1], s->wake_mac[2], s->wake_mac[3], s->wake_mac[4],
+			 s->wake_mac[5]);
+	else if (s->cfg.flags & TKO_F_WAKE)
+		snprintf(wake, sizeof(wake), "\"auto\"");
 	if (json)
 		return snprintf(buf, len,
 				"{\"local\":\"%s\",\"remote\":\"%s\",\"state\":\"%s\","
@@ -189,7 +198,8 @@ int format_session(const struct tko_key *k, const struct tko_session *s, __u64 n
 				"\"peer_probes_answered\":%u,\"answers_limited\":%u,"
 				"\"unanswered\":%u,\"probes_late\":%u,\"policy\":%u,"
 				"\"next_ms\":%llu,\"snd_una\":%s,\"snd_nxt\":%u,\"rcv_nxt\":%u,"
-				"\"window\":%u,\"tsval\":%u,\"tsecr\":%u}",
+				"\"window\":%u,\"tsval\":%u,\"tsecr\":%u,\"wake\":%s,"
+				"\"wake_ifindex\":%u}",
 				l, r, state_name(s->state), s->cfg.idle_s, s->cfg.interval_s,
 				s->cfg.retry_interval_s, s->cfg.retries,
 				s->cfg.probe == TKO_PROBE_BYTE ? "byte" : "zero",
@@ -200,7 +210,8 @@ int format_session(const struct tko_key *k, const struct tko_session *s, __u64 n
 				s->cnt.peer_probes_answered, s->cnt.answers_limited,
 				s->cnt.unanswered, s->cnt.probes_late, s->policy,
 				(unsigned long long)next_ms, una, s->tcp.snd_nxt,
-				s->tcp.rcv_nxt, s->tcp.window, s->tcp.ts_val, s->tcp.ts_ecr);
+				s->tcp.rcv_nxt, s->tcp.window, s->tcp.ts_val, s->tcp.ts_ecr, wake,
+				s->wake_ifindex);
 	return snprintf(buf, len, "%-22s %-22s %-10s %-6u %-6u %-7u %-9u %-12u %-11u %u",
 			l, r, state_name(s->state), s->cfg.idle_s, s->cfg.interval_s,
 			s->cnt.probes_sent, s->cnt.probes_answered, s->cnt.peer_probes_answered,

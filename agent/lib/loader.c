@@ -308,7 +308,7 @@ const char *const pin_names[P_MAX] = {
 	[P_LINK_XDP_BULK_TX] = "link_xdp_bulk_tx", [P_LINK_XDP_EXCEPTION] = "link_xdp_exception",
 	[P_POLICY_STATS] = PIN_POLICY_STATS, [P_POLICY_PREFIXES] = PIN_POLICY_PREFIXES,
 	[P_FLOWS_CLOSED] = PIN_FLOWS_CLOSED, [P_CTL_SET_LINK] = "ctl_set_link",
-	[P_FLOWS_OPENING] = "flows_opening",
+	[P_FLOWS_OPENING] = "flows_opening", [P_CTL_WAKE_DONE] = "ctl_wake_done",
 };
 
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
@@ -352,6 +352,7 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_FLOWS_CLOSED] = bpf_map__fd(c->maps.flows_closed);
 	f->fd[P_CTL_SET_LINK] = bpf_program__fd(c->progs.tko_set_link);
 	f->fd[P_FLOWS_OPENING] = bpf_map__fd(c->maps.flows_opening);
+	f->fd[P_CTL_WAKE_DONE] = bpf_program__fd(c->progs.tko_wake_done);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)

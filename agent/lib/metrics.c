@@ -98,6 +98,15 @@ static const struct {
 	[TKO_ST_REWRITE_ERRORS] = { "answer_rewrite_errors",
 		"Peer probes whose answer could not be written over them: left to the "
 		"endpoint, or dropped where the answer was written but not trimmed." },
+	[TKO_ST_WAKES_SENT] = { "wakes_sent",
+		"Wakes of sleeping endpoints whose magic packets a device took (--wake)." },
+	[TKO_ST_WAKES_FAILED] = { "wakes_failed",
+		"Wakes that could not be sent: magic packets refused, no MAC and no hook, "
+		"or the agent's signal ring full." },
+	[TKO_ST_WAKE_HOOKS] = { "wake_hooks",
+		"Wake hooks (tko agent --on-wake-exec) that exited 0." },
+	[TKO_ST_WAKE_HOOKS_FAILED] = { "wake_hooks_failed",
+		"Wake hooks that failed, timed out or could not be started." },
 };
 _Static_assert(sizeof(stats) / sizeof(stats[0]) == TKO_ST_MAX, "a counter without a name");
 

@@ -198,8 +198,10 @@ static void test_event_names(void **state)
 		{ TKO_EV_PEER_DEAD, "peer_dead" }, { TKO_EV_STOPPED, "stopped" },
 		{ TKO_EV_STARTED, "started" }, { TKO_EV_REFUSED, "refused" },
 		{ TKO_EV_WAITING, "waiting" }, { TKO_EV_WARNING, "warning" },
+		{ TKO_EV_WAKE, "wake" },
 	};
-	static const unsigned int unknown[] = { 0, TKO_EV_WARNING + 1, 128, 255 };
+	static const unsigned int unknown[] = { 0, TKO_EV_WAKE + 1, 128, 255 };
+	_Static_assert(TKO_EV_WAKE < TKO_EVENTS_MAX, "an event beyond ev_stats");
 
 	check_names(event_name, c, ARRAY_LEN(c), unknown, ARRAY_LEN(unknown));
 }
@@ -220,11 +222,12 @@ static void test_reason_names(void **state)
 		{ TKO_R_TS_LIMIT, "ts_limit" }, { TKO_R_NO_TRAFFIC, "no_traffic" },
 		{ TKO_R_CT_MISSING, "ct_missing" }, { TKO_R_TS_MISMATCH, "ts_mismatch" },
 		{ TKO_R_SIGNED, "signed" }, { TKO_R_REWRITE, "rewrite" },
-		{ TKO_R_NO_ACK, "no_ack" },
+		{ TKO_R_NO_ACK, "no_ack" }, { TKO_R_WAKE_UNKNOWN, "wake_unknown" },
+		{ TKO_R_WAKE_FAILED, "wake_failed" },
 	};
-	static const unsigned int unknown[] = { TKO_R_NO_ACK + 1, 200, 255 };
+	static const unsigned int unknown[] = { TKO_R_WAKE_FAILED + 1, 200, 255 };
 	/* ev_stats (and tko_events_total) index reasons below TKO_REASONS_MAX */
-	_Static_assert(TKO_R_NO_ACK < TKO_REASONS_MAX, "a reason beyond ev_stats");
+	_Static_assert(TKO_R_WAKE_FAILED < TKO_REASONS_MAX, "a reason beyond ev_stats");
 
 	check_names(reason_name, c, ARRAY_LEN(c), unknown, ARRAY_LEN(unknown));
 }
@@ -529,7 +532,7 @@ static const char sample_session_json[] =
 	"\"peer_probes_answered\":7,\"answers_limited\":2,\"unanswered\":1,"
 	"\"probes_late\":4,\"policy\":3,\"next_ms\":1500,\"snd_una\":null,"
 	"\"snd_nxt\":3735928559,\"rcv_nxt\":305419896,\"window\":29200,"
-	"\"tsval\":11,\"tsecr\":22}";
+	"\"tsval\":11,\"tsecr\":22,\"wake\":null,\"wake_ifindex\":0}";
 
 static void test_session_json(void **state)
 {
@@ -540,6 +543,24 @@ static void test_session_json(void **state)
 	assert_string_equal(buf, sample_session_json);
 	assert_int_equal(n, strlen(sample_session_json));
 	assert_true(json_is_object(buf));
+}
+
+/* --wake: null without, "auto" until the MAC is learned, then the MAC. */
+static void test_session_json_wake(void **state)
+{
+	struct tko_session s = sample_session();
+	char buf[1024];
+
+	s.cfg.flags |= TKO_F_WAKE;
+	format_session(&sample_key, &s, NOW_NS, true, buf, sizeof(buf));
+	assert_true(json_is_object(buf));
+	assert_non_null(strstr(buf, "\"wake\":\"auto\",\"wake_ifindex\":0}"));
+	s.have |= TKO_HAVE_WAKE;
+	s.wake_ifindex = 7;
+	memcpy(s.wake_mac, "\x02\xab\x0c\xff\x00\x9e", 6);
+	format_session(&sample_key, &s, NOW_NS, true, buf, sizeof(buf));
+	assert_true(json_is_object(buf));
+	assert_non_null(strstr(buf, "\"wake\":\"02:ab:0c:ff:00:9e\",\"wake_ifindex\":7}"));
 }
 
 static void test_session_json_flags(void **state)
@@ -681,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_session_text),
 		cmocka_unit_test(test_session_columns),
 		cmocka_unit_test(test_session_truncation),
+		cmocka_unit_test(test_session_json_wake),
 	};
 
 	return cmocka_run_group_tests_name("format", tests, NULL, NULL);
