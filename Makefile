@@ -109,8 +109,10 @@ $(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
 
 $(BUILD)/tests/prog_conntrack: $(BUILD)/tests/xdp_ingress_noct.skel.h $(BUILD)/tests/ct_skb.skel.h
 
-# prog_policy keeps the policy tables as `tko policy` does (agent/cmd/policies.c).
-$(BUILD)/tests/prog_policy: tests/prog/prog_policy.c $(wildcard tests/prog/*.h) $(SKELS) \
+# prog_policy and prog_wake keep the policy tables as `tko policy` does
+# (agent/cmd/policies.c).
+$(BUILD)/tests/prog_policy $(BUILD)/tests/prog_wake: $(BUILD)/tests/%: tests/prog/%.c \
+			    $(wildcard tests/prog/*.h) $(SKELS) \
 			    $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a -o $@ \
 		$(LDLIBS) -lcmocka

@@ -600,7 +600,9 @@ static int parse_args(struct agent *a, int argc, char **argv)
 		return ret;
 	if (!require_root())
 		return 1;
-	return a->cleanup || !parse_ifaces(a, a->iface_list) ? 0 : 1;
+	if (a->cleanup)
+		return 0;
+	return parse_ifaces(a, a->iface_list) || waker_check(&a->waker) ? 1 : 0;
 }
 
 /*

@@ -185,39 +185,35 @@ int parse_on_dead(const char *s, __u8 *flags, char *err, size_t errlen)
 
 int parse_mac(const char *s, __u8 mac[6])
 {
-	unsigned int b[6];
-	char end;
-
-	if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-			 &end) != 6 || strlen(s) != 17)
+	if (!s || strlen(s) != 17)
 		return -EINVAL;
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return -EINVAL;
 	for (int i = 0; i < 6; i++)
-		mac[i] = b[i];
+		mac[i] = (__u8)strtoul((char[]){ s[3 * i], s[3 * i + 1], '\0' }, NULL, 16);
 	return 0;
 }
 
 int parse_wake(const char *s, bool with_mac, struct tko_config *cfg, char *err, size_t errlen)
 {
 	static const __u8 zero[6];
-	__u8 mac[6];
+	__u8 mac[6] = {};
 
-	memset(cfg->wake_mac, 0, sizeof(cfg->wake_mac));
 	if (s && !strcmp(s, "none")) {
 		cfg->flags &= ~TKO_F_WAKE;
-		return 0;
-	}
-	if (s && !strcmp(s, "auto")) {
+	} else if (s && !strcmp(s, "auto")) {
 		cfg->flags |= TKO_F_WAKE;
-		return 0;
-	}
-	if (!with_mac)
+	} else if (!with_mac) {
 		fail(EINVAL, "--wake: '%s' is not one of auto, none", s ? s : "");
-	if (parse_mac(s, mac))
+	} else if (parse_mac(s, mac)) {
 		fail(EINVAL, "--wake: '%s' is not auto, none or a MAC address (aa:bb:cc:dd:ee:ff)",
 		     s ? s : "");
-	if ((mac[0] & 1) || !memcmp(mac, zero, 6))
+	} else if ((mac[0] & 1) || !memcmp(mac, zero, 6)) {
 		fail(EINVAL, "--wake: %s is not the address of one machine (multicast or zero)", s);
+	} else {
+		cfg->flags |= TKO_F_WAKE;
+	}
 	memcpy(cfg->wake_mac, mac, 6);
-	cfg->flags |= TKO_F_WAKE;
 	return 0;
 }

@@ -132,17 +132,15 @@ void waker_ifindexes(const struct waker *w, __u32 out[TKO_MAX_IFACES])
 			out[n++] = w->ifaces[i].ifindex;
 }
 
-int waker_open(struct waker *w, const char *pin_dir)
+int waker_check(struct waker *w)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TIMER_TAG };
 	struct stat st;
-	int fd, err;
+	int fd, err = 0;
 
-	snprintf(w->pin_dir, sizeof(w->pin_dir), "%s", pin_dir);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	for (int i = 0; i < w->nifaces; i++) {
+	for (int i = 0; i < w->nifaces && !err; i++) {
 		err = iface_read(fd, &w->ifaces[i]);
 		if (err == -EPFNOSUPPORT)
 			pr_warn("--wake-iface %s: not an Ethernet interface (a sleeping device "
@@ -150,23 +148,31 @@ int waker_open(struct waker *w, const char *pin_dir)
 		else if (err)
 			pr_warn("--wake-iface %s: %s", w->ifaces[i].name,
 				err == -ENODEV ? "no such interface" : strerror(-err));
-		if (err) {
-			close(fd);
-			return err;
-		}
 	}
 	close(fd);
-	if (w->exec[0]) {
-		if (w->exec[0] != '/') {
-			pr_warn("--on-wake-exec %s: give an absolute path", w->exec);
-			return -EINVAL;
-		}
-		if (stat(w->exec, &st) || !S_ISREG(st.st_mode) || access(w->exec, X_OK)) {
-			pr_warn("--on-wake-exec %s: %s", w->exec,
-				errno ? strerror(errno) : "not a regular file");
-			return -EINVAL;
-		}
+	if (err || !w->exec[0])
+		return err;
+	if (w->exec[0] != '/') {
+		pr_warn("--on-wake-exec %s: give an absolute path", w->exec);
+		return -EINVAL;
 	}
+	errno = 0;
+	if (stat(w->exec, &st) || !S_ISREG(st.st_mode) || access(w->exec, X_OK)) {
+		pr_warn("--on-wake-exec %s: %s", w->exec,
+			errno ? strerror(errno) : "not a regular file");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int waker_open(struct waker *w, const char *pin_dir)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TIMER_TAG };
+	int err = waker_check(w);
+
+	if (err)
+		return err;
+	snprintf(w->pin_dir, sizeof(w->pin_dir), "%s", pin_dir);
 	if (w->nifaces) {
 		w->packet_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 		if (w->packet_fd < 0) {
@@ -182,7 +188,7 @@ int waker_open(struct waker *w, const char *pin_dir)
 	w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (!w->queue || w->epoll_fd < 0 || w->timer_fd < 0 ||
 	    epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->timer_fd, &ev)) {
-		err = -errno ?: -ENOMEM;
+		err = errno ? -errno : -ENOMEM;
 		pr_warn("cannot set up the wake hook: %s", strerror(-err));
 		return err;
 	}

@@ -73,9 +73,12 @@ bool waker_on(const struct waker *w);
 
 /*
  * Check the interfaces (they exist, they are Ethernet) and the hook (an
- * absolute path to an executable), and open what sending and watching
- * need. 0, or -errno after saying what is wrong.
+ * absolute path to an executable): 0, or -errno after saying what is
+ * wrong. Before anything is loaded: a wrong option changes nothing.
  */
+int waker_check(struct waker *w);
+
+/* waker_check(), then open what sending and watching need. */
 int waker_open(struct waker *w, const char *pin_dir);
 
 /*

@@ -438,6 +438,62 @@ static void test_probe(void **state)
 	}
 }
 
+/* ---- parse_wake, parse_mac -------------------------------------------- */
+
+static void test_wake(void **state)
+{
+	static const struct {
+		const char *in;
+		bool with_mac;
+		int want_ret;
+		bool wake;		/* TKO_F_WAKE after */
+		__u8 mac[6];		/* wake_mac after */
+		const char *msg;	/* in the error */
+	} cases[] = {
+		{ "none", true, 0, false, {}, NULL },
+		{ "auto", true, 0, true, {}, NULL },
+		{ "none", false, 0, false, {}, NULL },
+		{ "auto", false, 0, true, {}, NULL },
+		{ "02:1a:2B:3c:4d:5e", true, 0, true, { 0x02, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e }, NULL },
+		{ "02:1a:2b:3c:4d:5e", false, -EINVAL, false, {}, "is not one of auto, none" },
+		{ "03:1a:2b:3c:4d:5e", true, -EINVAL, false, {}, "multicast" },
+		{ "ff:ff:ff:ff:ff:ff", true, -EINVAL, false, {}, "multicast" },
+		{ "00:00:00:00:00:00", true, -EINVAL, false, {}, "zero" },
+		{ "02:1a:2b:3c:4d", true, -EINVAL, false, {}, "not auto, none or a MAC" },
+		{ "02:1a:2b:3c:4d:5e:6f", true, -EINVAL, false, {}, "not auto, none or a MAC" },
+		{ "02:1a:2b:3c:4d:5g", true, -EINVAL, false, {}, "not auto, none or a MAC" },
+		{ "2:1a:2b:3c:4d:5e", true, -EINVAL, false, {}, "not auto, none or a MAC" },
+		{ "02-1a-2b-3c-4d-5e", true, -EINVAL, false, {}, "not auto, none or a MAC" },
+		{ "02:1a:2b:3c:4d:+5", true, -EINVAL, false, {}, "not auto, none or a MAC" },
+		{ " 2:1a:2b:3c:4d:5e", true, -EINVAL, false, {}, "not auto, none or a MAC" },
+		{ "0x:1a:2b:3c:4d:5e", true, -EINVAL, false, {}, "not auto, none or a MAC" },
+		{ "Auto", true, -EINVAL, false, {}, "not auto, none or a MAC" },
+		{ "", true, -EINVAL, false, {}, "not auto, none or a MAC" },
+		{ NULL, true, -EINVAL, false, {}, "not auto, none or a MAC" },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct tko_config cfg = { .flags = TKO_F_ONESHOT | TKO_F_WAKE,
+					  .wake_mac = { 0xee, 0xee, 0xee, 0xee, 0xee, 0xee } };
+		struct tko_config before = cfg;
+		char err[ERRLEN] = "";
+		int ret = parse_wake(cases[i].in, cases[i].with_mac, &cfg, err, sizeof(err));
+		const char *in = cases[i].in ? cases[i].in : "(null)";
+
+		if (ret != cases[i].want_ret)
+			fail_msg("parse_wake('%s'): ret %d, want %d", in, ret, cases[i].want_ret);
+		if (ret) {
+			check_message(cases[i].in, err, cases[i].msg);
+			assert_memory_equal(&cfg, &before, sizeof(cfg));	/* untouched */
+			continue;
+		}
+		if (!!(cfg.flags & TKO_F_WAKE) != cases[i].wake || !(cfg.flags & TKO_F_ONESHOT))
+			fail_msg("parse_wake('%s'): flags 0x%x", in, cfg.flags);
+		if (memcmp(cfg.wake_mac, cases[i].mac, 6))
+			fail_msg("parse_wake('%s'): wrong wake_mac", in);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_state_valid),
 		cmocka_unit_test(test_state_invalid),
 		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_wake),
 	};
 
 	return cmocka_run_group_tests_name("parse", tests, NULL, NULL);
