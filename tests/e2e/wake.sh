@@ -194,6 +194,11 @@ for t in wake ctl ka; do
 	check "$t: offloaded (active)" wait_for 5 active $t
 done
 LOCAL=$(field wake local)
+G0_INDEX=$(ip netns exec "$TOPO_GW" cat /sys/class/net/g0/ifindex)
+check "wake: tko list: the device's MAC recorded, on g0 (wake $(field wake wake), wake_ifindex $(field wake wake_ifindex))" \
+	test "$(field wake wake) $(field wake wake_ifindex)" = "$DEV_MAC $G0_INDEX"
+check "keepalive flow: tko list: the device's MAC recorded" test "$(field ka wake)" = "$DEV_MAC"
+check "control: tko list: no wake (null)" test "$(field ctl wake)" = null
 note "the wake flow on g1: $LOCAL -> $SRV:$P_WAKE"
 check "the server's lines to an awake device woke nothing (wakes_sent 0)" counter_is wakes_sent 0
 
