@@ -13,6 +13,8 @@
  *       until killed. Prints "recv LINE" for what the server sends and
  *       "error REASON" (exit 3) when the kernel reports the connection
  *       reset or timed out.
+ *       Lines read from stdin are sent to the peer ("sent LINE"), as the
+ *       client does: the server's application speaking first.
  *   tcpkit bytes ADDR PORT [IDLE INTVL CNT]
  *       as server, but byte-exact, for streams that are not lines: prints
  *       "data BYTES" for every read, printable ASCII as is and any other
@@ -28,10 +30,24 @@
  *       them open, idle, until killed, and print "closed K" each time one of
  *       them ends.
  *
+ *   tcpkit wol IFACE MAC CMD...
+ *       a Wake-on-LAN listener, as a NIC armed for "wake on magic packet":
+ *       an AF_PACKET socket on IFACE (it sees frames before netfilter, so it
+ *       hears while the host's firewall drops everything) prints "listening",
+ *       then waits for a magic packet for MAC (6 x 0xff then 16 x MAC,
+ *       anywhere in the payload of an EtherType 0x0842 frame or of an IPv4
+ *       UDP datagram to port 9). The first one prints "woken by
+ *       ethertype|udp at SEC.NSEC" (the frame's arrival, CLOCK_REALTIME)
+ *       and runs CMD (execvp), waiting for it ("command status N"); every
+ *       later one is printed too, CMD is not run again. Runs until killed.
+ *
  * Lines go to stdout unbuffered so a test can wait for them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <fcntl.h>
@@ -43,6 +59,8 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int make_addr(const char *host, const char *port, struct sockaddr_storage *ss,
@@ -142,10 +160,29 @@ static int server(int argc, char **argv)
 		keepalive(fd, argv + 4);
 	fmt(&peer, name, sizeof(name));
 	printf("accepted %s\n", name);
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = 0, .events = POLLIN } };
+
 	for (;;) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		ssize_t n;
 		char *nl;
 
+		if (poll(pfd, 2, -1) < 0)
+			die("poll");
+		if (pfd[1].revents) {
+			char line[4096];
+
+			n = read(0, line, sizeof(line));
+			if (n <= 0) {
+				pfd[1].fd = -1;	/* end of stdin: only read from now on */
+			} else {
+				if (write(fd, line, n) < 0)
+					die("write");
+				printf("sent %.*s", (int)n, line);
+			}
+		}
+		if (!pfd[0].revents)
+			continue;
+		n = read(fd, buf + have, sizeof(buf) - 1 - have);
 		if (n < 0)
 			die("read");
 		if (n == 0) {
@@ -331,6 +368,119 @@ static _Noreturn void pool(char **argv)
 	hold(ep);
 }
 
+/* The magic packet's sync stream, 6 x 0xff, then 16 x mac, anywhere in p. */
+static bool magic(const unsigned char *p, size_t n, const unsigned char mac[6])
+{
+	for (size_t i = 0; i + 102 <= n; i++) {
+		size_t k;
+
+		if (memcmp(p + i, "\xff\xff\xff\xff\xff\xff", 6))
+			continue;
+		for (k = 0; k < 16 && !memcmp(p + i + 6 + 6 * k, mac, 6); k++)
+			;
+		if (k == 16)
+			return true;
+	}
+	return false;
+}
+
+/* What kind of magic packet for mac the frame is: "ethertype", "udp" or NULL. */
+static const char *wol_kind(const unsigned char *f, size_t n, const unsigned char mac[6])
+{
+	size_t off = ETH_HLEN;
+	unsigned int proto;
+
+	if (n < ETH_HLEN)
+		return NULL;
+	proto = f[12] << 8 | f[13];
+	if ((proto == ETH_P_8021Q || proto == ETH_P_8021AD) && n >= ETH_HLEN + 4) {
+		proto = f[16] << 8 | f[17];
+		off += 4;
+	}
+	if (proto == 0x0842)
+		return magic(f + off, n - off, mac) ? "ethertype" : NULL;
+	if (proto == ETH_P_IP && n >= off + 20) {
+		const unsigned char *ip = f + off, *udp;
+		size_t ihl = (ip[0] & 0x0f) * 4;
+
+		/* version 4, UDP, not a fragment after the first */
+		if (ip[0] >> 4 != 4 || ihl < 20 || ip[9] != IPPROTO_UDP ||
+		    ((ip[6] & 0x1f) | ip[7]) || n < off + ihl + 8)
+			return NULL;
+		udp = ip + ihl;
+		if ((udp[2] << 8 | udp[3]) != 9)
+			return NULL;
+		return magic(udp + 8, n - off - ihl - 8, mac) ? "udp" : NULL;
+	}
+	return NULL;
+}
+
+static _Noreturn void wol(char **argv)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	unsigned char mac[6], frame[2048];
+	int fd, one = 1;
+	bool woken = false;
+
+	if (sscanf(argv[3], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
+		   &mac[4], &mac[5]) != 6) {
+		fprintf(stderr, "tcpkit: bad MAC %s\n", argv[3]);
+		exit(2);
+	}
+	sll.sll_ifindex = if_nametoindex(argv[2]);
+	fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	if (!sll.sll_ifindex || fd < 0 || bind(fd, (void *)&sll, sizeof(sll)))
+		die("listen");
+	/* The kernel's arrival time of each frame, not the time we read it. */
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)))
+		die("timestamp");
+	printf("listening\n");
+	for (;;) {
+		char ctl[CMSG_SPACE(sizeof(struct timespec))];
+		struct sockaddr_ll from;
+		struct iovec iov = { .iov_base = frame, .iov_len = sizeof(frame) };
+		struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from),
+				      .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+		struct timespec ts = { 0 };
+		const char *kind;
+		ssize_t n = recvmsg(fd, &msg, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("recv");
+		}
+		/* What this host sends is no wake-up call. */
+		if (from.sll_pkttype == PACKET_OUTGOING || !(kind = wol_kind(frame, n, mac)))
+			continue;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		if (!ts.tv_sec)
+			clock_gettime(CLOCK_REALTIME, &ts);
+		printf("woken by %s at %lld.%09ld\n", kind, (long long)ts.tv_sec, ts.tv_nsec);
+		if (woken)
+			continue;
+		woken = true;
+		pid_t pid = fork();
+		int status;
+
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			close(fd);
+			execvp(argv[4], argv + 4);
+			fprintf(stderr, "tcpkit: %s: %s\n", argv[4], strerror(errno));
+			_exit(127);
+		}
+		if (waitpid(pid, &status, 0) < 0)
+			die("wait");
+		printf("command status %d\n",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -342,7 +492,10 @@ int main(int argc, char **argv)
 		sink(argv);
 	if (argc == 5 && !strcmp(argv[1], "pool"))
 		pool(argv);
+	if (argc >= 5 && !strcmp(argv[1], "wol"))
+		wol(argv);
 	fprintf(stderr, "usage: tcpkit server|bytes|client ADDR PORT [IDLE INTVL CNT]\n"
-			"       tcpkit sink|pool ADDR PORT N\n");
+			"       tcpkit sink|pool ADDR PORT N\n"
+			"       tcpkit wol IFACE MAC CMD...\n");
 	return 2;
 }
