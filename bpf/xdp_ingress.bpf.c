@@ -18,17 +18,21 @@
 #include "lib/wake.h"
 
 /*
- * The peer's answer to a keepalive: a bare ACK at exactly RCV.NXT that
- * acknowledges what it has of the endpoint's data: SND.NXT, or less while
- * data is in flight (a duplicate ACK is the peer alive too). Linux may add
- * SACK blocks (D-SACK for a 1-byte probe); other options are allowed,
- * payload is not.
+ * The peer's answer to a keepalive: a bare ACK that acknowledges what it
+ * has of the endpoint's data: SND.NXT, or less while data is in flight (a
+ * duplicate ACK is the peer alive too). Its sequence number is the peer's
+ * SND.NXT: RCV.NXT, or beyond it within the endpoint's window while the
+ * peer's own data waits for the endpoint's acknowledgment (a sleeping
+ * device the peer retransmits to: RFC 9293 3.10.7.4's acceptable segment,
+ * never a guess out of the window). Linux may add SACK blocks (D-SACK for
+ * a 1-byte probe); other options are allowed, payload is not.
  */
 static __always_inline bool is_probe_answer(const struct pkt *p, const struct tko_session *s)
 {
 	if ((p->flags & (TH_SYN | TH_FIN | TH_RST | TH_URG | TH_ACK)) != TH_ACK)
 		return false;
-	return p->payload_len == 0 && p->seq == s->tcp.rcv_nxt && acks_sent(p, s);
+	return p->payload_len == 0 && p->seq - s->tcp.rcv_nxt < rcv_window(s) &&
+	       acks_sent(p, s);
 }
 
 /*

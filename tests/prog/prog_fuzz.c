@@ -930,6 +930,10 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 	rcv = b->tcp.rcv_nxt;
 	core = p->flags & ~(F_PSH | F_ECE | F_CWR);	/* URG, SYN, FIN, RST must be clear */
 	active = b->state == TKO_ACTIVE;
+	/* the endpoint's receive window as the peer may use it (64 KiB at least) */
+	wnd = (uint32_t)b->tcp.window << (b->tcp.wscale & 15);
+	if (wnd < 0xffff)
+		wnd = 0xffff;
 
 	/*
 	 * Any acknowledgment of the peer's first: SND.UNA moves forward within
@@ -942,9 +946,6 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		if ((b->have & TKO_HAVE_BARE) && p->ack == snd + 1 && !p->payload_len &&
 		    !(p->flags & F_FIN) && p->seq == rcv)
 			a->tcp.snd_nxt = snd = p->ack;
-		wnd = (uint32_t)b->tcp.window << (b->tcp.wscale & 15);
-		if (wnd < 0xffff)
-			wnd = 0xffff;
 		if (b->have & TKO_HAVE_UNA) {
 			/* SND.UNA < ack <= SND.NXT, the segment in the window */
 			if (p->ack - b->tcp.snd_una - 1 < snd - b->tcp.snd_una &&
@@ -1016,8 +1017,9 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		return x_none(e, "answered", XDP_TX);
 	}
 
-	/* the peer's answer to tko's outstanding probe (or the endpoint's own) */
-	if (active && core == F_ACK && p->payload_len == 0 && p->seq == rcv && acks) {
+	/* the peer's answer to tko's outstanding probe (or the endpoint's own),
+	 * at its SND.NXT: RCV.NXT, or beyond within the window (its data waits) */
+	if (active && core == F_ACK && p->payload_len == 0 && p->seq - rcv < wnd && acks) {
 		ours = b->cnt.unanswered != 0;
 		if (ours) {
 			a->cnt.unanswered = 0;
@@ -1070,9 +1072,6 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 				x_traffic(e, TKO_R_DATA_PEER, "suspended by data");
 			return;
 		}
-		wnd = (uint32_t)b->tcp.window << (b->tcp.wscale & 15);
-		if (wnd < 0xffff)
-			wnd = 0xffff;
 		if (after32(p->seq, rcv) && p->seq - rcv < wnd) {
 			e->st[TKO_ST_PEER_OUT_OF_ORDER]++;
 			x_traffic(e, TKO_R_DATA_PEER, "suspended by data out of order");
@@ -2566,8 +2565,14 @@ static void test_flood(void **state)
 				do s.ack = near32(&r, snd); while (s.ack == snd);
 				break;
 			case 2:
-				it.kind = "answer_wrong_seq";	/* RCV.NXT - 1 would be a probe */
-				do s.seq = near32(&r, rcv); while (s.seq == rcv || s.seq == rcv - 1);
+				/* not the peer's: out of the endpoint's window (within
+				 * it, the peer's SND.NXT ahead of RCV.NXT is an answer);
+				 * RCV.NXT - 1 would be a probe */
+				it.kind = "answer_wrong_seq";
+				do s.seq = near32(&r, rcv);
+				while (s.seq - rcv < 0xffffu ||
+				       s.seq - rcv < ((uint32_t)base.tcp.window << (base.tcp.wscale & 15)) ||
+				       s.seq == rcv - 1);
 				break;
 			case 3:
 				it.kind = "probe_wrong_ack";

@@ -159,7 +159,19 @@ static const struct xdp_case cases[] = {
 	  IGNORED },
 	{ .name = "v4_probe_answer_ack_minus1", .prof = P_V4, .dack = -1, .flags = F_ACK,
 	  IGNORED },
+	/* the peer's data waits for the endpoint (a sleeping device the peer
+	 * retransmits to): its answer is at its SND.NXT, beyond RCV.NXT, in
+	 * the endpoint's window (WIN << WSCALE here, below the 64 KiB tko
+	 * assumes at least); beyond the window, not the peer's */
 	{ .name = "v4_probe_answer_seq_plus1", .prof = P_V4, .dseq = 1, .flags = F_ACK,
+	  CONSUMED },
+	{ .name = "v4_probe_answer_peer_data_in_flight", .prof = P_V4, .dseq = 4000,
+	  .flags = F_ACK, CONSUMED },
+	{ .name = "v6_ts_probe_answer_window_edge", .prof = P_V6 | P_TS, .dseq = 0xfffe,
+	  .flags = F_ACK, CONSUMED },
+	{ .name = "v6_ts_probe_answer_beyond_window", .prof = P_V6 | P_TS, .dseq = 0xffff,
+	  .flags = F_ACK, IGNORED },
+	{ .name = "v4_probe_answer_beyond_64k", .prof = P_V4, .dseq = 0x10000, .flags = F_ACK,
 	  IGNORED },
 	{ .name = "v4_probe_answer_learning", .prof = P_LEARNING, .flags = F_ACK, IGNORED },
 	/* data in flight (a race of TC egress with the clock): the peer's
