@@ -91,6 +91,28 @@ tcp_pair() {
 	wait_for 5 grep -q "recv hello" "$WORK/$tag.srv"
 }
 
+# A device asleep as a host in suspend: nft in its namespace drops every
+# packet in and out (IP, IPv6 and ARP: its stack can neither receive nor
+# answer). AF_PACKET sockets there still see the frames (before netfilter),
+# as a NIC watching for magic packets does. $WORK/wake.nft undoes it (nft -f).
+cat >"$WORK/sleep.nft" <<'NFT'
+table inet tko_test_sleep {
+	chain input { type filter hook input priority -400; policy drop; }
+	chain output { type filter hook output priority -400; policy drop; }
+}
+table arp tko_test_sleep {
+	chain input { type filter hook input priority 0; policy drop; }
+	chain output { type filter hook output priority 0; policy drop; }
+}
+NFT
+printf 'delete table inet tko_test_sleep\ndelete table arp tko_test_sleep\n' >"$WORK/wake.nft"
+device_sleep() { ip netns exec "$TOPO_DEV" nft -f "$WORK/sleep.nft"; }
+device_wake() { ip netns exec "$TOPO_DEV" nft -f "$WORK/wake.nft"; }
+asleep() { ip netns exec "$TOPO_DEV" nft list table inet tko_test_sleep >/dev/null 2>&1; }
+awake() {
+	! asleep && ! ip netns exec "$TOPO_DEV" nft list table arp tko_test_sleep >/dev/null 2>&1
+}
+
 cleanup() {
 	agent_stop
 	jobs -p | xargs -r kill 2>/dev/null

@@ -28,16 +28,6 @@ note "topology $PREFIX-{dev,gw,srv}"
 topo_up "$PREFIX" || { not_ok "topology"; finish; }
 check "agent starts on the gateway's server-facing interface" agent_start --iface g1
 
-cat >"$WORK/sleep.nft" <<'NFT'
-table inet tko_test_sleep {
-	chain input { type filter hook input priority -400; policy drop; }
-	chain output { type filter hook output priority -400; policy drop; }
-}
-table arp tko_test_sleep {
-	chain input { type filter hook input priority 0; policy drop; }
-	chain output { type filter hook output priority 0; policy drop; }
-}
-NFT
 
 declare -A LOCAL REMOTE SRV_IN CLI_IN ANS0
 events_of() { tko events | awk -v l="${LOCAL[$1]}" '$2 == l { sub(/^reason=/, "", $5); print $1, $5 }'; }
@@ -81,7 +71,7 @@ for fam in v4 v6; do
 	check "$fam: offloaded once idle" wait_for 10 state_is $fam active
 done
 
-check "the device sleeps" ip netns exec "$TOPO_DEV" nft -f "$WORK/sleep.nft"
+check "the device sleeps" device_sleep
 for fam in v4 v6; do
 	ANS0[$fam]=$(field $fam probes_answered)
 	echo "command" >&"${SRV_IN[$fam]}"
@@ -98,8 +88,7 @@ for fam in v4 v6; do
 	check "$fam: the line has not reached the sleeping device" bash -c "! grep -q 'recv command' '$WORK/$fam.cli'"
 done
 
-ip netns exec "$TOPO_DEV" nft delete table inet tko_test_sleep
-ip netns exec "$TOPO_DEV" nft delete table arp tko_test_sleep
+device_wake
 note "the device wakes; the server's next retransmission may be some seconds away"
 for fam in v4 v6; do
 	check "$fam: the line arrives once the device is awake" wait_for 40 grep -q "recv command" "$WORK/$fam.cli"

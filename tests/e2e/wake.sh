@@ -60,23 +60,6 @@ DEV_MAC=$(ip netns exec "$TOPO_DEV" cat /sys/class/net/d0/address)
 GW_MAC=$(ip netns exec "$TOPO_GW" cat /sys/class/net/g0/address)
 note "the device's MAC $DEV_MAC, the gateway's g0 $GW_MAC"
 
-# The device's sleep: every packet in and out dropped, ARP included.
-cat >"$WORK/sleep.nft" <<'NFT'
-table inet tko_test_sleep {
-	chain input { type filter hook input priority -400; policy drop; }
-	chain output { type filter hook output priority -400; policy drop; }
-}
-table arp tko_test_sleep {
-	chain input { type filter hook input priority 0; policy drop; }
-	chain output { type filter hook output priority 0; policy drop; }
-}
-NFT
-printf 'delete table inet tko_test_sleep\ndelete table arp tko_test_sleep\n' >"$WORK/wake.nft"
-device_sleep() { ip netns exec "$TOPO_DEV" nft -f "$WORK/sleep.nft"; }
-asleep() { ip netns exec "$TOPO_DEV" nft list table inet tko_test_sleep >/dev/null 2>&1; }
-awake() {
-	! asleep && ! ip netns exec "$TOPO_DEV" nft list table arp tko_test_sleep >/dev/null 2>&1
-}
 # listener TAG [CMD...]: a fresh Wake-on-LAN listener on d0 for the device's
 # MAC, output in $WORK/TAG.wol; at the first magic packet it runs CMD (by
 # default: wake the device up).
