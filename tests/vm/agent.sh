@@ -14,12 +14,14 @@ ready_or_gone() { grep -q "ready" "$WORK/agent.err" || ! kill -0 "$AGENT_PID" 2>
 wait_for 120 ready_or_gone
 took=$((($(date +%s%N) - t0) / 1000000))
 keep_log() { [ -z "${TKO_AGENT_LOG:-}" ] || cp "$WORK/agent.err" "$TKO_AGENT_LOG"; }
-if ! check "the agent loads on $(uname -r) and says ready (${took} ms)" \
-	grep -q "ready" "$WORK/agent.err"; then
-	# tko's own lines, libbpf's summary and the verifier's last words
-	# (agent_stop would print the whole debug output).
-	grep -E "^tko|libbpf: prog '|libbpf: failed|-- BEGIN|-- END|^[A-Z][a-z].*(map|program|helper|kfunc|func)" \
-		"$WORK/agent.err" | grep -v '^libbpf: prog .*: relo' | tail -n 40 | sed 's/^/# /'
+if grep -q "ready" "$WORK/agent.err"; then
+	ok "the agent loads on $(uname -r) and says ready (${took} ms)"
+else
+	not_ok "the agent loads on $(uname -r) and says ready"
+	# tko's own lines, libbpf's failures and the verifier's log of the
+	# refused program (agent_stop would print the whole debug output).
+	awk '/-- BEGIN PROG LOAD LOG --/ { on = 1 } on || /^tko|failed/ { print }
+	     /-- END PROG LOAD LOG --/ { on = 0 }' "$WORK/agent.err" | tail -n 40 | sed 's/^/# /'
 	kill "$AGENT_PID" 2>/dev/null
 	wait "$AGENT_PID" 2>/dev/null
 	AGENT_PID=
