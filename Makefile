@@ -155,6 +155,7 @@ fuzz: $(BUILD)/tests/prog_fuzz
 	$(BUILD)/tests/prog_fuzz --iterations $(FUZZ_ITERATIONS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 -include bench/bench.mk
+-include tests/vm/vm.mk
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h

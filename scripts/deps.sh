@@ -5,6 +5,8 @@
 #   scripts/deps.sh bench    that, and what only `make bench` needs: jq (the
 #                            results file) and gnuplot (the plot in
 #                            docs/performance.md)
+#   scripts/deps.sh vm       that, and what only `make test-kernels` needs:
+#                            qemu, a static busybox and cpio (tests/vm/)
 set -euo pipefail
 
 # libmicrohttpd-dev: the HTTP server of `tko agent --metrics`. curl and
@@ -21,6 +23,9 @@ PKGS=(make gcc pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 
 if [ "${1:-}" = bench ]; then
 	PKGS+=(jq gnuplot-nox)
+fi
+if [ "${1:-}" = vm ]; then
+	PKGS+=(qemu-system-x86 busybox-static cpio xz-utils)
 fi
 
 missing=()

@@ -5,8 +5,12 @@
 #  - end-to-end scripts (tests/e2e/*.sh): each "ok - ..." / "not ok - ..." line counts.
 # A test binary or script that cannot run, or exits non-zero without reporting a
 # failure, counts as one failure: nothing is ever skipped.
+#   tests/run.sh [BUILD]              every test
+#   tests/run.sh BUILD NAME...        only these: a binary of BUILD/tests (prog_xdp),
+#                                     an e2e script (gateway), or a script's path
 set -u
 BUILD=${1:-build}
+shift $(($# > 0 ? 1 : 0))
 cd "$(dirname "$0")/.."
 passed=0
 failed=0
@@ -19,8 +23,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-count() {	# name, exit status; reads the output in $log
-	local name=$1 rc=$2 p f
+count() {	# name, exit status, seconds; reads the output in $log
+	local name=$1 rc=$2 secs=$3 p f
 	p=$(grep -cE '^\[       OK \]|^ok( |$)' "$log")
 	# cmocka names a failed test twice (inline and in its summary list)
 	f=$(( $(grep -E '^\[  (FAILED|ERROR)   ?\] [A-Za-z_0-9]+$' "$log" | sort -u | wc -l) +
@@ -35,25 +39,44 @@ count() {	# name, exit status; reads the output in $log
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
-	printf '%-28s %3d passed, %d failed\n' "$name" "$p" "$f"
+	printf '%-28s %3d passed, %d failed (%ds)\n' "$name" "$p" "$f" "$secs"
 }
 
 run() {	# name, command...
-	local name=$1 rc
+	local name=$1 rc start=$SECONDS
 	shift
 	echo "== $name"
 	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
-	count "$name" "$rc"
+	count "$name" "$rc" $((SECONDS - start))
 }
 
-for t in "$BUILD"/tests/test_* "$BUILD"/tests/prog_*; do
-	[ -x "$t" ] || continue
-	run "$(basename "$t")" "$t"
-done
-for t in tests/e2e/*.sh; do
-	[ -f "$t" ] && [ "$(basename "$t")" != lib.sh ] || continue
-	run "$(basename "$t" .sh)" timeout 600 bash "$t" "$BUILD"
+run_one() {	# a test binary's or a script's path
+	case $1 in
+	*.sh) run "$(basename "$1" .sh)" timeout 600 bash "$1" "$BUILD" ;;
+	*) run "$(basename "$1")" "$1" ;;
+	esac
+}
+
+if [ $# -eq 0 ]; then
+	for t in "$BUILD"/tests/test_* "$BUILD"/tests/prog_*; do
+		[ -x "$t" ] && run_one "$t"
+	done
+	for t in tests/e2e/*.sh; do
+		[ -f "$t" ] && [ "$(basename "$t")" != lib.sh ] && run_one "$t"
+	done
+fi
+for name in "$@"; do
+	if [ -f "$name" ] && [[ $name == *.sh ]]; then
+		run_one "$name"
+	elif [ -f "tests/e2e/$name.sh" ]; then
+		run_one "tests/e2e/$name.sh"
+	elif [ -x "$BUILD/tests/$name" ]; then
+		run_one "$BUILD/tests/$name"
+	else
+		echo "FAIL: no test named $name"
+		failed=$((failed + 1))
+	fi
 done
 
 echo
