@@ -17,6 +17,8 @@
  *     pass a second, and a probe still leaves within a tick of its time.
  * The work of a pass is bounded (TKO_PASS_*): what is left waits for the
  * next pass, one tick later, and the probes it sends then count as late.
+ * tko1 also runs tko_carrier_rx (XDP), so that the carrier travels on its
+ * own ring, never in the CPU's shared backlog (below).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -851,6 +853,23 @@ int tko_carrier(struct __sk_buff *skb)
 		return TC_ACT_SHOT;	/* lost: the agent's watchdog re-injects */
 	skb->mark = 0;
 	return bpf_redirect(c->loop_ifindex, 0);
+}
+
+/*
+ * tko1's XDP program lets every frame pass: it is there for what its
+ * presence does. veth hands a frame to a peer that runs XDP through that
+ * peer's own NAPI ring, and to any other through the CPU's backlog, which
+ * every veth and netif_rx() on the CPU share (netdev_max_backlog frames).
+ * A pass that sends thousands of probes at once (sessions all due after a
+ * burst, or after a stall) fills that backlog; on it, the carrier itself
+ * would be dropped next, and the clock would stop until the watchdog
+ * re-injects it, with even more due then. On tko1's own ring it only ever
+ * meets itself.
+ */
+SEC("xdp.frags")	/* the carrier is up to TKO_CARRIER_MAX_FRAME long: tko1's MTU */
+int tko_carrier_rx(struct xdp_md *ctx)
+{
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1097,8 +1097,8 @@ static int agent_run(struct agent *a)
 		pr_warn("cannot listen to interface changes (rtnetlink): %s", strerror(-a->links_fd));
 		return -1;
 	}
-	if (carrier_setup(&a->carrier, a->fds.fd[P_PROG_CARRIER], a->fds.fd[P_CARRIER],
-			  a->tick_ms, ifindex, a->nifaces, a->adopted))
+	if (carrier_setup(&a->carrier, a->fds.fd[P_PROG_CARRIER], a->fds.fd[P_PROG_CARRIER_RX],
+			  a->fds.fd[P_CARRIER], a->tick_ms, ifindex, a->nifaces, a->adopted))
 		return -1;
 	a->ct_established_ms = conntrack_setup();
 	/* Before the policies: a flow they make a session learns where its

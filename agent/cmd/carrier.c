@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/if_link.h>
 #include <linux/if_packet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -56,7 +57,28 @@ static void disable_ipv6(const char *ifname)
 	}
 }
 
-static int attach_carrier(struct carrier *c, int prog_fd)
+/*
+ * tko1's XDP program (tko_carrier_rx: lets everything pass), so that veth
+ * hands the carrier to tko1 through its own ring, never through the CPU's
+ * backlog that a pass's probes can fill (bpf/carrier.bpf.c). Kept if an
+ * agent that is gone attached it.
+ */
+static int attach_carrier_rx(struct carrier *c, int rx_fd)
+{
+	__u32 id = 0;
+	int err;
+
+	if (!bpf_xdp_query_id(c->peer_ifindex, XDP_FLAGS_DRV_MODE, &id) && id &&
+	    id == tko_obj_id(rx_fd))
+		return 0;
+	err = bpf_xdp_attach(c->peer_ifindex, rx_fd, XDP_FLAGS_DRV_MODE, NULL);
+	if (err)
+		pr_warn("%s: cannot attach the carrier's XDP program: %s", CARRIER_PEER_IF,
+			strerror(-err));
+	return err;
+}
+
+static int attach_carrier(struct carrier *c, int prog_fd, int rx_fd)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = c->peer_ifindex, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
@@ -69,14 +91,14 @@ static int attach_carrier(struct carrier *c, int prog_fd)
 	}
 	/* Already there (an agent that is gone attached it): keep it. */
 	if (!bpf_tc_query(&hook, &opts) && opts.prog_id == tko_obj_id(prog_fd))
-		return 0;
+		return attach_carrier_rx(c, rx_fd);
 	opts.prog_id = 0;
 	opts.prog_fd = prog_fd;
 	opts.flags = BPF_TC_F_REPLACE;
 	err = bpf_tc_attach(&hook, &opts);
 	if (err)
 		pr_warn("%s: cannot attach the carrier program: %s", CARRIER_PEER_IF, strerror(-err));
-	return err;
+	return err ?: attach_carrier_rx(c, rx_fd);
 }
 
 /*
@@ -115,7 +137,7 @@ static int pace(unsigned int tick_ms)
 	return 0;
 }
 
-int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_ms,
+int carrier_setup(struct carrier *c, int prog_fd, int rx_fd, int map_fd, unsigned int tick_ms,
 		  const int *ifindex, int n, bool adopt)
 {
 	const char *add[] = { "ip", "link", "add", CARRIER_LOOP_IF, "type", "veth",
@@ -161,7 +183,7 @@ int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_
 				st.ifindex[i] = c->ifindex[i];
 			bpf_map_update_elem(map_fd, &zero, &st, BPF_ANY);
 		}
-		return pace(tick_ms) ?: attach_carrier(c, prog_fd);
+		return pace(tick_ms) ?: attach_carrier(c, prog_fd, rx_fd);
 	}
 
 	err = run(add);
@@ -179,7 +201,7 @@ int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_
 		pr_warn("cannot bring the carrier link %s/%s up", CARRIER_LOOP_IF, CARRIER_PEER_IF);
 		return -EIO;
 	}
-	err = pace(tick_ms) ?: attach_carrier(c, prog_fd);
+	err = pace(tick_ms) ?: attach_carrier(c, prog_fd, rx_fd);
 	if (err)
 		return err;
 	if (bpf_map_lookup_elem(map_fd, &zero, &st) == 0)

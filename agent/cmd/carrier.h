@@ -29,11 +29,11 @@ struct carrier {
 
 /*
  * Create tko0/tko1, pace tko0 at one carrier frame per tick, attach prog_fd
- * and inject the frame; with adopt, take over a carrier left running by an
- * agent that is gone. ifindex[0..n) are the agent's interfaces (routes of
- * sessions without L2).
+ * (TC ingress) and rx_fd (XDP) to tko1 and inject the frame; with adopt,
+ * take over a carrier left running by an agent that is gone. ifindex[0..n)
+ * are the agent's interfaces (routes of sessions without L2).
  */
-int carrier_setup(struct carrier *c, int prog_fd, int map_fd, unsigned int tick_ms,
+int carrier_setup(struct carrier *c, int prog_fd, int rx_fd, int map_fd, unsigned int tick_ms,
 		  const int *ifindex, int n, bool adopt);
 /* Remove a carrier without an agent (tko unload): the veth pair by name. */
 void carrier_remove(void);

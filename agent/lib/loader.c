@@ -309,6 +309,7 @@ const char *const pin_names[P_MAX] = {
 	[P_POLICY_STATS] = PIN_POLICY_STATS, [P_POLICY_PREFIXES] = PIN_POLICY_PREFIXES,
 	[P_FLOWS_CLOSED] = PIN_FLOWS_CLOSED, [P_CTL_SET_LINK] = "ctl_set_link",
 	[P_FLOWS_OPENING] = "flows_opening", [P_CTL_WAKE_DONE] = "ctl_wake_done",
+	[P_PROG_CARRIER_RX] = "prog_carrier_rx",
 };
 
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
@@ -353,6 +354,7 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	f->fd[P_CTL_SET_LINK] = bpf_program__fd(c->progs.tko_set_link);
 	f->fd[P_FLOWS_OPENING] = bpf_map__fd(c->maps.flows_opening);
 	f->fd[P_CTL_WAKE_DONE] = bpf_program__fd(c->progs.tko_wake_done);
+	f->fd[P_PROG_CARRIER_RX] = bpf_program__fd(b->carrier->progs.tko_carrier_rx);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)

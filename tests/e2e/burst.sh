@@ -121,4 +121,37 @@ check "$OVER refusals reported as events" wait_for 5 bash -c \
 check "the agent printed them" wait_for 5 bash -c \
 	"[ \$(grep -c '^refused .*reason=table_full' '$WORK/agent.out') -eq $OVER ]"
 check "agent exits cleanly" agent_stop
+
+# --- a flood of due probes: the device's queue overflows, the clock goes on ------
+# FLOOD sessions handed over at once (tko start --file, --idle 1 --interval 1)
+# are due in the same tick: one pass sends probes until the CPU's backlog
+# (netdev_max_backlog) refuses them, and defers the rest. The carrier must
+# not be lost in that same backlog (it travels on tko1's own veth ring): no
+# stall, and every session probed about once a second from then on. The
+# server drops everything: probes are sent, none answered (--retries 100).
+FLOOD=20000
+stat() { "$TKO" stats --pin-dir "$PIN" | awk -v k="$1" '$1 == k { print $2 }'; }
+check "agent for the flood" agent_start --iface d0
+ip netns exec "$TOPO_SRV" nft -f - <<'NFT'
+table inet tko_test_flood {
+	chain input { type filter hook input priority -300; policy drop; }
+}
+NFT
+for ((i = 0; i < FLOOD; i++)); do
+	echo "$TOPO_V4_DEV:$((10000 + i % 40000)) $SRV:$((2000 + i / 40000)) --state snd_nxt=1,rcv_nxt=1,win=500"
+done >"$WORK/flood"
+check "$FLOOD sessions handed over at once" \
+	tko start --file "$WORK/flood" --idle 1 --interval 1 --retry-interval 1 --retries 100
+check "all active" wait_for 10 all_in active $FLOOD
+sleep 2
+sent0=$(stat probes_sent)
+note "watching $FLOOD sessions probe every second for 5 s"
+sleep 5
+sent=$(( $(stat probes_sent) - sent0 ))
+note "probes sent meanwhile: $sent, deferred in all: $(stat probes_deferred), carrier stalls: $(stat carrier_stalls)"
+check "the flood filled the device's queue (probes deferred: the case happened)" \
+	[ "$(stat probes_deferred)" -gt 0 ]
+check "the carrier was never lost" [ "$(stat carrier_stalls)" -eq 0 ]
+check "every session probed about once a second" [ "$sent" -ge $((FLOOD * 4)) ]
+check "agent exits cleanly" agent_stop
 finish
