@@ -61,18 +61,17 @@ void inproc_start(struct inproc *p, const struct tko_ctl_args *args, uint32_t n)
 	static struct tko_ctl_batch b;	/* 28 KiB: not on the stack */
 
 	for (uint32_t i = 0; i < n; i += TKO_BATCH_MAX) {
-		/* The kernel copies a syscall program's context back: b.err. */
-		LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &b, .ctx_size_in = sizeof(b));
 		uint32_t k = n - i < TKO_BATCH_MAX ? n - i : TKO_BATCH_MAX;
+		int ret;
 
 		b.n = k;
-		b.err = 0;
 		memcpy(b.args, args + i, k * sizeof(*args));
-		if (bpf_prog_test_run_opts(p->start_batch_fd, &o))
+		if (tko_ctl_run(p->start_batch_fd, &b, sizeof(b), &ret))
 			die("BPF_PROG_RUN tko_start_batch: %s", strerror(errno));
-		if (o.retval != k)
-			die("tko_start_batch started %d of %u sessions (at %u): %s", (int)o.retval, k,
-			    i, strerror(b.err < 0 ? -b.err : EIO));
+		if (ret != TKO_BATCH_RET(k, 0))
+			die("tko_start_batch started %u of %u sessions (at %u): %s",
+			    TKO_BATCH_STARTED(ret), k, i,
+			    strerror(TKO_BATCH_ERR(ret) ? -TKO_BATCH_ERR(ret) : EIO));
 	}
 }
 

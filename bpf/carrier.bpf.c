@@ -34,11 +34,27 @@
 #define NET_XMIT_CN 2
 #define MAX_FRAME (14 + 40 + TCP_TS_HDRLEN + 4)	/* largest probe, rounded */
 /*
- * The frame is built on the stack, where the verifier wants every word
- * access aligned: starting it 2 bytes into an 8-byte aligned buffer puts the
- * IP and TCP headers on 4-byte boundaries.
+ * Starting the frame 2 bytes into an 8-byte aligned buffer puts the IP and
+ * TCP headers on 4-byte boundaries.
  */
 #define FRAME_OFF 2
+
+/*
+ * The frame send_frame() builds, off the stack: a pass's deepest call
+ * chain (the carrier, a bpf_loop callback, session_run(), send_frame())
+ * must fit the 512 bytes of BPF stack, which older kernels (6.1) count with
+ * each frame rounded up to 32 bytes. One per CPU: a pass runs on one.
+ */
+struct frame_buf {
+	__u64 raw[(FRAME_OFF + MAX_FRAME + 7) / 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct frame_buf);
+} frame_buf SEC(".maps");
 
 static __always_inline void copy_mac(__u8 *dst, const __u8 *src)
 {
@@ -217,13 +233,17 @@ static __always_inline bool session_path(struct __sk_buff *skb, __u32 id, struct
  */
 __noinline int send_frame(struct __sk_buff *skb, __u32 id, __u32 reverse)
 {
-	__u64 raw[(FRAME_OFF + MAX_FRAME + 7) / 8] = {};
-	__u8 *buf = (__u8 *)raw + FRAME_OFF;
 	struct tko_session *s = session_get(id);
+	struct frame_buf *fb;
+	__u32 zero = 0;
+	__u8 *buf;
 	int len;
 
-	if (!skb || !s)
+	fb = bpf_map_lookup_elem(&frame_buf, &zero);
+	if (!skb || !s || !fb)
 		return -1;
+	__builtin_memset(fb, 0, sizeof(*fb));
+	buf = (__u8 *)fb->raw + FRAME_OFF;
 	len = build_frame(buf, &s->key, s, reverse);
 	return emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS_ : 0);
 }

@@ -1,9 +1,21 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Control plane: sessions are created and removed by these syscall programs,
- * run with BPF_PROG_RUN by the agent, the CLI and libtko, so that a session
- * is validated, written, indexed and handed to the clock as one step,
- * whoever asks, and never half there for the datapath.
+ * Control plane: sessions are created and removed by these programs, run
+ * with BPF_PROG_RUN by the agent, the CLI and libtko, so that a session is
+ * validated, written, indexed and handed to the clock as one step, whoever
+ * asks, and never half there for the datapath.
+ *
+ * They are raw tracepoint programs attached to nothing: BPF_PROG_RUN gives
+ * them ctx->args[0], the caller's pointer to its request, and args[1], the
+ * request's size, and they read the request with bpf_probe_read_user();
+ * they answer with their return value (0 or -errno; tko_start_batch's is
+ * TKO_BATCH_RET()). Not BPF_PROG_TYPE_SYSCALL, whose context would carry
+ * the request itself: a syscall program is sleepable, and a sleepable
+ * program may use no QUEUE map before Linux 6.2 or so (Debian 12's 6.1
+ * refuses them: "Sleepable programs can only use array, hash, and ringbuf
+ * maps"), while a session takes its id from one and is queued for the
+ * clock in another. A raw tracepoint program runs with preemption off,
+ * as the datapath's programs do.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -12,18 +24,18 @@
 #define EINVAL 22
 #define ENOENT 2
 #define EXDEV 18
+#define EFAULT 14
 #define EOPNOTSUPP 95
 
 /*
- * The context is copied out with bpf_probe_read_kernel(), which the verifier
- * does not size. One direct read of its last byte makes the verifier record
- * the whole struct as the context's size, so that BPF_PROG_RUN refuses a
- * shorter context (-EINVAL) instead of the copy reading past the kernel's
- * copy of it.
+ * The caller's request of exactly size bytes into dst: 0, or -EINVAL for
+ * a request of another size (another version of tko's structs), -EFAULT.
  */
-static __always_inline void ctx_whole(struct tko_ctl_args *ctx)
+static __always_inline int ctl_read(struct bpf_raw_tracepoint_args *ctx, void *dst, __u32 size)
 {
-	(void)((volatile __u8 *)ctx)[sizeof(*ctx) - 1];
+	if (ctx->args[1] != size)
+		return -EINVAL;
+	return bpf_probe_read_user(dst, size, (const void *)ctx->args[0]) ? -EFAULT : 0;
 }
 
 static __always_inline bool mac_zero(const __u8 *m)
@@ -143,65 +155,58 @@ __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 	return 0;
 }
 
-SEC("syscall")
-int tko_start(struct tko_ctl_args *ctx)
+SEC("raw_tp")
+int tko_start(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct tko_ctl_args args;
+	int err = ctl_read(ctx, &args, sizeof(args));
 
-	ctx_whole(ctx);
-	/*
-	 * One copy out of the context: clang turns field accesses into loads
-	 * through a moved ctx pointer, which the verifier refuses.
-	 */
-	if (bpf_probe_read_kernel(&args, sizeof(args), ctx))
-		return -EINVAL;
-	return start_one(&args, bpf_ktime_get_ns());
+	return err ?: start_one(&args, bpf_ktime_get_ns());
 }
 
 /*
- * Many sessions in one BPF_PROG_RUN (tko start --file, libtko). Returns how
- * many of ctx->args[0..n) were started, in order, stopping at the first that
- * fails, whose -errno goes in ctx->err (the kernel copies a syscall
- * program's context back): a refusal is an event and a counter, and its
- * caller must not ask again to learn why. -errno if the run itself failed.
+ * Many sessions in one BPF_PROG_RUN (tko start --file, libtko): a struct
+ * tko_ctl_batch. They are started in order until one fails; the return
+ * value says how many started and why the next one did not
+ * (TKO_BATCH_RET(): a refusal is an event and a counter, and its caller
+ * must not ask again to learn why), or is -errno if the run itself failed.
  */
-SEC("syscall")
-int tko_start_batch(struct tko_ctl_batch *ctx)
+SEC("raw_tp")
+int tko_start_batch(struct bpf_raw_tracepoint_args *ctx)
 {
+	const struct tko_ctl_batch *b = (const void *)ctx->args[0];
 	struct tko_ctl_args args;
 	__u64 now = bpf_ktime_get_ns();
 	__u32 n, i;
 	int err;
 
-	(void)((volatile __u8 *)ctx)[sizeof(*ctx) - 1];	/* see ctx_whole() */
-	if (bpf_probe_read_kernel(&n, sizeof(n), &ctx->n) || n > TKO_BATCH_MAX)
+	if (ctx->args[1] != sizeof(*b))
+		return -EINVAL;
+	if (bpf_probe_read_user(&n, sizeof(n), &b->n) || n > TKO_BATCH_MAX)
 		return -EINVAL;
 	for (i = 0; i < TKO_BATCH_MAX && i < n; i++) {
-		if (bpf_probe_read_kernel(&args, sizeof(args), &ctx->args[i]))
-			return i ? (int)i : -EINVAL;
+		if (bpf_probe_read_user(&args, sizeof(args), &b->args[i]))
+			return i ? TKO_BATCH_RET(i, -EFAULT) : -EFAULT;
 		err = start_one(&args, now);
-		if (err) {
-			ctx->err = err;
-			return i;
-		}
+		if (err)
+			return TKO_BATCH_RET(i, err);
 	}
-	ctx->err = 0;
-	return i;
+	return TKO_BATCH_RET(i, 0);
 }
 
 /*
  * The agent's answer to a path request (need_l2): the L2 path it found with
  * rtnetlink (TKO_HAVE_L2), or none. Either way the entry may ask again.
  */
-SEC("syscall")
-int tko_set_l2(struct tko_ctl_args *ctx)
+SEC("raw_tp")
+int tko_set_l2(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct tko_ctl_args args;
 	struct tko_session *s;
+	int err = ctl_read(ctx, &args, sizeof(args));
 
-	ctx_whole(ctx);
-	if (bpf_probe_read_kernel(&args, sizeof(args), ctx))
-		return -EINVAL;
+	if (err)
+		return err;
 	s = session_get(args.id);
 	if (!s)
 		return -ENOENT;
@@ -235,15 +240,15 @@ int tko_set_l2(struct tko_ctl_args *ctx)
  * up again. Probes that would leave through a link that is down count as
  * unanswered; the datapath's own counters in the entry are left as they are.
  */
-SEC("syscall")
-int tko_set_link(struct tko_ctl_args *ctx)
+SEC("raw_tp")
+int tko_set_link(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct tko_ctl_args args;
 	struct tko_iface *ifc;
+	int err = ctl_read(ctx, &args, sizeof(args));
 
-	ctx_whole(ctx);
-	if (bpf_probe_read_kernel(&args, sizeof(args), ctx))
-		return -EINVAL;
+	if (err)
+		return err;
 	ifc = bpf_map_lookup_elem(&ifaces, &args.ifindex);
 	if (!ifc)
 		return -ENOENT;
@@ -259,16 +264,16 @@ int tko_set_link(struct tko_ctl_args *ctx)
  * the peer sent, a failure as a warning (once per session while it lives;
  * every time for one already gone, as after the peer's FIN).
  */
-SEC("syscall")
-int tko_wake_done(struct tko_wake_done *ctx)
+SEC("raw_tp")
+int tko_wake_done(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct tko_wake_done d;
 	struct tko_session *s;
+	int err = ctl_read(ctx, &d, sizeof(d));
 	__u32 r;
 
-	(void)((volatile __u8 *)ctx)[sizeof(*ctx) - 1];	/* see ctx_whole() */
-	if (bpf_probe_read_kernel(&d, sizeof(d), ctx))
-		return -EINVAL;
+	if (err)
+		return err;
 	s = session_get(d.id);
 	if (s && (s->state == TKO_FREE || s->state == TKO_CREATING ||
 		  s->state == TKO_STOPPED || !tko_key_equal(&s->key, &d.key)))
@@ -293,17 +298,16 @@ int tko_wake_done(struct tko_wake_done *ctx)
 	return 0;
 }
 
-SEC("syscall")
-int tko_stop(struct tko_ctl_args *ctx)
+SEC("raw_tp")
+int tko_stop(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct tko_key key;
+	struct tko_ctl_args args;
 	struct tko_session *s;
-	int id;
+	int id, err = ctl_read(ctx, &args, sizeof(args));
 
-	ctx_whole(ctx);
-	if (bpf_probe_read_kernel(&key, sizeof(key), &ctx->key))
-		return -EINVAL;
-	id = session_find(&key);
+	if (err)
+		return err;
+	id = session_find(&args.key);
 	s = id >= 0 ? session_get(id) : NULL;
 	if (!s || !session_end(id, s, TKO_EV_STOPPED, TKO_R_REQUEST))
 		return -ENOENT;

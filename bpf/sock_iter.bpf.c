@@ -75,14 +75,14 @@ int tko_capture(struct bpf_iter__tcp *ctx)
 	c->tcp.snd_nxt = tp->snd_nxt;
 	c->tcp.rcv_nxt = tp->rcv_nxt;
 	/* The window field the socket advertises: scaled down (RFC 7323 2.3). */
-	wscale = tp->rx_opt.rcv_wscale;
+	wscale = BPF_CORE_READ_BITFIELD(tp, rx_opt.rcv_wscale);
 	c->tcp.wscale = wscale;
 	c->tcp.window = (tp->rcv_wnd >> (wscale & 15)) > 0xffff ? 0xffff :
 			tp->rcv_wnd >> (wscale & 15);
 	c->have = TKO_HAVE_SEQ | TKO_HAVE_UNA;
-	if (tp->rx_opt.tstamp_ok) {
+	if (BPF_CORE_READ_BITFIELD(tp, rx_opt.tstamp_ok)) {
 		if (bpf_core_field_exists(tp->tcp_usec_ts))
-			usec = tp->tcp_usec_ts;
+			usec = BPF_CORE_READ_BITFIELD(tp, tcp_usec_ts);
 		c->have |= TKO_HAVE_TS;
 		c->tcp.ts_ecr = tp->rx_opt.ts_recent;
 		c->tcp.ts_offset = tp->tsoffset;

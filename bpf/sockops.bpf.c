@@ -157,16 +157,16 @@ static __always_inline void on_established(struct bpf_sock_ops *ops)
 	barrier_var(sk);
 	tp = sk ? bpf_skc_to_tcp_sock(sk) : NULL;
 	if (tp) {
-		__u8 wscale = tp->rx_opt.rcv_wscale;
+		__u8 wscale = BPF_CORE_READ_BITFIELD(tp, rx_opt.rcv_wscale);
 		__u32 win = tp->rcv_wnd >> (wscale & 15);
 
 		s->tcp.wscale = wscale;
 		s->tcp.window = win > 0xffff ? 0xffff : win;
-		if (tp->rx_opt.tstamp_ok) {
+		if (BPF_CORE_READ_BITFIELD(tp, rx_opt.tstamp_ok)) {
 			__u8 usec = 0;
 
 			if (bpf_core_field_exists(tp->tcp_usec_ts))
-				usec = tp->tcp_usec_ts;
+				usec = BPF_CORE_READ_BITFIELD(tp, tcp_usec_ts);
 			s->have |= TKO_HAVE_TS;
 			s->tcp.ts_ecr = tp->rx_opt.ts_recent;
 			s->tcp.ts_offset = tp->tsoffset;

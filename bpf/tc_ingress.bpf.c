@@ -26,14 +26,18 @@
 #define CHECKSUM_COMPLETE	2
 #define CHECKSUM_PARTIAL	3
 
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
-
-/* The skb's checksum state (CHECKSUM_*), which the answer must keep true. */
+/*
+ * The skb's checksum state (CHECKSUM_*), which the answer must keep true.
+ * At run time a TC program's context is the struct sk_buff itself;
+ * __sk_buff has no ip_summed, so it is read from there (a CO-RE bitfield
+ * read: its bit position differs between kernels), with
+ * bpf_probe_read_kernel() (bpf_cast_to_kern_ctx() needs Linux 6.2).
+ */
 static __always_inline __u8 skb_ip_summed(struct __sk_buff *ctx)
 {
-	struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
+	struct sk_buff *skb = (struct sk_buff *)ctx;
 
-	return BPF_CORE_READ_BITFIELD(skb, ip_summed);
+	return BPF_CORE_READ_BITFIELD_PROBED(skb, ip_summed);
 }
 
 /* The probe's IP and TCP headers (len bytes from the IP header) into buf. */

@@ -599,7 +599,7 @@ struct tko_wake {
 };
 
 /*
- * Context of tko_wake_done, run by the agent once it has done what a
+ * The request of tko_wake_done, run by the agent once it has done what a
  * struct tko_wake asked: counted, and reported as an event (wake, or a
  * warning wake_failed).
  */
@@ -741,8 +741,9 @@ struct tko_capture {
 };
 
 /*
- * Context of the control programs (BPF_PROG_TYPE_SYSCALL, run with
- * BPF_PROG_RUN); they return 0 or -errno as the run's retval.
+ * The request of the control programs (bpf/ctl.bpf.c: raw tracepoint
+ * programs run with BPF_PROG_RUN, given a pointer to it and its size);
+ * they return 0 or -errno as the run's retval.
  */
 struct tko_ctl_args {
 	struct tko_key key;
@@ -761,12 +762,21 @@ struct tko_ctl_args {
 	__u32 pad2;
 };
 
-/* Context of tko_start_batch: up to TKO_BATCH_MAX starts in one BPF_PROG_RUN. */
+/* The request of tko_start_batch: up to TKO_BATCH_MAX starts in one BPF_PROG_RUN. */
 #define TKO_BATCH_MAX 256
 struct tko_ctl_batch {
 	__u32 n;			/* entries used in args */
-	__s32 err;			/* out: why the run stopped early (-errno), or 0 */
+	__u32 pad;
 	struct tko_ctl_args args[TKO_BATCH_MAX];
 };
+
+/*
+ * tko_start_batch's return value: how many of args[0..n) started, in
+ * order (the low 16 bits), and the errno of the first that did not (0: all
+ * started), above; a negative value is the run's own -errno.
+ */
+#define TKO_BATCH_RET(started, err)	((int)((started) | ((__u32)-(err) << 16)))
+#define TKO_BATCH_STARTED(ret)		((__u32)(ret) & 0xffff)
+#define TKO_BATCH_ERR(ret)		(-(int)((__u32)(ret) >> 16))
 
 #endif /* TKO_TYPES_H */

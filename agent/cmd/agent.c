@@ -199,11 +199,10 @@ static void wake_report(void *ctx, const struct tko_wake *w, __u32 result)
 	struct agent *a = ctx;
 	struct tko_wake_done d = { .key = w->key, .id = w->id, .reason = w->reason,
 				   .result = result };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &d, .ctx_size_in = sizeof(d));
+	int err = tko_ctl_call(a->fds.fd[P_CTL_WAKE_DONE], &d, sizeof(d));
 
-	if (bpf_prog_test_run_opts(a->fds.fd[P_CTL_WAKE_DONE], &opts) || opts.retval)
-		pr_warn("cannot report a wake to the datapath: %s",
-			strerror(opts.retval ? -opts.retval : errno));
+	if (err)
+		pr_warn("cannot report a wake to the datapath: %s", strerror(-err));
 }
 
 /*
@@ -836,7 +835,6 @@ static void resolve_l2(struct agent *a)
 	struct tko_session s;
 
 	while (!bpf_map_lookup_and_delete_elem(a->fds.fd[P_NEED_L2], NULL, &args.id)) {
-		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
 		char l[ENDPOINT_STRLEN], r[ENDPOINT_STRLEN];
 		__u32 id = args.id;
 		int err;
@@ -865,7 +863,7 @@ static void resolve_l2(struct agent *a)
 		} else if (!args.refuse) {
 			args.have = TKO_HAVE_L2;
 		}
-		bpf_prog_test_run_opts(a->fds.fd[P_CTL_SET_L2], &opts);
+		tko_ctl_call(a->fds.fd[P_CTL_SET_L2], &args, sizeof(args));
 	}
 }
 

@@ -351,8 +351,8 @@ void iface_forget(struct iface *ifc)
 void iface_check_link(struct iface *ifc, const struct tko_fds *f)
 {
 	struct tko_ctl_args args = { .ifindex = ifc->ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
 	bool down;
+	int err;
 
 	if (!ifc->xdp_attached)
 		return;
@@ -360,9 +360,10 @@ void iface_check_link(struct iface *ifc, const struct tko_fds *f)
 	if (down == ifc->down)
 		return;
 	args.down = down;
-	if (bpf_prog_test_run_opts(f->fd[P_CTL_SET_LINK], &opts) || opts.retval) {
+	err = tko_ctl_call(f->fd[P_CTL_SET_LINK], &args, sizeof(args));
+	if (err) {
 		pr_warn("%s: cannot tell the datapath its link is %s: %s", ifc->name,
-			down ? "down" : "up", strerror(opts.retval ? -(int)opts.retval : errno));
+			down ? "down" : "up", strerror(-err));
 		return;
 	}
 	ifc->down = down;

@@ -510,3 +510,22 @@ int tko_ensure_bpffs(const char *dir)
 	pr_info("mounted bpffs on %s", parent);
 	return 0;
 }
+
+int tko_ctl_run(int prog_fd, const void *req, __u32 size, int *retval)
+{
+	/* The program's context: the raw tracepoint's arguments. */
+	__u64 args[2] = { (__u64)(unsigned long)req, size };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
+	int err = bpf_prog_test_run_opts(prog_fd, &opts);
+
+	*retval = (int)opts.retval;
+	return err ? (err < 0 ? err : -EIO) : 0;
+}
+
+/* tko_ctl_run(), the run's error or the program's as one -errno. */
+int tko_ctl_call(int prog_fd, const void *req, __u32 size)
+{
+	int ret, err = tko_ctl_run(prog_fd, req, size, &ret);
+
+	return err ?: ret;
+}

@@ -122,4 +122,13 @@ __u32 tko_obj_id(int fd);
 /* Mount bpffs on the directory holding dir if it is not a bpffs already. */
 int tko_ensure_bpffs(const char *dir);
 
+/*
+ * Run control program prog_fd (bpf/ctl.bpf.c) on the request at req, of
+ * size bytes: 0 and the program's return value in *retval (0 or -errno;
+ * TKO_BATCH_RET() for tko_start_batch), or the -errno of the run itself.
+ */
+int tko_ctl_run(int prog_fd, const void *req, __u32 size, int *retval);
+/* The same, the run's error or the program's return value (0 or -errno) as one. */
+int tko_ctl_call(int prog_fd, const void *req, __u32 size);
+
 #endif /* TKO_LOADER_H */

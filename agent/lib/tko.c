@@ -140,12 +140,7 @@ int tko_config_agent_default(struct tko *t, struct tko_config *cfg)
 
 static int run_ctl(int prog_fd, struct tko_ctl_args *args)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(*args));
-	int err = bpf_prog_test_run_opts(prog_fd, &opts);
-
-	if (err)
-		return err < 0 ? err : -EIO;
-	return (int)opts.retval;
+	return tko_ctl_call(prog_fd, args, sizeof(*args));
 }
 
 static int start_args(struct tko *t, struct tko_ctl_args *args);
@@ -185,7 +180,6 @@ size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, s
 	size_t done = 0, started = 0;
 
 	while (done < n) {
-		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &b, .ctx_size_in = sizeof(b));
 		size_t chunk = n - done < TKO_BATCH_MAX ? n - done : TKO_BATCH_MAX;
 		int ret, k;
 
@@ -197,10 +191,9 @@ size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, s
 			continue;
 		}
 		b.n = chunk;
-		b.err = 0;
 		memcpy(b.args, args + done, chunk * sizeof(*args));
-		ret = bpf_prog_test_run_opts(fd, &opts);
-		k = ret ? ret : (int)opts.retval;
+		ret = tko_ctl_call(fd, &b, sizeof(b));
+		k = ret < 0 ? ret : (int)TKO_BATCH_STARTED(ret);
 		if (k < 0) {
 			/* The run itself failed: its first session alone. */
 			struct tko_ctl_args one = args[done];
@@ -219,7 +212,7 @@ size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, s
 		/* Stopped at a refusal: the program says why, once (a refusal
 		 * is an event and a counter, and must not be made twice). */
 		if (k < (int)chunk)
-			results[done++] = b.err < 0 ? b.err : -EIO;
+			results[done++] = TKO_BATCH_ERR(ret) ?: -EIO;
 	}
 	if (fd >= 0)
 		close(fd);

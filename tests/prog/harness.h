@@ -155,13 +155,10 @@ static inline size_t h_drain(void)
 	return first;
 }
 
+/* Run control program prog on args: 0 and its return value in *retval, or the run's -errno. */
 static inline int ctl_run(struct bpf_program *prog, struct tko_ctl_args *args, int *retval)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = args, .ctx_size_in = sizeof(*args));
-	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
-
-	*retval = (int)o.retval;
-	return err;
+	return tko_ctl_run(bpf_program__fd(prog), args, sizeof(*args), retval);
 }
 
 /* tko_start for a test's fixtures (what a test checks goes through h_start()). */

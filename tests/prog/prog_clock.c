@@ -395,16 +395,11 @@ static void start_many(const struct tko_ctl_args *a, uint16_t port0, size_t n, _
 			b.args[j] = *a;
 			b.args[j].key.lport = (uint16_t)(port0 + i + j);
 		}
-		{
-			LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &b, .ctx_size_in = sizeof(b));
-
-			if (bpf_prog_test_run_opts(bpf_program__fd(H.b.ctl->progs.tko_start_batch),
-						   &o))
-				fail_msg("BPF_PROG_RUN tko_start_batch: %s", strerror(errno));
-			ret = (int)o.retval;
-		}
-		if (ret != (int)m)
-			fail_msg("tko_start_batch started %d of %zu", ret, m);
+		if (tko_ctl_run(bpf_program__fd(H.b.ctl->progs.tko_start_batch), &b, sizeof(b), &ret))
+			fail_msg("BPF_PROG_RUN tko_start_batch: %s", strerror(errno));
+		if (ret != TKO_BATCH_RET(m, 0))
+			fail_msg("tko_start_batch started %u of %zu (errno %d)",
+				 TKO_BATCH_STARTED(ret), m, -TKO_BATCH_ERR(ret));
 		for (j = 0; j < m; j++) {
 			struct tko_key k = a->key;
 

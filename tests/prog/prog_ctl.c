@@ -174,26 +174,25 @@ static void test_start_duplicate(void **state)
 
 /*
  * tko_start_batch: the sessions in order, stopping at the first refused,
- * whose -errno comes back in the context (copied back by the kernel): the
- * caller never asks again to learn why, so a refusal is one event.
+ * whose -errno comes back in the return value (TKO_BATCH_RET): the caller
+ * never asks again to learn why, so a refusal is one event.
  */
 static void test_start_batch_stops(void **state)
 {
 	static struct tko_ctl_batch b;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &b, .ctx_size_in = sizeof(b));
 	struct tko_session s;
 	size_t ev0 = h_drain();
+	int ret;
 
 	memset(&b, 0, sizeof(b));
 	b.n = 4;
 	for (int i = 0; i < 4; i++)
 		b.args[i] = sess_args(P_V4, (uint16_t)(PORT_BATCH + i));
 	b.args[2] = b.args[0];			/* the tuple of the first: -EEXIST */
-	b.err = 12345;				/* written by the program */
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(H.b.ctl->progs.tko_start_batch),
-						&o), 0);
-	CHECK_EQ((int)o.retval, 2, "sessions started before the refusal");
-	CHECK_EQ(b.err, -EEXIST, "the refusal's errno in the context");
+	assert_int_equal(tko_ctl_run(bpf_program__fd(H.b.ctl->progs.tko_start_batch), &b,
+				     sizeof(b), &ret), 0);
+	CHECK_EQ(TKO_BATCH_STARTED(ret), 2, "sessions started before the refusal");
+	CHECK_EQ(TKO_BATCH_ERR(ret), -EEXIST, "the refusal's errno");
 	assert_true(h_lookup(&b.args[0].key, &s));
 	assert_true(h_lookup(&b.args[1].key, &s));
 	if (h_lookup(&b.args[3].key, &s))
@@ -204,11 +203,10 @@ static void test_start_batch_stops(void **state)
 	/* all of them: err is 0 */
 	b.n = 1;
 	b.args[0] = b.args[3];
-	b.err = 12345;
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(H.b.ctl->progs.tko_start_batch),
-						&o), 0);
-	CHECK_EQ((int)o.retval, 1, "a batch of one");
-	CHECK_EQ(b.err, 0, "err of a whole batch");
+	assert_int_equal(tko_ctl_run(bpf_program__fd(H.b.ctl->progs.tko_start_batch), &b,
+				     sizeof(b), &ret), 0);
+	CHECK_EQ(TKO_BATCH_STARTED(ret), 1, "a batch of one");
+	CHECK_EQ(TKO_BATCH_ERR(ret), 0, "the errno of a whole batch");
 	CHECK_EQ(h_stop(&b.args[0].key), 0, "stop");	/* now PORT_BATCH + 3 */
 	CHECK_EQ(h_stop(&b.args[1].key), 0, "stop");
 	b.args[0] = sess_args(P_V4, PORT_BATCH);
@@ -280,26 +278,39 @@ static void test_table_full(void **state)
 }
 
 /*
- * A context shorter than struct tko_ctl_args is refused by BPF_PROG_RUN
- * itself: the programs must never read past what the caller gave.
+ * A request of another size than the program's struct (another version of
+ * tko) is refused (-EINVAL), and so is a context without the request's
+ * size (BPF_PROG_RUN itself): the programs never read past what the caller
+ * gave, nor take another layout for theirs. A request the caller cannot
+ * give (a bad pointer) is -EFAULT.
  */
 static void test_context_short(void **state)
 {
-	struct bpf_program *progs[] = { H.b.ctl->progs.tko_start, H.b.ctl->progs.tko_stop };
-	const __u32 sizes[] = { 0, 4, sizeof(struct tko_key), sizeof(struct tko_ctl_args) - 1 };
+	struct bpf_program *progs[] = { H.b.ctl->progs.tko_start, H.b.ctl->progs.tko_stop,
+					H.b.ctl->progs.tko_set_l2, H.b.ctl->progs.tko_set_link };
+	const __u32 sizes[] = { 0, 4, sizeof(struct tko_key), sizeof(struct tko_ctl_args) - 1,
+				sizeof(struct tko_ctl_args) + 8 };
 	struct tko_ctl_args a = sess_args(P_TS, CASE_PORT0 + NCASES + 1);
 	struct tko_session s;
 	size_t i, j, ev0 = h_drain();
+	int ret;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		__u64 args[2] = { (__u64)(unsigned long)&a, sizeof(a) };
+		LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = args, .ctx_size_in = 8);
+
 		for (j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++) {
-			LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a, .ctx_size_in = sizes[j]);
-			int err = bpf_prog_test_run_opts(bpf_program__fd(progs[i]), &o);
+			int err = tko_ctl_run(bpf_program__fd(progs[i]), &a, sizes[j], &ret);
 
-			if (err != -EINVAL)
-				fail_msg("%s with a %u-byte context: BPF_PROG_RUN %d, retval %d",
-					 bpf_program__name(progs[i]), sizes[j], err, (int)o.retval);
+			if (err || ret != -EINVAL)
+				fail_msg("%s with a %u-byte request: BPF_PROG_RUN %d, retval %d",
+					 bpf_program__name(progs[i]), sizes[j], err, ret);
 		}
+		if (bpf_prog_test_run_opts(bpf_program__fd(progs[i]), &o) != -EINVAL)
+			fail_msg("%s run without the request's size", bpf_program__name(progs[i]));
+		assert_int_equal(tko_ctl_run(bpf_program__fd(progs[i]), (void *)8, sizeof(a), &ret),
+				 0);
+		CHECK_EQ(ret, -EFAULT, "a request at a bad address");
 	}
 	if (h_lookup(&a.key, &s))
 		fail_msg("a short context created a session");

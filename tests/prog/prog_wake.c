@@ -551,11 +551,11 @@ static void wake_done(const struct tko_key *k, __u32 id, __u32 result)
 {
 	struct tko_wake_done d = { .key = *k, .id = id, .reason = TKO_R_DATA_PEER,
 				   .result = result };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &d, .ctx_size_in = sizeof(d));
+	int ret;
 
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(H.b.ctl->progs.tko_wake_done),
-						&o), 0);
-	CHECK_EQ(o.retval, 0, "tko_wake_done");
+	assert_int_equal(tko_ctl_run(bpf_program__fd(H.b.ctl->progs.tko_wake_done), &d,
+				     sizeof(d), &ret), 0);
+	CHECK_EQ(ret, 0, "tko_wake_done");
 	h_drain();
 }
 

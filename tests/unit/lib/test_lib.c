@@ -215,9 +215,9 @@ static void log_start(const struct tko_ctl_args *a)
 }
 
 /* tko_start_batch's contract (bpf/ctl.bpf.c): how many started, in order,
- * stopping at the first that fails, whose -errno goes in b->err (the kernel
- * copies the context back); -EINVAL for a run it refuses whole. */
-static int fake_start_batch(struct tko_ctl_batch *b)
+ * stopping at the first that fails, and its -errno, in the return value
+ * (TKO_BATCH_RET); -EINVAL for a run it refuses whole. */
+static int fake_start_batch(const struct tko_ctl_batch *b)
 {
 	__u32 i;
 
@@ -227,43 +227,46 @@ static int fake_start_batch(struct tko_ctl_batch *b)
 		int err = verdict_of(&b->args[i]);
 
 		log_start(&b->args[i]);
-		if (err) {
-			b->err = err;
-			return (int)i;
-		}
+		if (err)
+			return TKO_BATCH_RET(i, err);
 	}
-	b->err = 0;
-	return (int)i;
+	return TKO_BATCH_RET(i, 0);
 }
 
 int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts)
 {
 	int pin = fake_pin_of(prog_fd);
+	const __u64 *ctx = opts->ctx_in;
+	const void *req;
 
-	/* a syscall program takes a context and nothing else (bpf_prog_test_run_syscall) */
+	/* a raw tracepoint program takes its arguments and nothing else
+	 * (bpf_prog_test_run_raw_tp): the request's address and size */
 	assert_null(opts->data_in);
 	assert_null(opts->data_out);
 	assert_null(opts->ctx_out);
 	assert_int_equal(opts->repeat, 0);
 	assert_int_equal(opts->flags, 0);
+	assert_non_null(ctx);
+	assert_int_equal(opts->ctx_size_in, 2 * sizeof(__u64));
+	req = (const void *)(unsigned long)ctx[0];
 	if (pin == LP_START_BATCH) {
 		fk.batch_runs++;
-		/* the programs read their whole context: a shorter one is refused */
-		if (!opts->ctx_in || opts->ctx_size_in < sizeof(struct tko_ctl_batch))
+		/* the programs read a request of their own size only */
+		if (!req || ctx[1] != sizeof(struct tko_ctl_batch))
 			return fail_errno(EINVAL);
 		if (fk.batch_run_err)
 			return fail_errno(-fk.batch_run_err);
-		opts->retval = (__u32)fake_start_batch((struct tko_ctl_batch *)opts->ctx_in);
+		opts->retval = (__u32)fake_start_batch(req);
 		return 0;
 	}
 	if (pin != LP_START && pin != LP_STOP)
 		fail_msg("bpf_prog_test_run_opts on unexpected fd %d", prog_fd);
 	fk.runs++;
 	fk.run_fd = prog_fd;
-	fk.run_ctx_size = opts->ctx_size_in;
-	if (!opts->ctx_in || opts->ctx_size_in < sizeof(struct tko_ctl_args))
+	fk.run_ctx_size = ctx[1];
+	if (!req || ctx[1] != sizeof(struct tko_ctl_args))
 		return fail_errno(EINVAL);
-	memcpy(&fk.run_args, opts->ctx_in, sizeof(fk.run_args));
+	memcpy(&fk.run_args, req, sizeof(fk.run_args));
 	if (fk.run_err)
 		return fail_errno(-fk.run_err);
 	opts->retval = fk.run_retval;
