@@ -116,6 +116,12 @@ int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX]);
  */
 int tko_ifaces_read(struct tko *t, struct tko_iface *out, int max);
 
+/*
+ * The kernel the agent runs on, as it found it: its release (uname) into
+ * release, and *features the TKO_FEAT_* it has. -ENOENT: no agent wrote it.
+ */
+int tko_kernel_read(struct tko *t, char *release, size_t len, __u32 *features);
+
 /* Events counted by type and reason: out[type * TKO_REASONS_MAX + reason]. */
 int tko_event_stats_read(struct tko *t, __u64 out[TKO_EV_STATS_LEN]);
 

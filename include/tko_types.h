@@ -721,8 +721,27 @@ struct tko_agent_info {
 	 * refreshed conntrack entry of an offloaded flow gets, as conntrack
 	 * itself gives an established flow at each segment. */
 	__u32 ct_established_ms;
-	__u32 pad;
+	__u32 features;		/* TKO_FEAT_*: what the kernel offers of what tko can use */
+	char kernel[64];	/* its release, as uname(2) says */
 };
+
+/*
+ * What tko uses where the running kernel has it, and does without where it
+ * has not (tko_agent_info.features; `tko agent -v`, `tko stats`). What tko
+ * cannot do without is not here: the agent refuses to start without it.
+ */
+enum {
+	/* the conntrack kfuncs: the gateway's own conntrack entries of the
+	 * offloaded flows are refreshed (bpf/lib/conntrack.h) */
+	TKO_FEAT_CT_KFUNCS = 1 << 0,
+	/* veth takes tko1's XDP program at tko1's MTU: the carrier travels on
+	 * its own ring, never dropped with a flood of probes (carrier.bpf.c) */
+	TKO_FEAT_CARRIER_RING = 1 << 1,
+	/* TCP timestamps in microseconds (tcp_usec_ts, Linux 6.7): a local
+	 * socket that uses them is followed (without, no socket can) */
+	TKO_FEAT_USEC_TS = 1 << 2,
+};
+#define TKO_FEAT_ALL (TKO_FEAT_CT_KFUNCS | TKO_FEAT_CARRIER_RING | TKO_FEAT_USEC_TS)
 
 /*
  * A local socket as the capture iterator (`iter/tcp`) found it. The CLI or

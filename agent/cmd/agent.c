@@ -23,6 +23,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
@@ -131,6 +132,8 @@ struct agent {
 	struct metrics_addr metrics_addr;
 	struct metrics_http *metrics;
 	__u32 ct_established_ms;	/* what refreshed conntrack entries get (conntrack.h) */
+	__u32 features;			/* TKO_FEAT_*: what the kernel offers */
+	char kernel[64];		/* its release */
 	/* `policy = OPTIONS` lines of the config file, added at start: their
 	 * text and "FILE:LINE: " until parsed (then freed), whole */
 	int npolicies;
@@ -806,6 +809,8 @@ static int attach_cgroup(struct agent *a)
 		close(fd);
 	memcpy(info.cgroup, a->cgroup, strlen(a->cgroup) + 1);
 	info.ct_established_ms = a->ct_established_ms;
+	info.features = a->features;
+	memcpy(info.kernel, a->kernel, sizeof(info.kernel));
 	bpf_map_update_elem(a->fds.fd[P_AGENT_INFO], &zero, &info, BPF_ANY);
 	pr_info("sockops %s cgroup %s", adopted ? "adopted on" : "attached to", a->cgroup);
 	return 0;
@@ -865,6 +870,30 @@ static void resolve_l2(struct agent *a)
 		}
 		tko_ctl_call(a->fds.fd[P_CTL_SET_L2], &args, sizeof(args));
 	}
+}
+
+/*
+ * What the kernel offers of what tko uses when it can (TKO_FEAT_*): each
+ * with -v, and what it does without, in one line (tko stats says it too).
+ */
+static void probe_kernel(struct agent *a)
+{
+	char line[1024] = "";
+	struct utsname u;
+	size_t n = 0;
+
+	a->features = tko_kernel_features(a->carrier.ring);
+	snprintf(a->kernel, sizeof(a->kernel), "%.63s", uname(&u) ? "?" : u.release);
+	for (__u32 bit = 1; bit & TKO_FEAT_ALL; bit <<= 1) {
+		bool on = a->features & bit;
+
+		pr_debug("kernel %s: %s: %s", a->kernel, feature_name(bit), on ? "yes" : "no");
+		if (!on && feature_lack(bit) && n < sizeof(line))
+			n += snprintf(line + n, sizeof(line) - n, "%s%s", n ? "; " : "",
+				      feature_lack(bit));
+	}
+	if (n)
+		pr_info("kernel %s: %s", a->kernel, line);
 }
 
 /* Where this agent wakes devices, and whether it runs a hook: for the datapath. */
@@ -1099,6 +1128,7 @@ static int agent_run(struct agent *a)
 			  a->fds.fd[P_CARRIER], a->tick_ms, ifindex, a->nifaces, a->adopted))
 		return -1;
 	a->ct_established_ms = conntrack_setup();
+	probe_kernel(a);
 	/* Before the policies: a flow they make a session learns where its
 	 * device is on the wake interfaces. */
 	if (waker_open(&a->waker, a->pin_dir))

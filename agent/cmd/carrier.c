@@ -68,21 +68,23 @@ static int attach_carrier_rx(struct carrier *c, int rx_fd)
 	__u32 id = 0;
 	int err;
 
+	c->ring = false;
 	if (!bpf_xdp_query_id(c->peer_ifindex, XDP_FLAGS_DRV_MODE, &id) && id &&
-	    id == tko_obj_id(rx_fd))
+	    id == tko_obj_id(rx_fd)) {
+		c->ring = true;
 		return 0;
+	}
 	err = bpf_xdp_attach(c->peer_ifindex, rx_fd, XDP_FLAGS_DRV_MODE, NULL);
 	if (err == -EINVAL || err == -ERANGE || err == -EOPNOTSUPP) {
 		/* An older kernel's veth (6.1) takes no multi-buffer XDP
 		 * program at an MTU larger than a page. The carrier works
-		 * without; only a flood of probes may then drop it (the
-		 * watchdog restarts it). */
-		pr_warn("%s: this kernel's veth takes no XDP program at tko1's MTU (%s): the "
-			"carrier shares the CPU's backlog with the probes, and a flood of them "
-			"may stall it for %u ms", CARRIER_PEER_IF, strerror(-err),
-			TKO_WATCHDOG_MS);
+		 * without (TKO_FEAT_CARRIER_RING, said at start); only a
+		 * flood of probes may then drop it, and the watchdog
+		 * restarts it. */
+		pr_debug("%s: no XDP program at tko1's MTU: %s", CARRIER_PEER_IF, strerror(-err));
 		return 0;
 	}
+	c->ring = !err;
 	if (err)
 		pr_warn("%s: cannot attach the carrier's XDP program: %s", CARRIER_PEER_IF,
 			strerror(-err));

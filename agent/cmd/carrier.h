@@ -25,6 +25,7 @@ struct carrier {
 	__u64 last_passes;
 	int ifindex[TKO_MAX_IFACES];
 	bool created;
+	bool ring;		/* tko1 runs tko_carrier_rx: the carrier on its own ring */
 };
 
 /*

@@ -248,7 +248,8 @@ int cmd_stats(int argc, char **argv)
 		"usage: tko stats [--json | --prometheus] [--pin-dir DIR]\n"
 		"Datapath counters, summed over CPUs, then one line per interface of the agent:\n"
 		"how it answers the peers' probes (path=xdp: XDP_TX; path=tc: TC ingress, where\n"
-		"XDP_TX is not delivered, as on veth) and why. --prometheus adds sessions by\n"
+		"XDP_TX is not delivered, as on veth) and why, and a line on the agent's kernel:\n"
+		"what it offers of what tko uses when it can. --prometheus adds sessions by\n"
 		"state and events by type and reason, in the Prometheus text format (as 'tko\n"
 		"agent --metrics' serves it).\n";
 	static struct tko_metrics m;
@@ -271,6 +272,8 @@ int cmd_stats(int argc, char **argv)
 		m.nifaces = tko_ifaces_read(t, m.ifaces, sizeof(m.ifaces) / sizeof(m.ifaces[0]));
 		if (m.nifaces < 0)
 			m.nifaces = 0;	/* no agent attached anything yet */
+		if (tko_kernel_read(t, m.kernel, sizeof(m.kernel), &m.features))
+			m.kernel[0] = '\0';
 	}
 	tko_close(t);
 	if (ret) {
@@ -301,6 +304,13 @@ int cmd_stats(int argc, char **argv)
 			printf("%s\n", line);
 	}
 	if (o.json)
-		printf("]}\n");
+		printf("]");
+	/* What the agent's kernel offers of what tko uses when it can. */
+	if (m.kernel[0]) {
+		format_kernel(m.kernel, m.features, o.json, line, sizeof(line));
+		printf(o.json ? ",\"kernel\":%s" : "%s\n", line);
+	}
+	if (o.json)
+		printf("}\n");
 	return 0;
 }

@@ -18,12 +18,8 @@ __u32 conntrack_setup(void)
 	FILE *f;
 	int err = 0;
 
-	if (!tko_ct_kfuncs()) {
-		pr_info("conntrack: no conntrack kfuncs in this kernel (bpf_xdp_ct_lookup, "
-			"bpf_ct_change_timeout; nf_conntrack not loaded?): the gateway's own "
-			"conntrack entries of offloaded flows are not refreshed");
-		return 0;
-	}
+	if (!tko_ct_kfuncs())
+		return 0;	/* said with the kernel's other features (agent.c) */
 	/* /proc/sys/net is the reader's network namespace: the agent's. */
 	f = fopen(CT_TIMEOUT_SYSCTL, "r");
 	if (!f || fscanf(f, "%llu", &s) != 1 || !s)

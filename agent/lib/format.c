@@ -80,6 +80,56 @@ const char *answer_why_text(__u8 why)
 	return NAME(texts, why);
 }
 
+const char *feature_name(__u32 bit)
+{
+	switch (bit) {
+	case TKO_FEAT_CT_KFUNCS: return "conntrack_kfuncs";
+	case TKO_FEAT_CARRIER_RING: return "carrier_ring";
+	case TKO_FEAT_USEC_TS: return "usec_timestamps";
+	}
+	return "unknown";
+}
+
+const char *feature_lack(__u32 bit)
+{
+	switch (bit) {
+	case TKO_FEAT_CT_KFUNCS:
+		return "no conntrack kfuncs (nf_conntrack not loaded?): the gateway's own "
+		       "conntrack entries of offloaded flows are not refreshed";
+	case TKO_FEAT_CARRIER_RING:
+		return "veth takes no XDP program at tko1's MTU: the carrier shares the CPU's "
+		       "backlog with the probes, and a flood of them can stall it until the "
+		       "watchdog restarts it";
+	}
+	return NULL;	/* usec timestamps: no socket of this kernel uses them either */
+}
+
+int format_kernel(const char *release, __u32 features, bool json, char *buf, size_t len)
+{
+	char rel[64 * 2 + 1];
+	size_t o = 0;
+	int n;
+
+	for (size_t i = 0; release[i] && i < 63; i++) {	/* as escape_name(), longer */
+		if (release[i] == '"' || release[i] == '\\')
+			rel[o++] = '\\';
+		rel[o++] = release[i];
+	}
+	rel[o] = '\0';
+	n = snprintf(buf, len, json ? "{\"release\":\"%s\"" : "kernel %s", rel);
+	for (__u32 bit = 1; bit & TKO_FEAT_ALL; bit <<= 1) {
+		bool on = features & bit;
+
+		if (n >= 0 && (size_t)n < len)
+			n += snprintf(buf + n, len - n, json ? ",\"%s\":%s" : " %s=%s",
+				      feature_name(bit), on ? (json ? "true" : "yes") :
+				      (json ? "false" : "no"));
+	}
+	if (json && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - n, "}");
+	return n;
+}
+
 void escape_name(const char *name, char *out, size_t len)
 {
 	size_t o = 0;

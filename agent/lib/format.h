@@ -20,6 +20,14 @@ const char *answer_path_name(__u8 path);	/* "xdp", "tc" */
 const char *answer_why_name(__u8 why);		/* "veth", "xdp_tx_lost", ... */
 const char *answer_why_text(__u8 why);		/* a phrase for the agent's log */
 
+/* The kernel's features (TKO_FEAT_*, one bit): a name for tko stats, and what
+ * doing without it means (NULL: nothing lost). */
+const char *feature_name(__u32 bit);
+const char *feature_lack(__u32 bit);
+
+/* "kernel RELEASE name=yes|no ..." (or its JSON object) of the agent's kernel. */
+int format_kernel(const char *release, __u32 features, bool json, char *buf, size_t len);
+
 /*
  * An interface name (at most 16 bytes) inside a JSON string or a Prometheus
  * label value: '"' and '\\' are legal in names, and escaped the same way in both.
@@ -59,6 +67,8 @@ struct tko_metrics {
 	__u64 sessions[256];			/* by state */
 	struct tko_iface ifaces[2 * TKO_MAX_IFACES];	/* the `ifaces` map, by ifindex */
 	int nifaces;
+	char kernel[64];			/* the agent's kernel, "" if not known */
+	__u32 features;				/* TKO_FEAT_* */
 };
 
 /* Read them from an open pin directory: 0 or -errno. */

@@ -187,6 +187,31 @@ bool tko_ct_kfuncs(void)
 	return ok;
 }
 
+/* Does the kernel's struct type have a member of that name (BTF)? */
+static bool kernel_has_member(const char *type, const char *member)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	const struct btf_member *m;
+	const struct btf_type *t;
+	bool found = false;
+	int id;
+
+	id = vmlinux ? btf__find_by_name_kind(vmlinux, type, BTF_KIND_STRUCT) : -1;
+	t = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
+	m = t ? btf_members(t) : NULL;
+	for (int i = 0; m && i < btf_vlen(t) && !found; i++)
+		found = !strcmp(btf__name_by_offset(vmlinux, m[i].name_off), member);
+	btf__free(vmlinux);
+	return found;
+}
+
+__u32 tko_kernel_features(bool carrier_ring)
+{
+	return (tko_ct_kfuncs() ? TKO_FEAT_CT_KFUNCS : 0) |
+	       (carrier_ring ? TKO_FEAT_CARRIER_RING : 0) |
+	       (kernel_has_member("tcp_sock", "tcp_usec_ts") ? TKO_FEAT_USEC_TS : 0);
+}
+
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 {
 	struct tko_table table = {};

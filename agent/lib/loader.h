@@ -97,6 +97,12 @@ __u32 tko_index_buckets(__u32 max_sessions);
  */
 bool tko_ct_kfuncs(void);
 
+/*
+ * What this kernel offers of what tko uses when it can (TKO_FEAT_*), with
+ * carrier_ring: whether tko1 took the carrier's XDP program.
+ */
+__u32 tko_kernel_features(bool carrier_ring);
+
 /* Open and load all objects; max_sessions sizes the session table. */
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions);
 void tko_bpf_destroy(struct tko_bpf *b);

@@ -142,6 +142,8 @@ int metrics_read(struct tko *t, struct tko_metrics *m)
 	if (n < 0 && n != -ENOENT)
 		return n;
 	m->nifaces = n > 0 ? n : 0;
+	if (tko_kernel_read(t, m->kernel, sizeof(m->kernel), &m->features))
+		m->kernel[0] = '\0';
 	return tko_stats_read(t, m->stats) ?: tko_event_stats_read(t, m->events) ?:
 	       tko_session_foreach(t, count_state, m);
 }
@@ -190,6 +192,13 @@ int format_prometheus(const struct tko_metrics *m, FILE *f)
 		fprintf(f, "tko_iface_answer_path{iface=\"%s\",path=\"%s\",why=\"%s\"} 1\n", name,
 			answer_path_name(m->ifaces[i].path), answer_why_name(m->ifaces[i].why));
 	}
+	if (m->kernel[0])
+		fprintf(f, "# HELP tko_kernel_feature What the agent's kernel offers of what tko "
+			   "uses when it can (1) or does without (0).\n"
+			   "# TYPE tko_kernel_feature gauge\n");
+	for (__u32 bit = 1; m->kernel[0] && (bit & TKO_FEAT_ALL); bit <<= 1)
+		fprintf(f, "tko_kernel_feature{feature=\"%s\"} %d\n", feature_name(bit),
+			!!(m->features & bit));
 	for (unsigned int i = 0; i < TKO_ST_MAX; i++)
 		fprintf(f, "# HELP tko_%s_total %s\n# TYPE tko_%s_total counter\ntko_%s_total %llu\n",
 			stats[i].name, stats[i].help, stats[i].name, stats[i].name,

@@ -561,6 +561,26 @@ int tko_ifaces_read(struct tko *t, struct tko_iface *out, int max)
 	return n;
 }
 
+int tko_kernel_read(struct tko *t, char *release, size_t len, __u32 *features)
+{
+	int fd = open_pin(t->pin_dir, PIN_AGENT_INFO), err = 0;
+	struct tko_agent_info info;
+	__u32 zero = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, &info))
+		err = -errno;
+	else if (!info.kernel[0])
+		err = -ENOENT;	/* an agent that wrote none */
+	close(fd);
+	if (err)
+		return err;
+	snprintf(release, len, "%.*s", (int)sizeof(info.kernel), info.kernel);
+	*features = info.features;
+	return 0;
+}
+
 int tko_event_stats_read(struct tko *t, __u64 out[TKO_EV_STATS_LEN])
 {
 	int fd = open_pin(t->pin_dir, "ev_stats"), err;
