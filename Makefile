@@ -47,8 +47,11 @@ INSTALL ?= install
 
 .PHONY: all deps test demo vmlinux clean help install uninstall deb
 .DELETE_ON_ERROR:
+# tests/prog/prog_conntrack.c: the programs that call the conntrack kfuncs,
+# built against kfuncs no kernel has.
+NOCT_OBJS := $(foreach o,xdp_ingress tc_ingress tc_egress,$(BUILD)/tests/$(o)_noct.bpf.o)
 # Objects and skeletons are inputs of several targets: never delete them.
-.SECONDARY: $(BPF_OBJS) $(SKELS) $(BUILD)/tests/xdp_ingress_noct.bpf.o \
+.SECONDARY: $(BPF_OBJS) $(SKELS) $(NOCT_OBJS) \
 	    $(BUILD)/tests/ct_skb.bpf.o $(BUILD)/tests/tc_egress_race.bpf.o \
 	    $(BUILD)/tests/xdp_ingress_race.bpf.o
 
@@ -57,7 +60,9 @@ all: $(BUILD)/tko
 help:
 	@echo "make deps    install what this Debian machine lacks (root)"
 	@echo "make         build build/tko"
-	@echo "make test    build and run every test (root; namespaces only)"
+	@echo "make test    build and run every test (root; namespaces only), then again on"
+	@echo "             Debian 12's kernel under qemu (TEST_KERNELS=$(TEST_KERNELS); empty: skip)"
+	@echo "make test-kernels  the program and e2e tests on Debian's kernels (VM_KERNELS)"
 	@echo "make demo    show tko answering a server's keepalives for a sleeping device"
 	@echo "make fuzz    fuzz the XDP and TC programs (root; FUZZ_ITERATIONS=$(FUZZ_ITERATIONS), FUZZ_SEED=)"
 	@echo "make vmlinux regenerate vmlinux/vmlinux.h from this kernel's BTF"
@@ -96,9 +101,9 @@ $(UNIT_CMD_TESTS): $(BUILD)/tests/%: tests/unit/cmd/%.c $(filter-out %/main.o,$(
 $(BUILD)/tests/prog_%: tests/prog/prog_%.c $(wildcard tests/prog/*.h) $(SKELS) $(BUILD)/libtko.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
 
-# tests/prog/prog_conntrack.c: the XDP program built against conntrack kfuncs
-# no kernel has (the kernels without them), and ct_refresh_skb() alone.
-$(BUILD)/tests/xdp_ingress_noct.bpf.o: bpf/xdp_ingress.bpf.c $(BPF_HDRS) | $(BUILD)/tests
+# tests/prog/prog_conntrack.c: the programs built against conntrack kfuncs no
+# kernel has (the kernels without them: NOCT_OBJS), and ct_refresh_skb() alone.
+$(BUILD)/tests/%_noct.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/tests
 	$(CLANG) $(BPF_CFLAGS) -DTKO_CT_TEST_ABSENT -c $< -o $@
 
 $(BUILD)/tests/ct_skb.bpf.o: tests/prog/ct_skb.bpf.c $(BPF_HDRS) | $(BUILD)/tests
@@ -107,7 +112,7 @@ $(BUILD)/tests/ct_skb.bpf.o: tests/prog/ct_skb.bpf.c $(BPF_HDRS) | $(BUILD)/test
 $(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name tko_$(subst -,_,$*) > $@
 
-$(BUILD)/tests/prog_conntrack: $(BUILD)/tests/xdp_ingress_noct.skel.h $(BUILD)/tests/ct_skb.skel.h
+$(BUILD)/tests/prog_conntrack: $(NOCT_OBJS:.bpf.o=.skel.h) $(BUILD)/tests/ct_skb.skel.h
 
 # prog_policy and prog_wake keep the policy tables as `tko policy` does
 # (agent/cmd/policies.c).
@@ -136,9 +141,16 @@ $(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests
 $(BUILD) $(BUILD)/bpf $(BUILD)/agent/lib $(BUILD)/agent/cmd $(BUILD)/tests:
 	mkdir -p $@
 
-test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(PROG_TESTS) $(TEST_HELPERS)
-	@tests/run.sh $(BUILD)
+# make test: every test on this machine's kernel, then the legs of
+# TEST_KERNELS (tests/vm: Debian's own kernels under qemu: the agent's load,
+# the program tests, the gateway's and the forwarded policies' end-to-end
+# tests). TEST_KERNELS= runs this kernel's alone.
+TEST_KERNELS ?= 6.1
+test:
+	@scripts/deps.sh $(if $(TEST_KERNELS),vm)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(PROG_TESTS) $(TEST_HELPERS) \
+		$(if $(TEST_KERNELS),$(BUILD)/vm/loadall)
+	@TKO_TEST_KERNELS="$(TEST_KERNELS)" tests/run.sh $(BUILD)
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS)

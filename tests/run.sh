@@ -2,7 +2,10 @@
 # Run every test of tko and print one summary line: "N passed, N failed".
 #  - cmocka binaries (build/tests/test_*: unit, build/tests/prog_*: BPF programs):
 #    each test case counts;
-#  - end-to-end scripts (tests/e2e/*.sh): each "ok - ..." / "not ok - ..." line counts.
+#  - end-to-end scripts (tests/e2e/*.sh): each "ok - ..." / "not ok - ..." line counts;
+#  - then, for each kernel of TKO_TEST_KERNELS (make test's TEST_KERNELS), the
+#    same lines of its run under qemu (tests/vm/matrix.sh), the e2e scripts
+#    of TKO_TEST_KERNEL_E2E there.
 # A test binary or script that cannot run, or exits non-zero without reporting a
 # failure, counts as one failure: nothing is ever skipped.
 #   tests/run.sh [BUILD]              every test
@@ -64,6 +67,12 @@ if [ $# -eq 0 ]; then
 	done
 	for t in tests/e2e/*.sh; do
 		[ -f "$t" ] && [ "$(basename "$t")" != lib.sh ] && run_one "$t"
+	done
+	# Other kernels (make test's TEST_KERNELS): each under qemu, its tests
+	# counted here as they are there (tests/vm/matrix.sh).
+	for k in ${TKO_TEST_KERNELS:-}; do
+		run "kernel $k" env VM_E2E="${TKO_TEST_KERNEL_E2E:-gateway forwarded}" \
+			tests/vm/matrix.sh "$BUILD" "$k"
 	done
 fi
 for name in "$@"; do

@@ -216,6 +216,7 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 {
 	struct tko_table table = {};
 	__u32 buckets, zero = 0;
+	bool ct_absent;
 	int err;
 
 	memset(b, 0, sizeof(*b));
@@ -234,8 +235,13 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		goto fail;
 	}
 	/* The weak conntrack kfuncs are called only where they resolve
-	 * (bpf/lib/conntrack.h); elsewhere the verifier drops the calls. */
-	b->xdp->rodata->ct_kfuncs_absent = b->tci->rodata->ct_kfuncs_absent = !tko_ct_kfuncs();
+	 * (bpf/lib/conntrack.h); elsewhere the verifier drops the calls.
+	 * Every object that calls one is told: XDP and TC ingress refresh
+	 * the flow's entry, TC egress finds a sleeping device's address. */
+	ct_absent = !tko_ct_kfuncs();
+	b->xdp->rodata->ct_kfuncs_absent = ct_absent;
+	b->tci->rodata->ct_kfuncs_absent = ct_absent;
+	b->tc->rodata->ct_kfuncs_absent = ct_absent;
 	if (!max_sessions)
 		max_sessions = TKO_MAX_SESSIONS_DEFAULT;
 	if (max_sessions > TKO_MAX_SESSIONS_LIMIT) {

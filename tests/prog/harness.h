@@ -738,6 +738,33 @@ static inline int h_start_sessions(const unsigned *prof, const uint16_t *lport, 
 	return ret;
 }
 
+/*
+ * The tests of all[0..n) to run here, into out; returns their number. Under
+ * emulation (TKO_TEST_EMULATED set: tests/vm runs the program tests in a
+ * VM without KVM) those named in timing_bound are left out, each said in
+ * one line: their premise is a setup that takes milliseconds on hardware.
+ */
+static inline size_t h_timing_filter(const struct CMUnitTest *all, size_t n,
+				     const char *const *timing_bound, size_t nbound,
+				     struct CMUnitTest *out)
+{
+	const char *emulated = getenv("TKO_TEST_EMULATED");
+	size_t i, j, k = 0;
+
+	for (i = 0; i < n; i++) {
+		bool skip = false;
+
+		for (j = 0; j < nbound && emulated && *emulated; j++)
+			skip |= !strcmp(all[i].name, timing_bound[j]);
+		if (skip)
+			printf("# %s: timing-bound, not run under emulation (make test runs it "
+			       "on the host's kernel)\n", all[i].name);
+		else
+			out[k++] = all[i];
+	}
+	return k;
+}
+
 /* cmocka group teardown of the files that only load the objects. */
 static inline int h_group_teardown(void **state)
 {

@@ -25,6 +25,8 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "tests/xdp_ingress_noct.skel.h"
+#include "tests/tc_ingress_noct.skel.h"
+#include "tests/tc_egress_noct.skel.h"
 #include "tests/ct_skb.skel.h"
 #pragma GCC diagnostic pop
 
@@ -418,6 +420,37 @@ static void test_without_kfuncs(void **state)
 	tko_xdp_ingress_noct__destroy(skel);
 }
 
+/*
+ * The TC programs built the same way: TC ingress refreshes the flow's entry,
+ * TC egress finds a sleeping device's address behind the gateway's NAT
+ * (bpf/lib/wake.h). Each loads only when told, as the loader tells every
+ * one of them (a loader that told XDP alone left TC egress refused on a
+ * kernel whose nf_conntrack was not loaded yet).
+ */
+#define LOADS_ONLY_TOLD(name)                                                           \
+	do {                                                                            \
+		struct tko_##name *s_ = tko_##name##__open();                           \
+                                                                                        \
+		assert_non_null(s_);                                                    \
+		share_maps(s_->obj);                                                    \
+		if (!tko_##name##__load(s_))                                            \
+			fail_msg(#name ": the build without kfuncs loaded with calls to them"); \
+		tko_##name##__destroy(s_);                                              \
+		s_ = tko_##name##__open();                                              \
+		assert_non_null(s_);                                                    \
+		share_maps(s_->obj);                                                    \
+		s_->rodata->ct_kfuncs_absent = true;                                    \
+		if (tko_##name##__load(s_))                                             \
+			fail_msg(#name ": the build without kfuncs does not load");     \
+		tko_##name##__destroy(s_);                                              \
+	} while (0)
+
+static void test_tc_without_kfuncs(void **state)
+{
+	LOADS_ONLY_TOLD(tc_ingress_noct);
+	LOADS_ONLY_TOLD(tc_egress_noct);
+}
+
 static int group_setup(void **state)
 {
 	unsigned prof[NCASES + 3];
@@ -442,7 +475,7 @@ static int group_setup(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[NCASES + 4];
+	struct CMUnitTest tests[NCASES + 5];
 	size_t i, n = 0;
 
 	/* A network namespace of our own: its conntrack table is the one
@@ -462,6 +495,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest){ "skb_refresh", test_skb };
 	tests[n++] = (struct CMUnitTest){ "entry_gone_warned", test_entry_gone };
 	tests[n++] = (struct CMUnitTest){ "without_kfuncs", test_without_kfuncs };
+	tests[n++] = (struct CMUnitTest){ "tc_without_kfuncs", test_tc_without_kfuncs };
 	return _cmocka_run_group_tests("prog_conntrack", tests, n, group_setup,
 				       h_group_teardown);
 }
