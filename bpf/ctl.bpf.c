@@ -10,11 +10,10 @@
  * request's size, and they read the request with bpf_probe_read_user();
  * they answer with their return value (0 or -errno; tko_start_batch's is
  * TKO_BATCH_RET()). Not BPF_PROG_TYPE_SYSCALL, whose context would carry
- * the request itself: a syscall program is sleepable, and a sleepable
- * program may use no QUEUE map before Linux 6.2 or so (Debian 12's 6.1
- * refuses them: "Sleepable programs can only use array, hash, and ringbuf
- * maps"), while a session takes its id from one and is queued for the
- * clock in another. A raw tracepoint program runs with preemption off,
+ * the request itself: a syscall program is sleepable, and Debian 12's 6.1
+ * refuses QUEUE maps in a sleepable program ("Sleepable programs can only
+ * use array, hash, and ringbuf maps"; 6.12 accepts them), while a session
+ * takes its id from one and is queued for the clock in another. A raw tracepoint program runs with preemption off,
  * as the datapath's programs do.
  */
 #include "vmlinux.h"

@@ -95,7 +95,8 @@ const char *feature_lack(__u32 bit)
 	switch (bit) {
 	case TKO_FEAT_CT_KFUNCS:
 		return "no conntrack kfuncs (nf_conntrack not loaded?): the gateway's own "
-		       "conntrack entries of offloaded flows are not refreshed";
+		       "conntrack entries of offloaded flows are not refreshed, and a "
+		       "masqueraded device's address is not found for a wake";
 	case TKO_FEAT_CARRIER_RING:
 		return "veth takes no XDP program at tko1's MTU: the carrier shares the CPU's "
 		       "backlog with the probes, and a flood of them can stall it until the "

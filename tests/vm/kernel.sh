@@ -13,7 +13,14 @@ case $SERIES in
 6.12) META=linux-image-6.12-amd64 ;;
 *) echo "kernel.sh: unknown series '$SERIES' (6.1, 6.12)" >&2; exit 2 ;;
 esac
-PKG=$(apt-cache depends "$META" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
+image_of() { apt-cache depends "$META" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'; }
+PKG=$(image_of)
+if [ -z "$PKG" ] && [ "$(id -u)" -eq 0 ]; then
+	# A fresh machine's package lists may be empty: read them once.
+	echo "kernel.sh: apt knows no $META yet: apt-get update" >&2
+	apt-get update -qq >&2 || true
+	PKG=$(image_of)
+fi
 if [ -z "$PKG" ]; then
 	echo "kernel.sh: apt knows no $META; run apt-get update" >&2
 	exit 1

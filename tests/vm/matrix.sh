@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 # The end-to-end tests that hold under emulation. Not here: those bound by
 # time (burst.sh's 10^4 sockets, keepalive.sh's and uplinks.sh's clock budgets),
 # and those that build or install packages (deb.sh, packaging.sh).
-E2E=${VM_E2E:-gateway forwarded masquerade local cli}
+E2E=${VM_E2E:-gateway forwarded masquerade local cli metrics}
 
 VM_DIR=$BUILD/vm
 export VM_DIR
