@@ -212,6 +212,10 @@ pair prenat "$TOPO_V4_SRV" $P_PRENAT || not_ok "a flow on port $P_PRENAT connect
 # The device's kernel probes this one every second (SO_KEEPALIVE 1 s, gives
 # up after 3 unanswered): idle, its next segment is one of those.
 pair ka "$TOPO_V4_SRV" $P_KA 1 1 3 || not_ok "a flow on port $P_KA (SO_KEEPALIVE) connected"
+# Each flow's conntrack entry fresh (the gateway forgets it after CT_TIMEOUT
+# idle: setting up four flows takes seconds under emulation, tests/vm).
+for t in pre other prenat; do say $t w; done
+for t in pre other prenat; do arrived $t w || not_ok "before the policies: the data of flow $t arrives"; done
 check "before policy 2: the flow on port $P_PRE is no session" no_session pre
 check "policy add --forwarded --local $GW4/32 --remote-port $P_PRE" \
 	tko policy add --forwarded --local $GW4/32 --remote-port $P_PRE --idle 1 \

@@ -34,13 +34,16 @@ ct_line() { in_gw conntrack -L -p tcp --orig-port-dst "$1" 2>/dev/null | grep "d
 ct_timeout() { ct_line "$1" | awk '{ print $3 }'; }
 ct_gone() { [ -z "$(ct_line "$1")" ]; }
 established() { local p; for p; do ct_line "$p" | grep -q ESTABLISHED || return 1; done; }
-counter() { tko stats | awk -v n="$1" '$1 == n { print $2 }'; }
+# counters NAME...: their values, in that order, from one `tko stats` (a probe
+# answered between two reads would count in one and not the other).
+counters() { tko stats | awk -v names="$*" 'BEGIN { n = split(names, k) } { v[$1] = $2 }
+	END { for (i = 1; i <= n; i++) printf "%s%s", v[k[i]], i < n ? " " : "\n" }'; }
 session_active() { tko list --json | grep -q '"state":"active"'; }
 
 # scenario FAMILY PORT_OFFLOADED PORT_CONTROL
 scenario() {
 	local fam=$1 pa=$2 pb=$3 srv gw_addr nat_local remote wa wb t
-	local max=0 min=999 lost=0 refreshed missing answered
+	local max=0 min=999 lost=0 refreshed missing answered r1 m1 a1
 	if [ "$fam" = ipv4 ]; then srv=$TOPO_V4_SRV gw_addr=$TOPO_V4_GW_SRV
 	else srv=$TOPO_V6_SRV gw_addr=$TOPO_V6_GW_SRV; fi
 
@@ -60,8 +63,8 @@ scenario() {
 	# tko learns the flow's state from its next segment on g1.
 	echo learn >&"$wa"
 	check "$fam: session learned and active" wait_for 10 session_active
-	refreshed=$(counter conntrack_refreshed) missing=$(counter conntrack_missing)
-	answered=$(counter probes_answered)
+	read -r refreshed missing answered < <(counters conntrack_refreshed conntrack_missing \
+		probes_answered)
 
 	topo_device_sleep
 	# The device sleeps; once a second, the gateway's entries as conntrack
@@ -89,9 +92,8 @@ scenario() {
 		bash -c "! grep -q 'recv after-sleep' '$WORK/$fam-b.srv'"
 	check "$fam: control: the gateway did not take its flow up again" ct_gone "$pb"
 
-	refreshed=$(($(counter conntrack_refreshed) - refreshed))
-	missing=$(($(counter conntrack_missing) - missing))
-	answered=$(($(counter probes_answered) - answered))
+	read -r r1 m1 a1 < <(counters conntrack_refreshed conntrack_missing probes_answered)
+	refreshed=$((r1 - refreshed)) missing=$((m1 - missing)) answered=$((a1 - answered))
 	note "$fam: while asleep: $answered probes answered, $refreshed conntrack entries refreshed, $missing lookups found none"
 	check "$fam: tko kept the flow alive while asleep (probes answered)" \
 		test "$answered" -ge $((SLEEP_S / INTERVAL - 2))
