@@ -43,42 +43,66 @@ void tko_bpf_setup_logging(void)
 	libbpf_set_print(libbpf_print);
 }
 
-/* Give obj's copy of a shared map the fd of the one the control object created. */
-static int share_map(struct bpf_map *dst, const struct bpf_map *src)
-{
-	int err = bpf_map__reuse_fd(dst, bpf_map__fd(src));
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-	if (err)
-		pr_warn("cannot share map %s: %s", bpf_map__name(src), strerror(-err));
-	return err;
+/* b's objects, the control object first: it makes the maps they share. */
+#define OBJECTS(b) { (b)->ctl->obj, (b)->xdp->obj, (b)->tc->obj, (b)->tci->obj,	\
+		     (b)->report->obj, (b)->carrier->obj, (b)->iter->obj,		\
+		     (b)->sockops->obj }
+
+/* Maps private to their object: never shared, whatever another object names its own. */
+static const char *const private_maps[] = {
+	"frame_buf",	/* the frame the carrier builds, off the stack: per CPU, its own */
+};
+
+/* Never shared: .rodata, .bss, .data (each object's own globals), private maps. */
+static bool private_map(const struct bpf_map *m)
+{
+	for (size_t i = 0; i < ARRAY_LEN(private_maps); i++)
+		if (!strcmp(bpf_map__name(m), private_maps[i]))
+			return true;
+	return bpf_map__is_internal(m);
 }
 
-#define SHARE_MAPS(skel, ctl) (                                        \
-	share_map((skel)->maps.sessions, (ctl)->maps.sessions) ?:     \
-	share_map((skel)->maps.events, (ctl)->maps.events) ?:         \
-	share_map((skel)->maps.event_log, (ctl)->maps.event_log) ?:   \
-	share_map((skel)->maps.event_seq, (ctl)->maps.event_seq) ?:   \
-	share_map((skel)->maps.stats, (ctl)->maps.stats) ?:           \
-	share_map((skel)->maps.sessions_index, (ctl)->maps.sessions_index) ?: \
-	share_map((skel)->maps.table, (ctl)->maps.table) ?:           \
-	share_map((skel)->maps.free_ids, (ctl)->maps.free_ids) ?:     \
-	share_map((skel)->maps.requests, (ctl)->maps.requests) ?:     \
-	share_map((skel)->maps.wheel, (ctl)->maps.wheel) ?:           \
-	share_map((skel)->maps.clock, (ctl)->maps.clock) ?:           \
-	share_map((skel)->maps.carrier, (ctl)->maps.carrier) ?:       \
-	share_map((skel)->maps.ev_stats, (ctl)->maps.ev_stats) ?:     \
-	share_map((skel)->maps.defaults, (ctl)->maps.defaults) ?:     \
-	share_map((skel)->maps.policies, (ctl)->maps.policies) ?:     \
-	share_map((skel)->maps.need_l2, (ctl)->maps.need_l2) ?:       \
-	share_map((skel)->maps.agent_info, (ctl)->maps.agent_info) ?: \
-	share_map((skel)->maps.signals, (ctl)->maps.signals) ?:       \
-	share_map((skel)->maps.watchdog, (ctl)->maps.watchdog) ?:     \
-	share_map((skel)->maps.ifaces, (ctl)->maps.ifaces) ?:         \
-	share_map((skel)->maps.xdp_pending, (ctl)->maps.xdp_pending) ?: \
-	share_map((skel)->maps.policy_stats, (ctl)->maps.policy_stats) ?: \
-	share_map((skel)->maps.policy_prefixes, (ctl)->maps.policy_prefixes) ?: \
-	share_map((skel)->maps.flows_closed, (ctl)->maps.flows_closed) ?: \
-	share_map((skel)->maps.flows_opening, (ctl)->maps.flows_opening))
+int tko_bpf_share(const struct tko_bpf *b, struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj) {
+		const struct bpf_map *src = private_map(m) ? NULL :
+			bpf_object__find_map_by_name(b->ctl->obj, bpf_map__name(m));
+		int err;
+
+		if (!src)
+			continue;
+		/* One definition of a shared map (bpf/lib/maps.h): another
+		 * one would only fail, or worse not, at the verifier. */
+		if (bpf_map__type(m) != bpf_map__type(src) ||
+		    bpf_map__key_size(m) != bpf_map__key_size(src) ||
+		    bpf_map__value_size(m) != bpf_map__value_size(src)) {
+			pr_warn("map %s of %s is not the control object's map of that name",
+				bpf_map__name(m), bpf_object__name(obj));
+			return -EINVAL;
+		}
+		err = bpf_map__reuse_fd(m, bpf_map__fd(src));
+		if (err) {
+			pr_warn("cannot share map %s: %s", bpf_map__name(src), strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* One map per name: every other object takes the (loaded) control object's. */
+static int share_maps(const struct tko_bpf *b)
+{
+	struct bpf_object *objs[] = OBJECTS(b);
+	int err = 0;
+
+	for (size_t i = 1; i < ARRAY_LEN(objs) && !err; i++)
+		err = tko_bpf_share(b, objs[i]);
+	return err;
+}
 
 __u32 tko_index_buckets(__u32 max_sessions)
 {
@@ -276,12 +300,7 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		pr_warn("cannot set up the session table: %s", strerror(errno));
 		goto fail;
 	}
-	err = SHARE_MAPS(b->xdp, b->ctl) ?: SHARE_MAPS(b->tc, b->ctl) ?:
-	      SHARE_MAPS(b->tci, b->ctl) ?: SHARE_MAPS(b->report, b->ctl) ?:
-	      SHARE_MAPS(b->carrier, b->ctl) ?: SHARE_MAPS(b->sockops, b->ctl);
-	if (err)
-		goto fail;
-	err = load_parallel(b);
+	err = share_maps(b) ?: load_parallel(b);
 	if (err)
 		goto fail;
 	/* Attached for as long as the datapath lives (their links are pinned):

@@ -15,6 +15,7 @@ struct tko_carrier;
 struct tko_sock_iter;
 struct tko_sockops;
 struct bpf_link;
+struct bpf_object;
 
 struct tko_bpf {
 	struct tko_ctl *ctl;		/* owns the maps; start/stop programs */
@@ -106,6 +107,14 @@ __u32 tko_kernel_features(bool carrier_ring);
 /* Open and load all objects; max_sessions sizes the session table. */
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions);
 void tko_bpf_destroy(struct tko_bpf *b);
+
+/*
+ * Before obj loads: each of its maps that the control object defines too
+ * takes the control object's, by name (tko_bpf_load does this for its
+ * objects; for a test's own build of one of them). Internal maps (.rodata,
+ * .bss, .data) and the private ones of loader.c stay obj's own.
+ */
+int tko_bpf_share(const struct tko_bpf *b, struct bpf_object *obj);
 
 /* The fds of a loaded datapath (owned by b: do not close). */
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f);
