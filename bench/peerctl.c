@@ -41,9 +41,9 @@ struct bench_peer *peer_attach(const char *ns, const char *pin_dir)
 	if (!p || home < 0)
 		die("cannot open the peer BPF object: %s", strerror(errno));
 	if (pin_dir) {
-		share_pinned(p->maps.sessions, pin_dir, PIN_SESSIONS);
-		share_pinned(p->maps.sessions_index, pin_dir, PIN_INDEX);
-		share_pinned(p->maps.table, pin_dir, PIN_TABLE);
+		share_pinned(p->maps.sessions, pin_dir, pin_names[P_SESSIONS]);
+		share_pinned(p->maps.sessions_index, pin_dir, pin_names[P_INDEX]);
+		share_pinned(p->maps.table, pin_dir, pin_names[P_TABLE]);
 		p->bss->track = 1;
 	}
 	err = bench_peer__load(p);

@@ -74,16 +74,13 @@ static uint64_t delta(const struct snap *a, const struct snap *b, int st)
 /* Total run time of the agent's datapath programs (pinned), and of the peer. */
 static uint64_t prog_run_ns(const char *pin_dir, struct bench_peer *peer, uint64_t *peer_ns)
 {
-	static const char *const progs[] = { "prog_carrier", "prog_xdp_ingress", "prog_tc_egress",
-					     "prog_tc_ingress" };
+	static const enum pin_id progs[] = { P_PROG_CARRIER, P_PROG_XDP, P_PROG_TC,
+					     P_PROG_TC_INGRESS };
 	uint64_t sum = 0;
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		char path[512];
-		int fd;
+		int fd = tko_pin_get(pin_dir, progs[i]);
 
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, progs[i]);
-		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
 		sum += prog_fd_run_ns(fd);
@@ -212,7 +209,7 @@ static bool one_run(const struct opts *o, struct bench_peer *peer, const struct 
 	agent_start(&a, o, o->ns_a, BENCH_ENDPOINT_IF, AGENT_TICK_DEFAULT, r->n, false);
 	if ((err = tko_open(a.pin_dir, &t)))
 		die("tko_open: %s", strerror(-err));
-	snprintf(path, sizeof(path), "%s/%s", a.pin_dir, PIN_SESSIONS);
+	snprintf(path, sizeof(path), "%s/%s", a.pin_dir, pin_names[P_SESSIONS]);
 	sessions_fd = bpf_obj_get(path);
 	if (sessions_fd < 0)
 		die("cannot open %s: %s", path, strerror(errno));

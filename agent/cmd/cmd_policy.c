@@ -48,20 +48,14 @@ static const char policy_help[] =
 	"agent's --wake-iface; the agent's --on-wake-exec hook).\n"
 	"Every command takes --pin-dir DIR.\n";
 
-static int open_pin(const char *pin_dir, const char *name)
+static int open_pin(const char *pin_dir, enum pin_id id)
 {
-	char path[PATH_MAX];
-	int fd;
+	int fd = tko_pin_get(pin_dir, id);
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			pr_warn("no agent running: nothing pinned in %s (start 'tko agent' first)",
-				pin_dir);
-		else
-			pr_warn("cannot open %s: %s", path, strerror(errno));
-	}
+	if (fd == -ENOENT)
+		pr_warn("no agent running: nothing pinned in %s (start 'tko agent' first)", pin_dir);
+	else if (fd < 0)
+		pr_warn("cannot open %s/%s: %s", pin_dir, pin_names[id], strerror(-fd));
 	return fd;
 }
 
@@ -253,7 +247,7 @@ static bool wakes_possible(const char *pin_dir)
 {
 	struct tko_carrier_state st;
 	__u32 zero = 0;
-	int fd = open_pin(pin_dir, "carrier");
+	int fd = open_pin(pin_dir, P_CARRIER);
 	bool ok;
 
 	if (fd < 0)
@@ -298,11 +292,11 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 		return 1;
 	if ((p.cfg.flags & TKO_F_WAKE) && !wakes_possible(pin_dir))
 		return 1;
-	fd = open_pin(pin_dir, PIN_POLICIES);
+	fd = open_pin(pin_dir, P_POLICIES);
 	if (fd < 0)
 		return 1;
-	sfd = open_pin(pin_dir, PIN_POLICY_STATS);
-	pfd = sfd < 0 ? -1 : open_pin(pin_dir, PIN_POLICY_PREFIXES);
+	sfd = open_pin(pin_dir, P_POLICY_STATS);
+	pfd = sfd < 0 ? -1 : open_pin(pin_dir, P_POLICY_PREFIXES);
 	ret = pfd < 0 ? -ENOENT : policy_add_fds(fd, sfd, pfd, &p, &existed);
 	if (pfd >= 0)
 		close(pfd);
@@ -382,10 +376,10 @@ static int policy_list(int argc, char **argv, const char *pin_dir)
 		return usage_error("policy list", "unexpected argument '%s'", argv[optind]);
 	if (!require_root())
 		return 1;
-	fd = open_pin(pin_dir, PIN_POLICIES);
+	fd = open_pin(pin_dir, P_POLICIES);
 	if (fd < 0)
 		return 1;
-	sfd = open_pin(pin_dir, PIN_POLICY_STATS);
+	sfd = open_pin(pin_dir, P_POLICY_STATS);
 	if (sfd < 0) {
 		close(fd);
 		return 1;
@@ -448,10 +442,10 @@ static int policy_del(int argc, char **argv, const char *pin_dir)
 		return usage_error("policy del", "%s", err);
 	if (!require_root())
 		return 1;
-	fd = open_pin(pin_dir, PIN_POLICIES);
+	fd = open_pin(pin_dir, P_POLICIES);
 	if (fd < 0)
 		return 1;
-	pfd = open_pin(pin_dir, PIN_POLICY_PREFIXES);
+	pfd = open_pin(pin_dir, P_POLICY_PREFIXES);
 	if (pfd < 0) {
 		close(fd);
 		return 1;

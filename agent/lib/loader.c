@@ -43,42 +43,139 @@ void tko_bpf_setup_logging(void)
 	libbpf_set_print(libbpf_print);
 }
 
-/* Give obj's copy of a shared map the fd of the one the control object created. */
-static int share_map(struct bpf_map *dst, const struct bpf_map *src)
-{
-	int err = bpf_map__reuse_fd(dst, bpf_map__fd(src));
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-	if (err)
-		pr_warn("cannot share map %s: %s", bpf_map__name(src), strerror(-err));
+/* b's objects, the control object first: it makes the maps they share. */
+#define OBJECTS(b) { (b)->ctl->obj, (b)->xdp->obj, (b)->tc->obj, (b)->tci->obj,	\
+		     (b)->report->obj, (b)->carrier->obj, (b)->iter->obj,		\
+		     (b)->sockops->obj }
+
+#define PIN_NONE(...)
+#define PIN_NAME_MAP(id, obj, map) [id] = #map,
+#define PIN_NAME(id, pin, ...) [id] = #pin,
+const char *const pin_names[P_MAX] = { TKO_PINS(PIN_NAME_MAP, PIN_NAME, PIN_NAME) };
+
+#define MAP_NAME(id, obj, map) #map,
+static const char *const pinned_maps[] = { TKO_PINS(MAP_NAME, PIN_NONE, PIN_NONE) };
+
+/*
+ * The maps of the objects that are not pinned (TKO_PINS pins every other),
+ * and why. A private one is never shared, not even with a map of the same
+ * name in another object.
+ */
+struct unpinned {
+	const char *name;
+	bool private;
+};
+
+static const struct unpinned unpinned_maps[] = {
+	/* The carrier watchdog's timer; XDP_TX answers not yet reported on,
+	 * per CPU: they live as long as the pinned programs that use them. */
+	{ "watchdog" },
+	{ "xdp_pending" },
+	/* The frame the carrier builds, off the stack: per CPU, its own. */
+	{ "frame_buf", .private = true },
+};
+
+static bool pinned_map(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(pinned_maps); i++)
+		if (!strcmp(name, pinned_maps[i]))
+			return true;
+	return false;
+}
+
+static const struct unpinned *unpinned_map(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(unpinned_maps); i++)
+		if (!strcmp(name, unpinned_maps[i].name))
+			return &unpinned_maps[i];
+	return NULL;
+}
+
+/* Never shared: .rodata, .bss, .data (each object's own globals), private maps. */
+static bool private_map(const struct bpf_map *m)
+{
+	const struct unpinned *u = unpinned_map(bpf_map__name(m));
+
+	return bpf_map__is_internal(m) || (u && u->private);
+}
+
+int tko_bpf_share(const struct tko_bpf *b, struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj) {
+		const struct bpf_map *src = private_map(m) ? NULL :
+			bpf_object__find_map_by_name(b->ctl->obj, bpf_map__name(m));
+		int err;
+
+		if (!src)
+			continue;
+		/* One definition of a shared map (bpf/lib/maps.h): another
+		 * one would only fail, or worse not, at the verifier. */
+		if (bpf_map__type(m) != bpf_map__type(src) ||
+		    bpf_map__key_size(m) != bpf_map__key_size(src) ||
+		    bpf_map__value_size(m) != bpf_map__value_size(src)) {
+			pr_warn("map %s of %s is not the control object's map of that name",
+				bpf_map__name(m), bpf_object__name(obj));
+			return -EINVAL;
+		}
+		err = bpf_map__reuse_fd(m, bpf_map__fd(src));
+		if (err) {
+			pr_warn("cannot share map %s: %s", bpf_map__name(src), strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* One map per name: every other object takes the (loaded) control object's. */
+static int share_maps(const struct tko_bpf *b)
+{
+	struct bpf_object *objs[] = OBJECTS(b);
+	int err = 0;
+
+	for (size_t i = 1; i < ARRAY_LEN(objs) && !err; i++)
+		err = tko_bpf_share(b, objs[i]);
 	return err;
 }
 
-#define SHARE_MAPS(skel, ctl) (                                        \
-	share_map((skel)->maps.sessions, (ctl)->maps.sessions) ?:     \
-	share_map((skel)->maps.events, (ctl)->maps.events) ?:         \
-	share_map((skel)->maps.event_log, (ctl)->maps.event_log) ?:   \
-	share_map((skel)->maps.event_seq, (ctl)->maps.event_seq) ?:   \
-	share_map((skel)->maps.stats, (ctl)->maps.stats) ?:           \
-	share_map((skel)->maps.sessions_index, (ctl)->maps.sessions_index) ?: \
-	share_map((skel)->maps.table, (ctl)->maps.table) ?:           \
-	share_map((skel)->maps.free_ids, (ctl)->maps.free_ids) ?:     \
-	share_map((skel)->maps.requests, (ctl)->maps.requests) ?:     \
-	share_map((skel)->maps.wheel, (ctl)->maps.wheel) ?:           \
-	share_map((skel)->maps.clock, (ctl)->maps.clock) ?:           \
-	share_map((skel)->maps.carrier, (ctl)->maps.carrier) ?:       \
-	share_map((skel)->maps.ev_stats, (ctl)->maps.ev_stats) ?:     \
-	share_map((skel)->maps.defaults, (ctl)->maps.defaults) ?:     \
-	share_map((skel)->maps.policies, (ctl)->maps.policies) ?:     \
-	share_map((skel)->maps.need_l2, (ctl)->maps.need_l2) ?:       \
-	share_map((skel)->maps.agent_info, (ctl)->maps.agent_info) ?: \
-	share_map((skel)->maps.signals, (ctl)->maps.signals) ?:       \
-	share_map((skel)->maps.watchdog, (ctl)->maps.watchdog) ?:     \
-	share_map((skel)->maps.ifaces, (ctl)->maps.ifaces) ?:         \
-	share_map((skel)->maps.xdp_pending, (ctl)->maps.xdp_pending) ?: \
-	share_map((skel)->maps.policy_stats, (ctl)->maps.policy_stats) ?: \
-	share_map((skel)->maps.policy_prefixes, (ctl)->maps.policy_prefixes) ?: \
-	share_map((skel)->maps.flows_closed, (ctl)->maps.flows_closed) ?: \
-	share_map((skel)->maps.flows_opening, (ctl)->maps.flows_opening))
+/*
+ * Every map of the objects is pinned or listed as not, and a map two of
+ * them have is the control object's (it loads first; the others load in
+ * parallel, none could take another's fd): a map forgotten in a list is
+ * refused here, not found later unpinned or as an object's private copy.
+ */
+static int maps_accounted(const struct tko_bpf *b)
+{
+	struct bpf_object *objs[] = OBJECTS(b);
+	const struct bpf_map *m;
+
+	for (size_t i = 0; i < ARRAY_LEN(objs); i++)
+		bpf_object__for_each_map(m, objs[i]) {
+			const char *name = bpf_map__name(m);
+
+			if (bpf_map__is_internal(m))
+				continue;
+			if (!pinned_map(name) && !unpinned_map(name)) {
+				pr_warn("map %s of %s is neither pinned (TKO_PINS, loader.h) nor "
+					"listed in unpinned_maps (loader.c)", name,
+					bpf_object__name(objs[i]));
+				return -EINVAL;
+			}
+			if (private_map(m) || bpf_object__find_map_by_name(objs[0], name))
+				continue;
+			for (size_t j = 1; j < i; j++)
+				if (bpf_object__find_map_by_name(objs[j], name)) {
+					pr_warn("map %s of %s and %s is not the control object's: "
+						"declare it in bpf/lib/maps.h", name,
+						bpf_object__name(objs[j]), bpf_object__name(objs[i]));
+					return -EINVAL;
+				}
+		}
+	return 0;
+}
 
 __u32 tko_index_buckets(__u32 max_sessions)
 {
@@ -212,13 +309,27 @@ __u32 tko_kernel_features(bool carrier_ring)
 	       (kernel_has_member("tcp_sock", "tcp_usec_ts") ? TKO_FEAT_USEC_TS : 0);
 }
 
-int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
+/*
+ * The entries of map m of b's objects in a datapath whose session table has
+ * max_sessions: the table, its index and the id queues are sized together
+ * (every queue has room for every id: each holds an id once at most); any
+ * other map has what its object says.
+ */
+static __u32 map_entries(const struct tko_bpf *b, const struct bpf_map *m, __u32 max_sessions)
 {
-	struct tko_table table = {};
-	__u32 buckets, zero = 0;
-	bool ct_absent;
-	int err;
+	const struct tko_ctl *c = b->ctl;
 
+	if (m == c->maps.sessions_index)
+		return tko_index_buckets(max_sessions);
+	if (m == c->maps.sessions || m == c->maps.free_ids || m == c->maps.requests ||
+	    m == c->maps.need_l2)
+		return max_sessions;
+	return bpf_map__max_entries(m);
+}
+
+/* Open all objects, none loaded (tko_bpf_destroy frees them, on failure too). */
+static int open_objects(struct tko_bpf *b)
+{
 	memset(b, 0, sizeof(*b));
 	b->ctl = tko_ctl__open();
 	b->xdp = tko_xdp_ingress__open();
@@ -230,10 +341,25 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	b->sockops = tko_sockops__open();
 	if (!b->ctl || !b->xdp || !b->tc || !b->tci || !b->report || !b->carrier || !b->iter ||
 	    !b->sockops) {
-		err = -errno;
+		int err = -errno;
+
 		pr_warn("cannot open the BPF objects: %s", strerror(errno));
-		goto fail;
+		return err;
 	}
+	return 0;
+}
+
+int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
+{
+	struct tko_table table = {};
+	__u32 buckets, zero = 0;
+	struct bpf_map *m;
+	bool ct_absent;
+	int err;
+
+	err = open_objects(b) ?: maps_accounted(b);
+	if (err)
+		goto fail;
 	/* The weak conntrack kfuncs are called only where they resolve
 	 * (bpf/lib/conntrack.h); elsewhere the verifier drops the calls.
 	 * Every object that calls one is told: XDP and TC ingress refresh
@@ -250,14 +376,11 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		goto fail;
 	}
 	buckets = tko_index_buckets(max_sessions);
-	/* Every queue has room for every id: each holds an id once at most. */
-	err = bpf_map__set_max_entries(b->ctl->maps.sessions, max_sessions) ?:
-	      bpf_map__set_max_entries(b->ctl->maps.sessions_index, buckets) ?:
-	      bpf_map__set_max_entries(b->ctl->maps.free_ids, max_sessions) ?:
-	      bpf_map__set_max_entries(b->ctl->maps.requests, max_sessions) ?:
-	      bpf_map__set_max_entries(b->ctl->maps.need_l2, max_sessions);
-	if (err)
-		goto fail;
+	bpf_object__for_each_map(m, b->ctl->obj) {
+		err = bpf_map__set_max_entries(m, map_entries(b, m, max_sessions));
+		if (err)
+			goto fail;
+	}
 	err = tko_ctl__load(b->ctl);
 	if (err) {
 		pr_warn("cannot load the control programs: %s (-v shows the verifier log)", strerror(-err));
@@ -276,12 +399,7 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 		pr_warn("cannot set up the session table: %s", strerror(errno));
 		goto fail;
 	}
-	err = SHARE_MAPS(b->xdp, b->ctl) ?: SHARE_MAPS(b->tc, b->ctl) ?:
-	      SHARE_MAPS(b->tci, b->ctl) ?: SHARE_MAPS(b->report, b->ctl) ?:
-	      SHARE_MAPS(b->carrier, b->ctl) ?: SHARE_MAPS(b->sockops, b->ctl);
-	if (err)
-		goto fail;
-	err = load_parallel(b);
+	err = share_maps(b) ?: load_parallel(b);
 	if (err)
 		goto fail;
 	/* Attached for as long as the datapath lives (their links are pinned):
@@ -322,70 +440,17 @@ void tko_bpf_destroy(struct tko_bpf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-const char *const pin_names[P_MAX] = {
-	[P_SESSIONS] = PIN_SESSIONS, [P_EVENTS] = PIN_EVENTS, [P_EVENT_LOG] = PIN_EVENT_LOG,
-	[P_EVENT_SEQ] = PIN_EVENT_SEQ, [P_STATS] = PIN_STATS, [P_INDEX] = PIN_INDEX,
-	[P_TABLE] = PIN_TABLE, [P_FREE_IDS] = "free_ids", [P_REQUESTS] = "requests",
-	[P_WHEEL] = "wheel", [P_CLOCK] = "clock",
-	[P_CARRIER] = "carrier", [P_EV_STATS] = "ev_stats", [P_DEFAULTS] = "defaults",
-	[P_CTL_START] = PIN_CTL_START, [P_CTL_STOP] = PIN_CTL_STOP,
-	[P_PROG_XDP] = "prog_xdp_ingress", [P_PROG_TC] = "prog_tc_egress",
-	[P_PROG_CARRIER] = "prog_carrier", [P_CAPTURE] = PIN_CAPTURE,
-	[P_ITER_CAPTURE] = PIN_ITER_CAPTURE, [P_POLICIES] = PIN_POLICIES,
-	[P_NEED_L2] = "need_l2", [P_AGENT_INFO] = PIN_AGENT_INFO, [P_CTL_SET_L2] = "ctl_set_l2",
-	[P_PROG_SOCKOPS] = "prog_sockops", [P_CTL_START_BATCH] = PIN_CTL_START_BATCH,
-	[P_SIGNALS] = "signals",
-	[P_IFACES] = PIN_IFACES, [P_PROG_TC_INGRESS] = "prog_tc_ingress",
-	[P_LINK_XDP_BULK_TX] = "link_xdp_bulk_tx", [P_LINK_XDP_EXCEPTION] = "link_xdp_exception",
-	[P_POLICY_STATS] = PIN_POLICY_STATS, [P_POLICY_PREFIXES] = PIN_POLICY_PREFIXES,
-	[P_FLOWS_CLOSED] = PIN_FLOWS_CLOSED, [P_CTL_SET_LINK] = "ctl_set_link",
-	[P_FLOWS_OPENING] = "flows_opening", [P_CTL_WAKE_DONE] = "ctl_wake_done",
-	[P_PROG_CARRIER_RX] = "prog_carrier_rx",
-};
-
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 {
-	const struct tko_ctl *c = b->ctl;
+#define MAP_FD(id, obj, map) f->fd[id] = bpf_map__fd(b->obj->maps.map);
+#define PROG_FD(id, pin, obj, prog) f->fd[id] = bpf_program__fd(b->obj->progs.prog);
+#define LINK_FD(id, pin, link) f->fd[id] = bpf_link__fd(b->link);
+	TKO_PINS(MAP_FD, PROG_FD, LINK_FD)
+}
 
-	f->fd[P_SESSIONS] = bpf_map__fd(c->maps.sessions);
-	f->fd[P_EVENTS] = bpf_map__fd(c->maps.events);
-	f->fd[P_EVENT_LOG] = bpf_map__fd(c->maps.event_log);
-	f->fd[P_EVENT_SEQ] = bpf_map__fd(c->maps.event_seq);
-	f->fd[P_STATS] = bpf_map__fd(c->maps.stats);
-	f->fd[P_INDEX] = bpf_map__fd(c->maps.sessions_index);
-	f->fd[P_TABLE] = bpf_map__fd(c->maps.table);
-	f->fd[P_FREE_IDS] = bpf_map__fd(c->maps.free_ids);
-	f->fd[P_REQUESTS] = bpf_map__fd(c->maps.requests);
-	f->fd[P_WHEEL] = bpf_map__fd(c->maps.wheel);
-	f->fd[P_CLOCK] = bpf_map__fd(c->maps.clock);
-	f->fd[P_CARRIER] = bpf_map__fd(c->maps.carrier);
-	f->fd[P_EV_STATS] = bpf_map__fd(c->maps.ev_stats);
-	f->fd[P_DEFAULTS] = bpf_map__fd(c->maps.defaults);
-	f->fd[P_CTL_START] = bpf_program__fd(c->progs.tko_start);
-	f->fd[P_CTL_STOP] = bpf_program__fd(c->progs.tko_stop);
-	f->fd[P_PROG_XDP] = bpf_program__fd(b->xdp->progs.tko_xdp_ingress);
-	f->fd[P_PROG_TC] = bpf_program__fd(b->tc->progs.tko_tc_egress);
-	f->fd[P_PROG_CARRIER] = bpf_program__fd(b->carrier->progs.tko_carrier);
-	f->fd[P_CAPTURE] = bpf_map__fd(b->iter->maps.capture);
-	f->fd[P_ITER_CAPTURE] = bpf_link__fd(b->iter_link);
-	f->fd[P_POLICIES] = bpf_map__fd(c->maps.policies);
-	f->fd[P_NEED_L2] = bpf_map__fd(c->maps.need_l2);
-	f->fd[P_AGENT_INFO] = bpf_map__fd(c->maps.agent_info);
-	f->fd[P_CTL_SET_L2] = bpf_program__fd(c->progs.tko_set_l2);
-	f->fd[P_PROG_SOCKOPS] = bpf_program__fd(b->sockops->progs.tko_sockops);
-	f->fd[P_CTL_START_BATCH] = bpf_program__fd(c->progs.tko_start_batch);
-	f->fd[P_SIGNALS] = bpf_map__fd(c->maps.signals);
-	f->fd[P_IFACES] = bpf_map__fd(c->maps.ifaces);
-	f->fd[P_PROG_TC_INGRESS] = bpf_program__fd(b->tci->progs.tko_tc_ingress);
-	f->fd[P_LINK_XDP_BULK_TX] = bpf_link__fd(b->bulk_tx_link);
-	f->fd[P_LINK_XDP_EXCEPTION] = bpf_link__fd(b->exception_link);
-	f->fd[P_POLICY_STATS] = bpf_map__fd(c->maps.policy_stats);
-	f->fd[P_POLICY_PREFIXES] = bpf_map__fd(c->maps.policy_prefixes);
-	f->fd[P_FLOWS_CLOSED] = bpf_map__fd(c->maps.flows_closed);
-	f->fd[P_CTL_SET_LINK] = bpf_program__fd(c->progs.tko_set_link);
-	f->fd[P_FLOWS_OPENING] = bpf_map__fd(c->maps.flows_opening);
-	f->fd[P_CTL_WAKE_DONE] = bpf_program__fd(c->progs.tko_wake_done);
-	f->fd[P_PROG_CARRIER_RX] = bpf_program__fd(b->carrier->progs.tko_carrier_rx);
+static void pin_path(char path[PATH_MAX], const char *dir, enum pin_id id)
+{
+	snprintf(path, PATH_MAX, "%s/%s", dir, pin_names[id]);
 }
 
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)
@@ -397,7 +462,7 @@ int tko_bpf_pin(const struct tko_fds *f, const char *dir)
 		return -errno;
 	}
 	for (int i = 0; i < P_MAX; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
+		pin_path(path, dir, i);
 		if (bpf_obj_pin(f->fd[i], path)) {
 			int err = -errno;
 
@@ -416,7 +481,7 @@ void tko_bpf_unpin(const char *dir)
 	char path[PATH_MAX];
 
 	for (int i = 0; i < P_MAX; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
+		pin_path(path, dir, i);
 		unlink(path);
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, PIN_CONFIG_POLICIES);
@@ -444,21 +509,65 @@ __u32 tko_obj_id(int fd)
 	return info.id;
 }
 
-/* A map pinned by another build of tko may have another layout: refuse it. */
-static int check_map(int fd, const char *name, __u32 key_size, __u32 value_size)
+int tko_pin_get(const char *dir, enum pin_id id)
 {
+	char path[PATH_MAX];
+	int fd;
+
+	pin_path(path, dir, id);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * A map pinned by another build of tko may be another map: refuse it. want
+ * is the map of that name of b's objects (opened), max_sessions the size of
+ * the pinned session table.
+ */
+static int check_map(int fd, const struct tko_bpf *b, const struct bpf_map *want,
+		     __u32 max_sessions)
+{
+	__u32 len = sizeof(struct bpf_map_info), entries = map_entries(b, want, max_sessions);
+	__u32 key_size = bpf_map__key_size(want), value_size = bpf_map__value_size(want);
+	enum bpf_map_type type = bpf_map__type(want);
+	const char *name = bpf_map__name(want);
 	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
-	if (info.key_size != key_size || info.value_size != value_size) {
+	if (info.type != type)
+		pr_warn("pinned map %s is of another type (%s; this tko wants %s): made by another "
+			"version; 'tko unload' removes it", name, libbpf_bpf_map_type_str(info.type),
+			libbpf_bpf_map_type_str(type));
+	else if (info.key_size != key_size || info.value_size != value_size)
 		pr_warn("pinned map %s has another layout (key %u, value %u bytes; this tko "
 			"wants %u, %u): made by another version; 'tko unload' removes it",
 			name, info.key_size, info.value_size, key_size, value_size);
-		return -EPROTO;
-	}
-	return 0;
+	else if (info.max_entries != entries)
+		pr_warn("pinned map %s has another size (%u entries; this tko wants %u): made by "
+			"another version; 'tko unload' removes it", name, info.max_entries, entries);
+	else
+		return 0;
+	return -EPROTO;
+}
+
+/* Every pinned map, against what this build's objects define. */
+static int check_maps(const struct tko_fds *f)
+{
+	struct bpf_map_info sessions = {};
+	__u32 len = sizeof(sessions);
+	struct tko_bpf b;
+	int err;
+
+	/* The size of the session table sizes its index and id queues. */
+	if (bpf_obj_get_info_by_fd(f->fd[P_SESSIONS], &sessions, &len))
+		return -errno;
+	err = open_objects(&b);
+#define CHECK_MAP(id, obj, map) \
+	err = err ?: check_map(f->fd[id], &b, b.obj->maps.map, sessions.max_entries);
+	TKO_PINS(CHECK_MAP, PIN_NONE, PIN_NONE)
+	tko_bpf_destroy(&b);
+	return err;
 }
 
 int tko_pins_open(const char *dir, struct tko_fds *f)
@@ -469,46 +578,20 @@ int tko_pins_open(const char *dir, struct tko_fds *f)
 	for (int i = 0; i < P_MAX; i++)
 		f->fd[i] = -1;
 	for (int i = 0; i < P_MAX && !err; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, pin_names[i]);
-		f->fd[i] = bpf_obj_get(path);
+		f->fd[i] = tko_pin_get(dir, i);
 		if (f->fd[i] < 0) {
-			err = -errno;
+			err = f->fd[i];
+			f->fd[i] = -1;
+			pin_path(path, dir, i);
 			if (err != -ENOENT)
-				pr_warn("cannot open %s: %s", path, strerror(errno));
+				pr_warn("cannot open %s: %s", path, strerror(-err));
 			else if (i)
 				pr_warn("%s is missing: the pins in %s are incomplete ('tko unload' "
 					"removes them)", path, dir);
 		}
 	}
 	if (!err)
-		err = check_map(f->fd[P_SESSIONS], PIN_SESSIONS, sizeof(__u32),
-				sizeof(struct tko_session)) ?:
-		      check_map(f->fd[P_INDEX], PIN_INDEX, sizeof(__u32),
-				sizeof(struct tko_bucket)) ?:
-		      check_map(f->fd[P_TABLE], PIN_TABLE, sizeof(__u32),
-				sizeof(struct tko_table)) ?:
-		      check_map(f->fd[P_CLOCK], "clock", sizeof(__u32),
-				sizeof(struct tko_wheel_clock)) ?:
-		      check_map(f->fd[P_EVENT_LOG], PIN_EVENT_LOG, sizeof(__u32),
-				sizeof(struct tko_event)) ?:
-		      check_map(f->fd[P_CARRIER], "carrier", sizeof(__u32),
-				sizeof(struct tko_carrier_state)) ?:
-		      check_map(f->fd[P_DEFAULTS], "defaults", sizeof(__u32),
-				sizeof(struct tko_config)) ?:
-		      check_map(f->fd[P_POLICIES], PIN_POLICIES, sizeof(__u32),
-				sizeof(struct tko_policy)) ?:
-		      check_map(f->fd[P_AGENT_INFO], PIN_AGENT_INFO, sizeof(__u32),
-				sizeof(struct tko_agent_info)) ?:
-		      check_map(f->fd[P_IFACES], PIN_IFACES, sizeof(__u32),
-				sizeof(struct tko_iface)) ?:
-		      check_map(f->fd[P_POLICY_STATS], PIN_POLICY_STATS, sizeof(__u32),
-				sizeof(struct tko_policy_stats)) ?:
-		      check_map(f->fd[P_POLICY_PREFIXES], PIN_POLICY_PREFIXES,
-				sizeof(struct tko_prefix_key), sizeof(__u64)) ?:
-		      check_map(f->fd[P_FLOWS_CLOSED], PIN_FLOWS_CLOSED, sizeof(struct tko_key),
-				sizeof(__u64)) ?:
-		      check_map(f->fd[P_FLOWS_OPENING], "flows_opening", sizeof(struct tko_key),
-				sizeof(__u32));
+		err = check_maps(f);
 	if (err)
 		tko_fds_close(f);
 	return err;

@@ -15,6 +15,7 @@ struct tko_carrier;
 struct tko_sock_iter;
 struct tko_sockops;
 struct bpf_link;
+struct bpf_object;
 
 struct tko_bpf {
 	struct tko_ctl *ctl;		/* owns the maps; start/stop programs */
@@ -30,46 +31,74 @@ struct tko_bpf {
 	struct bpf_link *exception_link;
 };
 
-/* Pin names inside the pin directory (libtko opens these). */
-#define PIN_SESSIONS	"sessions"
-#define PIN_EVENTS	"events"
-#define PIN_EVENT_LOG	"event_log"
-#define PIN_EVENT_SEQ	"event_seq"
-#define PIN_STATS	"stats"
-#define PIN_CTL_START	"ctl_start"
-#define PIN_CTL_STOP	"ctl_stop"
-#define PIN_CAPTURE	"capture"
-#define PIN_ITER_CAPTURE "iter_capture"	/* a link: bpf_iter_create() on it */
-#define PIN_POLICIES	"policies"
-#define PIN_CTL_START_BATCH "ctl_start_batch"
-#define PIN_AGENT_INFO	"agent_info"
-#define PIN_INDEX	"sessions_index"
-#define PIN_TABLE	"table"
-#define PIN_IFACES	"ifaces"
-#define PIN_POLICY_STATS "policy_stats"
-#define PIN_POLICY_PREFIXES "policy_prefixes"
-#define PIN_FLOWS_CLOSED "flows_closed"
+/*
+ * Everything the datapath is made of, by pin: the agent pins all of it, so
+ * that the datapath outlives the agent and a new agent can adopt it. This
+ * table is the one place a pin is named; each line gives its id in struct
+ * tko_fds, and
+ *   MAP(id, obj, map)          a map, pinned under its own name: the map of
+ *                              that name of skeleton obj (ctl for the maps of
+ *                              bpf/lib/maps.h: the objects share them by name),
+ *                              checked against obj's definition on adoption;
+ *   PROG(id, pin, obj, prog)   program prog of skeleton obj;
+ *   LINK(id, pin, link)        the link tko_bpf_load() made (struct tko_bpf).
+ * A map of the objects that is not here is not pinned on purpose: the
+ * short list in loader.c says which and why (tko_bpf_load refuses any other).
+ * sessions comes first: where it is missing, nothing is pinned.
+ */
+#define TKO_PINS(MAP, PROG, LINK)					\
+	MAP(P_SESSIONS, ctl, sessions)					\
+	MAP(P_EVENTS, ctl, events)					\
+	MAP(P_EVENT_LOG, ctl, event_log)				\
+	MAP(P_EVENT_SEQ, ctl, event_seq)				\
+	MAP(P_STATS, ctl, stats)					\
+	MAP(P_CARRIER, ctl, carrier)					\
+	MAP(P_INDEX, ctl, sessions_index)				\
+	MAP(P_TABLE, ctl, table)					\
+	MAP(P_FREE_IDS, ctl, free_ids)					\
+	MAP(P_REQUESTS, ctl, requests)					\
+	MAP(P_WHEEL, ctl, wheel)					\
+	MAP(P_CLOCK, ctl, clock)					\
+	MAP(P_EV_STATS, ctl, ev_stats)					\
+	MAP(P_DEFAULTS, ctl, defaults)					\
+	PROG(P_CTL_START, ctl_start, ctl, tko_start)			\
+	PROG(P_CTL_STOP, ctl_stop, ctl, tko_stop)			\
+	PROG(P_PROG_XDP, prog_xdp_ingress, xdp, tko_xdp_ingress)	\
+	PROG(P_PROG_TC, prog_tc_egress, tc, tko_tc_egress)		\
+	PROG(P_PROG_CARRIER, prog_carrier, carrier, tko_carrier)	\
+	MAP(P_CAPTURE, iter, capture)					\
+	LINK(P_ITER_CAPTURE, iter_capture, iter_link)			\
+	MAP(P_POLICIES, ctl, policies)					\
+	MAP(P_NEED_L2, ctl, need_l2)					\
+	MAP(P_AGENT_INFO, ctl, agent_info)				\
+	PROG(P_CTL_SET_L2, ctl_set_l2, ctl, tko_set_l2)			\
+	PROG(P_PROG_SOCKOPS, prog_sockops, sockops, tko_sockops)	\
+	PROG(P_CTL_START_BATCH, ctl_start_batch, ctl, tko_start_batch)	\
+	MAP(P_SIGNALS, ctl, signals)					\
+	MAP(P_IFACES, ctl, ifaces)					\
+	PROG(P_PROG_TC_INGRESS, prog_tc_ingress, tci, tko_tc_ingress)	\
+	LINK(P_LINK_XDP_BULK_TX, link_xdp_bulk_tx, bulk_tx_link)	\
+	LINK(P_LINK_XDP_EXCEPTION, link_xdp_exception, exception_link)	\
+	MAP(P_POLICY_STATS, ctl, policy_stats)				\
+	MAP(P_POLICY_PREFIXES, ctl, policy_prefixes)			\
+	MAP(P_FLOWS_CLOSED, ctl, flows_closed)				\
+	PROG(P_CTL_SET_LINK, ctl_set_link, ctl, tko_set_link)		\
+	MAP(P_FLOWS_OPENING, ctl, flows_opening)			\
+	PROG(P_CTL_WAKE_DONE, ctl_wake_done, ctl, tko_wake_done)	\
+	PROG(P_PROG_CARRIER_RX, prog_carrier_rx, carrier, tko_carrier_rx)
+
+#define TKO_PIN_ID(id, ...) id,
+enum pin_id {
+	TKO_PINS(TKO_PIN_ID, TKO_PIN_ID, TKO_PIN_ID)
+	P_MAX
+};
+#undef TKO_PIN_ID
+/* By id: the name in the pin directory. */
+extern const char *const pin_names[P_MAX];
+
 /* Not the loader's: the agent keeps there which policies its config made
  * (agent/cmd/policies.h); it goes with the pins. */
 #define PIN_CONFIG_POLICIES "config_policies"
-
-/*
- * Everything the datapath is made of, by pin. The agent pins all of it, so
- * that the datapath outlives the agent and a new agent can adopt it.
- */
-enum pin_id {
-	P_SESSIONS, P_EVENTS, P_EVENT_LOG, P_EVENT_SEQ, P_STATS, P_CARRIER,
-	P_INDEX, P_TABLE, P_FREE_IDS, P_REQUESTS, P_WHEEL, P_CLOCK,
-	P_EV_STATS, P_DEFAULTS,
-	P_CTL_START, P_CTL_STOP, P_PROG_XDP, P_PROG_TC, P_PROG_CARRIER,
-	P_CAPTURE, P_ITER_CAPTURE, P_POLICIES, P_NEED_L2, P_AGENT_INFO, P_CTL_SET_L2,
-	P_PROG_SOCKOPS, P_CTL_START_BATCH, P_SIGNALS,
-	P_IFACES, P_PROG_TC_INGRESS, P_LINK_XDP_BULK_TX, P_LINK_XDP_EXCEPTION,
-	P_POLICY_STATS, P_POLICY_PREFIXES, P_FLOWS_CLOSED, P_CTL_SET_LINK, P_FLOWS_OPENING,
-	P_CTL_WAKE_DONE, P_PROG_CARRIER_RX,
-	P_MAX
-};
-extern const char *const pin_names[P_MAX];
 
 /* One fd per pin; -1 where absent. */
 struct tko_fds {
@@ -107,6 +136,14 @@ __u32 tko_kernel_features(bool carrier_ring);
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions);
 void tko_bpf_destroy(struct tko_bpf *b);
 
+/*
+ * Before obj loads: each of its maps that the control object defines too
+ * takes the control object's, by name (tko_bpf_load does this for its
+ * objects; for a test's own build of one of them). Internal maps (.rodata,
+ * .bss, .data) and the private ones of loader.c stay obj's own.
+ */
+int tko_bpf_share(const struct tko_bpf *b, struct bpf_object *obj);
+
 /* The fds of a loaded datapath (owned by b: do not close). */
 void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f);
 
@@ -117,10 +154,15 @@ void tko_bpf_unpin(const char *dir);
 
 /*
  * Open a pinned datapath (fds owned by f: tko_fds_close). -ENOENT if there
- * is none; -EPROTO if its maps do not have this build's layout.
+ * is none; -EPROTO if one of its maps is not what this build's objects
+ * define (type, key and value sizes, entries: those sized by the session
+ * table as the pinned one's), said with the map's name.
  */
 int tko_pins_open(const char *dir, struct tko_fds *f);
 void tko_fds_close(struct tko_fds *f);
+
+/* Open pin id of the datapath pinned in dir: its fd, or -errno. */
+int tko_pin_get(const char *dir, enum pin_id id);
 
 /* The kernel id of a pinned program or map fd, 0 on error. */
 __u32 tko_obj_id(int fd);

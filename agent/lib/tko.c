@@ -56,16 +56,6 @@ static int tko_config_check(const struct tko_config *cfg)
 	       cfg->retries < 1 || cfg->retries > TKO_RETRIES_MAX || cfg->probe > TKO_PROBE_BYTE;
 }
 
-static int open_pin(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
-}
-
 void tko_close(struct tko *t)
 {
 	if (!t)
@@ -94,13 +84,13 @@ int tko_open(const char *pin_dir, struct tko **out)
 	if (!t)
 		return -ENOMEM;
 	snprintf(t->pin_dir, sizeof(t->pin_dir), "%s", pin_dir);
-	t->sessions_fd = open_pin(pin_dir, PIN_SESSIONS);
-	t->index_fd = open_pin(pin_dir, PIN_INDEX);
-	t->table_fd = open_pin(pin_dir, PIN_TABLE);
-	t->event_log_fd = open_pin(pin_dir, PIN_EVENT_LOG);
-	t->stats_fd = open_pin(pin_dir, PIN_STATS);
-	t->start_fd = open_pin(pin_dir, PIN_CTL_START);
-	t->stop_fd = open_pin(pin_dir, PIN_CTL_STOP);
+	t->sessions_fd = tko_pin_get(pin_dir, P_SESSIONS);
+	t->index_fd = tko_pin_get(pin_dir, P_INDEX);
+	t->table_fd = tko_pin_get(pin_dir, P_TABLE);
+	t->event_log_fd = tko_pin_get(pin_dir, P_EVENT_LOG);
+	t->stats_fd = tko_pin_get(pin_dir, P_STATS);
+	t->start_fd = tko_pin_get(pin_dir, P_CTL_START);
+	t->stop_fd = tko_pin_get(pin_dir, P_CTL_STOP);
 	err = t->sessions_fd < 0 ? t->sessions_fd :
 	      t->index_fd < 0 ? t->index_fd :
 	      t->table_fd < 0 ? t->table_fd :
@@ -127,7 +117,7 @@ int tko_config_agent_default(struct tko *t, struct tko_config *cfg)
 	int fd, err = 0;
 
 	tko_config_default(cfg);
-	fd = open_pin(t->pin_dir, "defaults");
+	fd = tko_pin_get(t->pin_dir, P_DEFAULTS);
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;	/* an agent without configured defaults */
 	if (bpf_map_lookup_elem(fd, &zero, &pinned))
@@ -176,7 +166,7 @@ size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, s
 			       int *results)
 {
 	static struct tko_ctl_batch b;	/* 5.6 KiB: not on the stack */
-	int fd = open_pin(t->pin_dir, PIN_CTL_START_BATCH);
+	int fd = tko_pin_get(t->pin_dir, P_CTL_START_BATCH);
 	size_t done = 0, started = 0;
 
 	while (done < n) {
@@ -337,8 +327,8 @@ out:
 
 int tko_capture(struct tko *t, const struct tko_key *key, struct tko_capture *out)
 {
-	int map_fd = open_pin(t->pin_dir, PIN_CAPTURE);
-	int link_fd = open_pin(t->pin_dir, PIN_ITER_CAPTURE);
+	int map_fd = tko_pin_get(t->pin_dir, P_CAPTURE);
+	int link_fd = tko_pin_get(t->pin_dir, P_ITER_CAPTURE);
 	struct tko_capture c = {};
 	int iter_fd = -1, err = 0;
 	char buf[64];
@@ -419,7 +409,7 @@ int tko_session_start_local(struct tko *t, const struct tko_key *key,
 
 bool tko_iface_attached(struct tko *t, __u32 ifindex)
 {
-	int fd = open_pin(t->pin_dir, PIN_IFACES);
+	int fd = tko_pin_get(t->pin_dir, P_IFACES);
 	struct tko_iface e;
 	bool found;
 
@@ -545,7 +535,7 @@ static int by_ifindex(const void *a, const void *b)
 
 int tko_ifaces_read(struct tko *t, struct tko_iface *out, int max)
 {
-	int fd = open_pin(t->pin_dir, PIN_IFACES), n = 0;
+	int fd = tko_pin_get(t->pin_dir, P_IFACES), n = 0;
 	__u32 key, next, *prev = NULL;
 
 	if (fd < 0)
@@ -563,7 +553,7 @@ int tko_ifaces_read(struct tko *t, struct tko_iface *out, int max)
 
 int tko_kernel_read(struct tko *t, char *release, size_t len, __u32 *features)
 {
-	int fd = open_pin(t->pin_dir, PIN_AGENT_INFO), err = 0;
+	int fd = tko_pin_get(t->pin_dir, P_AGENT_INFO), err = 0;
 	struct tko_agent_info info;
 	__u32 zero = 0;
 
@@ -583,7 +573,7 @@ int tko_kernel_read(struct tko *t, char *release, size_t len, __u32 *features)
 
 int tko_event_stats_read(struct tko *t, __u64 out[TKO_EV_STATS_LEN])
 {
-	int fd = open_pin(t->pin_dir, "ev_stats"), err;
+	int fd = tko_pin_get(t->pin_dir, P_EV_STATS), err;
 
 	if (fd < 0)
 		return fd;

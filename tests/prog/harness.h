@@ -126,24 +126,12 @@ static inline void h_destroy(void)
 
 /*
  * A test-only BPF object (a test build of a datapath program, as
- * tests/prog/prog_race.c loads) on the loaded datapath's maps: every map of
- * obj takes the fd of the one of the same name that the loader made (call
- * it before obj is loaded). Its own .bss, .data and .rodata stay its own.
+ * tests/prog/prog_race.c loads) on the loaded datapath's maps, as the
+ * loader shares them (call it before obj is loaded).
  */
 static inline int h_share_maps(struct bpf_object *obj)
 {
-	struct bpf_map *m;
-
-	bpf_object__for_each_map(m, obj) {
-		struct bpf_map *src = bpf_object__find_map_by_name(H.b.ctl->obj,
-								   bpf_map__name(m));
-
-		if (src && bpf_map__reuse_fd(m, bpf_map__fd(src))) {
-			fprintf(stderr, "cannot share map %s\n", bpf_map__name(m));
-			return -1;
-		}
-	}
-	return 0;
+	return tko_bpf_share(&H.b, obj) ? -1 : 0;
 }
 
 /* Read all pending events; returns the index of the first new one. */

@@ -310,17 +310,11 @@ static void test_entry_gone(void **state)
 	check_one_event(&k, ev0, TKO_EV_WARNING, TKO_R_CT_MISSING, NULL);
 }
 
-/* Every map of obj takes the fd of the one of the same name the loader made. */
+/* obj's maps are the loaded datapath's, as the loader shares them. */
 static void share_maps(struct bpf_object *obj)
 {
-	struct bpf_map *m;
-
-	bpf_object__for_each_map(m, obj) {
-		struct bpf_map *src = bpf_object__find_map_by_name(H.b.ctl->obj, bpf_map__name(m));
-
-		if (src && bpf_map__reuse_fd(m, bpf_map__fd(src)))
-			fail_msg("cannot share map %s", bpf_map__name(m));
-	}
+	if (h_share_maps(obj))
+		fail_msg("cannot share the maps of %s", bpf_object__name(obj));
 }
 
 /* The kernel of this machine has them (what the other cases rely on). */

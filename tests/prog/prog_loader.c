@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Program tests of the loader (agent/lib/loader.c): the objects share their
+ * maps by name, and a pinned datapath is adopted only if each of its maps is
+ * what this build's objects define.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <limits.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "xdp_tx_report.skel.h"
+#include "sock_iter.skel.h"
+#include "sockops.skel.h"
+#pragma GCC diagnostic pop
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#define MAP_PIN(id, ...) id,
+#define NO_PIN(...)
+static const enum pin_id map_pins[] = { TKO_PINS(MAP_PIN, NO_PIN, NO_PIN) };
+
+static char pin_dir[64];
+
+/*
+ * One map per name: every map of the other objects is the control object's
+ * map of that name (one kernel id), but their own globals (.rodata, .bss)
+ * and the maps the control object does not have (sock_iter's capture, the
+ * carrier's frame buffer).
+ */
+static void test_maps_shared_by_name(void **state)
+{
+	struct bpf_object *objs[] = { H.b.xdp->obj, H.b.tc->obj, H.b.tci->obj, H.b.report->obj,
+				      H.b.carrier->obj, H.b.iter->obj, H.b.sockops->obj };
+	const struct bpf_map *m;
+	int shared = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(objs); i++)
+		bpf_object__for_each_map(m, objs[i]) {
+			const struct bpf_map *c = bpf_object__find_map_by_name(H.b.ctl->obj,
+									       bpf_map__name(m));
+
+			if (bpf_map__is_internal(m) || !c)
+				continue;
+			if (tko_obj_id(bpf_map__fd(m)) != tko_obj_id(bpf_map__fd(c)))
+				fail_msg("map %s of %s is a copy of its own", bpf_map__name(m),
+					 bpf_object__name(objs[i]));
+			shared++;
+		}
+	if (!shared)
+		fail_msg("no map shared");
+}
+
+/* tko_pins_open on pin_dir, and what it said on stderr (one line at most). */
+static int pins_open(struct tko_fds *f, char *said, size_t len)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(STDERR_FILENO), err;
+	size_t n;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	dup2(fileno(tmp), STDERR_FILENO);
+	err = tko_pins_open(pin_dir, f);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(tmp);
+	n = fread(said, 1, len - 1, tmp);
+	said[n] = '\0';
+	fclose(tmp);
+	return err;
+}
+
+/* Adopted as pinned: every pin opens, each the object the loader made. */
+static void test_pins_adopted(void **state)
+{
+	struct tko_fds made, got;
+	char said[512];
+
+	tko_bpf_fds(&H.b, &made);
+	CHECK_EQ(pins_open(&got, said, sizeof(said)), 0, "tko_pins_open");
+	if (said[0])
+		fail_msg("tko_pins_open said: %s", said);
+	for (int i = 0; i < P_MAX; i++)
+		if (tko_obj_id(got.fd[i]) != tko_obj_id(made.fd[i]))
+			fail_msg("pin %s is not the loader's", pin_names[i]);
+	tko_fds_close(&got);
+}
+
+/* Pin map fd as pin id, in place of what is there. */
+static void repin(enum pin_id id, int fd)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, pin_names[id]);
+	unlink(path);
+	if (bpf_obj_pin(fd, path))
+		fail_msg("cannot pin %s: %s", path, strerror(errno));
+}
+
+/*
+ * Map id replaced by one like it but for what change() alters: adoption
+ * is refused, and the one line says why, naming map named.
+ */
+static void refused_with(enum pin_id id, void (*change)(struct bpf_map_info *),
+			 enum pin_id named, const char *why)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct tko_fds made, got;
+	char said[512], want[128];
+	int fd, err;
+
+	tko_bpf_fds(&H.b, &made);
+	assert_int_equal(bpf_obj_get_info_by_fd(made.fd[id], &info, &len), 0);
+	change(&info);
+	opts.map_flags = info.map_flags;
+	fd = bpf_map_create(info.type, NULL, info.key_size, info.value_size, info.max_entries,
+			    &opts);
+	if (fd < 0)
+		fail_msg("cannot make a map in place of %s: %s", pin_names[id], strerror(-fd));
+	repin(id, fd);
+	close(fd);
+	err = pins_open(&got, said, sizeof(said));
+	repin(id, made.fd[id]);
+
+	CHECK_EQ(err, -EPROTO, pin_names[id]);
+	snprintf(want, sizeof(want), "tko: pinned map %s %s", pin_names[named], why);
+	if (strncmp(said, want, strlen(want)) || !strstr(said, "'tko unload' removes it\n") ||
+	    strchr(said, '\n') != said + strlen(said) - 1)
+		fail_msg("for %s, tko_pins_open said: %s", pin_names[id], said);
+}
+
+/* Twice the entries: a ring buffer's size stays a power of two. */
+static void more_entries(struct bpf_map_info *i) { i->max_entries *= 2; }
+
+/*
+ * Every pinned map is checked: its size. The session table's sizes its
+ * index and id queues: a table of another size is refused for its index.
+ */
+static void test_pins_refused_size(void **state)
+{
+	for (size_t i = 0; i < ARRAY_LEN(map_pins); i++)
+		refused_with(map_pins[i], more_entries,
+			     map_pins[i] == P_SESSIONS ? P_INDEX : map_pins[i], "has another size");
+}
+
+static void other_value(struct bpf_map_info *i) { i->value_size += 8; }
+static void other_type(struct bpf_map_info *i) { i->type = BPF_MAP_TYPE_ARRAY; }
+
+/* Its layout, and its type (a per-CPU array is not an array). */
+static void test_pins_refused_layout(void **state)
+{
+	refused_with(P_WHEEL, other_value, P_WHEEL, "has another layout");
+	refused_with(P_STATS, other_type, P_STATS, "is of another type");
+}
+
+static int group_setup(void **state)
+{
+	struct tko_fds made;
+
+	if (h_load(64))
+		return -1;
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/tko-prog-loader-%d", (int)getpid());
+	tko_bpf_fds(&H.b, &made);
+	if (tko_ensure_bpffs(pin_dir) || tko_bpf_pin(&made, pin_dir)) {
+		h_destroy();
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	tko_bpf_unpin(pin_dir);
+	h_destroy();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_maps_shared_by_name),
+		cmocka_unit_test(test_pins_adopted),
+		cmocka_unit_test(test_pins_refused_size),
+		cmocka_unit_test(test_pins_refused_layout),
+	};
+
+	return cmocka_run_group_tests_name("prog_loader", tests, group_setup, group_teardown);
+}
