@@ -22,16 +22,12 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "lib/consts.h"
 #include "lib/forge.h"
 #include "lib/session.h"
 #include "lib/wheel.h"
 #include "lib/watchdog.h"
 
-#define TC_ACT_SHOT 2
-#define BPF_F_INGRESS_ 1
-#define ENOBUFS_ 105
-#define NET_XMIT_DROP 1
-#define NET_XMIT_CN 2
 #define MAX_FRAME (14 + 40 + TCP_TS_HDRLEN + 4)	/* largest probe, rounded */
 /*
  * Starting the frame 2 bytes into an 8-byte aligned buffer puts the IP and
@@ -109,7 +105,7 @@ static __always_inline int build_frame(__u8 *buf, const struct tko_key *k,
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
 		eth->h_proto = bpf_htons(ETH_P_IPV6);
-		ip6->nexthdr = IPPROTO_TCP_;
+		ip6->nexthdr = IPPROTO_TCP;
 		__builtin_memcpy(&ip6->saddr, src, 16);
 		__builtin_memcpy(&ip6->daddr, dst, 16);
 		p.ip6 = ip6;
@@ -124,7 +120,7 @@ static __always_inline int build_frame(__u8 *buf, const struct tko_key *k,
 		eth->h_proto = bpf_htons(ETH_P_IP);
 		ip->version = 4;
 		ip->ihl = 5;
-		ip->protocol = IPPROTO_TCP_;
+		ip->protocol = IPPROTO_TCP;
 		__builtin_memcpy(&ip->saddr, src, 4);
 		__builtin_memcpy(&ip->daddr, dst, 4);
 		p.ip4 = ip;
@@ -183,7 +179,7 @@ __noinline int resolve_l2(struct __sk_buff *skb, __u32 id)
 		if (!c->ifindex[i])
 			break;
 		__builtin_memset(&fib, 0, sizeof(fib));
-		fib.l4_protocol = IPPROTO_TCP_;
+		fib.l4_protocol = IPPROTO_TCP;
 		fib.sport = bpf_htons(s->key.lport);
 		fib.dport = bpf_htons(s->key.rport);
 		fib.ifindex = c->ifindex[i];
@@ -245,7 +241,7 @@ __noinline int send_frame(struct __sk_buff *skb, __u32 id, __u32 reverse)
 	__builtin_memset(fb, 0, sizeof(*fb));
 	buf = (__u8 *)fb->raw + FRAME_OFF;
 	len = build_frame(buf, &s->key, s, reverse);
-	return emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS_ : 0);
+	return emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS : 0);
 }
 
 /* Interfaces whose queue refused a frame in this pass: skipped for the rest of it. */
@@ -487,7 +483,7 @@ static __always_inline bool probe(struct __sk_buff *skb, struct pass *P, __u32 i
 	if (link < 0)
 		goto refused;
 	err = send_frame(skb, id, 0);
-	if (err == NET_XMIT_DROP || err == -ENOBUFS_) {
+	if (err == NET_XMIT_DROP || err == -ENOBUFS) {
 		link_took(P, s->ifindex, false);
 		goto refused;
 	}
