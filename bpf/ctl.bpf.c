@@ -204,7 +204,7 @@ int tko_set_l2(struct bpf_raw_tracepoint_args *ctx)
 	s = session_get(args.id);
 	if (!s)
 		return -ENOENT;
-	__sync_lock_test_and_set(&s->clock.l2_req, 0);
+	path_request_answered(s);
 	if (s->state == TKO_FREE || s->state == TKO_CREATING || s->state == TKO_STOPPED ||
 	    !tko_key_equal(&s->key, &args.key))
 		return -ENOENT;	/* ended meanwhile */
