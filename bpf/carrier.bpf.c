@@ -22,16 +22,12 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "lib/consts.h"
 #include "lib/forge.h"
 #include "lib/session.h"
 #include "lib/wheel.h"
 #include "lib/watchdog.h"
 
-#define TC_ACT_SHOT 2
-#define BPF_F_INGRESS_ 1
-#define ENOBUFS_ 105
-#define NET_XMIT_DROP 1
-#define NET_XMIT_CN 2
 #define MAX_FRAME (14 + 40 + TCP_TS_HDRLEN + 4)	/* largest probe, rounded */
 /*
  * Starting the frame 2 bytes into an 8-byte aligned buffer puts the IP and
@@ -41,7 +37,7 @@
 
 /*
  * The frame send_frame() builds, off the stack: a pass's deepest call
- * chain (the carrier, a bpf_loop callback, session_run(), send_frame())
+ * chain (the carrier, a bpf_loop callback, session_step(), send_frame())
  * must fit the 512 bytes of BPF stack, which older kernels (6.1) count with
  * each frame rounded up to 32 bytes. One per CPU: a pass runs on one.
  */
@@ -109,7 +105,7 @@ static __always_inline int build_frame(__u8 *buf, const struct tko_key *k,
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
 		eth->h_proto = bpf_htons(ETH_P_IPV6);
-		ip6->nexthdr = IPPROTO_TCP_;
+		ip6->nexthdr = IPPROTO_TCP;
 		__builtin_memcpy(&ip6->saddr, src, 16);
 		__builtin_memcpy(&ip6->daddr, dst, 16);
 		p.ip6 = ip6;
@@ -124,7 +120,7 @@ static __always_inline int build_frame(__u8 *buf, const struct tko_key *k,
 		eth->h_proto = bpf_htons(ETH_P_IP);
 		ip->version = 4;
 		ip->ihl = 5;
-		ip->protocol = IPPROTO_TCP_;
+		ip->protocol = IPPROTO_TCP;
 		__builtin_memcpy(&ip->saddr, src, 4);
 		__builtin_memcpy(&ip->daddr, dst, 4);
 		p.ip4 = ip;
@@ -183,7 +179,7 @@ __noinline int resolve_l2(struct __sk_buff *skb, __u32 id)
 		if (!c->ifindex[i])
 			break;
 		__builtin_memset(&fib, 0, sizeof(fib));
-		fib.l4_protocol = IPPROTO_TCP_;
+		fib.l4_protocol = IPPROTO_TCP;
 		fib.sport = bpf_htons(s->key.lport);
 		fib.dport = bpf_htons(s->key.rport);
 		fib.ifindex = c->ifindex[i];
@@ -245,7 +241,7 @@ __noinline int send_frame(struct __sk_buff *skb, __u32 id, __u32 reverse)
 	__builtin_memset(fb, 0, sizeof(*fb));
 	buf = (__u8 *)fb->raw + FRAME_OFF;
 	len = build_frame(buf, &s->key, s, reverse);
-	return emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS_ : 0);
+	return emit_copy(skb, buf, len, s, reverse ? BPF_F_INGRESS : 0);
 }
 
 /* Interfaces whose queue refused a frame in this pass: skipped for the rest of it. */
@@ -253,7 +249,7 @@ __noinline int send_frame(struct __sk_buff *skb, __u32 id, __u32 reverse)
 
 /*
  * What one pass works with; the bpf_loop callbacks share it. No pointer in
- * it: session_run(), a global function, may write all of it (for the
+ * it: session_step(), a global function, may write all of it (for the
  * verifier), and a pointer kept here would be a number afterwards.
  */
 struct pass {
@@ -264,8 +260,7 @@ struct pass {
 	__u64 t;		/* the tick whose list is being taken */
 	__u64 found;		/* the hold scan's first tick with work */
 	__u32 budget;		/* sessions this pass may still take */
-	__u32 chain;		/* what is left of the list being taken: id + 1 */
-	__u32 chain_tail;
+	struct tko_wheel_list chain;	/* what is left of the list being taken (chain_detach) */
 	__u32 nfull;		/* interfaces in full[] */
 	__u32 full[PASS_FULL_MAX];
 	__u8 full_stuck[PASS_FULL_MAX];	/* ... whose queue has refused every frame for long */
@@ -313,9 +308,12 @@ static __always_inline __u64 session_deadline(const struct tko_session *s)
 	return ts && ts < d ? ts : d;
 }
 
-/* File session id for its deadline d (ns), unless it is filed there already. */
-static __always_inline void file_at(struct pass *P, struct tko_wheel_clock *w, __u32 id,
-				    struct tko_session *s, __u64 d)
+/*
+ * Session id's next deadline is d (ns): filed under its tick, unless it is
+ * there already.
+ */
+static __always_inline void set_deadline(struct pass *P, struct tko_wheel_clock *w, __u32 id,
+					 struct tko_session *s, __u64 d)
 {
 	__u64 tick = tick_of(d, P->tick_ns);
 
@@ -324,10 +322,8 @@ static __always_inline void file_at(struct pass *P, struct tko_wheel_clock *w, _
 	 * its list was detached, and would wait a whole round of the ring. */
 	if (tick <= w->tick || tick <= P->t)
 		tick = (w->tick > P->t ? w->tick : P->t) + 1;
-	if (s->clock.list && s->clock.due_tick == tick)
-		return;
-	wheel_remove(s);
-	wheel_file(id, s, tick, w);
+	if (!wheel_filed_under(s, tick))
+		wheel_refile(id, s, tick, w);
 }
 
 /*
@@ -470,8 +466,8 @@ static __always_inline void probe_lost(struct pass *P, struct tko_session *s, __
  * frame was queued (the noop qdisc of a link without carrier says it too,
  * but such a link is known down and never tried).
  */
-static __always_inline bool probe(struct __sk_buff *skb, struct pass *P, __u32 id,
-				  struct tko_session *s, __u64 due)
+static __always_inline bool send_probe(struct __sk_buff *skb, struct pass *P, __u32 id,
+				       struct tko_session *s, __u64 due)
 {
 	int err, link;
 
@@ -487,7 +483,7 @@ static __always_inline bool probe(struct __sk_buff *skb, struct pass *P, __u32 i
 	if (link < 0)
 		goto refused;
 	err = send_frame(skb, id, 0);
-	if (err == NET_XMIT_DROP || err == -ENOBUFS_) {
+	if (err == NET_XMIT_DROP || err == -ENOBUFS) {
 		link_took(P, s->ifindex, false);
 		goto refused;
 	}
@@ -531,15 +527,15 @@ static __always_inline void session_wait(__u32 id, struct tko_session *s, __u8 r
 }
 
 /*
- * The session's state machine, when its tick came. LEARNING/SUSPENDED:
- * become ACTIVE once idle_s passed without payload and nothing is in
- * flight, and probe at once. ACTIVE: probe every interval_s while
- * answered, every retry_interval_s while not, and declare the peer dead
- * after `retries` unanswered probes in a row. Traffic only stamps
+ * One step of the session's state machine, when its tick came.
+ * LEARNING/SUSPENDED: become ACTIVE once idle_s passed without payload and
+ * nothing is in flight, and probe at once. ACTIVE: probe every interval_s
+ * while answered, every retry_interval_s while not, and declare the peer
+ * dead after `retries` unanswered probes in a row. Traffic only stamps
  * last_seen_ns: a deadline that moved later is found here, and the session
  * filed again.
  */
-__noinline int session_run(struct __sk_buff *skb, struct pass *P, __u32 id)
+__noinline int session_step(struct __sk_buff *skb, struct pass *P, __u32 id)
 {
 	struct tko_wheel_clock *w = wheel_clock();
 	struct tko_session *s = session_get(id);
@@ -557,14 +553,14 @@ __noinline int session_run(struct __sk_buff *skb, struct pass *P, __u32 id)
 		return 0;
 	}
 	if (tick_of(due, P->tick_ns) > P->cur) {
-		file_at(P, w, id, s, due);
+		set_deadline(P, w, id, s, due);
 		return 0;
 	}
 	/* A probe may leave up to a tick early (the tick's pass comes at its
 	 * start); a change of state never comes early: the idle period and
 	 * the answer wait are served in full, at the next tick if need be. */
 	if (P->now < due && (s->state != TKO_ACTIVE || s->cnt.unanswered >= s->cfg.retries)) {
-		file_at(P, w, id, s, due);
+		set_deadline(P, w, id, s, due);
 		return 0;
 	}
 	if (s->state == TKO_ACTIVE) {
@@ -583,19 +579,19 @@ __noinline int session_run(struct __sk_buff *skb, struct pass *P, __u32 id)
 			s->last_seen_ns = P->now;
 			stat_inc(TKO_ST_SUSPENDED);
 			session_event(id, TKO_EV_SUSPENDED, TKO_R_IN_FLIGHT);
-			file_at(P, w, id, s, session_deadline(s));
+			set_deadline(P, w, id, s, session_deadline(s));
 			return 0;
 		}
 	} else if (!(s->have & TKO_HAVE_SEQ)) {
 		session_wait(id, s, TKO_R_NO_TRAFFIC);
-		file_at(P, w, id, s, P->now + idle_ns(s));
+		set_deadline(P, w, id, s, P->now + idle_ns(s));
 		return 0;
 	} else if (in_flight(s)) {
 		/* Never probe over data in flight, nor without knowing: look
 		 * again a retry interval on, or as soon as the peer
 		 * acknowledges it. */
 		session_wait(id, s, s->have & TKO_HAVE_UNA ? TKO_R_IN_FLIGHT : TKO_R_NO_ACK);
-		file_at(P, w, id, s, P->now + (__u64)s->cfg.retry_interval_s * NSEC_PER_SEC);
+		set_deadline(P, w, id, s, P->now + (__u64)s->cfg.retry_interval_s * NSEC_PER_SEC);
 		return 0;
 	} else {
 		type = s->state == TKO_LEARNING ? TKO_EV_OFFLOADED : TKO_EV_RESUMED;
@@ -607,10 +603,10 @@ __noinline int session_run(struct __sk_buff *skb, struct pass *P, __u32 id)
 		session_event(id, type, TKO_R_IDLE);
 		due = P->now;	/* the first probe is due now */
 	}
-	if (probe(skb, P, id, s, due))
-		file_at(P, w, id, s, session_deadline(s));
+	if (send_probe(skb, P, id, s, due))
+		set_deadline(P, w, id, s, session_deadline(s));
 	else
-		file_at(P, w, id, s, due);	/* the next pass; its deadline kept */
+		set_deadline(P, w, id, s, due);	/* the next pass; its deadline kept */
 	return 0;
 }
 
@@ -626,7 +622,7 @@ static long request_cb(__u64 i, struct pass *P)
 	s = session_get(id);
 	if (!s)
 		return 0;
-	__sync_lock_test_and_set(&s->clock.req, 0);	/* later changes queue it again */
+	sched_request_taken(s);
 	switch (s->state) {
 	case TKO_FREE:
 	case TKO_CREATING:
@@ -635,117 +631,51 @@ static long request_cb(__u64 i, struct pass *P)
 		wheel_free(id, s);
 		return 0;
 	}
-	file_at(P, w, id, s, session_deadline(s));
+	set_deadline(P, w, id, s, session_deadline(s));
 	return 0;
 }
 
-/* 2. One step of moving level 1 down: a whole span before its first tick. */
+/* 2. One step of moving level 1 down (wheel_cascade_step()). */
 static long move_cb(__u64 i, struct pass *P)
 {
 	struct tko_wheel_clock *w = wheel_clock();
-	struct tko_wheel_list *l;
-	struct tko_session *s;
-	__u32 id;
 
-	if (!w)
-		return 1;
-	if (!w->moving) {
-		if (w->cascade > P->cur + TKO_WHEEL_SPAN)
-			return 1;
-		w->moving = TKO_WHEEL_L0 + (__u32)(w->cascade / TKO_WHEEL_SPAN % TKO_WHEEL_L1) + 1;
-		w->cascade += TKO_WHEEL_SPAN;
-	}
-	l = wheel_list(w->moving - 1);
-	if (!l || !l->head) {
-		w->moving = 0;
-		return 0;
-	}
-	id = l->head - 1;
-	s = session_get(id);
-	if (!s) {
-		w->moving = 0;
-		return 1;
-	}
-	wheel_remove(s);
-	wheel_file(id, s, s->clock.due_tick, w);
-	return 0;
+	return !w || !wheel_cascade_step(w, P->cur);
 }
 
-/* Put what is left of the list being taken back in front of it. */
-static __always_inline void chain_restore(struct pass *P)
-{
-	struct tko_wheel_list *l = wheel_list((__u32)(P->t % TKO_WHEEL_L0));
-	struct tko_session *tail = session_get(P->chain_tail - 1), *head;
-
-	if (!l || !tail)
-		return;
-	if (l->head) {
-		head = session_get(l->head - 1);
-		if (!head)
-			return;
-		tail->clock.next = l->head;
-		head->clock.prev = P->chain_tail;
-	} else {
-		l->tail = P->chain_tail;
-	}
-	l->head = P->chain;
-	P->chain = 0;
-}
-
-/*
- * 3. One step of taking the ticks that came: the next session of the list
- * being taken, or the next tick's list. The list is detached whole first,
- * so that sessions filed again under it (a later round of the ring) wait
- * for that round.
- */
 /* What the callback of step 3 gets: the pass, and the carrier to send on. */
 struct take {
 	struct __sk_buff *skb;
 	struct pass *P;
 };
 
+/*
+ * 3. One step of taking the ticks that came: the next session of the list
+ * being taken, or the next tick's list, detached whole (chain_detach()).
+ * What the budget leaves of it goes back after the loop.
+ */
 static long take_cb(__u64 i, struct take *T)
 {
 	struct pass *P = T->P;
 	struct tko_wheel_clock *w = wheel_clock();
-	struct tko_wheel_list *l;
-	struct tko_session *s, *n;
-	__u32 id;
+	__u32 ref;
 
-	if (!w)
+	if (!w || !P->budget)
 		return 1;
-	if (!P->chain) {
-		if (P->t >= P->last || !P->budget)
+	if (!P->chain.head) {
+		if (P->t >= P->last)
 			return 1;
 		P->t++;
-		l = wheel_list((__u32)(P->t % TKO_WHEEL_L0));
-		if (l && l->head) {
-			P->chain = l->head;
-			P->chain_tail = l->tail;
-			l->head = l->tail = 0;
-		} else {
+		if (!chain_detach(&P->chain, level0_list(P->t)))
 			w->tick = P->t;
-		}
 		return 0;
 	}
-	if (!P->budget) {
-		chain_restore(P);
-		return 1;
-	}
-	id = P->chain - 1;
-	s = session_get(id);
-	if (!s) {
-		P->chain = 0;	/* an id outside the table: cannot be */
+	ref = chain_pop(&P->chain);
+	if (!ref)
 		return 0;
-	}
-	P->chain = s->clock.next;
-	n = P->chain ? session_get(P->chain - 1) : NULL;
-	if (n)
-		n->clock.prev = 0;
-	s->clock.list = s->clock.next = s->clock.prev = 0;
 	P->budget--;
-	session_run(T->skb, P, id);
-	if (!P->chain)
+	session_step(T->skb, P, id_of(ref));
+	if (!P->chain.head)
 		w->tick = P->t;
 	return 0;
 }
@@ -753,13 +683,10 @@ static long take_cb(__u64 i, struct take *T)
 /* 4. The hold: the first tick ahead whose list has sessions. */
 static long scan_cb(__u64 i, struct pass *P)
 {
-	struct tko_wheel_list *l = wheel_list((__u32)((P->cur + 1 + i) % TKO_WHEEL_L0));
-
-	if (l && l->head) {
-		P->found = P->cur + 1 + i;
-		return 1;
-	}
-	return 0;
+	if (wheel_list_empty(level0_list(P->cur + 1 + i)))
+		return 0;
+	P->found = P->cur + 1 + i;
+	return 1;
 }
 
 /*
@@ -810,12 +737,8 @@ static __always_inline __u32 clock_pass(struct __sk_buff *skb, struct tko_carrie
 	P.tick_ns = c->tick_ns ? c->tick_ns : TKO_TICK_MS_DEFAULT * NSEC_PER_MSEC;
 	P.cur = P.now / P.tick_ns;
 	w->drift_ns = (__s64)(P.now - w->target_ns);
-	if (!w->cascade || P.cur < w->tick) {
-		/* The first pass: level 0 starts now, level 1 two spans on. */
-		w->tick = P.cur - 1;
-		w->cascade = (P.cur / TKO_WHEEL_SPAN + 2) * TKO_WHEEL_SPAN;
-		w->moving = 0;
-	}
+	if (!w->cascade || P.cur < w->tick)
+		wheel_start(w, P.cur);	/* the first pass */
 	bpf_loop(TKO_PASS_REQUESTS, request_cb, &P, 0);
 	bpf_loop(TKO_PASS_MOVES, move_cb, &P, 0);
 
@@ -824,8 +747,8 @@ static __always_inline __u32 clock_pass(struct __sk_buff *skb, struct tko_carrie
 	P.t = w->tick;
 	P.last = P.cur - w->tick > TKO_WHEEL_L0 ? w->tick + TKO_WHEEL_L0 : P.cur;
 	bpf_loop(TKO_WHEEL_L0 + TKO_PASS_SESSIONS + 1, take_cb, &T, 0);
-	if (P.chain)
-		chain_restore(&P);
+	if (P.chain.head)
+		chain_putback(&P.chain, level0_list(P.t));
 	if (P.last < P.cur && w->tick == P.last)
 		w->tick = P.cur;
 	if (w->tick < P.cur)

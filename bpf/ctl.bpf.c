@@ -18,13 +18,8 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "lib/consts.h"
 #include "lib/session.h"
-
-#define EINVAL 22
-#define ENOENT 2
-#define EXDEV 18
-#define EFAULT 14
-#define EOPNOTSUPP 95
 
 /*
  * The caller's request of exactly size bytes into dst: 0, or -EINVAL for
@@ -138,9 +133,9 @@ __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 
 	err = session_publish(id, TKO_LEARNING);
 	if (err) {
-		if (err == -ENOSPC_)
+		if (err == -ENOSPC)
 			session_refused(&key, TKO_R_INDEX_FULL);
-		else if (err == -EBUSY_)
+		else if (err == -EBUSY)
 			session_refused(&key, TKO_R_BUSY);
 		return err;
 	}
@@ -148,7 +143,7 @@ __noinline int start_one(const struct tko_ctl_args *args, __u64 now)
 		if (session_unindex(id))
 			session_release(id, s);
 		session_refused(&key, TKO_R_BUSY);
-		return -EBUSY_;
+		return -EBUSY;
 	}
 	session_event(id, TKO_EV_STARTED, TKO_R_REQUEST);
 	return 0;
@@ -209,7 +204,7 @@ int tko_set_l2(struct bpf_raw_tracepoint_args *ctx)
 	s = session_get(args.id);
 	if (!s)
 		return -ENOENT;
-	__sync_lock_test_and_set(&s->clock.l2_req, 0);
+	path_request_answered(s);
 	if (s->state == TKO_FREE || s->state == TKO_CREATING || s->state == TKO_STOPPED ||
 	    !tko_key_equal(&s->key, &args.key))
 		return -ENOENT;	/* ended meanwhile */

@@ -12,8 +12,6 @@
 #include <bpf/bpf_endian.h>
 #include "tko_types.h"
 
-#define TCP_ESTABLISHED 1
-
 /* Tuples asked for, and what was found. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

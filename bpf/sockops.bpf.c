@@ -14,7 +14,6 @@
 #include "lib/policy.h"
 #include "lib/session.h"
 
-#define TCP_ESTABLISHED_ 1
 #define SOCKOPS_OK 1
 
 static __always_inline void sockops_key(const struct bpf_sock_ops *ops, struct tko_key *k)
@@ -195,7 +194,7 @@ int tko_sockops(struct bpf_sock_ops *ops)
 		on_established(ops);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
-		if (ops->args[1] == TCP_ESTABLISHED_)
+		if (ops->args[1] == TCP_ESTABLISHED)
 			break;
 		sockops_key(ops, &k);
 		id = session_find(&k);

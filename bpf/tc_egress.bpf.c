@@ -10,13 +10,12 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "lib/consts.h"
 #include "lib/flow.h"
 #include "lib/parse.h"
 #include "lib/session.h"
 #include "lib/table.h"
 #include "lib/wake.h"
-
-#define TC_ACT_OK 0
 
 /*
  * The endpoint's own keepalive (RFC 1122 4.2.3.6) or zero-window probe:
@@ -112,8 +111,6 @@ static __always_inline void learn(struct __sk_buff *skb, const struct pkt *p,
 	__sync_fetch_and_or(&s->have, TKO_HAVE_SEQ | TKO_HAVE_L2);
 }
 
-#define IPPROTO_TCP_ 6
-
 /*
  * Forwarded: no TCP socket of this host sent the segment. A socket that is
  * not full is a TCP request or time-wait socket of this host; a full socket
@@ -129,7 +126,7 @@ static __always_inline bool forwarded(struct __sk_buff *skb)
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return false;
-	return sk->protocol != IPPROTO_TCP_;
+	return sk->protocol != IPPROTO_TCP;
 }
 
 /*

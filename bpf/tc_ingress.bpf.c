@@ -13,18 +13,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "lib/answer.h"
+#include "lib/consts.h"
 #include "lib/conntrack.h"
 
-#define TC_ACT_OK	0
-#define TC_ACT_SHOT	2
-#define TC_ACT_STOLEN	4
 /* IP header + TCP header of a probe, the most the answer rewrites. */
 #define MAX_L3L4_LEN	(40 + 60)
-
-#define NET_XMIT_CN		2
-
-#define CHECKSUM_COMPLETE	2
-#define CHECKSUM_PARTIAL	3
 
 /*
  * The skb's checksum state (CHECKSUM_*), which the answer must keep true.

@@ -16,8 +16,6 @@
 #include <bpf/bpf_tracing.h>
 #include "lib/table.h"
 
-#define XDP_TX_ 3	/* enum xdp_action */
-
 /* drops of the last answers in q (the most recent ones) were not sent. */
 static __always_inline void answers_dropped(struct tko_iface *ifc, struct tko_xdp_pending *q,
 					    __u32 drops)
@@ -79,7 +77,7 @@ SEC("tp_btf/xdp_exception")
 int BPF_PROG(tko_xdp_exception, const struct net_device *dev, const struct bpf_prog *xdp,
 	     __u32 act)
 {
-	return act == XDP_TX_ ? report(dev, 1, false) : 0;
+	return act == XDP_TX ? report(dev, 1, false) : 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

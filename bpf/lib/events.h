@@ -3,10 +3,8 @@
 #ifndef TKO_BPF_EVENTS_H
 #define TKO_BPF_EVENTS_H
 
+#include "consts.h"
 #include "maps.h"
-
-#define NSEC_PER_SEC 1000000000ULL
-#define NSEC_PER_MSEC 1000000ULL
 
 static __always_inline void fill_event(struct tko_event *e, const struct tko_key *k,
 				       const struct tko_session *s, __u8 type,

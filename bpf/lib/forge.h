@@ -8,10 +8,10 @@
 #ifndef TKO_BPF_FORGE_H
 #define TKO_BPF_FORGE_H
 
+#include "consts.h"
 #include "parse.h"
 
 #define TKO_TTL 64
-#define IP_DF 0x4000
 #define TCP_TS_HDRLEN (sizeof(struct tcphdr) + 12)	/* NOP, NOP, TS */
 
 /* What goes into the forged TCP header; host byte order. */
@@ -76,7 +76,7 @@ static __always_inline __u64 pseudo_sum(const struct pkt *p, __u32 tcp_len)
 			__be32 saddr, daddr;
 			__u8 zero, proto;
 			__be16 len;
-		} ph = { p->ip4->saddr, p->ip4->daddr, 0, IPPROTO_TCP_, bpf_htons(tcp_len) };
+		} ph = { p->ip4->saddr, p->ip4->daddr, 0, IPPROTO_TCP, bpf_htons(tcp_len) };
 
 		return bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
 	} else {
@@ -89,7 +89,7 @@ static __always_inline __u64 pseudo_sum(const struct pkt *p, __u32 tcp_len)
 		__builtin_memcpy(&ph.saddr, &p->ip6->saddr, 16);
 		__builtin_memcpy(&ph.daddr, &p->ip6->daddr, 16);
 		ph.len = bpf_htonl(tcp_len);
-		ph.proto = IPPROTO_TCP_;
+		ph.proto = IPPROTO_TCP;
 		return bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
 	}
 }

@@ -13,21 +13,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "tko_types.h"
+#include "consts.h"
 
-#define ETH_P_IP	0x0800
-#define ETH_P_IPV6	0x86DD
-#define ETH_P_8021Q	0x8100
-#define ETH_P_8021AD	0x88A8
-#define IPPROTO_TCP_	6
-#define IP_MF		0x2000
-#define IP_OFFSET	0x1FFF
-
-#define TCPOPT_EOL	0
-#define TCPOPT_NOP	1
-#define TCPOPT_TS	8
-#define TCPOLEN_TS	10
-#define TCPOPT_MD5SIG	19	/* RFC 2385 */
-#define TCPOPT_AO	29	/* RFC 5925 */
 #define TCP_MAX_OPTLEN	40
 /*
  * Options walked per segment after the fast path. Real stacks send a
@@ -221,7 +208,7 @@ static __always_inline int parse_frame(void *data, void *data_end, __u32 frame_l
 		if ((void *)(ip + 1) > data_end)
 			return -1;
 		/* Options and fragments are rare on TCP and never keepalives. */
-		if (ip->version != 4 || ip->ihl != 5 || ip->protocol != IPPROTO_TCP_)
+		if (ip->version != 4 || ip->ihl != 5 || ip->protocol != IPPROTO_TCP)
 			return -1;
 		if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 			return -1;
@@ -238,7 +225,7 @@ static __always_inline int parse_frame(void *data, void *data_end, __u32 frame_l
 
 		if ((void *)(ip6 + 1) > data_end)
 			return -1;
-		if (ip6->version != 6 || ip6->nexthdr != IPPROTO_TCP_)
+		if (ip6->version != 6 || ip6->nexthdr != IPPROTO_TCP)
 			return -1;
 		plen = bpf_ntohs(ip6->payload_len);
 		if (plen < sizeof(struct tcphdr) ||

@@ -117,9 +117,9 @@ static __always_inline bool policy_session_publish(__u32 id, struct tko_session 
 	err = session_publish(id, TKO_LEARNING);
 	if (err) {
 		policy_count(p, -1);
-		if (err == -ENOSPC_)
+		if (err == -ENOSPC)
 			policy_refused(k, TKO_R_INDEX_FULL, p);
-		else if (err == -EBUSY_)
+		else if (err == -EBUSY)
 			policy_refused(k, TKO_R_BUSY, p);
 		return false;
 	}

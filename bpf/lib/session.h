@@ -6,8 +6,6 @@
 #include "events.h"
 #include "wheel.h"
 
-#define CLOCK_MONOTONIC 1
-
 /* The largest window TCP can advertise (RFC 7323 2.3: 2^16 << 14). */
 #define TKO_MAX_WINDOW (1u << 30)
 

@@ -23,13 +23,9 @@
 #ifndef TKO_BPF_TABLE_H
 #define TKO_BPF_TABLE_H
 
+#include "consts.h"
 #include "maps.h"
 #include "tko_hash.h"
-
-#define EEXIST_ 17
-#define E2BIG_ 7
-#define ENOSPC_ 28
-#define EBUSY_ 16
 
 static __always_inline struct tko_table *table_info(void)
 {
@@ -102,14 +98,14 @@ __noinline int session_alloc(void)
 	__u32 id = ~0u;
 
 	if (!t)
-		return -E2BIG_;
+		return -E2BIG;
 	if (t->fresh < t->max_sessions)
 		id = __sync_fetch_and_add(&t->fresh, 1);
 	if (id >= t->max_sessions && bpf_map_pop_elem(&free_ids, &id))
-		return -E2BIG_;
+		return -E2BIG;
 	s = session_get(id);
 	if (!s)
-		return -E2BIG_;
+		return -E2BIG;
 	s->state = TKO_CREATING;
 	return id;
 }
@@ -269,7 +265,7 @@ __noinline int session_publish(__u32 id, __u32 state)
 	__u64 h;
 
 	if (!t || !s || !t->buckets)
-		return -ENOSPC_;
+		return -ENOSPC;
 	__builtin_memcpy(&key, &s->key, sizeof(key));
 	h = tko_hash_key(&key, t->seed);
 	e = tko_index_entry(tko_hash_tag(h), id);
@@ -286,13 +282,13 @@ __noinline int session_publish(__u32 id, __u32 state)
 	}
 	if (!creation_lock(t)) {
 		session_release(id, s);
-		return -EBUSY_;
+		return -EBUSY;
 	}
 	pos = buckets_claim(b1, b2, e);
 	if (pos < 0) {
 		creation_unlock(t);
 		session_release(id, s);
-		return -ENOSPC_;
+		return -ENOSPC;
 	}
 	s->index_pos = pos;
 	if (bucket_rival(b1, e, &key) || bucket_rival(b2, e, &key)) {
@@ -303,7 +299,7 @@ __noinline int session_publish(__u32 id, __u32 state)
 			__sync_val_compare_and_swap(&mine->slot[p % TKO_BUCKET_SLOTS], e, 0);
 		creation_unlock(t);
 		session_release(id, s);
-		return -EEXIST_;
+		return -EEXIST;
 	}
 	s->state = state;
 	creation_unlock(t);

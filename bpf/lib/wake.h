@@ -21,10 +21,6 @@
 #include "conntrack.h"
 #include "table.h"
 
-#ifndef BPF_FIB_LKUP_RET_SUCCESS
-#define BPF_FIB_LKUP_RET_SUCCESS 0
-#endif
-
 /* Does the agent send magic packets (tko agent --wake-iface)? */
 static __always_inline bool wake_ifaces(void)
 {

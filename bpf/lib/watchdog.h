@@ -10,10 +10,9 @@
 #ifndef TKO_BPF_WATCHDOG_H
 #define TKO_BPF_WATCHDOG_H
 
+#include "consts.h"
 #include "maps.h"
 #include "wheel.h"
-
-#define CLOCK_MONOTONIC_ 1
 
 static __always_inline __u64 watchdog_ns(void)
 {
@@ -45,9 +44,9 @@ static __always_inline void watchdog_kick(void)
 		return;
 	if (!wd->ready) {
 		/* Once per datapath: -EBUSY means another pass did it. */
-		int err = bpf_timer_init(&wd->timer, &watchdog, CLOCK_MONOTONIC_);
+		int err = bpf_timer_init(&wd->timer, &watchdog, CLOCK_MONOTONIC);
 
-		if (err && err != -16 /* EBUSY */)
+		if (err && err != -EBUSY)
 			return;	/* no memory now: the next pass tries again */
 		if (bpf_timer_set_callback(&wd->timer, watchdog_fired))
 			return;

@@ -7,9 +7,8 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "lib/consts.h"
 #include "lib/conntrack.h"
-
-#define TC_ACT_OK 0
 
 struct tko_key ct_key;
 struct tko_session ct_session;
