@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Run every test of tko and print one summary line: "N passed, N failed".
-#  - cmocka binaries (build/tests/test_*: unit, build/tests/prog_*: BPF programs):
-#    each test case counts;
-#  - end-to-end scripts (tests/e2e/*.sh): each "ok - ..." / "not ok - ..." line counts;
+# Every test reports in TAP, each "ok ..." / "not ok ..." line counts, and all
+# its output is shown as it comes:
+#  - cmocka binaries (build/tests/test_*: unit, build/tests/prog_*: BPF programs),
+#    run with CMOCKA_MESSAGE_OUTPUT=TAP: a line per test case, its error message
+#    after it as "# " lines (a fail_msg()'s on stderr), a failing group setup
+#    or teardown as one "not ok 0 - GROUP [  FAILED  ] GROUP SETUP" (TEARDOWN),
+#    a skip() as "not ok N # SKIP NAME", a failure like any "not ok": a test
+#    that cannot run is a failure;
+#  - end-to-end scripts (tests/e2e/*.sh): their "ok - ..." / "not ok - ..." lines;
 #  - then, for each kernel of TKO_TEST_KERNELS (make test's TEST_KERNELS), the
 #    same lines of its run under qemu (tests/vm/matrix.sh), the e2e scripts
 #    of TKO_TEST_KERNEL_E2E there.
@@ -27,11 +33,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 count() {	# name, exit status, seconds; reads the output in $log
-	local name=$1 rc=$2 secs=$3 p f
-	p=$(grep -cE '^\[       OK \]|^ok( |$)' "$log")
-	# cmocka names a failed test twice (inline and in its summary list)
-	f=$(( $(grep -E '^\[  (FAILED|ERROR)   ?\] [A-Za-z_0-9]+$' "$log" | sort -u | wc -l) +
-	      $(grep -c '^not ok' "$log") ))
+	local name=$1 rc=$2 secs=$3 p f fails line
+	p=$(grep -cE '^ok( |$)' "$log")
+	fails=$(grep -E '^not ok( |$)' "$log")
+	f=$(grep -c . <<<"$fails")
+	# The failed ones again, at the end, as cmocka's own summary listed them.
+	[ "$f" -eq 0 ] || while IFS= read -r line; do echo "FAIL: $name: $line"; done <<<"$fails"
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "FAIL: $name exited with status $rc without reporting a failure"
 		f=1
@@ -57,7 +64,7 @@ run() {	# name, command...
 run_one() {	# a test binary's or a script's path
 	case $1 in
 	*.sh) run "$(basename "$1" .sh)" timeout 600 bash "$1" "$BUILD" ;;
-	*) run "$(basename "$1")" "$1" ;;
+	*) run "$(basename "$1")" env CMOCKA_MESSAGE_OUTPUT=TAP "$1" ;;
 	esac
 }
 
