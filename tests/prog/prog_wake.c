@@ -258,8 +258,9 @@ static void test_active_wakes_at_once(void **state)
 	CHECK_EQ(s.wakes, 0, "wakes after the endpoint spoke");
 	t0 = now_ns();
 	peer_data(prof, port);
+	t1 = now_ns();	/* the data's time, as the program took it, is in [t0, t1] */
 	CHECK_EQ(wakes_new(), 0, "a SUSPENDED session's data: no wake at once");
-	sleep_ns(t0 + TKO_WAKE_QUIET_NS);
+	sleep_ns(t1 + TKO_WAKE_QUIET_NS);
 	peer_data(prof, port);
 	CHECK_EQ(wakes_new(), 1, "its retransmission a second later wakes");
 	check_wake(&wakes[0], &k, id, TKO_R_DATA_PEER, 1, t0, now_ns());
@@ -271,16 +272,17 @@ static void test_learning_waits(void **state)
 	const unsigned prof = P_V6 | P_LEARNING;
 	const uint16_t port = 30002;
 	struct tko_key k = wake_session(prof, port, true);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), t1;
 	__u32 id;
 
 	peer_data(prof, port);
+	t1 = now_ns();	/* the data's time, as the program took it, is in [t0, t1] */
 	CHECK_EQ(wakes_new(), 0, "wakes at the data");
 	CHECK_EQ(session_of(&k, &id).state, TKO_LEARNING, "state");
 	sleep_ns(t0 + TKO_WAKE_QUIET_NS / 2);
 	peer_data(prof, port);
 	CHECK_EQ(wakes_new(), 0, "wakes half a second on");
-	sleep_ns(t0 + TKO_WAKE_QUIET_NS);
+	sleep_ns(t1 + TKO_WAKE_QUIET_NS);
 	peer_data(prof, port);
 	CHECK_EQ(wakes_new(), 1, "wakes a second on, the endpoint silent");
 	check_wake(&wakes[0], &k, id, TKO_R_DATA_PEER, 1, t0, now_ns());
