@@ -13,7 +13,7 @@ import sys
 
 from prometheus_client.parser import text_string_to_metric_families
 
-LABELS = {"state", "type", "reason", "iface", "path", "why"}
+LABELS = {"state", "type", "reason", "iface", "path", "why", "feature"}
 
 
 def families(path):

@@ -10,6 +10,12 @@ mount -t proc proc /proc
 SCRATCH=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^tko.scratch=//p')
 mount -t sysfs sysfs /sys
 mkdir -p /dev/pts /dev/shm
+# What udev and systemd link on a booted system: bash's process
+# substitution, <(...), reads /dev/fd/N.
+ln -sfn /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
