@@ -45,12 +45,13 @@
 #include "policies.h"
 #include "policy_cmd.h"
 #include "route.h"
+#include "session_opts.h"
 #include "wake.h"
 
 #define MAX_IFACES TKO_MAX_IFACES
 #define LOCK_DIR "/run/tko"
 
-static const char agent_help[] =
+static const char agent_help_head[] =
 	"usage: tko agent --iface IF[,IF...] [--cgroup PATH] [--pin-dir DIR] [--max-sessions N]\n"
 	"                 [--tick-ms MS] [--answers auto|xdp|tc] [--metrics ADDR:PORT]\n"
 	"                 [--wake-iface IF[,IF...]] [--on-wake-exec PATH] [--on-wake-timeout S]\n"
@@ -83,20 +84,32 @@ static const char agent_help[] =
 	"                      (EtherType 0x0842 and UDP port 9, broadcast)\n"
 	"  --on-wake-exec PATH run PATH (no shell) at each wake, the session in its\n"
 	"                      environment (TKO_LOCAL, TKO_REMOTE, TKO_MAC, ...; tko(8))\n"
-	"  --on-wake-timeout S kill the hook after S seconds (default 10)\n"
-	"  --config FILE       read options from FILE ('key = value' lines: iface, pin-dir,\n"
-	"                      cgroup, max-sessions, tick-ms, answers, metrics, wake-iface,\n"
-	"                      on-wake-exec, on-wake-timeout, json, persist, and the\n"
-	"                      session defaults idle, interval,\n"
-	"                      retry-interval, retries, probe); the command line wins.\n"
-	"                      Also 'policy = OPTIONS' lines: each is added at start as\n"
-	"                      by 'tko policy add OPTIONS', unless one is there already;\n"
-	"                      one an earlier config added and this one no longer lists\n"
-	"                      is removed\n"
+	"  --on-wake-timeout S kill the hook after S seconds (default 10)\n";
+
+/* --config's text: its keys, the session options of SO_CONFIG last. */
+static const char config_help[] =
+	"read options from FILE ('key = value' lines: iface, pin-dir, cgroup, max-sessions, "
+	"tick-ms, answers, metrics, wake-iface, on-wake-exec, on-wake-timeout, json, persist, "
+	"and the session defaults %s); the command line wins. Also 'policy = OPTIONS' lines: "
+	"each is added at start as by 'tko policy add OPTIONS', unless one is there already; "
+	"one an earlier config added and this one no longer lists is removed";
+
+static const char agent_help_tail[] =
 	"  --persist           on exit, leave the datapath running (for restarts, upgrades)\n"
 	"  --cleanup           remove a datapath left pinned in DIR, then exit\n"
 	"  --json              events as JSON objects, one per line\n"
 	"  -v, --verbose       libbpf's debug output\n";
+
+static void agent_help(void)
+{
+	char names[256], text[sizeof(config_help) + sizeof(names)];
+
+	session_opts_names(SO_CONFIG, names, sizeof(names));
+	snprintf(text, sizeof(text), config_help, names);
+	fputs(agent_help_head, stdout);
+	help_text(stdout, printf("  --config FILE       "), 22, text, NULL);
+	fputs(agent_help_tail, stdout);
+}
 
 struct agent {
 	struct iface ifaces[MAX_IFACES];
@@ -143,10 +156,11 @@ struct agent {
 	struct waker waker;		/* --wake-iface, --on-wake-exec */
 };
 
+/* The session options of the config file are session_opts.h's. */
 enum {
 	O_IFACE = 1, O_PIN_DIR, O_MAX, O_JSON, O_TICK, O_CONFIG, O_PERSIST, O_CLEANUP,
-	O_IDLE, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_VERBOSE, O_HELP, O_CGROUP,
-	O_METRICS, O_ANSWERS, O_POLICY, O_WAKE_IFACE, O_ON_WAKE_EXEC, O_ON_WAKE_TIMEOUT,
+	O_VERBOSE, O_HELP, O_CGROUP, O_METRICS, O_ANSWERS, O_POLICY, O_WAKE_IFACE,
+	O_ON_WAKE_EXEC, O_ON_WAKE_TIMEOUT,
 };
 
 static const struct option agent_opts[] = {
@@ -166,12 +180,6 @@ static const struct option agent_opts[] = {
 	{ "json", no_argument, NULL, O_JSON },
 	{ "verbose", no_argument, NULL, O_VERBOSE },
 	{ "help", no_argument, NULL, O_HELP },
-	/* Config file only: the defaults of `tko start`. */
-	{ "idle", required_argument, NULL, O_IDLE },
-	{ "interval", required_argument, NULL, O_INTERVAL },
-	{ "retry-interval", required_argument, NULL, O_RETRY_INTERVAL },
-	{ "retries", required_argument, NULL, O_RETRIES },
-	{ "probe", required_argument, NULL, O_PROBE },
 	/* Config file only: policies added at start. */
 	{ "policy", required_argument, NULL, O_POLICY },
 	{}
@@ -319,6 +327,12 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 		}
 		return 0;
 	}
+	if (opt >= SESSION_OPT_VAL) {	/* the config file's only (parse_args) */
+		if (!session_opt_set(SO_CONFIG, opt, arg, &a->defaults, NULL, err, sizeof(err)))
+			return 0;
+		fprintf(stderr, "tko agent: %s%s\n", where, err);
+		return EXIT_USAGE;
+	}
 	if (from_file && (a->set & (1u << opt)))
 		return 0;
 	if (!from_file)
@@ -344,25 +358,6 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 		ret = parse_uint(arg, "--tick-ms", TICK_MS_MIN, TICK_MS_MAX, &a->tick_ms, err,
 				 sizeof(err));
 		break;
-	case O_IDLE:
-		ret = parse_uint(arg, "idle", TKO_TIME_MIN, TKO_TIME_MAX, &a->defaults.idle_s,
-				 err, sizeof(err));
-		break;
-	case O_INTERVAL:
-		ret = parse_uint(arg, "interval", TKO_TIME_MIN, TKO_TIME_MAX,
-				 &a->defaults.interval_s, err, sizeof(err));
-		break;
-	case O_RETRY_INTERVAL:
-		ret = parse_uint(arg, "retry-interval", TKO_TIME_MIN, TKO_TIME_MAX,
-				 &a->defaults.retry_interval_s, err, sizeof(err));
-		break;
-	case O_RETRIES:
-		ret = parse_uint(arg, "retries", 1, TKO_RETRIES_MAX, &a->defaults.retries, err,
-				 sizeof(err));
-		break;
-	case O_PROBE:
-		ret = parse_probe(arg, &a->defaults.probe, err, sizeof(err));
-		break;
 	case O_ANSWERS:
 		ret = parse_answers(arg, &a->answers);
 		if (ret)
@@ -387,9 +382,9 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 	case O_PERSIST:
 	case O_CLEANUP:
 	case O_VERBOSE: {
-		bool on = !arg || !strcmp(arg, "true") || !strcmp(arg, "yes") || !strcmp(arg, "1");
+		bool on = true;
 
-		if (arg && !on && strcmp(arg, "false") && strcmp(arg, "no") && strcmp(arg, "0")) {
+		if (arg && parse_bool(arg, &on)) {
 			snprintf(err, sizeof(err), "'%s' is not true or false", arg);
 			ret = -EINVAL;
 		} else if (opt == O_JSON) {
@@ -420,16 +415,16 @@ static int apply_option(struct agent *a, int opt, const char *arg, bool from_fil
 /* A 'key = value' of the config file: keys are the long options. */
 static int config_option(void *ctx, const char *key, const char *val, const char *where)
 {
-	const struct option *o;
+	int c = session_opt_find(SO_CONFIG, key);
 
-	for (o = agent_opts; o->name; o++)
+	for (const struct option *o = agent_opts; c < 0 && o->name; o++)
 		if (!strcmp(o->name, key))
-			break;
-	if (!o->name || o->val == O_CONFIG || o->val == O_HELP || o->val == O_CLEANUP) {
+			c = o->val;
+	if (c < 0 || c == O_CONFIG || c == O_HELP || c == O_CLEANUP) {
 		fprintf(stderr, "tko agent: %sunknown key '%s'\n", where, key);
 		return EXIT_USAGE;
 	}
-	return apply_option(ctx, o->val, val, true, where);
+	return apply_option(ctx, c, val, true, where);
 }
 
 static int read_config(struct agent *a, const char *path)
@@ -565,6 +560,7 @@ static int add_policies(struct agent *a)
 
 static int parse_args(struct agent *a, int argc, char **argv)
 {
+	struct option opts[ARRAY_LEN(agent_opts) + SESSION_OPTS_MAX];
 	int c, ret;
 
 	a->pin_dir = tko_default_pin_dir();
@@ -572,15 +568,19 @@ static int parse_args(struct agent *a, int argc, char **argv)
 	a->max_sessions = TKO_MAX_SESSIONS_DEFAULT;
 	a->tick_ms = TKO_TICK_MS_DEFAULT;
 	tko_config_default(&a->defaults);
+	/* The session options are the config file's alone, refused below:
+	 * getopt_long knows them so that an abbreviation of one is refused
+	 * too, never taken for one of the agent's own. */
+	session_getopt(SO_CONFIG, agent_opts, opts);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hv", agent_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
 		if (c == 'h' || c == O_HELP) {
-			fputs(agent_help, stdout);
+			agent_help();
 			return -1;
 		}
 		if (c == 'v')
 			c = O_VERBOSE;
-		if (c == '?' || (c >= O_IDLE && c <= O_PROBE) || c == O_POLICY) {
+		if (c == '?' || c >= SESSION_OPT_VAL || c == O_POLICY) {
 			fprintf(stderr, "tko agent: bad option (try 'tko agent --help')\n");
 			return EXIT_USAGE;
 		}

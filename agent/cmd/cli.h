@@ -4,6 +4,7 @@
 #define TKO_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include "tko.h"
 
 int cmd_agent(int argc, char **argv);
@@ -14,6 +15,16 @@ int cmd_events(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_unload(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+
+/*
+ * The synopses of `tko start` and `tko policy add` (their session options
+ * from session_opts.h), from column col, lines after the first indented by
+ * indent.
+ */
+void start_synopsis(FILE *f, int col, int indent);
+void policy_synopsis(FILE *f, int col, int indent);
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Exit codes: 0 ok, 1 operation failed, 2 usage error. */
 #define EXIT_USAGE 2

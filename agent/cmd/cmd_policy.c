@@ -23,12 +23,10 @@
 #include "parse.h"
 #include "policies.h"
 #include "policy_cmd.h"
+#include "session_opts.h"
 
-static const char policy_help[] =
-	"usage: tko policy add [--forwarded | --cgroup PATH] [--local PREFIX] [--remote PREFIX]\n"
-	"                      [--local-port N] [--remote-port N] --idle S --interval S\n"
-	"                      [--retry-interval S] [--retries N] [--probe zero|byte]\n"
-	"                      [--on-dead none|reset] [--oneshot] [--wake auto|none]\n"
+/* What follows the synopsis of policy add. */
+static const char policy_text[] =
 	"       tko policy list [--json]\n"
 	"       tko policy del ID\n"
 	"Offload every matching connection automatically: tracked from its establishment,\n"
@@ -43,10 +41,41 @@ static const char policy_help[] =
 	"gateway's own NAT. PREFIX is ADDR/LEN or [ADDR6]/LEN (a bare address is a host). A\n"
 	"connection matches when it has the given prefixes and ports; the first matching\n"
 	"policy wins. list shows how many sessions each policy holds.\n"
-	"--wake auto (forwarded policies): when the server sends data or FIN while the device\n"
-	"may be asleep, wake it (magic packets for the MAC learned from its segments, on the\n"
-	"agent's --wake-iface; the agent's --on-wake-exec hook).\n"
-	"Every command takes --pin-dir DIR.\n";
+	"The session options, as for tko start:\n";
+
+/* The options of policy add besides the session options (session_opts.h). */
+enum { O_CGROUP = 1, O_FORWARDED, O_LOCAL, O_LPORT, O_RPORT, O_REMOTE, O_PIN_DIR };
+
+static const struct option policy_opts[] = {
+	{ "cgroup", required_argument, NULL, O_CGROUP },
+	{ "forwarded", no_argument, NULL, O_FORWARDED },
+	{ "local", required_argument, NULL, O_LOCAL },
+	{ "local-port", required_argument, NULL, O_LPORT },
+	{ "remote-port", required_argument, NULL, O_RPORT },
+	{ "remote", required_argument, NULL, O_REMOTE },
+	{ "pin-dir", required_argument, NULL, O_PIN_DIR },
+	{}
+};
+
+void policy_synopsis(FILE *f, int col, int indent)
+{
+	static const char *const items[] = {
+		"add", "[--forwarded | --cgroup PATH]", "[--local PREFIX]", "[--remote PREFIX]",
+		"[--local-port N]", "[--remote-port N]",
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(items); i++)
+		usage_item(f, &col, indent, items[i]);
+	session_opts_usage(f, SO_POLICY, &col, indent);
+}
+
+static void policy_help(void)
+{
+	policy_synopsis(stdout, printf("usage: tko policy"), 22);
+	printf("\n%s", policy_text);
+	session_opts_help(stdout, SO_POLICY);
+	printf("Every command takes --pin-dir DIR.\n");
+}
 
 static int open_pin(const char *pin_dir, enum pin_id id)
 {
@@ -105,33 +134,16 @@ bad:
 int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_dir,
 		 char *err, size_t errlen)
 {
-	enum { O_CGROUP = 1, O_FORWARDED, O_LOCAL, O_LPORT, O_RPORT, O_REMOTE, O_IDLE,
-	       O_INTERVAL, O_RETRY, O_RETRIES, O_PROBE, O_ON_DEAD, O_ONESHOT, O_WAKE, O_PIN_DIR };
-	static const struct option opts[] = {
-		{ "cgroup", required_argument, NULL, O_CGROUP },
-		{ "forwarded", no_argument, NULL, O_FORWARDED },
-		{ "local", required_argument, NULL, O_LOCAL },
-		{ "local-port", required_argument, NULL, O_LPORT },
-		{ "remote-port", required_argument, NULL, O_RPORT },
-		{ "remote", required_argument, NULL, O_REMOTE },
-		{ "idle", required_argument, NULL, O_IDLE },
-		{ "interval", required_argument, NULL, O_INTERVAL },
-		{ "retry-interval", required_argument, NULL, O_RETRY },
-		{ "retries", required_argument, NULL, O_RETRIES },
-		{ "probe", required_argument, NULL, O_PROBE },
-		{ "on-dead", required_argument, NULL, O_ON_DEAD },
-		{ "oneshot", no_argument, NULL, O_ONESHOT },
-		{ "wake", required_argument, NULL, O_WAKE },
-		{ "pin-dir", required_argument, NULL, O_PIN_DIR },
-		{}
-	};
-	bool idle = false, interval = false, forwarded = false;
+	struct option opts[SESSION_OPTS_MAX + ARRAY_LEN(policy_opts)];
+	bool forwarded = false;
 	const char *cgroup = NULL;
+	unsigned int given = 0;
 	int c, ret = 0;
 	__u32 v;
 
 	memset(p, 0, sizeof(*p));
 	tko_config_default(&p->cfg);
+	session_getopt(SO_POLICY, policy_opts, opts);
 	optind = 1;
 	opterr = 0;	/* the message is ours, in err */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -158,44 +170,15 @@ int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_d
 			ret = parse_prefix(optarg, "--remote", &p->family, p->raddr, &p->prefix_len,
 					   err, errlen);
 			break;
-		case O_IDLE:
-			ret = parse_uint(optarg, "--idle", TKO_TIME_MIN, TKO_TIME_MAX, &p->cfg.idle_s,
-					 err, errlen);
-			idle = true;
-			break;
-		case O_INTERVAL:
-			ret = parse_uint(optarg, "--interval", TKO_TIME_MIN, TKO_TIME_MAX,
-					 &p->cfg.interval_s, err, errlen);
-			interval = true;
-			break;
-		case O_RETRY:
-			ret = parse_uint(optarg, "--retry-interval", TKO_TIME_MIN, TKO_TIME_MAX,
-					 &p->cfg.retry_interval_s, err, errlen);
-			break;
-		case O_RETRIES:
-			ret = parse_uint(optarg, "--retries", 1, TKO_RETRIES_MAX, &p->cfg.retries,
-					 err, errlen);
-			break;
-		case O_PROBE:
-			ret = parse_probe(optarg, &p->cfg.probe, err, errlen);
-			break;
-		case O_ON_DEAD:
-			ret = parse_on_dead(optarg, &p->cfg.flags, err, errlen);
-			break;
-		case O_ONESHOT:
-			p->cfg.flags |= TKO_F_ONESHOT;
-			break;
-		case O_WAKE:
-			ret = parse_wake(optarg, false, &p->cfg, err, errlen);
-			break;
 		case O_PIN_DIR:
 			if (pin_dir)
 				*pin_dir = optarg;
 			break;
 		default:
-			opterr = 1;
-			snprintf(err, errlen, "unknown or incomplete option '%s'", argv[optind - 1]);
-			return EXIT_USAGE;
+			ret = session_opt_set(SO_POLICY, c, optarg, &p->cfg, &given, err, errlen);
+			if (ret == -ENOENT)
+				snprintf(err, errlen, "unknown or incomplete option '%s'",
+					 argv[optind - 1]);
 		}
 		if (ret) {
 			opterr = 1;
@@ -207,26 +190,21 @@ int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_d
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!idle || !interval) {
-		snprintf(err, errlen, "--idle and --interval are required");
+	if (forwarded)
+		p->cfg.flags |= TKO_F_FORWARDED;
+	/* Required options, then those of forwarded policies alone: refused
+	 * without --forwarded, never together with the next refusal. */
+	if (session_opts_check(SO_POLICY, &p->cfg, given, err, errlen))
 		return EXIT_USAGE;
-	}
 	if (forwarded && cgroup) {
 		snprintf(err, errlen, "--forwarded and --cgroup exclude each other: forwarded "
 			 "flows have no local socket, hence no cgroup");
-		return EXIT_USAGE;
-	}
-	if ((p->cfg.flags & TKO_F_WAKE) && !forwarded) {
-		snprintf(err, errlen, "--wake needs --forwarded: a local policy's sockets are this "
-			 "host's, with no device to wake");
 		return EXIT_USAGE;
 	}
 	if (p->lfamily && p->family && p->lfamily != p->family) {
 		snprintf(err, errlen, "--local and --remote are of different address families");
 		return EXIT_USAGE;
 	}
-	if (forwarded)
-		p->cfg.flags |= TKO_F_FORWARDED;
 	if (cgroup) {
 		ret = cgroup_id(cgroup, &p->cgroup_id, &p->cgroup_level);
 		if (ret) {
@@ -480,12 +458,12 @@ int cmd_policy(int argc, char **argv)
 	if (argc < 2)
 		return usage_error("policy", "%s", "expected add, list or del");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fputs(policy_help, stdout);
+		policy_help();
 		return 0;
 	}
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(policy_help, stdout);
+			policy_help();
 			return 0;
 		}
 	if (!strcmp(argv[1], "add"))

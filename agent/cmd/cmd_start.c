@@ -14,47 +14,39 @@
 #include "log.h"
 #include "parse.h"
 #include "route.h"
+#include "session_opts.h"
 
-static const char start_help[] =
+
+static const char start_head[] =
 	"usage: tko start LOCAL REMOTE [OPTIONS]\n"
 	"       tko start --file FILE [OPTIONS]\n"
 	"Offload the keepalives of the TCP session LOCAL <-> REMOTE (LOCAL is the endpoint\n"
 	"tko speaks for). A local socket of this network namespace is read from the kernel\n"
 	"(it must be idle: no unsent, unacknowledged or unread data); any other session's\n"
 	"state is learned from its next segments, or given with --state.\n"
-	"Options not given come from the agent's configuration, else the defaults below.\n"
-	"  --idle S            idle seconds before tko takes over (default 60)\n"
-	"  --interval S        seconds between answered probes (default 60)\n"
-	"  --retry-interval S  seconds after an unanswered probe (default 10)\n"
-	"  --retries N         unanswered probes before the peer is dead (default 5)\n"
-	"  --probe zero|byte   probe with no payload (Linux) or one byte (BSD) (default zero)\n"
-	"  --oneshot           end the session on traffic instead of re-arming\n"
-	"  --on-dead none|reset  when the peer is dead, also reset the endpoint's\n"
-	"                      connection (a local socket fails at once) (default none)\n"
-	"  --wake auto|MAC|none  when the peer sends data or FIN while the endpoint may\n"
-	"                      be asleep, wake it: magic packets for its MAC (auto: learned\n"
-	"                      from its forwarded segments; not for a socket of this host)\n"
-	"                      on the agent's --wake-iface, and its --on-wake-exec hook\n"
-	"                      (default none)\n"
-	"  --state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]\n"
+	"Options not given come from the agent's configuration, else the defaults below.\n";
+
+#define STATE_ARG "snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]"
+
+static const char start_tail[] =
+	"  --state " STATE_ARG "\n"
 	"                      the endpoint's sequence state, handed over explicitly\n"
 	"  --file FILE         one session per line: 'LOCAL REMOTE [OPTIONS]' ('-' is stdin;\n"
 	"                      '#' starts a comment); the options given here apply to every\n"
 	"                      line unless the line says otherwise\n"
 	"  --pin-dir DIR       the agent's pin directory\n";
 
-enum { O_IDLE = 1, O_INTERVAL, O_RETRY_INTERVAL, O_RETRIES, O_PROBE, O_ONESHOT, O_STATE,
-       O_ON_DEAD, O_WAKE, O_FILE, O_PIN_DIR, O_HELP };
+void start_synopsis(FILE *f, int col, int indent)
+{
+	col += fprintf(f, " LOCAL REMOTE");
+	session_opts_usage(f, SO_START, &col, indent);
+	usage_item(f, &col, indent, "[--state " STATE_ARG "]");
+}
+
+/* The session options are session_opts.h's. */
+enum { O_STATE = 1, O_FILE, O_PIN_DIR, O_HELP };
 
 static const struct option start_opts[] = {
-	{ "idle", required_argument, NULL, O_IDLE },
-	{ "interval", required_argument, NULL, O_INTERVAL },
-	{ "retry-interval", required_argument, NULL, O_RETRY_INTERVAL },
-	{ "retries", required_argument, NULL, O_RETRIES },
-	{ "probe", required_argument, NULL, O_PROBE },
-	{ "oneshot", no_argument, NULL, O_ONESHOT },
-	{ "on-dead", required_argument, NULL, O_ON_DEAD },
-	{ "wake", required_argument, NULL, O_WAKE },
 	{ "state", required_argument, NULL, O_STATE },
 	{ "file", required_argument, NULL, O_FILE },
 	{ "pin-dir", required_argument, NULL, O_PIN_DIR },
@@ -65,7 +57,7 @@ static const struct option start_opts[] = {
 /* One session to start: what its options said, and which ones they said. */
 struct request {
 	struct tko_config cfg;
-	unsigned int given;		/* 1 << O_* */
+	unsigned int given;		/* of the session options (session_opt_set()) */
 	struct tko_tcp_state tcp;
 	__u8 have;			/* TKO_HAVE_* of tcp, when given */
 	bool state;
@@ -81,79 +73,40 @@ struct request {
 static int parse_request(int argc, char **argv, struct request *r, int *first,
 			 char *err, size_t errlen)
 {
-	int c, ret = 0;
+	struct option opts[SESSION_OPTS_MAX + ARRAY_LEN(start_opts)];
+	int c, ret;
 
+	session_getopt(SO_START, start_opts, opts);
 	optind = 0;	/* full re-initialisation: each file line is a new argv */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", start_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_IDLE:
-			ret = parse_uint(optarg, "--idle", TKO_TIME_MIN, TKO_TIME_MAX,
-					 &r->cfg.idle_s, err, errlen);
-			break;
-		case O_INTERVAL:
-			ret = parse_uint(optarg, "--interval", TKO_TIME_MIN, TKO_TIME_MAX,
-					 &r->cfg.interval_s, err, errlen);
-			break;
-		case O_RETRY_INTERVAL:
-			ret = parse_uint(optarg, "--retry-interval", TKO_TIME_MIN, TKO_TIME_MAX,
-					 &r->cfg.retry_interval_s, err, errlen);
-			break;
-		case O_RETRIES:
-			ret = parse_uint(optarg, "--retries", 1, TKO_RETRIES_MAX, &r->cfg.retries,
-					 err, errlen);
-			break;
-		case O_PROBE:
-			ret = parse_probe(optarg, &r->cfg.probe, err, errlen);
-			break;
-		case O_ONESHOT:
-			r->cfg.flags |= TKO_F_ONESHOT;
-			break;
-		case O_ON_DEAD:
-			ret = parse_on_dead(optarg, &r->cfg.flags, err, errlen);
-			break;
-		case O_WAKE:
-			ret = parse_wake(optarg, true, &r->cfg, err, errlen);
-			break;
 		case O_STATE:
 			ret = parse_state(optarg, &r->tcp, &r->have, err, errlen);
 			r->state = true;
 			break;
 		case O_FILE:
 			r->file = optarg;
+			ret = 0;
 			break;
 		case O_PIN_DIR:
 			r->pin_dir = optarg;
+			ret = 0;
 			break;
 		case 'h':
 		case O_HELP:
 			return 1;
 		default:
-			snprintf(err, errlen, "unknown option or missing value: '%s'",
-				 argv[optind - 1]);
-			return -1;
+			ret = session_opt_set(SO_START, c, optarg, &r->cfg, &r->given, err, errlen);
+			if (ret == -ENOENT)
+				snprintf(err, errlen, "unknown option or missing value: '%s'",
+					 argv[optind - 1]);
 		}
 		if (ret)
 			return -1;
-		r->given |= 1u << c;
 	}
 	*first = optind;
 	return 0;
-}
-
-/* What neither the line nor the command line said comes from the agent. */
-static void fill_defaults(struct request *r, const struct tko_config *base)
-{
-	if (!(r->given & (1u << O_IDLE)))
-		r->cfg.idle_s = base->idle_s;
-	if (!(r->given & (1u << O_INTERVAL)))
-		r->cfg.interval_s = base->interval_s;
-	if (!(r->given & (1u << O_RETRY_INTERVAL)))
-		r->cfg.retry_interval_s = base->retry_interval_s;
-	if (!(r->given & (1u << O_RETRIES)))
-		r->cfg.retries = base->retries;
-	if (!(r->given & (1u << O_PROBE)))
-		r->cfg.probe = base->probe;
 }
 
 enum how { HOW_GIVEN, HOW_CAPTURED, HOW_LEARNING };
@@ -359,7 +312,8 @@ static int start_file(struct tko *t, const struct request *common)
 			ret = -1;
 		}
 		if (!ret)
-			ret = parse_key(words[first], words[first + 1], &key, err, sizeof(err));
+			ret = parse_key(words[first], words[first + 1], &key, err, sizeof(err)) ?:
+			      session_opts_check(SO_START, &r.cfg, r.given, err, sizeof(err));
 		if (!ret && r.state) {
 			/* Handed-over state: nothing to look up, batch it. */
 			struct tko_ctl_args *a = &b.args[b.n];
@@ -406,7 +360,9 @@ int cmd_start(int argc, char **argv)
 	tko_config_default(&r.cfg);
 	ret = parse_request(argc, argv, &r, &first, err, sizeof(err));
 	if (ret == 1) {
-		fputs(start_help, stdout);
+		fputs(start_head, stdout);
+		session_opts_help(stdout, SO_START);
+		fputs(start_tail, stdout);
 		return 0;
 	}
 	if (ret)
@@ -416,12 +372,13 @@ int cmd_start(int argc, char **argv)
 				   "not from the command line");
 	if (!r.file && argc - first != 2)
 		return usage_error("start", "%s", "expected LOCAL and REMOTE");
-	if (!r.file && parse_key(argv[first], argv[first + 1], &key, err, sizeof(err)))
+	if (!r.file && (parse_key(argv[first], argv[first + 1], &key, err, sizeof(err)) ||
+			session_opts_check(SO_START, &r.cfg, r.given, err, sizeof(err))))
 		return usage_error("start", "%s", err);
 	if (!require_root() || cli_open(r.pin_dir, &t))
 		return 1;
 	if (!tko_config_agent_default(t, &base))
-		fill_defaults(&r, &base);
+		session_opts_fill(SO_CONFIG, &r.cfg, &base, r.given);
 
 	if (r.file) {
 		ret = start_file(t, &r);

@@ -13,21 +13,16 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *usage;
+	/* The synopsis the command's own file makes, before usage. */
+	void (*synopsis)(FILE *f, int col, int indent);
 } commands[] = {
 	{ "agent", cmd_agent, "--iface IF[,IF...] [--cgroup PATH] [--pin-dir DIR] [--max-sessions N] [--tick-ms MS]\n"
 			      "                [--answers auto|xdp|tc] [--metrics ADDR:PORT] [--config FILE]\n"
 			      "                [--persist] [--json] [-v]\n"
 			      "  tko agent  --cleanup [--pin-dir DIR]" },
-	{ "start", cmd_start, "LOCAL REMOTE [--idle S] [--interval S] [--retry-interval S] "
-			      "[--retries N]\n                [--probe zero|byte] [--oneshot] "
-			      "[--on-dead none|reset]\n                "
-			      "[--state snd_nxt=N,rcv_nxt=N,win=N[,wscale=N][,tsval=N,tsecr=N]]" },
+	{ "start", cmd_start, "", start_synopsis },
 	{ "stop", cmd_stop, "LOCAL REMOTE" },
-	{ "policy", cmd_policy, "add [--forwarded | --cgroup PATH] [--local PREFIX] [--remote PREFIX]\n"
-				"                [--local-port N] [--remote-port N] --idle S --interval S\n"
-				"                [--retry-interval S] [--retries N] [--probe zero|byte]\n"
-				"                [--on-dead none|reset] [--oneshot]\n"
-				"  tko policy list [--json] | del ID" },
+	{ "policy", cmd_policy, "\n  tko policy list [--json] | del ID", policy_synopsis },
 	{ "list", cmd_list, "[--json]" },
 	{ "events", cmd_events, "[--json] [--follow]" },
 	{ "stats", cmd_stats, "[--json | --prometheus]" },
@@ -37,8 +32,15 @@ static const struct {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tko COMMAND [OPTIONS]\n\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  tko %-6s %s\n", commands[i].name, commands[i].usage);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		int col = fprintf(f, "  tko %-6s", commands[i].name);
+
+		if (commands[i].synopsis)
+			commands[i].synopsis(f, col, 16);
+		else
+			fputc(' ', f);
+		fprintf(f, "%s\n", commands[i].usage);
+	}
 	fprintf(f, "\nLOCAL and REMOTE are ADDR:PORT or [ADDR6]:PORT; LOCAL is the offloaded endpoint.\n"
 		   "Every command takes --pin-dir DIR (default $TKO_PIN_DIR or /sys/fs/bpf/tko).\n"
 		   "Times are whole seconds. 'tko COMMAND --help' describes one command;\n"

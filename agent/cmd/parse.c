@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "session_opts.h"
 
 #define fail(code, ...) do { snprintf(err, errlen, __VA_ARGS__); return -(code); } while (0)
 
@@ -106,13 +107,13 @@ int parse_key(const char *local, const char *remote, struct tko_key *key,
 
 int parse_probe(const char *s, __u8 *probe, char *err, size_t errlen)
 {
-	if (s && !strcmp(s, "zero"))
-		*probe = TKO_PROBE_ZERO;
-	else if (s && !strcmp(s, "byte"))
-		*probe = TKO_PROBE_BYTE;
-	else
-		fail(EINVAL, "--probe: '%s' is not one of zero, byte", s ? s : "");
-	return 0;
+	struct tko_config cfg = { .probe = *probe };
+	int ret = session_opt_set(SO_START, session_opt_find(SO_START, "probe"), s, &cfg, NULL,
+				  err, errlen);
+
+	if (!ret)
+		*probe = cfg.probe;
+	return ret;
 }
 
 int parse_state(const char *s, struct tko_tcp_state *tcp, __u8 *have,
@@ -172,14 +173,14 @@ int parse_state(const char *s, struct tko_tcp_state *tcp, __u8 *have,
 	return 0;
 }
 
-int parse_on_dead(const char *s, __u8 *flags, char *err, size_t errlen)
+int parse_bool(const char *s, bool *on)
 {
-	if (s && !strcmp(s, "none"))
-		*flags &= ~TKO_F_ON_DEAD_RESET;
-	else if (s && !strcmp(s, "reset"))
-		*flags |= TKO_F_ON_DEAD_RESET;
+	if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "1"))
+		*on = true;
+	else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "0"))
+		*on = false;
 	else
-		fail(EINVAL, "--on-dead: '%s' is not one of none, reset", s ? s : "");
+		return -EINVAL;
 	return 0;
 }
 

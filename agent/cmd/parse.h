@@ -24,11 +24,11 @@ int parse_uint(const char *s, const char *name, unsigned long min, unsigned long
 int parse_state(const char *s, struct tko_tcp_state *tcp, __u8 *have,
 		char *err, size_t errlen);
 
-/* "zero" or "byte". */
+/* "zero" or "byte": --probe as the session options (session_opts.h) take it. */
 int parse_probe(const char *s, __u8 *probe, char *err, size_t errlen);
 
-/* "none" or "reset": clears or sets TKO_F_ON_DEAD_RESET in *flags. */
-int parse_on_dead(const char *s, __u8 *flags, char *err, size_t errlen);
+/* "true", "yes", "1" or "false", "no", "0": 0 or -EINVAL, silently. */
+int parse_bool(const char *s, bool *on);
 
 /* "aa:bb:cc:dd:ee:ff" (hex digits, either case): 0 or -EINVAL, silently. */
 int parse_mac(const char *s, __u8 mac[6]);

@@ -55,4 +55,15 @@ all_opts=$( ("$TKO" --help; for c in $cmds; do "$TKO" "$c" --help; done) | grep 
 for o in $(grep -oE -- '--[a-z][a-z-]+' <<<"$man_text" | sort -u); do
 	check "the CLI has the man page's $o" grep -qx -- "$o" <<<"$all_opts"
 done
+# the session defaults the config file takes (the session options' table)
+config_keys=$(sed 's/\\-/-/g' "$MAN" | sed -n '/and the defaults of/,/The command line wins/p')
+defaults=$("$TKO" agent --help | tr -s ' \n' ' ' | grep -oE 'session defaults [a-z, -]+\)' |
+	   sed 's/session defaults //; s/[,)]//g')
+check "tko agent --help names the config's session defaults" test -n "$defaults"
+for k in $defaults; do
+	check "man page has the config key '$k'" grep -qw -e "$k" <<<"$config_keys"
+done
+for k in $(grep -v tko <<<"$config_keys" | grep '^\.BR' | grep -oE '[a-z][a-z-]+'); do
+	check "the config takes the man page's key '$k'" grep -qw -e "$k" <<<"$defaults"
+done
 finish
