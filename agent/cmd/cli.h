@@ -4,7 +4,7 @@
 #define TKO_CLI_H
 
 #include <stdbool.h>
-#include "tko.h"
+#include "tko_dp.h"
 
 int cmd_agent(int argc, char **argv);
 int cmd_start(int argc, char **argv);

@@ -51,7 +51,7 @@ check "as the tree's does" test "$("$X/usr/sbin/tko" --version)" = "$("$TKO" --v
 check "its man page renders without warnings" bash -c "[ -z \"\$(man -l --warnings '$X/usr/share/man/man8/tko.8.gz' 2>&1 >/dev/null)\" ]"
 cat >"$WORK/use.c" <<'C'
 #include <tko.h>
-int main(void) { struct tko_config c; tko_config_default(&c); return c.idle_s == 60 ? 0 : 1; }
+int main(void) { struct tko_options o; tko_options_default(&o); return o.idle_s == 60 ? 0 : 1; }
 C
 check "a C program builds against the packaged libtko and runs" bash -c "cc -I'$X/usr/include' '$WORK/use.c' \
 	-L'$X/usr/lib/$MA' -ltko -lbpf -lelf -lz -o '$WORK/use' && '$WORK/use'"
