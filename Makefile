@@ -202,7 +202,7 @@ fuzz: $(BUILD)/tests/prog_fuzz
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
 
-# The binary, the library and its headers, the man page, a systemd unit and
+# The binary, the library and its header, the man page, a systemd unit and
 # an example configuration (never overwriting one that exists).
 install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include \
@@ -210,7 +210,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/doc/tko $(DESTDIR)/etc/tko
 	$(INSTALL) -m 0755 $(BUILD)/tko $(DESTDIR)$(SBINDIR)/tko
 	$(INSTALL) -m 0644 $(BUILD)/libtko.a $(DESTDIR)$(LIBDIR)/libtko.a
-	$(INSTALL) -m 0644 include/tko.h include/tko_types.h $(DESTDIR)$(PREFIX)/include/
+	$(INSTALL) -m 0644 include/tko.h $(DESTDIR)$(PREFIX)/include/
 	$(INSTALL) -m 0644 docs/tko.8 $(DESTDIR)$(PREFIX)/share/man/man8/tko.8
 	sed 's|@SBINDIR@|$(SBINDIR)|' scripts/tko.service > $(DESTDIR)$(UNITDIR)/tko.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/tko.service
@@ -219,7 +219,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tko $(DESTDIR)$(LIBDIR)/libtko.a \
-		$(DESTDIR)$(PREFIX)/include/tko.h $(DESTDIR)$(PREFIX)/include/tko_types.h \
+		$(DESTDIR)$(PREFIX)/include/tko.h \
 		$(DESTDIR)$(PREFIX)/share/man/man8/tko.8 \
 		$(DESTDIR)$(UNITDIR)/tko.service
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/tko

@@ -32,9 +32,11 @@ for f in ./usr/sbin/tko ./usr/share/man/man8/tko.8.gz ./lib/systemd/system/tko.s
 	 ./etc/tko/tko.conf ./usr/share/doc/tko/copyright ./usr/share/doc/tko/README.md.gz; do
 	check "tko holds $f" grep -qx -- "$f" "$WORK/tko.list"
 done
-for f in ./usr/include/tko.h ./usr/include/tko_types.h "./usr/lib/$MA/libtko.a"; do
+for f in ./usr/include/tko.h "./usr/lib/$MA/libtko.a"; do
 	check "libtko-dev holds $f" grep -qx -- "$f" "$WORK/dev.list"
 done
+check "and not the datapath's own layouts (tko_types.h)" \
+	bash -c "! grep -q tko_types.h '$WORK/dev.list'"
 dpkg-deb -e "$DEB" "$WORK/ctl"
 check "/etc/tko/tko.conf is a conffile" grep -qx /etc/tko/tko.conf "$WORK/ctl/conffiles"
 # dh_installsystemd --no-enable: enabled only where an earlier version was,

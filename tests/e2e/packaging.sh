@@ -7,12 +7,13 @@ D=$WORK/root
 
 check "make install DESTDIR=... PREFIX=/usr" \
 	make -s -C "$ROOT" BUILD="$BUILD" install DESTDIR="$D" PREFIX=/usr
-for f in usr/sbin/tko usr/lib/libtko.a usr/include/tko.h usr/include/tko_types.h \
+for f in usr/sbin/tko usr/lib/libtko.a usr/include/tko.h \
 	 usr/share/man/man8/tko.8 usr/lib/systemd/system/tko.service etc/tko/tko.conf \
 	 usr/share/doc/tko/README.md usr/share/doc/tko/architecture.md; do
 	check "installed $f" test -s "$D/$f"
 done
 check "the binary is executable" test -x "$D/usr/sbin/tko"
+check "the datapath's own layouts (tko_types.h) are not installed" test ! -e "$D/usr/include/tko_types.h"
 check "the unit runs the installed binary with the config" \
 	grep -qx "ExecStart=/usr/sbin/tko agent --config /etc/tko/tko.conf" "$D/usr/lib/systemd/system/tko.service"
 echo "iface = wan7" >"$D/etc/tko/tko.conf"
