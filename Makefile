@@ -4,13 +4,14 @@ BUILD ?= build
 CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
+OBJCOPY ?= objcopy
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 # The one place the version is written (debian/rules checks the changelog against it).
 VERSION := $(shell cat VERSION)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -Iinclude -I$(BUILD) -Iagent/lib -Iagent/cmd
+	  -Iinclude -I$(BUILD) -Iagent/lib -Iagent/loader -Iagent/cmd
 LDLIBS := -lbpf -lelf -lz
 # libmicrohttpd: the HTTP server of `tko agent --metrics` (README, "Why the
 # libraries"); agent/cmd only, libtko does not need it.
@@ -23,13 +24,22 @@ BPF_OBJS := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 SKELS := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 BPF_HDRS := $(wildcard bpf/lib/*.h) include/tko_types.h include/tko_hash.h
 
-# agent/lib: libtko, what include/tko.h promises (loader, sessions, routes,
-# formatting). agent/cmd: the tko command and the agent daemon, built on it.
+# agent/lib: libtko, what include/tko.h promises (sessions, events and
+# counters through the pins; routes, formatting). build/libtko.a is that, the
+# symbols of agent/lib/libtko.map alone global; the command, the tests and
+# the benchmarks link the same objects with all their symbols
+# (build/libtko-internal.a). agent/loader: loading and pinning the datapath,
+# with the skeletons it embeds (build/libtko-loader.a): the agent's and the
+# tests', never libtko's. agent/cmd: the tko command and the agent daemon.
 LIB_SRCS := $(wildcard agent/lib/*.c)
 LIB_OBJS := $(LIB_SRCS:agent/%.c=$(BUILD)/agent/%.o)
+LOADER_SRCS := $(wildcard agent/loader/*.c)
+LOADER_OBJS := $(LOADER_SRCS:agent/%.c=$(BUILD)/agent/%.o)
 CMD_SRCS := $(wildcard agent/cmd/*.c)
 CMD_OBJS := $(CMD_SRCS:agent/%.c=$(BUILD)/agent/%.o)
 AGENT_HDRS := $(wildcard agent/*/*.h) $(wildcard include/*.h)
+# What the command, the tests and the benchmarks link, in this order.
+INTERNAL_LIBS := $(BUILD)/libtko-loader.a $(BUILD)/libtko-internal.a
 
 # tests/unit mirrors agent/: lib/ tests link libtko, cmd/ tests the command's code too.
 UNIT_LIB_TESTS := $(patsubst tests/unit/lib/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/lib/test_*.c))
@@ -55,7 +65,7 @@ NOCT_OBJS := $(foreach o,xdp_ingress tc_ingress tc_egress,$(BUILD)/tests/$(o)_no
 	    $(BUILD)/tests/ct_skb.bpf.o $(BUILD)/tests/tc_egress_race.bpf.o \
 	    $(BUILD)/tests/xdp_ingress_race.bpf.o
 
-all: $(BUILD)/tko
+all: $(BUILD)/tko $(BUILD)/libtko.a
 
 help:
 	@echo "make deps    install what this Debian machine lacks (root)"
@@ -79,27 +89,47 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name tko_$(subst -,_,$*) > $@
 
-$(BUILD)/agent/%.o: agent/%.c $(AGENT_HDRS) $(SKELS) | $(BUILD)/agent/lib $(BUILD)/agent/cmd
+$(BUILD)/agent/%.o: agent/%.c $(AGENT_HDRS) | $(BUILD)/agent/lib $(BUILD)/agent/loader \
+				       $(BUILD)/agent/cmd
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# libtko needs no BPF object; the loader embeds them, the command reads their skeletons.
+$(LOADER_OBJS) $(CMD_OBJS): $(SKELS)
 
 $(BUILD)/agent/cmd/main.o: CPPFLAGS += -DTKO_VERSION='"$(VERSION)"'
 $(BUILD)/agent/cmd/metrics_http.o: CPPFLAGS += $(MHD_CFLAGS)
 $(BUILD)/agent/cmd/main.o: VERSION
 
-$(BUILD)/libtko.a: $(LIB_OBJS)
+# The installed library: one object whose only global symbols are
+# libtko.map's, so that nothing of libtko's insides (nor of the libraries it
+# is built on) can clash with a name of the program it is linked into.
+$(BUILD)/libtko.a: $(LIB_OBJS) agent/lib/libtko.map
+	$(LD) -r $(LIB_OBJS) -o $(BUILD)/agent/libtko.o
+	sed -n 's/^[[:space:]]*\(tko_[a-z0-9_]*\);$$/\1/p' agent/lib/libtko.map \
+		>$(BUILD)/agent/libtko.syms
+	$(OBJCOPY) --keep-global-symbols=$(BUILD)/agent/libtko.syms $(BUILD)/agent/libtko.o
+	rm -f $@
+	$(AR) rcs $@ $(BUILD)/agent/libtko.o
+
+$(BUILD)/libtko-internal.a: $(LIB_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/tko: $(CMD_OBJS) $(BUILD)/libtko.a
+$(BUILD)/libtko-loader.a: $(LOADER_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tko: $(CMD_OBJS) $(INTERNAL_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(MHD_LIBS)
 
-$(UNIT_LIB_TESTS): $(BUILD)/tests/%: tests/unit/lib/%.c $(BUILD)/libtko.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
+$(UNIT_LIB_TESTS): $(BUILD)/tests/%: tests/unit/lib/%.c $(INTERNAL_LIBS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $< $(INTERNAL_LIBS) -o $@ $(LDLIBS) -lcmocka
 
-$(UNIT_CMD_TESTS): $(BUILD)/tests/%: tests/unit/cmd/%.c $(filter-out %/main.o,$(CMD_OBJS)) $(BUILD)/libtko.a | $(BUILD)/tests
+$(UNIT_CMD_TESTS): $(BUILD)/tests/%: tests/unit/cmd/%.c $(filter-out %/main.o,$(CMD_OBJS)) $(INTERNAL_LIBS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MHD_LIBS) -lcmocka
 
-$(BUILD)/tests/prog_%: tests/prog/prog_%.c $(wildcard tests/prog/*.h) $(SKELS) $(BUILD)/libtko.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/libtko.a -o $@ $(LDLIBS) -lcmocka
+$(BUILD)/tests/prog_%: tests/prog/prog_%.c $(wildcard tests/prog/*.h) $(SKELS) $(INTERNAL_LIBS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/prog $< $(INTERNAL_LIBS) -o $@ $(LDLIBS) -lcmocka
 
 # tests/prog/prog_conntrack.c: the programs built against conntrack kfuncs no
 # kernel has (the kernels without them: NOCT_OBJS), and ct_refresh_skb() alone.
@@ -118,8 +148,8 @@ $(BUILD)/tests/prog_conntrack: $(NOCT_OBJS:.bpf.o=.skel.h) $(BUILD)/tests/ct_skb
 # (agent/cmd/policies.c).
 $(BUILD)/tests/prog_policy $(BUILD)/tests/prog_wake: $(BUILD)/tests/%: tests/prog/%.c \
 			    $(wildcard tests/prog/*.h) $(SKELS) \
-			    $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a -o $@ \
+			    $(BUILD)/agent/cmd/policies.o $(INTERNAL_LIBS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/cmd/policies.o $(INTERNAL_LIBS) -o $@ \
 		$(LDLIBS) -lcmocka
 
 # prog_race: two CPUs at once. TC egress and XDP ingress built from their own
@@ -131,14 +161,14 @@ $(BUILD)/tests/%_race.bpf.o: bpf/%.bpf.c tests/prog/race_hooks.h $(BPF_HDRS) | $
 $(BUILD)/tests/prog_race: tests/prog/prog_race.c $(wildcard tests/prog/*.h) $(SKELS) \
 			  $(BUILD)/tests/tc_egress_race.skel.h \
 			  $(BUILD)/tests/xdp_ingress_race.skel.h \
-			  $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/cmd/policies.o $(BUILD)/libtko.a -o $@ \
+			  $(BUILD)/agent/cmd/policies.o $(INTERNAL_LIBS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/cmd/policies.o $(INTERNAL_LIBS) -o $@ \
 		$(LDLIBS) -lcmocka -lpthread
 
 $(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< -o $@
 
-$(BUILD) $(BUILD)/bpf $(BUILD)/agent/lib $(BUILD)/agent/cmd $(BUILD)/tests:
+$(BUILD) $(BUILD)/bpf $(BUILD)/agent/lib $(BUILD)/agent/loader $(BUILD)/agent/cmd $(BUILD)/tests:
 	mkdir -p $@
 
 # make test: every test on this machine's kernel, then the legs of
@@ -172,7 +202,7 @@ fuzz: $(BUILD)/tests/prog_fuzz
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
 
-# The binary, the library and its headers, the man page, a systemd unit and
+# The binary, the library and its header, the man page, a systemd unit and
 # an example configuration (never overwriting one that exists).
 install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include \
@@ -180,7 +210,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/doc/tko $(DESTDIR)/etc/tko
 	$(INSTALL) -m 0755 $(BUILD)/tko $(DESTDIR)$(SBINDIR)/tko
 	$(INSTALL) -m 0644 $(BUILD)/libtko.a $(DESTDIR)$(LIBDIR)/libtko.a
-	$(INSTALL) -m 0644 include/tko.h include/tko_types.h $(DESTDIR)$(PREFIX)/include/
+	$(INSTALL) -m 0644 include/tko.h $(DESTDIR)$(PREFIX)/include/
 	$(INSTALL) -m 0644 docs/tko.8 $(DESTDIR)$(PREFIX)/share/man/man8/tko.8
 	sed 's|@SBINDIR@|$(SBINDIR)|' scripts/tko.service > $(DESTDIR)$(UNITDIR)/tko.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/tko.service
@@ -189,7 +219,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tko $(DESTDIR)$(LIBDIR)/libtko.a \
-		$(DESTDIR)$(PREFIX)/include/tko.h $(DESTDIR)$(PREFIX)/include/tko_types.h \
+		$(DESTDIR)$(PREFIX)/include/tko.h \
 		$(DESTDIR)$(PREFIX)/share/man/man8/tko.8 \
 		$(DESTDIR)$(UNITDIR)/tko.service
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/tko

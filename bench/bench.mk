@@ -30,7 +30,7 @@ $(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
 $(BUILD)/bench/%.o: bench/%.c $(BENCH_HDRS) $(AGENT_HDRS) | $(BUILD)/bench
 	$(CC) $(CFLAGS) $(BENCH_CFLAGS) -c $< -o $@
 
-$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_LIB_OBJS) $(BUILD)/libtko.a
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_LIB_OBJS) $(INTERNAL_LIBS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
 
 # policy_run keeps the policy tables as `tko policy` does.

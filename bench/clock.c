@@ -7,8 +7,8 @@
  *    to its "ready" line on stderr; median of several starts;
  *  - scale.installs_per_s, scale.installs_per_s_batched: the sessions of
  *    the next two items started through libtko as fast as it goes, one
- *    tko_session_start() each, then TKO_BATCH_MAX per
- *    tko_session_start_batch(), the agent running (it prints each start);
+ *    tko_dp_session_start() each, then TKO_BATCH_MAX per
+ *    tko_dp_session_start_batch(), the agent running (it prints each start);
  *  - idle.carrier_passes_per_s: sessions present and nothing due (their
  *    idle periods end in an hour): carrier passes over a window (tko's
  *    carrier_passes counter), and the agent's context switches meanwhile;
@@ -41,7 +41,7 @@
 #include "common.h"
 #include "inproc.h"
 #include "peerctl.h"
-#include "tko.h"
+#include "tko_dp.h"
 #include "helpers.skel.h"
 
 /* One fresh start of the agent: ms until its "ready" line. */
@@ -103,15 +103,15 @@ static uint64_t stat_of(struct tko *t, int which)
 {
 	__u64 st[TKO_ST_MAX];
 
-	if (tko_stats_read(t, st))
+	if (tko_dp_stats_read(t, st))
 		die("cannot read tko's stats");
 	return st[which];
 }
 
 /*
  * Sessions first..first+n-1, all with cfg (its idle time), through libtko as
- * fast as it goes: one tko_session_start() each, or TKO_BATCH_MAX per
- * tko_session_start_batch(). The rate is taken over 10 slices: median and
+ * fast as it goes: one tko_dp_session_start() each, or TKO_BATCH_MAX per
+ * tko_dp_session_start_batch(). The rate is taken over 10 slices: median and
  * spread under key.
  */
 static void start_all(struct tko *t, uint32_t first, uint32_t n, const struct tko_config *cfg,
@@ -216,11 +216,11 @@ static void capacity(struct tko *t, const struct opts *o, pid_t agent, uint32_t 
 	char k[96];
 
 	dev_drops(agent, o->ns_a, BENCH_ENDPOINT_IF, &d0);
-	if (tko_stats_read(t, a))
+	if (tko_dp_stats_read(t, a))
 		die("cannot read tko's stats");
 	t0 = now_ns();
 	sleep_ns((uint64_t)window_s * NSEC_PER_SEC);
-	if (tko_stats_read(t, b))
+	if (tko_dp_stats_read(t, b))
 		die("cannot read tko's stats");
 	dt = (now_ns() - t0) / 1e9;
 	dev_drops(agent, o->ns_a, BENCH_ENDPOINT_IF, &d1);

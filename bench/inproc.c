@@ -7,7 +7,7 @@
 
 #include "common.h"
 #include "inproc.h"
-#include "tko.h"
+#include "tko_dp.h"
 #include "ctl.skel.h"
 #include "helpers.skel.h"
 
@@ -207,7 +207,7 @@ int bench_start_retrying(struct tko *t, uint32_t i, const struct tko_config *cfg
 	struct tko_key k = bench_key(i);
 	int err;
 
-	while ((err = tko_session_start(t, &k, cfg, &tcp, TKO_HAVE_SEQ)) == -ENOMEM) {
+	while ((err = tko_dp_session_start(t, &k, cfg, &tcp, TKO_HAVE_SEQ)) == -ENOMEM) {
 		(*enomem)++;
 		sleep_ns(100 * 1000);
 	}
@@ -231,7 +231,7 @@ int bench_start_batch(struct tko *t, uint32_t first, uint32_t n, const struct tk
 						 .window = 502 };
 		a->have = TKO_HAVE_SEQ;
 	}
-	tko_session_start_batch(t, args, n, results);
+	tko_dp_session_start_batch(t, args, n, results);
 	for (uint32_t i = 0; i < n; i++) {
 		if (!results[i])
 			continue;

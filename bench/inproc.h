@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * tko loaded inside the benchmark process (agent/lib/loader.h), nothing
+ * tko loaded inside the benchmark process (agent/loader/loader.h), nothing
  * attached: sessions are created by the real control program (tko_start_batch,
  * run with BPF_PROG_RUN as libtko does) and the datapath programs are run
  * with BPF_PROG_RUN on crafted frames (tests/prog/frames.h).
@@ -70,7 +70,7 @@ uint64_t inproc_stat(struct inproc *p, uint32_t idx);
 /*
  * Through libtko (struct tko: an agent's pins), with state handed over:
  * session i alone, or sessions first..first+n-1 (n <= TKO_BATCH_MAX) in one
- * tko_session_start_batch(), idle times 1 + i % spread s (spread 0: cfg's
+ * tko_dp_session_start_batch(), idle times 1 + i % spread s (spread 0: cfg's
  * for all). A refusal is
  * returned; -ENOMEM (not expected: starting allocates nothing) is retried
  * after 100 us and counted in *enomem.

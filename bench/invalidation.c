@@ -23,7 +23,7 @@
 #include "common.h"
 #include "conns.h"
 #include "peerctl.h"
-#include "tko.h"
+#include "tko_dp.h"
 
 static char buf[1 << 16];
 static size_t have;
@@ -85,8 +85,8 @@ int main(int argc, char **argv)
 	if ((err = tko_open(a.pin_dir, &t)))
 		die("tko_open: %s", strerror(-err));
 	for (size_t i = 0; i < n; i++)
-		if ((err = tko_session_start(t, &cs.c[i].key, &cfg, &cs.c[i].tcp, TKO_HAVE_SEQ)))
-			die("tko_session_start: %s", strerror(-err));
+		if ((err = tko_dp_session_start(t, &cs.c[i].key, &cfg, &cs.c[i].tcp, TKO_HAVE_SEQ)))
+			die("tko_dp_session_start: %s", strerror(-err));
 	for (size_t i = 0; i < n; i++)
 		if (!wait_line(a.out_fd, "offloaded", NULL, 10000))
 			die("only %zu of %zu sessions became ACTIVE", i, n);

@@ -43,7 +43,7 @@
 #include "conns.h"
 #include "inproc.h"
 #include "peerctl.h"
-#include "tko.h"
+#include "tko_dp.h"
 #include "helpers.skel.h"
 
 struct window {
@@ -220,8 +220,8 @@ static void one_n(const struct opts *o, size_t n, struct bench_helpers *h, bool 
 		die("tko_open: %s", strerror(-err));
 	conns_read_state(&cs);
 	for (size_t i = 0; i < cs.n; i++)
-		if ((err = tko_session_start(t, &cs.c[i].key, &cfg, &cs.c[i].tcp, TKO_HAVE_SEQ)))
-			die("tko_session_start: %s", strerror(-err));
+		if ((err = tko_dp_session_start(t, &cs.c[i].key, &cfg, &cs.c[i].tcp, TKO_HAVE_SEQ)))
+			die("tko_dp_session_start: %s", strerror(-err));
 	sleep_ns((uint64_t)(interval + 2) * NSEC_PER_SEC);
 	measure(w, reps, idle_rate, 0, ag.pid, &tk);
 	emit("tko", n, &tk);

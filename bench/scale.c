@@ -30,7 +30,7 @@
 #include "agent.h"
 #include "common.h"
 #include "inproc.h"
-#include "tko.h"
+#include "tko_dp.h"
 #include "ctl.skel.h"
 
 static uint64_t mem_available(void)
@@ -59,14 +59,14 @@ static double start_bytes(const struct opts *o, struct memcg *cg, struct inproc 
 	err = tko_open(dir, &t);
 	if (err)
 		die("tko_open %s: %s", dir, strerror(-err));
-	tko_config_default(&cfg);
+	tko_dp_config_default(&cfg);
 	cfg.idle_s = cfg.interval_s = 3600;
 	before = memcg_usage(cg);
 	for (uint32_t i = 0; i < m; i += TKO_BATCH_MAX) {
 		uint32_t k = m - i < TKO_BATCH_MAX ? m - i : TKO_BATCH_MAX;
 
 		if ((err = bench_start_batch(t, i, k, &cfg, 3600, &enomem)))
-			die("tko_session_start_batch: %s", strerror(-err));
+			die("tko_dp_session_start_batch: %s", strerror(-err));
 	}
 	double b = ((double)memcg_usage(cg) - (double)before) / m;
 

@@ -48,7 +48,7 @@
 #include "common.h"
 #include "inproc.h"
 #include "peerctl.h"
-#include "tko.h"
+#include "tko_dp.h"
 
 struct snap {
 	struct cpu_sample cpu;
@@ -62,7 +62,7 @@ static void snap(struct snap *s, struct tko *t, pid_t agent)
 	s->t = now_ns();
 	cpu_sample(-1, &s->cpu);
 	s->ctxsw = proc_ctxsw(agent);
-	if (tko_stats_read(t, s->st))
+	if (tko_dp_stats_read(t, s->st))
 		die("cannot read tko's stats");
 }
 
@@ -155,7 +155,7 @@ static uint64_t offloaded(struct tko *t)
 {
 	static __u64 ev[TKO_EV_STATS_LEN];
 
-	if (tko_event_stats_read(t, ev))
+	if (tko_dp_event_stats_read(t, ev))
 		die("cannot read tko's event counters");
 	return ev[TKO_EV_OFFLOADED * TKO_REASONS_MAX + TKO_R_IDLE];
 }
@@ -181,7 +181,7 @@ static void install_paced(struct tko *t, uint32_t n, const struct tko_config *cf
 
 		sleep_until_ns(t0 + (uint64_t)j * over_s * NSEC_PER_SEC / batches);
 		if ((err = bench_start_batch(t, first, k, &c, 1, &enomem)))
-			die("tko_session_start_batch %u: %s", first, strerror(-err));
+			die("tko_dp_session_start_batch %u: %s", first, strerror(-err));
 	}
 	progress("%u sessions started over %.1f s (%u s asked)", n, (now_ns() - t0) / 1e9, over_s);
 }

@@ -25,7 +25,7 @@
 #include "common.h"
 #include "inproc.h"
 #include "peerctl.h"
-#include "tko.h"
+#include "tko_dp.h"
 
 #define SESSIONS 100
 #define MAX_SAMPLES 65536
@@ -56,7 +56,7 @@ static void one_tick(const struct opts *o, unsigned int tick_ms, unsigned int wi
 	for (uint32_t i = 0; i < SESSIONS; i++) {
 		sleep_until_ns(t0 + i * NSEC_PER_SEC / SESSIONS);
 		if ((err = bench_start_retrying(t, i, &cfg, &enomem)))
-			die("tko_session_start: %s", strerror(-err));
+			die("tko_dp_session_start: %s", strerror(-err));
 	}
 
 	/* Activation, the first probe, then only probes with a predecessor. */

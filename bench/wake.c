@@ -58,7 +58,7 @@
 #include "common.h"
 #include "conns.h"
 #include "frames.h"
-#include "tko.h"
+#include "tko_dp.h"
 
 /* run.sh's gateway topology. */
 #define DEV_ADDR "198.18.1.2"
@@ -264,7 +264,7 @@ struct found {
 	size_t n, max, active, located;
 };
 
-static int collect(const struct tko_key *key, const struct tko_session *s, void *ctx)
+static int collect(__u32 id, const struct tko_session *s, void *ctx)
 {
 	struct found *f = ctx;
 
@@ -275,7 +275,7 @@ static int collect(const struct tko_key *key, const struct tko_session *s, void 
 		return 0;
 	f->located++;
 	if (f->n < f->max)
-		f->keys[f->n++] = *key;
+		f->keys[f->n++] = s->key;
 	return 0;
 }
 
@@ -350,8 +350,8 @@ int main(int argc, char **argv)
 	/* Every flow a session by itself, located, ACTIVE after its idle second. */
 	for (uint64_t deadline = now_ns() + 20 * NSEC_PER_SEC;;) {
 		fd.n = fd.active = fd.located = 0;
-		if ((err = tko_session_foreach(t, collect, &fd)))
-			die("tko_session_foreach: %s", strerror(-err));
+		if ((err = tko_dp_session_foreach(t, collect, &fd)))
+			die("tko_dp_session_foreach: %s", strerror(-err));
 		if (fd.n == n)
 			break;
 		if (now_ns() > deadline)
@@ -367,7 +367,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)(PACE_NS / 1000000),
 		 (unsigned long long)(PACE_JITTER_NS / 1000000), WARMUP);
 	srandom(1);
-	tko_stats_read(t, st0);
+	tko_dp_stats_read(t, st0);
 	next = now_ns();
 	for (size_t i = 0; i < n; i++) {
 		struct tko_session s;
@@ -376,7 +376,7 @@ int main(int argc, char **argv)
 
 		next += PACE_NS - PACE_JITTER_NS + (uint64_t)random() % (2 * PACE_JITTER_NS);
 		sleep_until_ns(next);
-		if (tko_session_get(t, &fd.keys[i], &s) || s.state != TKO_ACTIVE) {
+		if (tko_dp_session_get(t, &fd.keys[i], &s) || s.state != TKO_ACTIVE) {
 			skipped++;
 			continue;
 		}
@@ -405,7 +405,7 @@ int main(int argc, char **argv)
 		read_ms[trials] = (r1 - got) / 1e6;
 		/* the agent's wait for a CPU meanwhile (it has no other work) */
 		runq_ms[trials] = (run_delay_ns(a.pid) - q0) / 1e6;
-		if (!tko_session_get(t, &fd.keys[i], &s) && s.wake_ns >= m0)
+		if (!tko_dp_session_get(t, &fd.keys[i], &s) && s.wake_ns >= m0)
 			xdp_ms[trials] = ((double)(got - r0) - (double)(s.wake_ns - m0)) / 1e6;
 		else
 			xdp_ms[trials] = -1;
@@ -413,7 +413,7 @@ int main(int argc, char **argv)
 		if (trials % 500 == 0)
 			progress("%zu wakes timed", trials);
 	}
-	tko_stats_read(t, st1);
+	tko_dp_stats_read(t, st1);
 
 	size_t nx = 0;
 

@@ -567,7 +567,7 @@ static int parse_args(struct agent *a, int argc, char **argv)
 	waker_init(&a->waker);
 	a->max_sessions = TKO_MAX_SESSIONS_DEFAULT;
 	a->tick_ms = TKO_TICK_MS_DEFAULT;
-	tko_config_default(&a->defaults);
+	tko_dp_config_default(&a->defaults);
 	/* The session options are the config file's alone, refused below:
 	 * getopt_long knows them so that an abbreviation of one is refused
 	 * too, never taken for one of the agent's own. */
@@ -673,13 +673,13 @@ static void release_lock(const char *pin_dir, int fd)
 	close(fd);
 }
 
-/* Collect the keys of the live sessions (tko_session_foreach). */
+/* Collect the keys of the live sessions (tko_dp_session_foreach). */
 struct keys {
 	struct tko_key *k;
 	size_t n, cap;
 };
 
-static int collect_key(const struct tko_key *k, const struct tko_session *s, void *ctx)
+static int collect_key(__u32 id, const struct tko_session *s, void *ctx)
 {
 	struct keys *ks = ctx;
 
@@ -692,7 +692,7 @@ static int collect_key(const struct tko_key *k, const struct tko_session *s, voi
 		ks->k = m;
 		ks->cap = cap;
 	}
-	ks->k[ks->n++] = *k;
+	ks->k[ks->n++] = s->key;
 	return 0;
 }
 
@@ -708,11 +708,11 @@ static void stop_all_sessions(const char *pin_dir)
 		pr_warn("cannot open the session table to end the sessions: %s", strerror(-err));
 		return;
 	}
-	err = tko_session_foreach(t, collect_key, &ks);
+	err = tko_dp_session_foreach(t, collect_key, &ks);
 	if (err)
 		pr_warn("cannot read the session table: %s", strerror(-err));
 	for (size_t i = 0; i < ks.n; i++)
-		tko_session_stop(t, &ks.k[i]);	/* -ENOENT: it ended meanwhile */
+		tko_dp_session_stop(t, &ks.k[i]);	/* -ENOENT: it ended meanwhile */
 	free(ks.k);
 	tko_close(t);
 }
@@ -849,7 +849,7 @@ static void resolve_l2(struct agent *a)
 		if (bpf_map_lookup_elem(a->fds.fd[P_SESSIONS], &id, &s))
 			continue;
 		args.key = s.key;	/* what the entry holds now */
-		err = tko_session_live(&s) ? route_oif(&args.key, &args.ifindex) : -ENOENT;
+		err = tko_dp_session_live(&s) ? route_oif(&args.key, &args.ifindex) : -ENOENT;
 		if (!err && !agent_iface(a, args.ifindex)) {
 			char name[IF_NAMESIZE] = "?";
 

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
-#include "tko.h"
+#include "tko_dp.h"
 
 int cmd_agent(int argc, char **argv);
 int cmd_start(int argc, char **argv);

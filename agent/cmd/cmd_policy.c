@@ -142,7 +142,7 @@ int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_d
 	__u32 v;
 
 	memset(p, 0, sizeof(*p));
-	tko_config_default(&p->cfg);
+	tko_dp_config_default(&p->cfg);
 	session_getopt(SO_POLICY, policy_opts, opts);
 	optind = 1;
 	opterr = 0;	/* the message is ours, in err */

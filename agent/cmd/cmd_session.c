@@ -124,7 +124,7 @@ int cmd_stop(int argc, char **argv)
 		return usage_error("stop", "%s", err);
 	if (!require_root() || cli_open(o.pin_dir, &t))
 		return 1;
-	ret = tko_session_stop(t, &key);
+	ret = tko_dp_session_stop(t, &key);
 	tko_close(t);
 	format_key(&key, l, r);
 	if (ret == -ENOENT) {
@@ -145,12 +145,12 @@ struct list_ctx {
 	__u64 now;
 };
 
-static int print_session(const struct tko_key *k, const struct tko_session *s, void *ctx)
+static int print_session(__u32 id, const struct tko_session *s, void *ctx)
 {
 	struct list_ctx *lc = ctx;
 	char line[1024];
 
-	format_session(k, s, lc->now, lc->json, line, sizeof(line));
+	format_session(&s->key, s, lc->now, lc->json, line, sizeof(line));
 	printf("%s%s\n", lc->json && lc->n ? "," : "", line);
 	lc->n++;
 	return 0;
@@ -179,7 +179,7 @@ int cmd_list(int argc, char **argv)
 		printf("[\n");
 	else
 		printf("%s\n", session_header());
-	ret = tko_session_foreach(t, print_session, &lc);
+	ret = tko_dp_session_foreach(t, print_session, &lc);
 	if (o.json)
 		printf("]\n");
 	tko_close(t);
@@ -229,7 +229,7 @@ int cmd_events(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	do {
-		ret = tko_events_read(t, &after, print_event, &o.json);
+		ret = tko_dp_events_read(t, &after, print_event, &o.json);
 		if (ret || !o.follow)
 			break;
 		usleep(100 * 1000);	/* a CLI poll; the agent itself blocks on the ring buffer */
@@ -267,12 +267,12 @@ int cmd_stats(int argc, char **argv)
 		return usage_error("stats", "%s", "--json and --prometheus exclude each other");
 	if (!require_root() || cli_open(o.pin_dir, &t))
 		return 1;
-	ret = o.prometheus ? metrics_read(t, &m) : tko_stats_read(t, m.stats);
+	ret = o.prometheus ? metrics_read(t, &m) : tko_dp_stats_read(t, m.stats);
 	if (!ret && !o.prometheus) {
-		m.nifaces = tko_ifaces_read(t, m.ifaces, sizeof(m.ifaces) / sizeof(m.ifaces[0]));
+		m.nifaces = tko_dp_ifaces_read(t, m.ifaces, sizeof(m.ifaces) / sizeof(m.ifaces[0]));
 		if (m.nifaces < 0)
 			m.nifaces = 0;	/* no agent attached anything yet */
-		if (tko_kernel_read(t, m.kernel, sizeof(m.kernel), &m.features))
+		if (tko_dp_kernel_read(t, m.kernel, sizeof(m.kernel), &m.features))
 			m.kernel[0] = '\0';
 	}
 	tko_close(t);

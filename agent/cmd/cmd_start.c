@@ -134,7 +134,7 @@ static int start_one(struct tko *t, const struct tko_key *key, const struct requ
 	 * a socket of this host has none, and waking this host makes no sense. */
 	if ((r->cfg.flags & TKO_F_WAKE) && !(r->cfg.wake_mac[0] | r->cfg.wake_mac[1] |
 	    r->cfg.wake_mac[2] | r->cfg.wake_mac[3] | r->cfg.wake_mac[4] | r->cfg.wake_mac[5]) &&
-	    !tko_capture(t, key, &c)) {
+	    !tko_dp_capture(t, key, &c)) {
 		char l[ENDPOINT_STRLEN], rem[ENDPOINT_STRLEN];
 
 		format_key(key, l, rem);
@@ -144,13 +144,13 @@ static int start_one(struct tko *t, const struct tko_key *key, const struct requ
 	}
 	if (r->state) {
 		*how = HOW_GIVEN;
-		ret = tko_session_start(t, key, &r->cfg, &r->tcp, r->have);
+		ret = tko_dp_session_start(t, key, &r->cfg, &r->tcp, r->have);
 	} else {
 		*how = HOW_CAPTURED;
-		ret = tko_session_start_local(t, key, &r->cfg, &c);
+		ret = tko_dp_session_start_local(t, key, &r->cfg, &c);
 		if (ret == -ENOENT) {
 			*how = HOW_LEARNING;
-			ret = tko_session_start(t, key, &r->cfg, NULL, 0);
+			ret = tko_dp_session_start(t, key, &r->cfg, NULL, 0);
 		}
 	}
 	describe(ret, key, &c, err, errlen);
@@ -268,7 +268,7 @@ static void flush(struct tko *t, struct batch *b, struct file_run *fr)
 
 	if (!b->n)
 		return;
-	line_started(fr, tko_session_start_batch(t, b->args, b->n, results));
+	line_started(fr, tko_dp_session_start_batch(t, b->args, b->n, results));
 	for (int i = 0; i < b->n; i++)
 		if (results[i]) {
 			describe(results[i], &b->args[i].key, &none, err, sizeof(err));
@@ -357,7 +357,7 @@ int cmd_start(int argc, char **argv)
 	struct tko *t;
 	int first, ret;
 
-	tko_config_default(&r.cfg);
+	tko_dp_config_default(&r.cfg);
 	ret = parse_request(argc, argv, &r, &first, err, sizeof(err));
 	if (ret == 1) {
 		fputs(start_head, stdout);
@@ -377,7 +377,7 @@ int cmd_start(int argc, char **argv)
 		return usage_error("start", "%s", err);
 	if (!require_root() || cli_open(r.pin_dir, &t))
 		return 1;
-	if (!tko_config_agent_default(t, &base))
+	if (!tko_dp_config_agent_default(t, &base))
 		session_opts_fill(SO_CONFIG, &r.cfg, &base, r.given);
 
 	if (r.file) {

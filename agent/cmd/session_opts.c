@@ -33,7 +33,7 @@ struct session_opt {
 	struct choice choices[3];	/* CHOICE, WAKE (also what the help calls the default) */
 	bool mac;			/* WAKE: a MAC address is accepted too */
 	const char *arg;		/* in the usage; CHOICE: its choices */
-	const char *help;		/* the default is added (from tko_config_default()) */
+	const char *help;		/* the default is added (from tko_dp_config_default()) */
 	/* SO_POLICY: why a local policy (no --forwarded) must leave it at its default */
 	const char *forwarded_only;
 };
@@ -49,7 +49,7 @@ struct session_opt {
  *	{ .name = "max-late", .kind = UINT, FIELD(max_late), .min = 0, .max = 100,
  *	  .arg = "N", .where = SO_START | SO_POLICY, .help = "late probes tolerated" },
  * and tko start and tko policy add take --max-late N, check it and say it in
- * their usage and --help (its default: tko_config_default()'s); with
+ * their usage and --help (its default: tko_dp_config_default()'s); with
  * SO_CONFIG the agent's config file takes it too, a default of tko start.
  */
 static const struct session_opt opts[] = {
@@ -153,7 +153,7 @@ static const char *default_text(const struct session_opt *o, char *buf, size_t l
 	struct tko_config def;
 	__u32 v;
 
-	tko_config_default(&def);
+	tko_dp_config_default(&def);
 	v = field_get(&def, o) & mask_of(o);
 	if (o->kind == UINT) {
 		snprintf(buf, len, "%u", v);
@@ -259,7 +259,7 @@ int session_opts_check(unsigned int ctx, const struct tko_config *cfg, unsigned 
 			snprintf(err + n, errlen - n, " %s required", required > 1 ? "are" : "is");
 		return -EINVAL;
 	}
-	tko_config_default(&def);
+	tko_dp_config_default(&def);
 	for (size_t i = 0; i < ARRAY_LEN(opts); i++) {
 		const struct session_opt *o = &opts[i];
 

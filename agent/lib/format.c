@@ -9,7 +9,7 @@
 
 const char *state_name(__u8 state)
 {
-	static const char *names[] = {
+	static const char *const names[] = {
 		[TKO_FREE] = "free", [TKO_LEARNING] = "learning", [TKO_ACTIVE] = "active",
 		[TKO_SUSPENDED] = "suspended", [TKO_PEER_DEAD] = "peer_dead",
 		[TKO_STOPPED] = "stopped", [TKO_CREATING] = "creating",
@@ -19,7 +19,7 @@ const char *state_name(__u8 state)
 
 const char *event_name(__u8 type)
 {
-	static const char *names[] = {
+	static const char *const names[] = {
 		[TKO_EV_OFFLOADED] = "offloaded", [TKO_EV_SUSPENDED] = "suspended",
 		[TKO_EV_RESUMED] = "resumed", [TKO_EV_INVALIDATED] = "invalidated",
 		[TKO_EV_PEER_DEAD] = "peer_dead", [TKO_EV_STOPPED] = "stopped",
@@ -32,7 +32,7 @@ const char *event_name(__u8 type)
 
 const char *reason_name(__u8 reason)
 {
-	static const char *names[] = {
+	static const char *const names[] = {
 		[TKO_R_NONE] = "none", [TKO_R_REQUEST] = "request", [TKO_R_IDLE] = "idle",
 		[TKO_R_DATA_LOCAL] = "data_local", [TKO_R_DATA_PEER] = "data_peer",
 		[TKO_R_FIN_LOCAL] = "fin_local", [TKO_R_FIN_PEER] = "fin_peer",
@@ -53,14 +53,14 @@ const char *reason_name(__u8 reason)
 
 const char *answer_path_name(__u8 path)
 {
-	static const char *names[] = { [TKO_ANSWER_XDP] = "xdp", [TKO_ANSWER_TC] = "tc" };
+	static const char *const names[] = { [TKO_ANSWER_XDP] = "xdp", [TKO_ANSWER_TC] = "tc" };
 
 	return NAME(names, path);
 }
 
 const char *answer_why_name(__u8 why)
 {
-	static const char *names[] = {
+	static const char *const names[] = {
 		[TKO_WHY_DRIVER] = "driver", [TKO_WHY_GENERIC] = "generic_xdp",
 		[TKO_WHY_VETH] = "veth", [TKO_WHY_FORCED] = "forced",
 		[TKO_WHY_XDP_LOST] = "xdp_tx_lost",
@@ -70,7 +70,7 @@ const char *answer_why_name(__u8 why)
 
 const char *answer_why_text(__u8 why)
 {
-	static const char *texts[] = {
+	static const char *const texts[] = {
 		[TKO_WHY_DRIVER] = "the driver transmits XDP_TX itself",
 		[TKO_WHY_GENERIC] = "generic XDP transmits through the stack",
 		[TKO_WHY_VETH] = "veth delivers XDP_TX only to a peer that runs XDP",

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "format.h"
-#include "tko.h"
+#include "tko_dp.h"
 
 /*
  * Names are Prometheus metric names without the "tko_" prefix and the
@@ -125,7 +125,7 @@ const char *stat_help(unsigned int i)
 	return i < TKO_ST_MAX && stats[i].help ? stats[i].help : NULL;
 }
 
-static int count_state(const struct tko_key *k, const struct tko_session *s, void *ctx)
+static int count_state(__u32 id, const struct tko_session *s, void *ctx)
 {
 	struct tko_metrics *m = ctx;
 
@@ -138,14 +138,14 @@ int metrics_read(struct tko *t, struct tko_metrics *m)
 	int n;
 
 	memset(m, 0, sizeof(*m));
-	n = tko_ifaces_read(t, m->ifaces, sizeof(m->ifaces) / sizeof(m->ifaces[0]));
+	n = tko_dp_ifaces_read(t, m->ifaces, sizeof(m->ifaces) / sizeof(m->ifaces[0]));
 	if (n < 0 && n != -ENOENT)
 		return n;
 	m->nifaces = n > 0 ? n : 0;
-	if (tko_kernel_read(t, m->kernel, sizeof(m->kernel), &m->features))
+	if (tko_dp_kernel_read(t, m->kernel, sizeof(m->kernel), &m->features))
 		m->kernel[0] = '\0';
-	return tko_stats_read(t, m->stats) ?: tko_event_stats_read(t, m->events) ?:
-	       tko_session_foreach(t, count_state, m);
+	return tko_dp_stats_read(t, m->stats) ?: tko_dp_event_stats_read(t, m->events) ?:
+	       tko_dp_session_foreach(t, count_state, m);
 }
 
 /* A label value: the name, or the number where a newer datapath has no name yet. */

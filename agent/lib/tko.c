@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* libtko: sessions, events and counters through the agent's pins. */
+/*
+ * libtko: sessions, events and counters through the agent's pins, in the
+ * datapath's own types (tko_dp.h). include/tko.h's API is this, converted
+ * (api.c).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -7,15 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "tko.h"
+#include "tko_dp.h"
 #include "tko_hash.h"
-#include "loader.h"
+#include "pins.h"
 #include "route.h"
 
 struct tko {
@@ -37,7 +38,7 @@ const char *tko_default_pin_dir(void)
 	return d && *d ? d : TKO_PIN_DIR_DEFAULT;
 }
 
-void tko_config_default(struct tko_config *cfg)
+void tko_dp_config_default(struct tko_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	/* Below the shortest NAT/LB idle timeouts met in practice (4 min). */
@@ -110,13 +111,13 @@ int tko_open(const char *pin_dir, struct tko **out)
 	return 0;
 }
 
-int tko_config_agent_default(struct tko *t, struct tko_config *cfg)
+int tko_dp_config_agent_default(struct tko *t, struct tko_config *cfg)
 {
 	struct tko_config pinned;
 	__u32 zero = 0;
 	int fd, err = 0;
 
-	tko_config_default(cfg);
+	tko_dp_config_default(cfg);
 	fd = tko_pin_get(t->pin_dir, P_DEFAULTS);
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;	/* an agent without configured defaults */
@@ -133,28 +134,25 @@ static int run_ctl(int prog_fd, struct tko_ctl_args *args)
 	return tko_ctl_call(prog_fd, args, sizeof(*args));
 }
 
-static int start_args(struct tko *t, struct tko_ctl_args *args);
-
-int tko_session_start(struct tko *t, const struct tko_key *key, const struct tko_config *cfg,
-		      const struct tko_tcp_state *tcp, __u8 have)
+int tko_dp_start_args(const struct tko_key *key, const struct tko_config *cfg,
+		      const struct tko_tcp_state *tcp, __u8 have, struct tko_ctl_args *args)
 {
-	struct tko_ctl_args args = {};
-
 	if (tko_config_check(cfg))
 		return -EINVAL;
 	if (key->family != TKO_AF_INET && key->family != TKO_AF_INET6)
 		return -EINVAL;
 	if (tcp && tcp->wscale > 14)	/* RFC 7323 2.3 */
 		return -EINVAL;
-	args.key = *key;
-	args.cfg = *cfg;
-	args.cfg.flags &= ~TKO_F_STATE_GIVEN;
+	memset(args, 0, sizeof(*args));
+	args->key = *key;
+	args->cfg = *cfg;
+	args->cfg.flags &= ~TKO_F_STATE_GIVEN;
 	if (tcp) {
-		args.cfg.flags |= TKO_F_STATE_GIVEN;
-		args.tcp = *tcp;
-		args.have = have & (TKO_HAVE_SEQ | TKO_HAVE_TS);
+		args->cfg.flags |= TKO_F_STATE_GIVEN;
+		args->tcp = *tcp;
+		args->have = have & (TKO_HAVE_SEQ | TKO_HAVE_TS);
 	}
-	return start_args(t, &args);
+	return 0;
 }
 
 static int start_args(struct tko *t, struct tko_ctl_args *args)
@@ -162,27 +160,39 @@ static int start_args(struct tko *t, struct tko_ctl_args *args)
 	return run_ctl(t->start_fd, args);
 }
 
-size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, size_t n,
-			       int *results)
+int tko_dp_session_start(struct tko *t, const struct tko_key *key, const struct tko_config *cfg,
+			 const struct tko_tcp_state *tcp, __u8 have)
 {
-	static struct tko_ctl_batch b;	/* 5.6 KiB: not on the stack */
-	int fd = tko_pin_get(t->pin_dir, P_CTL_START_BATCH);
+	struct tko_ctl_args args;
+
+	return tko_dp_start_args(key, cfg, tcp, have, &args) ?: start_args(t, &args);
+}
+
+size_t tko_dp_session_start_batch(struct tko *t, const struct tko_ctl_args *args, size_t n,
+				  int *results)
+{
+	/* 30 KiB: not on the stack, and the caller's own (calls may run in
+	 * several threads at once). */
+	struct tko_ctl_batch *b = n ? malloc(sizeof(*b)) : NULL;
+	int fd = b ? tko_pin_get(t->pin_dir, P_CTL_START_BATCH) : -ENOMEM;
 	size_t done = 0, started = 0;
 
 	while (done < n) {
 		size_t chunk = n - done < TKO_BATCH_MAX ? n - done : TKO_BATCH_MAX;
 		int ret, k;
 
-		if (fd < 0) {	/* an agent without the batch program: one by one */
+		/* An agent without the batch program (or no memory for the
+		 * request): one by one. */
+		if (fd < 0) {
 			struct tko_ctl_args one = args[done];
 
 			results[done] = tko_config_check(&one.cfg) ? -EINVAL : start_args(t, &one);
 			started += !results[done++];
 			continue;
 		}
-		b.n = chunk;
-		memcpy(b.args, args + done, chunk * sizeof(*args));
-		ret = tko_ctl_call(fd, &b, sizeof(b));
+		b->n = chunk;
+		memcpy(b->args, args + done, chunk * sizeof(*args));
+		ret = tko_ctl_call(fd, b, sizeof(*b));
 		k = ret < 0 ? ret : (int)TKO_BATCH_STARTED(ret);
 		if (k < 0) {
 			/* The run itself failed: its first session alone. */
@@ -206,10 +216,11 @@ size_t tko_session_start_batch(struct tko *t, const struct tko_ctl_args *args, s
 	}
 	if (fd >= 0)
 		close(fd);
+	free(b);
 	return started;
 }
 
-int tko_session_stop(struct tko *t, const struct tko_key *key)
+int tko_dp_session_stop(struct tko *t, const struct tko_key *key)
 {
 	struct tko_ctl_args args = { .key = *key };
 
@@ -230,7 +241,7 @@ static int entry_match(int sessions_fd, __u32 e, __u32 tag, const struct tko_key
 		return -ENOENT;
 	if (bpf_map_lookup_elem(sessions_fd, &id, s))
 		return -errno;
-	if (!tko_session_live(s) || !tko_key_equal(&s->key, key))
+	if (!tko_dp_session_live(s) || !tko_key_equal(&s->key, key))
 		return -ENOENT;
 	return (int)id;
 }
@@ -266,23 +277,23 @@ int tko_table_find(int sessions_fd, int index_fd, const struct tko_table *tb,
 	return -ENOENT;
 }
 
-int tko_session_find(struct tko *t, const struct tko_key *key, __u32 *id,
-		     struct tko_session *s)
+int tko_dp_session_find(struct tko *t, const struct tko_key *key, __u32 *id,
+			struct tko_session *s)
 {
 	return tko_table_find(t->sessions_fd, t->index_fd, &t->table, key, id, s);
 }
 
-int tko_session_get(struct tko *t, const struct tko_key *key, struct tko_session *s)
+int tko_dp_session_get(struct tko *t, const struct tko_key *key, struct tko_session *s)
 {
-	return tko_session_find(t, key, NULL, s);
+	return tko_dp_session_find(t, key, NULL, s);
 }
 
-bool tko_session_live(const struct tko_session *s)
+bool tko_dp_session_live(const struct tko_session *s)
 {
 	return s->state != TKO_FREE && s->state != TKO_CREATING && s->state != TKO_STOPPED;
 }
 
-int tko_session_foreach(struct tko *t, tko_session_fn cb, void *ctx)
+int tko_dp_session_foreach(struct tko *t, tko_dp_session_fn cb, void *ctx)
 {
 	/*
 	 * The table is an array: walk the ids handed out so far, in batches
@@ -313,8 +324,8 @@ int tko_session_foreach(struct tko *t, tko_session_fn cb, void *ctx)
 			break;
 		}
 		for (__u32 i = 0; i < n && !ret; i++)
-			if (keys[i] < end && tko_session_live(&vals[i]))
-				ret = cb(&vals[i].key, &vals[i], ctx);
+			if (keys[i] < end && tko_dp_session_live(&vals[i]))
+				ret = cb(keys[i], &vals[i], ctx);
 		if (err)
 			break;
 		in = &batch;
@@ -325,7 +336,7 @@ out:
 	return ret;
 }
 
-int tko_capture(struct tko *t, const struct tko_key *key, struct tko_capture *out)
+int tko_dp_capture(struct tko *t, const struct tko_key *key, struct tko_capture *out)
 {
 	int map_fd = tko_pin_get(t->pin_dir, P_CAPTURE);
 	int link_fd = tko_pin_get(t->pin_dir, P_ITER_CAPTURE);
@@ -374,10 +385,10 @@ out:
 	return err;
 }
 
-int tko_session_start_local(struct tko *t, const struct tko_key *key,
-			    const struct tko_config *cfg, struct tko_capture *c)
+int tko_dp_session_start_local(struct tko *t, const struct tko_key *key,
+			       const struct tko_config *cfg, struct tko_capture *c)
 {
-	int err = tko_capture(t, key, c);
+	int err = tko_dp_capture(t, key, c);
 
 	if (err)
 		return err;
@@ -420,48 +431,6 @@ bool tko_iface_attached(struct tko *t, __u32 ifindex)
 	return found;
 }
 
-int tko_session_start_fd(struct tko *t, int fd, const struct tko_config *cfg)
-{
-	struct sockaddr_storage l, r;
-	socklen_t ll = sizeof(l), rl = sizeof(r);
-	struct tko_capture c;
-	struct tko_key key = {};
-	int type;
-	socklen_t tl = sizeof(type);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_STREAM)
-		return -ENOTSOCK;
-	if (getsockname(fd, (void *)&l, &ll) || getpeername(fd, (void *)&r, &rl))
-		return -errno;
-	if (l.ss_family == AF_INET) {
-		const struct sockaddr_in *a = (void *)&l, *b = (void *)&r;
-
-		key.family = TKO_AF_INET;
-		memcpy(key.laddr, &a->sin_addr, 4);
-		memcpy(key.raddr, &b->sin_addr, 4);
-		key.lport = ntohs(a->sin_port);
-		key.rport = ntohs(b->sin_port);
-	} else if (l.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (void *)&l, *b = (void *)&r;
-
-		/* A v4-mapped IPv6 socket is IPv4 on the wire. */
-		if (IN6_IS_ADDR_V4MAPPED(&b->sin6_addr)) {
-			key.family = TKO_AF_INET;
-			memcpy(key.laddr, &a->sin6_addr.s6_addr[12], 4);
-			memcpy(key.raddr, &b->sin6_addr.s6_addr[12], 4);
-		} else {
-			key.family = TKO_AF_INET6;
-			memcpy(key.laddr, &a->sin6_addr, 16);
-			memcpy(key.raddr, &b->sin6_addr, 16);
-		}
-		key.lport = ntohs(a->sin6_port);
-		key.rport = ntohs(b->sin6_port);
-	} else {
-		return -EAFNOSUPPORT;
-	}
-	return tko_session_start_local(t, &key, cfg, &c);
-}
-
 static int cmp_event_seq(const void *a, const void *b)
 {
 	const struct tko_event *x = a, *y = b;
@@ -469,7 +438,7 @@ static int cmp_event_seq(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int tko_events_read(struct tko *t, __u64 *after, tko_event_fn cb, void *ctx)
+int tko_dp_events_read(struct tko *t, __u64 *after, tko_dp_event_fn cb, void *ctx)
 {
 	struct tko_event *evs = calloc(TKO_EVENT_LOG_LEN, sizeof(*evs));
 	size_t n = 0;
@@ -521,7 +490,7 @@ static int sum_percpu(int fd, __u64 *out, __u32 n)
 	return 0;
 }
 
-int tko_stats_read(struct tko *t, __u64 out[TKO_ST_MAX])
+int tko_dp_stats_read(struct tko *t, __u64 out[TKO_ST_MAX])
 {
 	return sum_percpu(t->stats_fd, out, TKO_ST_MAX);
 }
@@ -533,7 +502,7 @@ static int by_ifindex(const void *a, const void *b)
 	return x->ifindex < y->ifindex ? -1 : x->ifindex > y->ifindex;
 }
 
-int tko_ifaces_read(struct tko *t, struct tko_iface *out, int max)
+int tko_dp_ifaces_read(struct tko *t, struct tko_iface *out, int max)
 {
 	int fd = tko_pin_get(t->pin_dir, P_IFACES), n = 0;
 	__u32 key, next, *prev = NULL;
@@ -551,7 +520,7 @@ int tko_ifaces_read(struct tko *t, struct tko_iface *out, int max)
 	return n;
 }
 
-int tko_kernel_read(struct tko *t, char *release, size_t len, __u32 *features)
+int tko_dp_kernel_read(struct tko *t, char *release, size_t len, __u32 *features)
 {
 	int fd = tko_pin_get(t->pin_dir, P_AGENT_INFO), err = 0;
 	struct tko_agent_info info;
@@ -571,7 +540,7 @@ int tko_kernel_read(struct tko *t, char *release, size_t len, __u32 *features)
 	return 0;
 }
 
-int tko_event_stats_read(struct tko *t, __u64 out[TKO_EV_STATS_LEN])
+int tko_dp_event_stats_read(struct tko *t, __u64 out[TKO_EV_STATS_LEN])
 {
 	int fd = tko_pin_get(t->pin_dir, P_EV_STATS), err;
 

@@ -32,9 +32,11 @@ for f in ./usr/sbin/tko ./usr/share/man/man8/tko.8.gz ./lib/systemd/system/tko.s
 	 ./etc/tko/tko.conf ./usr/share/doc/tko/copyright ./usr/share/doc/tko/README.md.gz; do
 	check "tko holds $f" grep -qx -- "$f" "$WORK/tko.list"
 done
-for f in ./usr/include/tko.h ./usr/include/tko_types.h "./usr/lib/$MA/libtko.a"; do
+for f in ./usr/include/tko.h "./usr/lib/$MA/libtko.a"; do
 	check "libtko-dev holds $f" grep -qx -- "$f" "$WORK/dev.list"
 done
+check "and not the datapath's own layouts (tko_types.h)" \
+	bash -c "! grep -q tko_types.h '$WORK/dev.list'"
 dpkg-deb -e "$DEB" "$WORK/ctl"
 check "/etc/tko/tko.conf is a conffile" grep -qx /etc/tko/tko.conf "$WORK/ctl/conffiles"
 # dh_installsystemd --no-enable: enabled only where an earlier version was,
@@ -51,7 +53,7 @@ check "as the tree's does" test "$("$X/usr/sbin/tko" --version)" = "$("$TKO" --v
 check "its man page renders without warnings" bash -c "[ -z \"\$(man -l --warnings '$X/usr/share/man/man8/tko.8.gz' 2>&1 >/dev/null)\" ]"
 cat >"$WORK/use.c" <<'C'
 #include <tko.h>
-int main(void) { struct tko_config c; tko_config_default(&c); return c.idle_s == 60 ? 0 : 1; }
+int main(void) { struct tko_options o; tko_options_default(&o); return o.idle_s == 60 ? 0 : 1; }
 C
 check "a C program builds against the packaged libtko and runs" bash -c "cc -I'$X/usr/include' '$WORK/use.c' \
 	-L'$X/usr/lib/$MA' -ltko -lbpf -lelf -lz -o '$WORK/use' && '$WORK/use'"

@@ -9,7 +9,7 @@
 #define TKO_TEST_FLOWS_H
 
 #include <arpa/inet.h>
-#include "tko.h"
+#include "tko_dp.h"
 #include "policies.h"
 
 #define TC_ACT_OK	0
@@ -125,7 +125,7 @@ static inline void set_policy(__u32 slot, const struct pol *q)
 	struct tko_policy p = { .id = slot + 1, .lport = q->lport, .rport = q->rport };
 	int fd = bpf_map__fd(H.b.ctl->maps.policies);
 
-	tko_config_default(&p.cfg);
+	tko_dp_config_default(&p.cfg);
 	p.cfg.idle_s = 1;
 	p.cfg.interval_s = 2;
 	p.cfg.flags = q->flags | (q->local_policy ? 0 : TKO_F_FORWARDED);

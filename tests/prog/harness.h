@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "loader.h"
+#include "tko_dp.h"
 #include "tko_types.h"
 #include "frames.h"
 

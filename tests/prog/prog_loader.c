@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Program tests of the loader (agent/lib/loader.c): the objects share their
+ * Program tests of the loader (agent/loader/loader.c): the objects share their
  * maps by name, and a pinned datapath is adopted only if each of its maps is
  * what this build's objects define.
  */

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "tko.h"
+#include "tko_dp.h"
 #include "policies.h"
 #include "flows.h"
 
@@ -487,7 +487,7 @@ static void reused_slot_counts_afresh(void **state)
 	struct tko_key kb = seg_key(&b);
 
 	(void)state;
-	tko_config_default(&p.cfg);
+	tko_dp_config_default(&p.cfg);
 	p.cfg.idle_s = 3600;
 	p.cfg.flags = TKO_F_FORWARDED;
 	p.lport = 41400;

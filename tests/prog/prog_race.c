@@ -51,7 +51,7 @@
 
 #include "harness.h"
 #include "log.h"
-#include "tko.h"
+#include "tko_dp.h"
 #include "policies.h"
 
 #pragma GCC diagnostic push
@@ -159,7 +159,7 @@ static void set_policy_all(void)
 	int fd = bpf_map__fd(H.b.ctl->maps.policies);
 	__u32 slot = 0;
 
-	tko_config_default(&p.cfg);
+	tko_dp_config_default(&p.cfg);
 	p.cfg.idle_s = 1;
 	p.cfg.interval_s = 2;
 	p.cfg.flags = TKO_F_FORWARDED;

@@ -65,7 +65,7 @@ static void test_values(void **state)
 	unsigned int given = 0;
 	char err[ERRLEN];
 
-	tko_config_default(&def);
+	tko_dp_config_default(&def);
 	cfg = def;
 	assert_int_equal(set(SO_START, "idle", "30", &cfg, &given, err), 0);
 	assert_int_equal(set(SO_POLICY, "interval", "604800", &cfg, &given, err), 0);
@@ -124,7 +124,7 @@ static void test_refused(void **state)
 		char err[ERRLEN];
 		int ret;
 
-		tko_config_default(&cfg);
+		tko_dp_config_default(&cfg);
 		before = cfg;
 		ret = set(cases[i].ctx, cases[i].name, cases[i].arg, &cfg, &given, err);
 		if (ret != cases[i].ret || strcmp(err, cases[i].msg))
@@ -147,7 +147,7 @@ static void test_check(void **state)
 	unsigned int given = 0;
 	char err[ERRLEN];
 
-	tko_config_default(&cfg);
+	tko_dp_config_default(&cfg);
 	assert_int_equal(session_opts_check(SO_START, &cfg, 0, err, ERRLEN), 0);
 	assert_int_equal(session_opts_check(SO_POLICY, &cfg, 0, err, ERRLEN), -EINVAL);
 	assert_string_equal(err, "--idle and --interval are required");
@@ -174,7 +174,7 @@ static void test_fill(void **state)
 	unsigned int given = 0;
 	char err[ERRLEN];
 
-	tko_config_default(&cfg);
+	tko_dp_config_default(&cfg);
 	assert_int_equal(set(SO_START, "idle", "30", &cfg, &given, err), 0);
 	assert_int_equal(set(SO_START, "on-dead", "reset", &cfg, &given, err), 0);
 	session_opts_fill(SO_CONFIG, &cfg, &base, given);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Unit tests of agent/lib/tko.c (libtko).
+ * Unit tests of libtko: agent/lib/tko.c, in the datapath's types (tko_dp.h),
+ * and agent/lib/api.c, include/tko.h's own types converted.
  *
  * No BPF object is loaded and no pin is created. The first tests use libtko
  * as it is (environment, defaults, argument checks, a missing pin directory).
@@ -34,11 +35,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cmocka.h>
 
+#include "format.h"
 #include "tko.h"
+#include "tko_dp.h"
 #include "tko_hash.h"
 #include "loader.h"
 
@@ -53,7 +57,7 @@ enum {
 	LP_START_BATCH = LP_OPEN_N, LP_DEFAULTS, LP_EV_STATS,
 	LP_N
 };
-/* Named as the agent pins them (loader.c), so libtko must open those. */
+/* Named as the agent pins them (pins.h), so libtko must open those. */
 static const int lp_pin[LP_N] = {
 	[LP_SESSIONS] = P_SESSIONS, [LP_INDEX] = P_INDEX, [LP_TABLE] = P_TABLE,
 	[LP_EVENT_LOG] = P_EVENT_LOG, [LP_STATS] = P_STATS, [LP_START] = P_CTL_START,
@@ -65,7 +69,7 @@ static const int lp_pin[LP_N] = {
 #define FAKE_MAX_SESSIONS 2048
 #define FAKE_MAX_BUCKETS 256		/* tko_index_buckets(FAKE_MAX_SESSIONS) */
 #define FAKE_SEED 0x5eed0fc0ffee1234ULL
-#define FOREACH_CHUNK 1024		/* what tko_session_foreach asks per batch */
+#define FOREACH_CHUNK 1024		/* what tko_dp_session_foreach asks per batch */
 #define MAX_VERDICTS 8
 #define MAX_STARTS 1024
 
@@ -559,11 +563,11 @@ static void test_config_default(void **state)
 	};
 
 	memset(&cfg, 0xa5, sizeof(cfg));	/* every byte is set, padding included */
-	tko_config_default(&cfg);
+	tko_dp_config_default(&cfg);
 	assert_memory_equal(&cfg, &want, sizeof(cfg));
 }
 
-/* ---- tko_session_start: range checks, before any fd is used --------------- */
+/* ---- tko_dp_session_start: range checks, before any fd is used --------------- */
 
 static const struct cfg_bad {
 	const char *what;
@@ -592,16 +596,16 @@ static void test_start_einval(void **state)
 		struct tko_config cfg;
 		int ret;
 
-		tko_config_default(&cfg);
+		tko_dp_config_default(&cfg);
 		cfg.idle_s = cfg_bad[i].idle_s;
 		cfg.interval_s = cfg_bad[i].interval_s;
 		cfg.retry_interval_s = cfg_bad[i].retry_interval_s;
 		cfg.retries = cfg_bad[i].retries;
 		cfg.probe = cfg_bad[i].probe;
 		/* no handle at all: the check must come before t is touched */
-		ret = tko_session_start(NULL, &key, &cfg, NULL, 0);
+		ret = tko_dp_session_start(NULL, &key, &cfg, NULL, 0);
 		if (ret != -EINVAL)
-			fail_msg("%s: tko_session_start returned %d, want -EINVAL", cfg_bad[i].what,
+			fail_msg("%s: tko_dp_session_start returned %d, want -EINVAL", cfg_bad[i].what,
 				 ret);
 	}
 }
@@ -614,16 +618,16 @@ static void test_start_einval_key_state(void **state)
 	struct tko_key key = key_v4(2);
 	struct tko_config cfg;
 
-	tko_config_default(&cfg);
+	tko_dp_config_default(&cfg);
 	for (size_t i = 0; i < ARRAY_LEN(families); i++) {
 		key.family = families[i];
-		if (tko_session_start(NULL, &key, &cfg, NULL, 0) != -EINVAL)
+		if (tko_dp_session_start(NULL, &key, &cfg, NULL, 0) != -EINVAL)
 			fail_msg("family %u accepted", families[i]);
 	}
 	key.family = TKO_AF_INET6;
-	assert_int_equal(tko_session_start(NULL, &key, &cfg, &tcp, TKO_HAVE_SEQ), -EINVAL);
+	assert_int_equal(tko_dp_session_start(NULL, &key, &cfg, &tcp, TKO_HAVE_SEQ), -EINVAL);
 	tcp.wscale = 255;
-	assert_int_equal(tko_session_start(NULL, &key, &cfg, &tcp, TKO_HAVE_SEQ), -EINVAL);
+	assert_int_equal(tko_dp_session_start(NULL, &key, &cfg, &tcp, TKO_HAVE_SEQ), -EINVAL);
 }
 
 /* ---- tko_open on a real (absent) pin directory ---------------------------- */
@@ -726,14 +730,14 @@ static void test_start_limits_accepted(void **state)
 
 	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
 		fk.runs = 0;
-		assert_int_equal(tko_session_start(t, &key, &ok[i], NULL, 0), 0);
+		assert_int_equal(tko_dp_session_start(t, &key, &ok[i], NULL, 0), 0);
 		assert_int_equal(fk.runs, 1);
 		assert_int_equal(fk.run_fd, fk.fd[LP_START]);
 		assert_int_equal(fk.run_ctx_size, sizeof(struct tko_ctl_args));
 		assert_memory_equal(&fk.run_args.cfg, &ok[i], sizeof(ok[i]));
 	}
-	tko_config_default(&def);	/* the defaults pass their own checks */
-	assert_int_equal(tko_session_start(t, &key, &def, NULL, 0), 0);
+	tko_dp_config_default(&def);	/* the defaults pass their own checks */
+	assert_int_equal(tko_dp_session_start(t, &key, &def, NULL, 0), 0);
 	tko_close(t);
 }
 
@@ -745,12 +749,12 @@ static void test_start_args_monitor(void **state)
 	struct tko_config cfg;
 	struct tko_ctl_args want = { .key = key };
 
-	tko_config_default(&cfg);
+	tko_dp_config_default(&cfg);
 	cfg.flags = TKO_F_ONESHOT | TKO_F_STATE_GIVEN;
 	want.cfg = cfg;
 	want.cfg.flags = TKO_F_ONESHOT;
 	memset(&fk.run_args, 0xa5, sizeof(fk.run_args));
-	assert_int_equal(tko_session_start(t, &key, &cfg, NULL, TKO_HAVE_SEQ | TKO_HAVE_TS), 0);
+	assert_int_equal(tko_dp_session_start(t, &key, &cfg, NULL, TKO_HAVE_SEQ | TKO_HAVE_TS), 0);
 	/* nothing else: no state, no path, and id 0 (only tko_set_l2 reads it) */
 	assert_memory_equal(&fk.run_args, &want, sizeof(want));
 	assert_int_equal(fk.run_args.id, 0);
@@ -774,12 +778,12 @@ static void test_start_args_state(void **state)
 	struct tko_ctl_args want = { .key = key, .tcp = tcp,
 				     .have = TKO_HAVE_SEQ | TKO_HAVE_TS };
 
-	tko_config_default(&cfg);
+	tko_dp_config_default(&cfg);
 	want.cfg = cfg;
 	want.cfg.flags = TKO_F_STATE_GIVEN;
 	memset(&fk.run_args, 0xa5, sizeof(fk.run_args));
 	/* TKO_HAVE_L2 without a path given: dropped, the datapath would trust it */
-	assert_int_equal(tko_session_start(t, &key, &cfg, &tcp,
+	assert_int_equal(tko_dp_session_start(t, &key, &cfg, &tcp,
 					   TKO_HAVE_SEQ | TKO_HAVE_TS | TKO_HAVE_L2), 0);
 	assert_memory_equal(&fk.run_args, &want, sizeof(want));
 	assert_int_equal(fk.run_args.id, 0);
@@ -795,16 +799,16 @@ static void test_start_stop_results(void **state)
 	struct tko_key key = key_v4(9);
 	struct tko_config cfg;
 
-	tko_config_default(&cfg);
+	tko_dp_config_default(&cfg);
 	for (size_t i = 0; i < ARRAY_LEN(verdicts); i++) {
 		fk.run_retval = (__u32)verdicts[i];
-		assert_int_equal(tko_session_start(t, &key, &cfg, NULL, 0), verdicts[i]);
-		assert_int_equal(tko_session_stop(t, &key), verdicts[i]);
+		assert_int_equal(tko_dp_session_start(t, &key, &cfg, NULL, 0), verdicts[i]);
+		assert_int_equal(tko_dp_session_stop(t, &key), verdicts[i]);
 	}
 	fk.run_retval = 0;
 	fk.run_err = -EPERM;	/* BPF_PROG_RUN itself refused */
-	assert_int_equal(tko_session_start(t, &key, &cfg, NULL, 0), -EPERM);
-	assert_int_equal(tko_session_stop(t, &key), -EPERM);
+	assert_int_equal(tko_dp_session_start(t, &key, &cfg, NULL, 0), -EPERM);
+	assert_int_equal(tko_dp_session_stop(t, &key), -EPERM);
 	tko_close(t);
 }
 
@@ -817,7 +821,7 @@ static void test_stop_args(void **state)
 
 	fake_add(5, &key, TKO_ACTIVE, 0);	/* an id libtko could know, and must not pass */
 	memset(&fk.run_args, 0xa5, sizeof(fk.run_args));
-	assert_int_equal(tko_session_stop(t, &key), 0);
+	assert_int_equal(tko_dp_session_stop(t, &key), 0);
 	assert_int_equal(fk.run_fd, fk.fd[LP_STOP]);
 	assert_int_equal(fk.run_ctx_size, sizeof(struct tko_ctl_args));
 	assert_memory_equal(&fk.run_args, &want, sizeof(want));
@@ -835,9 +839,9 @@ static void assert_found(struct tko *t, const struct tko_key *key, __u32 want_id
 	int ret;
 
 	memset(&s, 0xa5, sizeof(s));
-	ret = tko_session_find(t, key, &id, &s);
+	ret = tko_dp_session_find(t, key, &id, &s);
 	if (ret)
-		fail_msg("key .%u:%u: tko_session_find returned %d, want id %u", key->laddr[3],
+		fail_msg("key .%u:%u: tko_dp_session_find returned %d, want id %u", key->laddr[3],
 			 key->lport, ret, want_id);
 	assert_int_equal(id, want_id);
 	assert_memory_equal(&s, &fk.sessions[want_id], sizeof(s));	/* the whole entry */
@@ -847,10 +851,10 @@ static void assert_not_found(struct tko *t, const struct tko_key *key)
 {
 	struct tko_session s;
 	__u32 id = 77;
-	int ret = tko_session_find(t, key, &id, &s);
+	int ret = tko_dp_session_find(t, key, &id, &s);
 
 	if (ret != -ENOENT)
-		fail_msg("key .%u:%u: tko_session_find returned %d (id %u), want -ENOENT",
+		fail_msg("key .%u:%u: tko_dp_session_find returned %d (id %u), want -ENOENT",
 			 key->laddr[3], key->lport, ret, id);
 	assert_int_equal(id, 77);	/* untouched */
 }
@@ -894,11 +898,11 @@ static void test_session_find(void **state)
 	assert_found(t, &key, 0);
 	assert_found(t, &v6, 63);
 	assert_not_found(t, &other);
-	/* tko_session_get is the same, without the id; id and s may be NULL */
-	assert_int_equal(tko_session_get(t, &v6, &s), 0);
+	/* tko_dp_session_get is the same, without the id; id and s may be NULL */
+	assert_int_equal(tko_dp_session_get(t, &v6, &s), 0);
 	assert_memory_equal(&s, &fk.sessions[63], sizeof(s));
-	assert_int_equal(tko_session_find(t, &key, NULL, NULL), 0);
-	assert_int_equal(tko_session_get(t, &other, &s), -ENOENT);
+	assert_int_equal(tko_dp_session_find(t, &key, NULL, NULL), 0);
+	assert_int_equal(tko_dp_session_get(t, &other, &s), -ENOENT);
 	/* at most the tuple's two buckets are read */
 	fk.index_reads = 0;
 	assert_not_found(t, &other);
@@ -1074,15 +1078,15 @@ static void test_find_errors(void **state)
 	t = fake_open();
 	fk.index_errno = EIO;
 	fk.index_fail_bucket = tko_hash_bucket(h, fk.table.buckets, 0);
-	assert_int_equal(tko_session_find(t, &none, NULL, &s), -EIO);
+	assert_int_equal(tko_dp_session_find(t, &none, NULL, &s), -EIO);
 	fk.index_fail_bucket = tko_hash_bucket(h, fk.table.buckets, 1);	/* the second read */
-	assert_int_equal(tko_session_find(t, &none, NULL, &s), -EIO);
+	assert_int_equal(tko_dp_session_find(t, &none, NULL, &s), -EIO);
 	fk.index_fail_bucket = -1;
 
 	fk.sessions_errno = EFAULT;
 	fk.sessions_fail_id = 6;
-	assert_int_equal(tko_session_find(t, &key, NULL, &s), -EFAULT);
-	assert_int_equal(tko_session_get(t, &key, &s), -EFAULT);
+	assert_int_equal(tko_dp_session_find(t, &key, NULL, &s), -EFAULT);
+	assert_int_equal(tko_dp_session_get(t, &key, &s), -EFAULT);
 	fk.sessions_fail_id = -1;
 	assert_found(t, &key, 6);
 
@@ -1094,23 +1098,21 @@ static void test_find_errors(void **state)
 	tko_close(t);
 }
 
-/* ---- tko_session_foreach ----------------------------------------------- */
+/* ---- tko_dp_session_foreach ----------------------------------------------- */
 
 struct walk {
 	int calls, stop_at, stop_ret;
 	__u32 seen[FAKE_MAX_SESSIONS];	/* ids, in the order given */
 };
 
-static int walk_cb(const struct tko_key *key, const struct tko_session *s, void *ctx)
+static int walk_cb(__u32 id, const struct tko_session *s, void *ctx)
 {
 	struct walk *w = ctx;
-	__u32 id = s->tcp.snd_nxt & 0xffffff;
 
-	assert_int_equal(s->tcp.snd_nxt, mark_of(id));
+	assert_int_equal(s->tcp.snd_nxt, mark_of(id));	/* the entry of that id */
 	assert_true(id < FAKE_MAX_SESSIONS);
-	assert_memory_equal(key, &s->key, sizeof(*key));	/* the session's own key */
 	assert_memory_equal(s, &fk.sessions[id], sizeof(*s));
-	assert_true(tko_session_live(s));
+	assert_true(tko_dp_session_live(s));
 	assert_true(w->calls < FAKE_MAX_SESSIONS);
 	w->seen[w->calls++] = id;
 	return w->calls == w->stop_at ? w->stop_ret : 0;
@@ -1138,7 +1140,7 @@ static void test_foreach(void **state)
 	int n = 0;
 
 	memset(&w, 0, sizeof(w));
-	assert_int_equal(tko_session_foreach(t, walk_cb, &w), 0);	/* empty table */
+	assert_int_equal(tko_dp_session_foreach(t, walk_cb, &w), 0);	/* empty table */
 	assert_int_equal(w.calls, 0);
 	assert_int_equal(fk.batch_calls, 0);	/* no id handed out: nothing to read */
 
@@ -1151,13 +1153,13 @@ static void test_foreach(void **state)
 		if (st[id].live)
 			want[n++] = id;
 	}
-	assert_int_equal(tko_session_foreach(t, walk_cb, &w), 0);
+	assert_int_equal(tko_dp_session_foreach(t, walk_cb, &w), 0);
 	assert_walk(&w, want, n);
 
 	memset(&w, 0, sizeof(w));	/* a non-zero return ends the walk and is returned */
 	w.stop_at = 2;
 	w.stop_ret = 42;
-	assert_int_equal(tko_session_foreach(t, walk_cb, &w), 42);
+	assert_int_equal(tko_dp_session_foreach(t, walk_cb, &w), 42);
 	assert_walk(&w, want, 2);
 	tko_close(t);
 }
@@ -1202,7 +1204,7 @@ static void test_foreach_batches(void **state)
 		fk.table.fresh = fresh[f];
 		fk.batch_calls = 0;
 		memset(&w, 0, sizeof(w));
-		assert_int_equal(tko_session_foreach(t, walk_cb, &w), 0);
+		assert_int_equal(tko_dp_session_foreach(t, walk_cb, &w), 0);
 		if (w.calls != n)
 			fail_msg("fresh %u: %d sessions walked, want %d", fresh[f], w.calls, n);
 		assert_walk(&w, want, n);
@@ -1231,26 +1233,26 @@ static void test_foreach_errors(void **state)
 	}
 	t = fake_open();
 	fk.table_errno = EPERM;	/* fresh is read at every walk */
-	assert_int_equal(tko_session_foreach(t, walk_cb, &w), -EPERM);
+	assert_int_equal(tko_dp_session_foreach(t, walk_cb, &w), -EPERM);
 	assert_int_equal(w.calls, 0);
 	fk.table_errno = 0;
 
 	/* a kernel without batch lookups of arrays, or one that fails */
 	fk.batch_fail_call = 1;
 	fk.batch_errno = EINVAL;
-	assert_int_equal(tko_session_foreach(t, walk_cb, &w), -EINVAL);
+	assert_int_equal(tko_dp_session_foreach(t, walk_cb, &w), -EINVAL);
 	assert_int_equal(w.calls, 0);
 
 	/* a failure past the first batch: what came before was delivered */
 	fk.batch_calls = 0;
 	fk.batch_fail_call = 2;
 	fk.batch_errno = EFAULT;
-	assert_int_equal(tko_session_foreach(t, walk_cb, &w), -EFAULT);
+	assert_int_equal(tko_dp_session_foreach(t, walk_cb, &w), -EFAULT);
 	assert_walk(&w, first, 2);
 	tko_close(t);
 }
 
-/* ---- tko_session_start_batch ---------------------------------------------- */
+/* ---- tko_dp_session_start_batch ---------------------------------------------- */
 
 static struct tko_ctl_args batch_args[600];
 static int batch_results[600];
@@ -1260,7 +1262,7 @@ static void batch_fill(size_t n)
 	for (size_t i = 0; i < n; i++) {
 		batch_args[i] = (struct tko_ctl_args){ .key = key_v4(1) };
 		batch_args[i].key.lport = i + 1;
-		tko_config_default(&batch_args[i].cfg);
+		tko_dp_config_default(&batch_args[i].cfg);
 		batch_args[i].cfg.flags = TKO_F_STATE_GIVEN;
 		batch_args[i].tcp.snd_nxt = i;
 		batch_args[i].have = TKO_HAVE_SEQ;
@@ -1299,7 +1301,7 @@ static void test_start_batch(void **state)
 	size_t n = N;
 
 	batch_fill(n);
-	assert_int_equal(tko_session_start_batch(t, batch_args, n, batch_results), n);
+	assert_int_equal(tko_dp_session_start_batch(t, batch_args, n, batch_results), n);
 	assert_int_equal(fk.batch_runs, 3);
 	assert_int_equal(fk.runs, 0);
 	assert_each_started_once(n);
@@ -1315,7 +1317,7 @@ static void test_start_batch(void **state)
 	fk.verdict[0].lport = 257, fk.verdict[0].err = -E2BIG;
 	fk.verdict[1].lport = 301, fk.verdict[1].err = -ENOSPC;
 	fk.verdict[2].lport = N, fk.verdict[2].err = -EBUSY;
-	assert_int_equal(tko_session_start_batch(t, batch_args, n, batch_results), n - 3);
+	assert_int_equal(tko_dp_session_start_batch(t, batch_args, n, batch_results), n - 3);
 	for (size_t i = 0; i < n; i++) {
 		int want = i == 256 ? -E2BIG : i == 300 ? -ENOSPC : i == N - 1 ? -EBUSY : 0;
 
@@ -1345,7 +1347,7 @@ static void test_start_batch_fallbacks(void **state)
 	batch_fill(5);
 	batch_args[2].cfg.retries = 0;			/* refused here */
 	fk.verdict[0].lport = 4, fk.verdict[0].err = -EEXIST;	/* batch_args[3]: by the kernel */
-	assert_int_equal(tko_session_start_batch(t, batch_args, 5, batch_results), 3);
+	assert_int_equal(tko_dp_session_start_batch(t, batch_args, 5, batch_results), 3);
 	assert_memory_equal(batch_results, ((int[]){ 0, 0, -EINVAL, -EEXIST, 0 }), 5 * sizeof(int));
 	assert_int_equal(fk.batch_runs, 0);
 	assert_int_equal(fk.runs, 4);
@@ -1358,20 +1360,20 @@ static void test_start_batch_fallbacks(void **state)
 	t = fake_open();
 	batch_fill(3);
 	fk.batch_run_err = -EPERM;
-	assert_int_equal(tko_session_start_batch(t, batch_args, 3, batch_results), 3);
+	assert_int_equal(tko_dp_session_start_batch(t, batch_args, 3, batch_results), 3);
 	assert_memory_equal(batch_results, ((int[]){ 0, 0, 0 }), 3 * sizeof(int));
 	assert_int_equal(fk.batch_runs, 3);
 	assert_int_equal(fk.runs, 3);
 	assert_each_started_once(3);
 	fk.run_err = -EPERM;	/* and if starts fail too, that is each result */
 	batch_fill(2);
-	assert_int_equal(tko_session_start_batch(t, batch_args, 2, batch_results), 0);
+	assert_int_equal(tko_dp_session_start_batch(t, batch_args, 2, batch_results), 0);
 	assert_memory_equal(batch_results, ((int[]){ -EPERM, -EPERM }), 2 * sizeof(int));
 	assert_false(fd_is_open(fk.fd[LP_START_BATCH]));
 	tko_close(t);
 }
 
-/* ---- tko_config_agent_default ---------------------------------------------- */
+/* ---- tko_dp_config_agent_default ---------------------------------------------- */
 
 static void test_config_agent_default(void **state)
 {
@@ -1381,29 +1383,29 @@ static void test_config_agent_default(void **state)
 		.probe = TKO_PROBE_BYTE, .flags = TKO_F_ON_DEAD_RESET,
 	};
 
-	tko_config_default(&def);
+	tko_dp_config_default(&def);
 	memset(&cfg, 0xa5, sizeof(cfg));	/* never set (all zero): the built-in ones */
-	assert_int_equal(tko_config_agent_default(t, &cfg), 0);
+	assert_int_equal(tko_dp_config_agent_default(t, &cfg), 0);
 	assert_memory_equal(&cfg, &def, sizeof(cfg));
 	assert_false(fd_is_open(fk.fd[LP_DEFAULTS]));
 
 	fk.defaults = set;	/* tko agent --config */
-	assert_int_equal(tko_config_agent_default(t, &cfg), 0);
+	assert_int_equal(tko_dp_config_agent_default(t, &cfg), 0);
 	assert_memory_equal(&cfg, &set, sizeof(cfg));
 
 	fk.defaults_errno = EPERM;
-	assert_int_equal(tko_config_agent_default(t, &cfg), -EPERM);
+	assert_int_equal(tko_dp_config_agent_default(t, &cfg), -EPERM);
 	assert_memory_equal(&cfg, &def, sizeof(cfg));
 	assert_false(fd_is_open(fk.fd[LP_DEFAULTS]));
 
 	fk.absent[LP_DEFAULTS] = true;	/* an agent that pinned none */
 	memset(&cfg, 0xa5, sizeof(cfg));
-	assert_int_equal(tko_config_agent_default(t, &cfg), 0);
+	assert_int_equal(tko_dp_config_agent_default(t, &cfg), 0);
 	assert_memory_equal(&cfg, &def, sizeof(cfg));
 	tko_close(t);
 }
 
-/* ---- tko_events_read ----------------------------------------------------- */
+/* ---- tko_dp_events_read ----------------------------------------------------- */
 
 struct collect {
 	int n, stop_at_seq, stop_ret;
@@ -1432,7 +1434,7 @@ static void test_events_read(void **state)
 	struct collect c = { 0 };
 	__u64 after = 0;
 
-	assert_int_equal(tko_events_read(t, &after, collect_cb, &c), 0);	/* empty log */
+	assert_int_equal(tko_dp_events_read(t, &after, collect_cb, &c), 0);	/* empty log */
 	assert_int_equal(c.n, 0);
 	assert_int_equal(after, 0);
 
@@ -1444,14 +1446,14 @@ static void test_events_read(void **state)
 	put_event(2, 1027);
 	put_event(700, 700);
 	after = 1000;
-	assert_int_equal(tko_events_read(t, &after, collect_cb, &c), 0);
+	assert_int_equal(tko_dp_events_read(t, &after, collect_cb, &c), 0);
 	assert_int_equal(c.n, 5);
 	assert_memory_equal(c.seqs, ((__u64[]){ 1023, 1025, 1026, 1027, 1029 }),
 			    5 * sizeof(__u64));
 	assert_int_equal(after, 1029);
 
 	memset(&c, 0, sizeof(c));	/* nothing new: nothing delivered, after unchanged */
-	assert_int_equal(tko_events_read(t, &after, collect_cb, &c), 0);
+	assert_int_equal(tko_dp_events_read(t, &after, collect_cb, &c), 0);
 	assert_int_equal(c.n, 0);
 	assert_int_equal(after, 1029);
 
@@ -1460,11 +1462,11 @@ static void test_events_read(void **state)
 	c.stop_at_seq = 1025;
 	c.stop_ret = -EINTR;
 	after = 1000;
-	assert_int_equal(tko_events_read(t, &after, collect_cb, &c), -EINTR);
+	assert_int_equal(tko_dp_events_read(t, &after, collect_cb, &c), -EINTR);
 	assert_int_equal(c.n, 2);
 	assert_int_equal(after, 1025);
 	memset(&c, 0, sizeof(c));	/* and the next read resumes after it */
-	assert_int_equal(tko_events_read(t, &after, collect_cb, &c), 0);
+	assert_int_equal(tko_dp_events_read(t, &after, collect_cb, &c), 0);
 	assert_memory_equal(c.seqs, ((__u64[]){ 1026, 1027, 1029 }), 3 * sizeof(__u64));
 	assert_int_equal(after, 1029);
 	tko_close(t);
@@ -1478,13 +1480,13 @@ static void test_events_read_error(void **state)
 
 	put_event(3, 1);
 	fk.log_fail_at = 512;
-	assert_int_equal(tko_events_read(t, &after, collect_cb, &c), -EIO);
+	assert_int_equal(tko_dp_events_read(t, &after, collect_cb, &c), -EIO);
 	assert_int_equal(c.n, 0);	/* nothing half-delivered */
 	assert_int_equal(after, 0);
 	tko_close(t);
 }
 
-/* ---- tko_stats_read ------------------------------------------------------ */
+/* ---- tko_dp_stats_read ------------------------------------------------------ */
 
 static void test_stats_read(void **state)
 {
@@ -1494,7 +1496,7 @@ static void test_stats_read(void **state)
 
 	assert_true(ncpu > 0);
 	memset(out, 0xff, sizeof(out));
-	assert_int_equal(tko_stats_read(t, out), 0);
+	assert_int_equal(tko_dp_stats_read(t, out), 0);
 	for (__u64 i = 0; i < TKO_ST_MAX; i++) {
 		/* sum over c of (i * 1000 + c + 1) */
 		__u64 want = i * 1000 * ncpu + (__u64)ncpu * (ncpu + 1) / 2;
@@ -1504,7 +1506,7 @@ static void test_stats_read(void **state)
 				 (unsigned long long)out[i], (unsigned long long)want, ncpu);
 	}
 	fk.stats_fail_at = TKO_ST_EVENTS;
-	assert_int_equal(tko_stats_read(t, out), -EPERM);
+	assert_int_equal(tko_dp_stats_read(t, out), -EPERM);
 	tko_close(t);
 }
 
@@ -1516,17 +1518,398 @@ static void test_event_stats_read(void **state)
 	__u32 i = TKO_EV_STOPPED * TKO_REASONS_MAX + TKO_R_REQUEST;
 
 	assert_true(ncpu > 0);
-	assert_int_equal(tko_event_stats_read(t, out), 0);
+	assert_int_equal(tko_dp_event_stats_read(t, out), 0);
 	assert_int_equal(out[i], (__u64)i * 1000 * ncpu + (__u64)ncpu * (ncpu + 1) / 2);
 	assert_int_equal(out[TKO_EV_STATS_LEN - 1],
 			 (__u64)(TKO_EV_STATS_LEN - 1) * 1000 * ncpu + (__u64)ncpu * (ncpu + 1) / 2);
 	assert_false(fd_is_open(fk.fd[LP_EV_STATS]));
 	fk.stats_fail_at = i;
-	assert_int_equal(tko_event_stats_read(t, out), -EPERM);
+	assert_int_equal(tko_dp_event_stats_read(t, out), -EPERM);
 	assert_false(fd_is_open(fk.fd[LP_EV_STATS]));
 	fk.absent[LP_EV_STATS] = true;
-	assert_int_equal(tko_event_stats_read(t, out), -ENOENT);
+	assert_int_equal(tko_dp_event_stats_read(t, out), -ENOENT);
 	tko_close(t);
+}
+
+/* ---- include/tko.h: libtko's own types, converted ------------------------ */
+
+static struct tko_tuple tuple_v4(__u8 last)
+{
+	struct tko_tuple tu = {
+		.family = AF_INET, .local_port = 40000, .remote_port = 443,
+		.local_addr = { 192, 168, 0, last }, .remote_addr = { 203, 0, 113, 7 },
+	};
+	return tu;
+}
+
+static void test_api_options_default(void **state)
+{
+	static const struct tko_options want = {
+		.idle_s = 60, .interval_s = 60, .retry_interval_s = 10, .retries = 5,
+	};
+	struct tko_options o;
+
+	memset(&o, 0xa5, sizeof(o));	/* every byte is set, padding included */
+	tko_options_default(&o);
+	assert_memory_equal(&o, &want, sizeof(o));
+}
+
+/* Every option and every handed-over field reaches the control program as the CLI sends it. */
+static void test_api_start_args(void **state)
+{
+	struct tko *t = fake_open();
+	struct tko_tuple tu = {
+		.family = AF_INET6, .local_port = 1, .remote_port = 65535,
+		.local_addr = { 0xfd, 0x00, [15] = 1 }, .remote_addr = { 0xfd, 0x00, [15] = 2 },
+	};
+	struct tko_handoff h = {
+		.have = TKO_HANDOFF_SEQ | TKO_HANDOFF_TS, .snd_nxt = 0xffffffffU, .rcv_nxt = 7,
+		.ts_val = 8, .ts_ecr = 9, .window = 65535, .wscale = 14,
+	};
+	struct tko_ctl_args want = {
+		.key = { .family = TKO_AF_INET6, .lport = 1, .rport = 65535,
+			 .laddr = { 0xfd, 0x00, [15] = 1 }, .raddr = { 0xfd, 0x00, [15] = 2 } },
+		.tcp = { .snd_nxt = 0xffffffffU, .rcv_nxt = 7, .ts_val = 8, .ts_ecr = 9,
+			 .window = 65535, .wscale = 14 },
+		.have = TKO_HAVE_SEQ | TKO_HAVE_TS,
+	};
+	struct tko_options o;
+
+	tko_options_default(&o);
+	o.idle_s = 30;
+	o.flags = TKO_OPT_PROBE_BYTE | TKO_OPT_ONESHOT | TKO_OPT_RESET_ON_DEAD | TKO_OPT_WAKE;
+	memcpy(o.wake_mac, ((__u8[]){ 2, 0, 0x5e, 0x10, 0, 1 }), 6);
+	tko_dp_config_default(&want.cfg);
+	want.cfg.idle_s = 30;
+	want.cfg.probe = TKO_PROBE_BYTE;
+	want.cfg.flags = TKO_F_ONESHOT | TKO_F_ON_DEAD_RESET | TKO_F_WAKE | TKO_F_STATE_GIVEN;
+	memcpy(want.cfg.wake_mac, o.wake_mac, 6);
+	memset(&fk.run_args, 0xa5, sizeof(fk.run_args));
+	assert_int_equal(tko_session_start(t, &tu, &o, &h), 0);
+	assert_int_equal(fk.run_fd, fk.fd[LP_START]);
+	assert_memory_equal(&fk.run_args, &want, sizeof(want));
+
+	/* IPv4: four bytes of each address, whatever the caller left after them */
+	memset(tu.local_addr, 0xee, sizeof(tu.local_addr));
+	memset(tu.remote_addr, 0xdd, sizeof(tu.remote_addr));
+	tu.family = AF_INET;
+	tko_options_default(&o);
+	memset(&want, 0, sizeof(want));
+	want.key = (struct tko_key){ .family = TKO_AF_INET, .lport = 1, .rport = 65535,
+				     .laddr = { 0xee, 0xee, 0xee, 0xee },
+				     .raddr = { 0xdd, 0xdd, 0xdd, 0xdd } };
+	tko_dp_config_default(&want.cfg);
+	/* no state (NULL, or nothing in it): learned from traffic */
+	assert_int_equal(tko_session_start(t, &tu, &o, NULL), 0);
+	assert_memory_equal(&fk.run_args, &want, sizeof(want));
+	h.have = 0;
+	assert_int_equal(tko_session_start(t, &tu, &o, &h), 0);
+	assert_memory_equal(&fk.run_args, &want, sizeof(want));
+	/* and stop takes the same key */
+	assert_int_equal(tko_session_stop(t, &tu), 0);
+	assert_int_equal(fk.run_fd, fk.fd[LP_STOP]);
+	assert_memory_equal(&fk.run_args.key, &want.key, sizeof(want.key));
+	tko_close(t);
+}
+
+/* What cannot be converted, or is out of range, is refused before t is touched. */
+static void test_api_start_einval(void **state)
+{
+	static const int families[] = { 0, AF_UNIX, AF_INET + 1, TKO_AF_INET6 + 1, -1 };
+	struct tko_handoff h = { .have = TKO_HANDOFF_SEQ, .wscale = 15 };
+	struct tko_tuple tu = tuple_v4(2);
+	struct tko_options o;
+	int p[2];
+
+	tko_options_default(&o);
+	for (size_t i = 0; i < ARRAY_LEN(families); i++) {
+		tu.family = families[i];
+		if (tko_session_start(NULL, &tu, &o, NULL) != -EINVAL)
+			fail_msg("family %d accepted", families[i]);
+		if (tko_session_stop(NULL, &tu) != -EINVAL)
+			fail_msg("family %d accepted by stop", families[i]);
+	}
+	tu = tuple_v4(2);
+	o.flags = 1u << 31;	/* an option of a later version */
+	assert_int_equal(tko_session_start(NULL, &tu, &o, NULL), -EINVAL);
+	tko_options_default(&o);
+	o.retries = 0;
+	assert_int_equal(tko_session_start(NULL, &tu, &o, NULL), -EINVAL);
+	tko_options_default(&o);
+	assert_int_equal(tko_session_start(NULL, &tu, &o, &h), -EINVAL);	/* RFC 7323 2.3 */
+	/* a descriptor that is no TCP socket */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(tko_session_start_fd(NULL, p[0], &o), -ENOTSOCK);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(fk.runs, 0);
+}
+
+/*
+ * The batch: each start converted as tko_session_start converts it, the
+ * kernel asked TKO_BATCH_MAX at a time; what cannot be converted is refused
+ * alone, never asked, and the results stay in the caller's order.
+ */
+static void test_api_start_batch(void **state)
+{
+	enum { N = TKO_BATCH_MAX + 40 };
+	static struct tko_start starts[N];
+	static int results[N];
+	struct tko *t = fake_open();
+	size_t asked = 0;
+
+	for (size_t i = 0; i < N; i++) {
+		starts[i] = (struct tko_start){ .tuple = tuple_v4(1) };
+		starts[i].tuple.local_port = i + 1;
+		tko_options_default(&starts[i].options);
+		starts[i].tcp = (struct tko_handoff){ .have = TKO_HANDOFF_SEQ, .snd_nxt = i };
+		results[i] = 12345;
+	}
+	starts[5].tuple.family = AF_UNIX;
+	starts[TKO_BATCH_MAX].options.flags = 1u << 31;
+	starts[TKO_BATCH_MAX + 1].options.interval_s = 0;
+	fk.verdict[0].lport = 101, fk.verdict[0].err = -EEXIST;	/* starts[100]: the kernel's */
+	assert_int_equal(tko_session_start_batch(t, starts, N, results), N - 4);
+	for (size_t i = 0; i < N; i++) {
+		bool local = i == 5 || i == TKO_BATCH_MAX || i == TKO_BATCH_MAX + 1;
+		int want = local ? -EINVAL : i == 100 ? -EEXIST : 0;
+
+		if (results[i] != want)
+			fail_msg("result %zu: %d, want %d", i, results[i], want);
+		if (asks_of(i + 1) != !local)
+			fail_msg("start %zu asked of the kernel %d times", i, asks_of(i + 1));
+		if (local)
+			continue;
+		assert_int_equal(fk.started[asked], i + 1);	/* in order */
+		asked++;
+	}
+	assert_int_equal(fk.nstarted, asked);
+	assert_int_equal(fk.runs, 0);
+	/* runs: 0-100 (refused last) | 101-258 (the first TKO_BATCH_MAX that convert) | 259-N */
+	assert_int_equal(fk.batch_runs, 3);
+	assert_int_equal(tko_session_start_batch(t, starts, 0, results), 0);
+	tko_close(t);
+}
+
+static void test_api_options_agent_default(void **state)
+{
+	struct tko *t = fake_open();
+	struct tko_options o, def;
+
+	tko_options_default(&def);
+	assert_int_equal(tko_options_agent_default(t, &o), 0);	/* never set */
+	assert_memory_equal(&o, &def, sizeof(o));
+	tko_dp_config_default(&fk.defaults);
+	fk.defaults.retries = 9;
+	fk.defaults.probe = TKO_PROBE_BYTE;
+	fk.defaults.flags = TKO_F_ON_DEAD_RESET;
+	assert_int_equal(tko_options_agent_default(t, &o), 0);
+	assert_int_equal(o.retries, 9);
+	assert_int_equal(o.flags, TKO_OPT_PROBE_BYTE | TKO_OPT_RESET_ON_DEAD);
+	fk.defaults_errno = EPERM;	/* an error, and the built-in ones */
+	assert_int_equal(tko_options_agent_default(t, &o), -EPERM);
+	assert_memory_equal(&o, &def, sizeof(o));
+	tko_close(t);
+}
+
+/* A session as tko.h shows it: every field from the entry of its id. */
+static void assert_info(const struct tko_session_info *in, __u32 id)
+{
+	const struct tko_session *s = &fk.sessions[id];
+
+	assert_int_equal(in->id, id);
+	assert_int_equal(in->tuple.family, s->key.family == TKO_AF_INET6 ? AF_INET6 : AF_INET);
+	assert_int_equal(in->tuple.local_port, s->key.lport);
+	assert_int_equal(in->tuple.remote_port, s->key.rport);
+	assert_memory_equal(in->tuple.local_addr, s->key.laddr, 16);
+	assert_memory_equal(in->tuple.remote_addr, s->key.raddr, 16);
+	assert_int_equal(in->state, s->state);
+	assert_int_equal(in->options.idle_s, s->cfg.idle_s);
+	assert_int_equal(in->options.interval_s, s->cfg.interval_s);
+	assert_int_equal(in->options.retry_interval_s, s->cfg.retry_interval_s);
+	assert_int_equal(in->options.retries, s->cfg.retries);
+	assert_int_equal(in->tcp.snd_una, s->tcp.snd_una);
+	assert_int_equal(in->tcp.snd_nxt, s->tcp.snd_nxt);
+	assert_int_equal(in->tcp.rcv_nxt, s->tcp.rcv_nxt);
+	assert_int_equal(in->tcp.window, s->tcp.window);
+	assert_int_equal(in->tcp.wscale, s->tcp.wscale);
+	assert_int_equal(in->tcp.ts_val, s->tcp.ts_val);
+	assert_int_equal(in->tcp.ts_ecr, s->tcp.ts_ecr);
+	assert_int_equal(in->counts.probes_sent, s->cnt.probes_sent);
+	assert_int_equal(in->counts.probes_answered, s->cnt.probes_answered);
+	assert_int_equal(in->counts.peer_probes_answered, s->cnt.peer_probes_answered);
+	assert_int_equal(in->counts.unanswered, s->cnt.unanswered);
+	assert_int_equal(in->counts.answers_limited, s->cnt.answers_limited);
+	assert_int_equal(in->counts.probes_late, s->cnt.probes_late);
+	assert_int_equal(in->ifindex, s->ifindex);
+	assert_int_equal(in->policy, s->policy);
+	assert_int_equal(in->started_ns, s->started_ns);
+	assert_int_equal(in->next_ns, s->next_ns);
+}
+
+static int info_cb(const struct tko_session_info *in, void *ctx)
+{
+	struct walk *w = ctx;
+
+	assert_info(in, in->id);
+	w->seen[w->calls++] = in->id;
+	return w->calls == w->stop_at ? w->stop_ret : 0;
+}
+
+static void test_api_sessions(void **state)
+{
+	struct tko_key key = key_v4(4), v6 = {
+		.family = TKO_AF_INET6, .lport = 22, .rport = 50000,
+		.laddr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 },
+		.raddr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 },
+	};
+	struct tko_tuple tu = tuple_v4(4), tu6 = {
+		.family = AF_INET6, .local_port = 22, .remote_port = 50000,
+		.local_addr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 },
+		.remote_addr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 },
+	};
+	struct tko_session_info in;
+	static struct walk w;
+	struct tko_session *s;
+	struct tko *t;
+
+	s = fake_add(3, &key, TKO_ACTIVE, 0);
+	tko_dp_config_default(&s->cfg);
+	s->cfg.probe = TKO_PROBE_BYTE;
+	s->cfg.flags = TKO_F_ONESHOT | TKO_F_WAKE | TKO_F_STATE_GIVEN;
+	memcpy(s->cfg.wake_mac, ((__u8[]){ 2, 0, 0x5e, 0x10, 0, 1 }), 6);
+	s->tcp = (struct tko_tcp_state){ .snd_una = 1, .snd_nxt = 2, .rcv_nxt = 3, .ts_val = 4,
+					 .ts_ecr = 5, .window = 6, .wscale = 7, .ts_clock = 1 };
+	s->have = TKO_HAVE_SEQ | TKO_HAVE_UNA | TKO_HAVE_L2 | TKO_HAVE_WAKE;
+	s->cnt = (struct tko_counters){ 11, 12, 13, 14, 15, 16 };
+	s->ifindex = 17;
+	s->policy = 18;
+	s->next_ns = 19;
+	s = fake_add(9, &v6, TKO_LEARNING, 1);
+	s->have = TKO_HAVE_TS;
+	t = fake_open();
+
+	memset(&in, 0xa5, sizeof(in));
+	assert_int_equal(tko_session_get(t, &tu, &in), 0);
+	assert_info(&in, 3);
+	assert_int_equal(in.tuple.family, AF_INET);
+	assert_int_equal(in.options.flags, TKO_OPT_PROBE_BYTE | TKO_OPT_ONESHOT | TKO_OPT_WAKE);
+	assert_memory_equal(in.options.wake_mac, ((__u8[]){ 2, 0, 0x5e, 0x10, 0, 1 }), 6);
+	assert_int_equal(in.tcp.have, TKO_HANDOFF_SEQ | TKO_HANDOFF_UNA);
+	assert_int_equal(in.state, TKO_SESSION_ACTIVE);
+	assert_int_equal(tko_session_get(t, &tu6, &in), 0);
+	assert_info(&in, 9);
+	assert_int_equal(in.tcp.have, TKO_HANDOFF_TS);
+	assert_int_equal(in.state, TKO_SESSION_LEARNING);
+	tu.local_port++;
+	assert_int_equal(tko_session_get(t, &tu, &in), -ENOENT);
+	tu.family = AF_UNIX;
+	assert_int_equal(tko_session_get(t, &tu, &in), -EINVAL);
+
+	/* the walk: every live session, with its id; cb's return ends it */
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(tko_session_foreach(t, info_cb, &w), 0);
+	assert_walk(&w, ((__u32[]){ 3, 9 }), 2);
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 1;
+	w.stop_ret = -EINTR;
+	assert_int_equal(tko_session_foreach(t, info_cb, &w), -EINTR);
+	assert_walk(&w, ((__u32[]){ 3 }), 1);
+	tko_close(t);
+}
+
+struct api_events {
+	int n;
+	struct tko_event_info e[4];
+};
+
+static int api_event_cb(const struct tko_event_info *e, void *ctx)
+{
+	struct api_events *c = ctx;
+
+	assert_true(c->n < (int)ARRAY_LEN(c->e));
+	c->e[c->n++] = *e;
+	return 0;
+}
+
+static void test_api_events(void **state)
+{
+	struct tko *t = fake_open();
+	struct api_events c = { 0 };
+	struct tko_event *f = &fk.log[7];
+	const struct tko_event_info *e = &c.e[0];
+	uint64_t after = 40;
+
+	put_event(3, 40);	/* seen already */
+	put_event(7, 41);
+	f->ts_ns = 123;
+	f->key = key_v4(6);
+	f->type = TKO_EV_STOPPED;
+	f->reason = TKO_R_REQUEST;
+	f->state = TKO_STOPPED;
+	f->tcp = (struct tko_tcp_state){ .snd_una = 1, .snd_nxt = 2, .rcv_nxt = 3, .ts_val = 4,
+					 .ts_ecr = 5, .window = 6, .wscale = 7 };
+	f->cnt = (struct tko_counters){ 11, 12, 13, 14, 15, 16 };
+	assert_int_equal(tko_events_read(t, &after, api_event_cb, &c), 0);
+	assert_int_equal(after, 41);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(e->seq, 41);
+	assert_int_equal(e->ts_ns, 123);
+	assert_int_equal(e->tuple.family, AF_INET);
+	assert_int_equal(e->tuple.local_port, 40000);
+	assert_memory_equal(e->tuple.local_addr, ((__u8[16]){ 192, 168, 0, 6 }), 16);
+	assert_int_equal(e->type, TKO_EVENT_STOPPED);
+	assert_int_equal(e->reason, TKO_REASON_REQUEST);
+	assert_int_equal(e->state, TKO_SESSION_STOPPED);
+	assert_int_equal(e->next_probe_ms, 410);
+	assert_int_equal(e->tcp.have, 0);
+	assert_int_equal(e->tcp.snd_una, 1);
+	assert_int_equal(e->tcp.snd_nxt, 2);
+	assert_int_equal(e->tcp.rcv_nxt, 3);
+	assert_int_equal(e->tcp.ts_val, 4);
+	assert_int_equal(e->tcp.ts_ecr, 5);
+	assert_int_equal(e->tcp.window, 6);
+	assert_int_equal(e->tcp.wscale, 7);
+	assert_int_equal(e->counts.probes_sent, 11);
+	assert_int_equal(e->counts.probes_late, 16);
+	tko_close(t);
+}
+
+/* The counters by name: as many as there are, the first max of them written. */
+static void test_api_stats(void **state)
+{
+	struct tko *t = fake_open();
+	int ncpu = libbpf_num_possible_cpus();
+	struct tko_counter out[TKO_ST_MAX + 1];
+
+	memset(out, 0xa5, sizeof(out));
+	assert_int_equal(tko_stats_read(t, out, ARRAY_LEN(out)), TKO_ST_MAX);
+	for (__u64 i = 0; i < TKO_ST_MAX; i++) {
+		assert_string_equal(out[i].name, stat_name(i));
+		assert_string_equal(out[i].help, stat_help(i));
+		assert_int_equal(out[i].value, i * 1000 * ncpu + (__u64)ncpu * (ncpu + 1) / 2);
+	}
+	assert_string_equal(out[TKO_ST_PROBES_SENT].name, "probes_sent");
+	memset(out, 0xa5, sizeof(out));
+	assert_int_equal(tko_stats_read(t, out, 3), TKO_ST_MAX);
+	assert_string_equal(out[2].name, stat_name(2));
+	assert_ptr_equal(out[3].name, (const char *)0xa5a5a5a5a5a5a5a5ULL);	/* untouched */
+	fk.stats_fail_at = 1;
+	assert_int_equal(tko_stats_read(t, out, ARRAY_LEN(out)), -EPERM);
+	tko_close(t);
+}
+
+static void test_api_names(void **state)
+{
+	assert_string_equal(tko_state_name(TKO_SESSION_ACTIVE), "active");
+	assert_string_equal(tko_state_name(TKO_SESSION_PEER_DEAD), "peer_dead");
+	assert_string_equal(tko_event_name(TKO_EVENT_OFFLOADED), "offloaded");
+	assert_string_equal(tko_event_name(TKO_EVENT_WAKE), "wake");
+	assert_string_equal(tko_reason_name(TKO_REASON_DATA_PEER), "data_peer");
+	assert_string_equal(tko_reason_name(TKO_REASON_WAKE_FAILED), "wake_failed");
+	assert_string_equal(tko_state_name(-1), "unknown");
+	assert_string_equal(tko_event_name(1000), "unknown");
+	assert_string_equal(tko_reason_name(TKO_REASON_WAKE_FAILED + 1), "unknown");
 }
 
 #define T(fn) cmocka_unit_test_setup(fn, fake_reset)
@@ -1565,6 +1948,15 @@ int main(void)
 		T(test_events_read_error),
 		T(test_stats_read),
 		T(test_event_stats_read),
+		T(test_api_options_default),
+		T(test_api_start_args),
+		T(test_api_start_einval),
+		T(test_api_start_batch),
+		T(test_api_options_agent_default),
+		T(test_api_sessions),
+		T(test_api_events),
+		T(test_api_stats),
+		T(test_api_names),
 	};
 
 	return cmocka_run_group_tests_name("lib", tests, NULL, NULL);

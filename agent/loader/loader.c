@@ -51,9 +51,6 @@ void tko_bpf_setup_logging(void)
 		     (b)->sockops->obj }
 
 #define PIN_NONE(...)
-#define PIN_NAME_MAP(id, obj, map) [id] = #map,
-#define PIN_NAME(id, pin, ...) [id] = #pin,
-const char *const pin_names[P_MAX] = { TKO_PINS(PIN_NAME_MAP, PIN_NAME, PIN_NAME) };
 
 #define MAP_NAME(id, obj, map) #map,
 static const char *const pinned_maps[] = { TKO_PINS(MAP_NAME, PIN_NONE, PIN_NONE) };
@@ -159,7 +156,7 @@ static int maps_accounted(const struct tko_bpf *b)
 			if (bpf_map__is_internal(m))
 				continue;
 			if (!pinned_map(name) && !unpinned_map(name)) {
-				pr_warn("map %s of %s is neither pinned (TKO_PINS, loader.h) nor "
+				pr_warn("map %s of %s is neither pinned (TKO_PINS, pins.h) nor "
 					"listed in unpinned_maps (loader.c)", name,
 					bpf_object__name(objs[i]));
 				return -EINVAL;
@@ -264,12 +261,15 @@ bool tko_ct_kfuncs(void)
 	static const char *const needed[] = {
 		"bpf_xdp_ct_lookup", "bpf_skb_ct_lookup", "bpf_ct_change_timeout", "bpf_ct_release",
 	};
-	static int known = -1;	/* the kernel's BTF does not change under us */
+	/* The kernel's BTF does not change under us. Atomic: two threads may
+	 * ask at once, and both find the same. */
+	static int known = -1;
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
 	struct btf *vmlinux, *mod = NULL;
 	bool ok;
 
-	if (known >= 0)
-		return known;
+	if (k >= 0)
+		return k;
 	vmlinux = btf__load_vmlinux_btf();
 	ok = vmlinux != NULL;
 
@@ -280,7 +280,7 @@ bool tko_ct_kfuncs(void)
 		ok = btf__find_by_name_kind(mod ? mod : vmlinux, needed[i], BTF_KIND_FUNC) >= 0;
 	btf__free(mod);
 	btf__free(vmlinux);
-	known = ok;
+	__atomic_store_n(&known, ok, __ATOMIC_RELAXED);
 	return ok;
 }
 
@@ -448,11 +448,6 @@ void tko_bpf_fds(const struct tko_bpf *b, struct tko_fds *f)
 	TKO_PINS(MAP_FD, PROG_FD, LINK_FD)
 }
 
-static void pin_path(char path[PATH_MAX], const char *dir, enum pin_id id)
-{
-	snprintf(path, PATH_MAX, "%s/%s", dir, pin_names[id]);
-}
-
 int tko_bpf_pin(const struct tko_fds *f, const char *dir)
 {
 	char path[PATH_MAX];
@@ -462,7 +457,7 @@ int tko_bpf_pin(const struct tko_fds *f, const char *dir)
 		return -errno;
 	}
 	for (int i = 0; i < P_MAX; i++) {
-		pin_path(path, dir, i);
+		tko_pin_path(path, dir, i);
 		if (bpf_obj_pin(f->fd[i], path)) {
 			int err = -errno;
 
@@ -481,7 +476,7 @@ void tko_bpf_unpin(const char *dir)
 	char path[PATH_MAX];
 
 	for (int i = 0; i < P_MAX; i++) {
-		pin_path(path, dir, i);
+		tko_pin_path(path, dir, i);
 		unlink(path);
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, PIN_CONFIG_POLICIES);
@@ -507,16 +502,6 @@ __u32 tko_obj_id(int fd)
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return 0;
 	return info.id;
-}
-
-int tko_pin_get(const char *dir, enum pin_id id)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	pin_path(path, dir, id);
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
 }
 
 /*
@@ -582,7 +567,7 @@ int tko_pins_open(const char *dir, struct tko_fds *f)
 		if (f->fd[i] < 0) {
 			err = f->fd[i];
 			f->fd[i] = -1;
-			pin_path(path, dir, i);
+			tko_pin_path(path, dir, i);
 			if (err != -ENOENT)
 				pr_warn("cannot open %s: %s", path, strerror(-err));
 			else if (i)
@@ -623,23 +608,4 @@ int tko_ensure_bpffs(const char *dir)
 	}
 	pr_info("mounted bpffs on %s", parent);
 	return 0;
-}
-
-int tko_ctl_run(int prog_fd, const void *req, __u32 size, int *retval)
-{
-	/* The program's context: the raw tracepoint's arguments. */
-	__u64 args[2] = { (__u64)(unsigned long)req, size };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
-	int err = bpf_prog_test_run_opts(prog_fd, &opts);
-
-	*retval = (int)opts.retval;
-	return err ? (err < 0 ? err : -EIO) : 0;
-}
-
-/* tko_ctl_run(), the run's error or the program's as one -errno. */
-int tko_ctl_call(int prog_fd, const void *req, __u32 size)
-{
-	int ret, err = tko_ctl_run(prog_fd, req, size, &ret);
-
-	return err ?: ret;
 }
