@@ -11,10 +11,10 @@ VERSION := $(shell cat VERSION)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -Iinclude -I$(BUILD) -Iagent/lib -Iagent/loader -Iagent/cmd
+	  -Iinclude -I$(BUILD) -Iagent/lib -Iagent/loader -Iagent/cmd -Iagent/daemon
 LDLIBS := -lbpf -lelf -lz
 # libmicrohttpd: the HTTP server of `tko agent --metrics` (README, "Why the
-# libraries"); agent/cmd only, libtko does not need it.
+# libraries"); agent/daemon only, libtko does not need it.
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Xclang -target-feature -Xclang -alu32 -D__TARGET_ARCH_$(ARCH) -Wall -Ivmlinux -Iinclude -Ibpf
@@ -30,21 +30,28 @@ BPF_HDRS := $(wildcard bpf/lib/*.h) include/tko_types.h include/tko_hash.h
 # the benchmarks link the same objects with all their symbols
 # (build/libtko-internal.a). agent/loader: loading and pinning the datapath,
 # with the skeletons it embeds (build/libtko-loader.a): the agent's and the
-# tests', never libtko's. agent/cmd: the tko command and the agent daemon.
+# tests', never libtko's. agent/cmd: the tko command; agent/daemon: the agent
+# (tko agent), which the command runs.
 LIB_SRCS := $(wildcard agent/lib/*.c)
 LIB_OBJS := $(LIB_SRCS:agent/%.c=$(BUILD)/agent/%.o)
 LOADER_SRCS := $(wildcard agent/loader/*.c)
 LOADER_OBJS := $(LOADER_SRCS:agent/%.c=$(BUILD)/agent/%.o)
 CMD_SRCS := $(wildcard agent/cmd/*.c)
 CMD_OBJS := $(CMD_SRCS:agent/%.c=$(BUILD)/agent/%.o)
+DAEMON_SRCS := $(wildcard agent/daemon/*.c)
+DAEMON_OBJS := $(DAEMON_SRCS:agent/%.c=$(BUILD)/agent/%.o)
+# The command's objects and the daemon's, but main(): what the unit tests link.
+TOOL_OBJS := $(filter-out %/main.o,$(CMD_OBJS) $(DAEMON_OBJS))
 AGENT_HDRS := $(wildcard agent/*/*.h) $(wildcard include/*.h)
 # What the command, the tests and the benchmarks link, in this order.
 INTERNAL_LIBS := $(BUILD)/libtko-loader.a $(BUILD)/libtko-internal.a
 
-# tests/unit mirrors agent/: lib/ tests link libtko, cmd/ tests the command's code too.
+# tests/unit mirrors agent/: lib/ tests link libtko; cmd/ and daemon/ tests the
+# command's and the daemon's code too.
 UNIT_LIB_TESTS := $(patsubst tests/unit/lib/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/lib/test_*.c))
 UNIT_CMD_TESTS := $(patsubst tests/unit/cmd/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/cmd/test_*.c))
-UNIT_TESTS := $(UNIT_LIB_TESTS) $(UNIT_CMD_TESTS)
+UNIT_DAEMON_TESTS := $(patsubst tests/unit/daemon/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/daemon/test_*.c))
+UNIT_TESTS := $(UNIT_LIB_TESTS) $(UNIT_CMD_TESTS) $(UNIT_DAEMON_TESTS)
 PROG_TESTS := $(patsubst tests/prog/%.c,$(BUILD)/tests/%,$(wildcard tests/prog/prog_*.c))
 TEST_HELPERS := $(BUILD)/tests/tcpkit
 
@@ -90,14 +97,14 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name tko_$(subst -,_,$*) > $@
 
 $(BUILD)/agent/%.o: agent/%.c $(AGENT_HDRS) | $(BUILD)/agent/lib $(BUILD)/agent/loader \
-				       $(BUILD)/agent/cmd
+				       $(BUILD)/agent/cmd $(BUILD)/agent/daemon
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 # libtko needs no BPF object; the loader embeds them, the command reads their skeletons.
-$(LOADER_OBJS) $(CMD_OBJS): $(SKELS)
+$(LOADER_OBJS) $(CMD_OBJS) $(DAEMON_OBJS): $(SKELS)
 
 $(BUILD)/agent/cmd/main.o: CPPFLAGS += -DTKO_VERSION='"$(VERSION)"'
-$(BUILD)/agent/cmd/metrics_http.o: CPPFLAGS += $(MHD_CFLAGS)
+$(BUILD)/agent/daemon/metrics_http.o: CPPFLAGS += $(MHD_CFLAGS)
 $(BUILD)/agent/cmd/main.o: VERSION
 
 # The installed library: one object whose only global symbols are
@@ -119,13 +126,16 @@ $(BUILD)/libtko-loader.a: $(LOADER_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/tko: $(CMD_OBJS) $(INTERNAL_LIBS)
+$(BUILD)/tko: $(CMD_OBJS) $(DAEMON_OBJS) $(INTERNAL_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(MHD_LIBS)
 
 $(UNIT_LIB_TESTS): $(BUILD)/tests/%: tests/unit/lib/%.c $(INTERNAL_LIBS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(INTERNAL_LIBS) -o $@ $(LDLIBS) -lcmocka
 
-$(UNIT_CMD_TESTS): $(BUILD)/tests/%: tests/unit/cmd/%.c $(filter-out %/main.o,$(CMD_OBJS)) $(INTERNAL_LIBS) | $(BUILD)/tests
+$(UNIT_CMD_TESTS): $(BUILD)/tests/%: tests/unit/cmd/%.c $(TOOL_OBJS) $(INTERNAL_LIBS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MHD_LIBS) -lcmocka
+
+$(UNIT_DAEMON_TESTS): $(BUILD)/tests/%: tests/unit/daemon/%.c $(TOOL_OBJS) $(INTERNAL_LIBS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(MHD_LIBS) -lcmocka
 
 $(BUILD)/tests/prog_%: tests/prog/prog_%.c $(wildcard tests/prog/*.h) $(SKELS) $(INTERNAL_LIBS) | $(BUILD)/tests
@@ -145,11 +155,11 @@ $(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
 $(BUILD)/tests/prog_conntrack: $(NOCT_OBJS:.bpf.o=.skel.h) $(BUILD)/tests/ct_skb.skel.h
 
 # prog_policy and prog_wake keep the policy tables as `tko policy` does
-# (agent/cmd/policies.c).
+# (agent/daemon/policies.c).
 $(BUILD)/tests/prog_policy $(BUILD)/tests/prog_wake: $(BUILD)/tests/%: tests/prog/%.c \
 			    $(wildcard tests/prog/*.h) $(SKELS) \
-			    $(BUILD)/agent/cmd/policies.o $(INTERNAL_LIBS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/cmd/policies.o $(INTERNAL_LIBS) -o $@ \
+			    $(BUILD)/agent/daemon/policies.o $(INTERNAL_LIBS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/daemon/policies.o $(INTERNAL_LIBS) -o $@ \
 		$(LDLIBS) -lcmocka
 
 # prog_race: two CPUs at once. TC egress and XDP ingress built from their own
@@ -161,14 +171,15 @@ $(BUILD)/tests/%_race.bpf.o: bpf/%.bpf.c tests/prog/race_hooks.h $(BPF_HDRS) | $
 $(BUILD)/tests/prog_race: tests/prog/prog_race.c $(wildcard tests/prog/*.h) $(SKELS) \
 			  $(BUILD)/tests/tc_egress_race.skel.h \
 			  $(BUILD)/tests/xdp_ingress_race.skel.h \
-			  $(BUILD)/agent/cmd/policies.o $(INTERNAL_LIBS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/cmd/policies.o $(INTERNAL_LIBS) -o $@ \
+			  $(BUILD)/agent/daemon/policies.o $(INTERNAL_LIBS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/prog $< $(BUILD)/agent/daemon/policies.o $(INTERNAL_LIBS) -o $@ \
 		$(LDLIBS) -lcmocka -lpthread
 
 $(BUILD)/tests/tcpkit: tests/e2e/tcpkit.c | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< -o $@
 
-$(BUILD) $(BUILD)/bpf $(BUILD)/agent/lib $(BUILD)/agent/loader $(BUILD)/agent/cmd $(BUILD)/tests:
+$(BUILD) $(BUILD)/bpf $(BUILD)/agent/lib $(BUILD)/agent/loader $(BUILD)/agent/cmd \
+	$(BUILD)/agent/daemon $(BUILD)/tests:
 	mkdir -p $@
 
 # make test: every test on this machine's kernel, then the legs of

@@ -34,7 +34,7 @@ $(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_LIB_OBJS) $(INTERNAL
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lm
 
 # policy_run keeps the policy tables as `tko policy` does.
-$(BUILD)/bench/policy_run: $(BUILD)/agent/cmd/policies.o
+$(BUILD)/bench/policy_run: $(BUILD)/agent/daemon/policies.o
 
 # deps.sh bench adds what only the benchmarks need (gnuplot for the plot).
 bench:

@@ -76,7 +76,7 @@ enum pin_id {
 extern const char *const pin_names[P_MAX];
 
 /* Not the loader's: the agent keeps there which policies its config made
- * (agent/cmd/policies.h); it goes with the pins. */
+ * (agent/daemon/policies.h); it goes with the pins. */
 #define PIN_CONFIG_POLICIES "config_policies"
 
 /* Where pin id of the datapath pinned in dir is. */

@@ -3,7 +3,7 @@
  * Forwarded flows for the program tests: a device's segments as TC egress
  * sees them leave a gateway, the server's as XDP ingress sees them arrive,
  * and forwarded policies written and synced as `tko policy` does
- * (agent/cmd/policies.c). Include after harness.h.
+ * (agent/daemon/policies.c). Include after harness.h.
  */
 #ifndef TKO_TEST_FLOWS_H
 #define TKO_TEST_FLOWS_H

@@ -3,7 +3,7 @@
  * Program tests of forwarded policies (`tko policy add --forwarded`): a
  * device's segments forwarded out through TC egress, run with BPF_PROG_RUN
  * against policies written and synced as `tko policy` does
- * (agent/cmd/policies.c). Checked: which flows become sessions, with what
+ * (agent/daemon/policies.c). Checked: which flows become sessions, with what
  * state, their events and counts; that a flow ends with its FIN, RST or the
  * peer's, and that its last segments do not make it a session again until a
  * new SYN; that a flow the table cannot take is refused once, with an event.

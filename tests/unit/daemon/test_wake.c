@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Unit tests of agent/cmd/wake.c: the magic packets byte by byte and on a
+ * Unit tests of agent/daemon/wake.c: the magic packets byte by byte and on a
  * link (a veth pair in a network namespace of the test's own), the hook's
  * environment, and the hooks themselves: run, timed out (their whole
  * process group killed), failed, queued beyond WAKE_HOOKS_MAX, killed when

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The agent's config file reader (agent/cmd/config.c): every line reaches
+ * The agent's config file reader (agent/daemon/config.c): every line reaches
  * the agent whole, or the file is refused with a message naming the line;
  * nothing is ever cut.
  */

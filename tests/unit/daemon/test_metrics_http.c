@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Unit tests of agent/cmd/metrics_http.c: the --metrics address (the server itself: tests/e2e/metrics.sh). */
+/* Unit tests of agent/daemon/metrics_http.c: the --metrics address (the server itself: tests/e2e/metrics.sh). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The forwarded policies' prefix trie (agent/cmd/policies.c): the longest
+ * The forwarded policies' prefix trie (agent/daemon/policies.c): the longest
  * match for an address must name every forwarded policy whose --local
  * covers it, and nothing else. Which policies an earlier config made and
  * the current one no longer lists: those, and only those, are removed.
