@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The subcommands of `tko` and what they share. */
+/*
+ * The subcommands of `tko` and what they share. The cmd_* functions are the
+ * edge: they alone return exit codes; what they call says what went wrong
+ * and returns 0 or -errno (-EINVAL from a parser: the usage is wrong).
+ */
 #ifndef TKO_CLI_H
 #define TKO_CLI_H
 

@@ -182,28 +182,28 @@ int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_d
 		}
 		if (ret) {
 			opterr = 1;
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 	}
 	opterr = 1;
 	if (optind != argc) {
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	if (forwarded)
 		p->cfg.flags |= TKO_F_FORWARDED;
 	/* Required options, then those of forwarded policies alone: refused
 	 * without --forwarded, never together with the next refusal. */
 	if (session_opts_check(SO_POLICY, &p->cfg, given, err, errlen))
-		return EXIT_USAGE;
+		return -EINVAL;
 	if (forwarded && cgroup) {
 		snprintf(err, errlen, "--forwarded and --cgroup exclude each other: forwarded "
 			 "flows have no local socket, hence no cgroup");
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	if (p->lfamily && p->family && p->lfamily != p->family) {
 		snprintf(err, errlen, "--local and --remote are of different address families");
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	if (cgroup) {
 		ret = cgroup_id(cgroup, &p->cgroup_id, &p->cgroup_level);
@@ -211,7 +211,7 @@ int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_d
 			snprintf(err, errlen, "--cgroup %s: %s", cgroup,
 				 ret == -ENOTDIR ? "not a cgroup v2 directory" :
 				 ret == -EXDEV ? "not under the cgroup2 mount" : strerror(-ret));
-			return 1;
+			return ret;
 		}
 	}
 	return 0;
@@ -251,7 +251,7 @@ int policy_add_fds(int policies_fd, int stats_fd, int prefixes_fd, struct tko_po
 	return err == -EEXIST ? 0 : err;
 }
 
-static int policy_add(int argc, char **argv, const char *pin_dir_default)
+static int cmd_policy_add(int argc, char **argv, const char *pin_dir_default)
 {
 	const char *pin_dir = pin_dir_default;
 	struct tko_policy p;
@@ -260,7 +260,7 @@ static int policy_add(int argc, char **argv, const char *pin_dir_default)
 	bool existed;
 
 	ret = policy_parse(argc, argv, &p, &pin_dir, err, sizeof(err));
-	if (ret == EXIT_USAGE)
+	if (ret == -EINVAL)
 		return usage_error("policy add", "%s", err);
 	if (ret) {
 		pr_warn("%s", err);
@@ -328,7 +328,7 @@ static void format_policy(const struct tko_policy *p, const struct tko_policy_st
 			 p->cfg.flags & TKO_F_WAKE ? "auto" : "none", (unsigned long long)st->sessions);
 }
 
-static int policy_list(int argc, char **argv, const char *pin_dir)
+static int cmd_policy_list(int argc, char **argv, const char *pin_dir)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -397,7 +397,7 @@ static void forget_config_policy(const char *pin_dir, int policies_fd, __u32 id)
 	close(fd);
 }
 
-static int policy_del(int argc, char **argv, const char *pin_dir)
+static int cmd_policy_del(int argc, char **argv, const char *pin_dir)
 {
 	static const struct option opts[] = {
 		{ "pin-dir", required_argument, NULL, 'p' },
@@ -467,10 +467,10 @@ int cmd_policy(int argc, char **argv)
 			return 0;
 		}
 	if (!strcmp(argv[1], "add"))
-		return policy_add(argc - 1, argv + 1, pin_dir);
+		return cmd_policy_add(argc - 1, argv + 1, pin_dir);
 	if (!strcmp(argv[1], "list"))
-		return policy_list(argc - 1, argv + 1, pin_dir);
+		return cmd_policy_list(argc - 1, argv + 1, pin_dir);
 	if (!strcmp(argv[1], "del"))
-		return policy_del(argc - 1, argv + 1, pin_dir);
+		return cmd_policy_del(argc - 1, argv + 1, pin_dir);
 	return usage_error("policy", "unknown subcommand '%s'", argv[1]);
 }

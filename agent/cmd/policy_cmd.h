@@ -10,8 +10,8 @@
 /*
  * The options of `tko policy add` (argv[0] is skipped, as by getopt) into
  * *p (id 0). *pin_dir gets --pin-dir if given (pin_dir may be NULL).
- * Returns 0, EXIT_USAGE (bad options) or 1 (a --cgroup that is none), with
- * one sentence in err.
+ * Returns 0, -EINVAL (bad options) or the -errno of a --cgroup that is
+ * none (-ENOENT, -ENOTDIR, -EXDEV: cgroup_id()), with one sentence in err.
  */
 int policy_parse(int argc, char **argv, struct tko_policy *p, const char **pin_dir,
 		 char *err, size_t errlen);

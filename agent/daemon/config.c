@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "config.h"
 
 /* Cut the blanks at the end of s. */
@@ -18,9 +17,10 @@ static void trim_end(char *s)
 
 /*
  * The next line of f into buf (CONFIG_LINE_MAX + 1 bytes), without its
- * newline: its length, -1 at the end of the file, -E2BIG when it is longer
- * than CONFIG_LINE_MAX (read no further: the file is refused), -EINVAL when
- * it holds a NUL byte (every string function would end the line there).
+ * newline: its length, -ENODATA at the end of the file, -E2BIG when it is
+ * longer than CONFIG_LINE_MAX (read no further: the file is refused),
+ * -EINVAL when it holds a NUL byte (every string function would end the
+ * line there).
  */
 static int next_line(FILE *f, char *buf)
 {
@@ -35,7 +35,7 @@ static int next_line(FILE *f, char *buf)
 	}
 	buf[len] = '\0';
 	if (c == EOF && !len)
-		return -1;
+		return -ENODATA;
 	return nul ? -EINVAL : len;
 }
 
@@ -46,10 +46,11 @@ int config_read(const char *path, config_fn fn, void *ctx, char *err, size_t err
 	int n = 0, len, ret = 0;
 
 	if (!f) {
-		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
-		return 1;
+		ret = -errno;
+		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(-ret));
+		return ret;
 	}
-	while (!ret && (len = next_line(f, line)) != -1) {
+	while (!ret && (len = next_line(f, line)) != -ENODATA) {
 		char *key = line, *val;
 
 		snprintf(where, sizeof(where), "%s:%d: ", path, ++n);
@@ -59,7 +60,7 @@ int config_read(const char *path, config_fn fn, void *ctx, char *err, size_t err
 					 CONFIG_LINE_MAX);
 			else
 				snprintf(err, errlen, "%sthe line holds a NUL byte", where);
-			ret = EXIT_USAGE;
+			ret = -EINVAL;
 			break;
 		}
 		line[strcspn(line, "#")] = '\0';
@@ -69,7 +70,7 @@ int config_read(const char *path, config_fn fn, void *ctx, char *err, size_t err
 		val = strchr(key, '=');
 		if (!val) {
 			snprintf(err, errlen, "%sexpected 'key = value'", where);
-			ret = EXIT_USAGE;
+			ret = -EINVAL;
 			break;
 		}
 		*val++ = '\0';

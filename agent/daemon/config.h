@@ -13,16 +13,17 @@
 
 /*
  * One 'key = value' of the file, both trimmed; where is "FILE:LINE: ", for
- * the messages. Returns 0 or an exit code, after saying what is wrong.
+ * the messages. Returns 0 or -errno, after saying what is wrong.
  */
 typedef int (*config_fn)(void *ctx, const char *key, const char *value, const char *where);
 
 /*
  * Call fn with each 'key = value' line of path ('#' starts a comment; blank
  * lines are skipped), up to the first that fn refuses. Returns 0, fn's
- * code, EXIT_USAGE (a line that is not 'key = value', is longer than
- * CONFIG_LINE_MAX or holds a NUL byte) or 1 (the file cannot be read),
- * with one sentence in err for the last two ("FILE:LINE: ..." for a line).
+ * -errno, -EINVAL (a line that is not 'key = value', is longer than
+ * CONFIG_LINE_MAX or holds a NUL byte) or fopen's -errno (the file cannot
+ * be read), with one sentence in err for the last two ("FILE:LINE: ..."
+ * for a line).
  */
 int config_read(const char *path, config_fn fn, void *ctx, char *err, size_t errlen);
 

@@ -144,27 +144,28 @@ static int listen_on(const struct metrics_addr *a)
 	return fd;
 }
 
-struct metrics_http *metrics_start(const struct metrics_addr *a, const char *pin_dir)
+int metrics_start(const struct metrics_addr *a, const char *pin_dir, struct metrics_http **hp)
 {
 	struct metrics_http *h = calloc(1, sizeof(*h));
 	sigset_t all, old;
 	int fd, err;
 
+	*hp = NULL;
 	if (!h) {
 		pr_warn("--metrics: %s", strerror(ENOMEM));
-		return NULL;
+		return -ENOMEM;
 	}
 	err = tko_open(pin_dir, &h->t);
 	if (err) {
 		pr_warn("--metrics: cannot open the pins in %s: %s", pin_dir, strerror(-err));
 		free(h);
-		return NULL;
+		return err;
 	}
 	fd = listen_on(a);
 	if (fd < 0) {
 		pr_warn("--metrics %s: cannot listen there: %s", a->text, strerror(-fd));
 		metrics_stop(h);
-		return NULL;
+		return fd;
 	}
 	/* The server's thread inherits this mask: SIGINT and SIGTERM must go
 	 * to the main thread, whose wait they end. */
@@ -182,10 +183,11 @@ struct metrics_http *metrics_start(const struct metrics_addr *a, const char *pin
 		pr_warn("--metrics %s: libmicrohttpd could not start its server", a->text);
 		close(fd);
 		metrics_stop(h);
-		return NULL;
+		return -EIO;
 	}
 	pr_info("metrics on http://%s/metrics", a->text);
-	return h;
+	*hp = h;
+	return 0;
 }
 
 void metrics_stop(struct metrics_http *h)

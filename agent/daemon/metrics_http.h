@@ -24,10 +24,12 @@ struct metrics_http;
 
 /*
  * Listen on a and serve the figures of the datapath pinned in pin_dir
- * (already pinned). Says "metrics on http://ADDR:PORT/metrics", or one
- * sentence on stderr and returns NULL (address in use, not local, ...).
+ * (already pinned) into *h. Says "metrics on http://ADDR:PORT/metrics" and
+ * returns 0, or says why not in one sentence on stderr and returns -errno
+ * (address in use, not local, ...; -EIO: libmicrohttpd's server did not
+ * start).
  */
-struct metrics_http *metrics_start(const struct metrics_addr *a, const char *pin_dir);
+int metrics_start(const struct metrics_addr *a, const char *pin_dir, struct metrics_http **h);
 
 /* Stop serving (waits for a request being answered); NULL is fine. */
 void metrics_stop(struct metrics_http *h);

@@ -16,7 +16,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "cli.h"
 #include "config.h"
 
 /* The longest line tko.8 promises to read. */
@@ -27,7 +26,7 @@ struct seen {
 	char key[8][32];
 	char *value[8];
 	char where[8][64];
-	int refuse_at;		/* return EXIT_USAGE for this entry (1..), 0: never */
+	int refuse_at;		/* return -ECANCELED for this entry (1..), 0: never */
 };
 
 static int collect(void *ctx, const char *key, const char *value, const char *where)
@@ -40,7 +39,7 @@ static int collect(void *ctx, const char *key, const char *value, const char *wh
 	s->value[s->n] = strdup(value);
 	snprintf(s->where[s->n], sizeof(s->where[0]), "%s", where);
 	s->n++;
-	return s->n == s->refuse_at ? EXIT_USAGE : 0;
+	return s->n == s->refuse_at ? -ECANCELED : 0;
 }
 
 static void seen_free(struct seen *s)
@@ -125,7 +124,7 @@ static void line_too_long(void **state)
 	(void)state;
 	line = long_line("policy", LINE_CHARS + 1, "--remote-port 7443");
 	assert_true(asprintf(&data, "iface = g1\n%s\nidle = 5\n", line) > 0);
-	assert_int_equal(read_data(data, strlen(data), &s, path, err), EXIT_USAGE);
+	assert_int_equal(read_data(data, strlen(data), &s, path, err), -EINVAL);
 	snprintf(want, sizeof(want), "%s:2: line longer than %d characters", path, LINE_CHARS);
 	assert_string_equal(err, want);
 	assert_int_equal(s.n, 1);
@@ -142,13 +141,13 @@ static void nul_byte(void **state)
 	struct seen s = { 0 };
 
 	(void)state;
-	assert_int_equal(read_data(data, sizeof(data) - 1, &s, path, err), EXIT_USAGE);
+	assert_int_equal(read_data(data, sizeof(data) - 1, &s, path, err), -EINVAL);
 	snprintf(want, sizeof(want), "%s:1: the line holds a NUL byte", path);
 	assert_string_equal(err, want);
 	assert_int_equal(s.n, 0);
 }
 
-/* The reader stops at the first line the agent refuses (it said why). */
+/* The reader stops at the first line the agent refuses (it said why), with its error. */
 static void refused(void **state)
 {
 	static const char data[] = "a = 1\nb = 2\nc = 3\n";
@@ -156,7 +155,7 @@ static void refused(void **state)
 	struct seen s = { .refuse_at = 2 };
 
 	(void)state;
-	assert_int_equal(read_data(data, sizeof(data) - 1, &s, path, err), EXIT_USAGE);
+	assert_int_equal(read_data(data, sizeof(data) - 1, &s, path, err), -ECANCELED);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(err, "");
 	seen_free(&s);
@@ -168,7 +167,8 @@ static void missing_file(void **state)
 	struct seen s = { 0 };
 
 	(void)state;
-	assert_int_equal(config_read("/nonexistent/tko.conf", collect, &s, err, sizeof(err)), 1);
+	assert_int_equal(config_read("/nonexistent/tko.conf", collect, &s, err, sizeof(err)),
+			 -ENOENT);
 	assert_string_equal(err, "cannot read config file /nonexistent/tko.conf: "
 			    "No such file or directory");
 }
