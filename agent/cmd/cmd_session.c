@@ -15,25 +15,6 @@
 
 #define OPT_PIN_DIR 1000
 
-bool require_root(void)
-{
-	if (geteuid() == 0)
-		return true;
-	pr_warn("must be run as root (it needs CAP_BPF and CAP_NET_ADMIN)");
-	return false;
-}
-
-int cli_open(const char *pin_dir, struct tko **t)
-{
-	int err = tko_open(pin_dir, t);
-
-	if (err == -ENOENT)
-		pr_warn("no agent running: nothing pinned in %s (start 'tko agent' first)", pin_dir);
-	else if (err)
-		pr_warn("cannot open the pins in %s: %s", pin_dir, strerror(-err));
-	return err;
-}
-
 static __u64 now_ns(void)
 {
 	struct timespec ts;
@@ -42,25 +23,21 @@ static __u64 now_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-	fprintf(stderr, "tko %s: ", cmd);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (try 'tko %s --help')\n", cmd);
-	return EXIT_USAGE;
-}
-
 /* Options every session command shares: --pin-dir, --json, --help. */
 struct common {
 	const char *pin_dir;
 	bool json;
 	bool follow;
 	bool prometheus;
+	bool help;		/* given: the help was printed, nothing more to do */
 };
 
 enum { WITH_FOLLOW = 1, WITH_PROMETHEUS = 2 };
 
-/* Options of the commands that take only --pin-dir, --json and maybe more. */
+/*
+ * Options of the commands that take only --pin-dir, --json and maybe more:
+ * 0, or -EINVAL after the usage error.
+ */
 static int parse_common(int argc, char **argv, const char *cmd, const char *help,
 			unsigned int extras, struct common *o)
 {
@@ -82,13 +59,17 @@ static int parse_common(int argc, char **argv, const char *cmd, const char *help
 			o->json = true;
 			break;
 		case 'f':
-			if (!(extras & WITH_FOLLOW))
-				return usage_error(cmd, "%s", "unknown option --follow");
+			if (!(extras & WITH_FOLLOW)) {
+				usage_error(cmd, "%s", "unknown option --follow");
+				return -EINVAL;
+			}
 			o->follow = true;
 			break;
 		case 'P':
-			if (!(extras & WITH_PROMETHEUS))
-				return usage_error(cmd, "%s", "unknown option --prometheus");
+			if (!(extras & WITH_PROMETHEUS)) {
+				usage_error(cmd, "%s", "unknown option --prometheus");
+				return -EINVAL;
+			}
 			o->prometheus = true;
 			break;
 		case OPT_PIN_DIR:
@@ -96,9 +77,11 @@ static int parse_common(int argc, char **argv, const char *cmd, const char *help
 			break;
 		case 'h':
 			fputs(help, stdout);
-			return -1;
+			o->help = true;
+			return 0;
 		default:
-			return usage_error(cmd, "%s", "bad option");
+			usage_error(cmd, "%s", "bad option");
+			return -EINVAL;
 		}
 	}
 	return 0;
@@ -115,9 +98,10 @@ int cmd_stop(int argc, char **argv)
 	struct tko *t;
 	int ret;
 
-	ret = parse_common(argc, argv, "stop", help, 0, &o);
-	if (ret)
-		return ret < 0 ? 0 : ret;
+	if (parse_common(argc, argv, "stop", help, 0, &o))
+		return EXIT_USAGE;
+	if (o.help)
+		return 0;
 	if (argc - optind != 2)
 		return usage_error("stop", "%s", "expected LOCAL and REMOTE");
 	if (parse_key(argv[optind], argv[optind + 1], &key, err, sizeof(err)))
@@ -166,9 +150,10 @@ int cmd_list(int argc, char **argv)
 	struct tko *t;
 	int ret;
 
-	ret = parse_common(argc, argv, "list", help, 0, &o);
-	if (ret)
-		return ret < 0 ? 0 : ret;
+	if (parse_common(argc, argv, "list", help, 0, &o))
+		return EXIT_USAGE;
+	if (o.help)
+		return 0;
 	if (optind != argc)
 		return usage_error("list", "unexpected argument '%s'", argv[optind]);
 	if (!require_root() || cli_open(o.pin_dir, &t))
@@ -218,9 +203,10 @@ int cmd_events(int argc, char **argv)
 	struct tko *t;
 	int ret;
 
-	ret = parse_common(argc, argv, "events", help, WITH_FOLLOW, &o);
-	if (ret)
-		return ret < 0 ? 0 : ret;
+	if (parse_common(argc, argv, "events", help, WITH_FOLLOW, &o))
+		return EXIT_USAGE;
+	if (o.help)
+		return 0;
 	if (optind != argc)
 		return usage_error("events", "unexpected argument '%s'", argv[optind]);
 	if (!require_root() || cli_open(o.pin_dir, &t))
@@ -258,9 +244,10 @@ int cmd_stats(int argc, char **argv)
 	struct tko *t;
 	int ret;
 
-	ret = parse_common(argc, argv, "stats", help, WITH_PROMETHEUS, &o);
-	if (ret)
-		return ret < 0 ? 0 : ret;
+	if (parse_common(argc, argv, "stats", help, WITH_PROMETHEUS, &o))
+		return EXIT_USAGE;
+	if (o.help)
+		return 0;
 	if (optind != argc)
 		return usage_error("stats", "unexpected argument '%s'", argv[optind]);
 	if (o.json && o.prometheus)

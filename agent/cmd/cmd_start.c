@@ -67,10 +67,11 @@ struct request {
 
 /*
  * Parse the options of argv into r, on top of what r holds. Positional
- * arguments are left in argv[*first..argc). Returns 0, 1 for --help, or -1
- * with the reason in err.
+ * arguments are left in argv[*first..argc). *help: --help came, nothing
+ * after it was read (help NULL: a line of --file, which refuses it).
+ * Returns 0, or -errno with the reason in err.
  */
-static int parse_request(int argc, char **argv, struct request *r, int *first,
+static int parse_request(int argc, char **argv, struct request *r, int *first, bool *help,
 			 char *err, size_t errlen)
 {
 	struct option opts[SESSION_OPTS_MAX + ARRAY_LEN(start_opts)];
@@ -95,7 +96,12 @@ static int parse_request(int argc, char **argv, struct request *r, int *first,
 			break;
 		case 'h':
 		case O_HELP:
-			return 1;
+			if (help) {
+				*help = true;
+				return 0;
+			}
+			/* A line of --file takes no --help. */
+			/* fall through */
 		default:
 			ret = session_opt_set(SO_START, c, optarg, &r->cfg, &r->given, err, errlen);
 			if (ret == -ENOENT)
@@ -103,7 +109,7 @@ static int parse_request(int argc, char **argv, struct request *r, int *first,
 					 argv[optind - 1]);
 		}
 		if (ret)
-			return -1;
+			return ret;
 	}
 	*first = optind;
 	return 0;
@@ -280,8 +286,10 @@ static void flush(struct tko *t, struct batch *b, struct file_run *fr)
 /*
  * tko start --file: every line is a session; a bad line is reported with its
  * number and the others still start. Progress every second on stderr.
+ * 0 and the number of lines that failed in *failed, or -errno (the file
+ * cannot be read).
  */
-static int start_file(struct tko *t, const struct request *common)
+static int start_file(struct tko *t, const struct request *common, unsigned long *failed)
 {
 	FILE *f = strcmp(common->file, "-") ? fopen(common->file, "r") : stdin;
 	struct file_run fr = { .file = common->file, .t0 = now_s() };
@@ -290,8 +298,10 @@ static int start_file(struct tko *t, const struct request *common)
 	char line[4096], err[256];
 
 	if (!f) {
-		pr_warn("cannot read %s: %s", common->file, strerror(errno));
-		return 1;
+		int err = -errno;
+
+		pr_warn("cannot read %s: %s", common->file, strerror(-err));
+		return err;
 	}
 	fr.last = fr.t0;
 	while (fgets(line, sizeof(line), f)) {
@@ -306,10 +316,10 @@ static int start_file(struct tko *t, const struct request *common)
 		n = split(line, words + 1, 62) + 1;
 		if (n == 1)
 			continue;
-		ret = parse_request(n, words, &r, &first, err, sizeof(err));
+		ret = parse_request(n, words, &r, &first, NULL, err, sizeof(err));
 		if (!ret && (n - first != 2 || r.file != common->file)) {
 			snprintf(err, sizeof(err), "expected LOCAL REMOTE [OPTIONS]");
-			ret = -1;
+			ret = -EINVAL;
 		}
 		if (!ret)
 			ret = parse_key(words[first], words[first + 1], &key, err, sizeof(err)) ?:
@@ -345,7 +355,8 @@ static int start_file(struct tko *t, const struct request *common)
 	       now_s() - fr.t0, fr.failed ? "" : "\n");
 	if (fr.failed)
 		printf(", %lu lines failed\n", fr.failed);
-	return fr.failed ? 1 : 0;
+	*failed = fr.failed;
+	return 0;
 }
 
 int cmd_start(int argc, char **argv)
@@ -353,13 +364,14 @@ int cmd_start(int argc, char **argv)
 	struct request r = { .pin_dir = tko_default_pin_dir() };
 	struct tko_config base;
 	struct tko_key key;
+	bool help = false;
 	char err[256];
 	struct tko *t;
 	int first, ret;
 
 	tko_dp_config_default(&r.cfg);
-	ret = parse_request(argc, argv, &r, &first, err, sizeof(err));
-	if (ret == 1) {
+	ret = parse_request(argc, argv, &r, &first, &help, err, sizeof(err));
+	if (help) {
 		fputs(start_head, stdout);
 		session_opts_help(stdout, SO_START);
 		fputs(start_tail, stdout);
@@ -381,7 +393,9 @@ int cmd_start(int argc, char **argv)
 		session_opts_fill(SO_CONFIG, &r.cfg, &base, r.given);
 
 	if (r.file) {
-		ret = start_file(t, &r);
+		unsigned long failed = 0;
+
+		ret = start_file(t, &r, &failed) || failed ? 1 : 0;
 	} else {
 		char l[ENDPOINT_STRLEN], rem[ENDPOINT_STRLEN];
 		enum how how;
