@@ -91,7 +91,7 @@ static bool adopt_xdp(struct iface *ifc, int fd)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 
-	if (bpf_xdp_query(ifc->ifindex, 0, &q) || q.prog_id != tko_obj_id(fd))
+	if (fd < 0 || bpf_xdp_query(ifc->ifindex, 0, &q) || q.prog_id != tko_obj_id(fd))
 		return false;
 	ifc->xdp_flags = q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	ifc->xdp_attached = true;
@@ -103,7 +103,7 @@ static bool adopt_tc(struct iface *ifc, int fd, enum bpf_tc_attach_point where, 
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifc->ifindex, .attach_point = where);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TKO_TC_HANDLE, .priority = TKO_TC_PRIO);
 
-	if (bpf_tc_query(&hook, &opts) || opts.prog_id != tko_obj_id(fd))
+	if (fd < 0 || bpf_tc_query(&hook, &opts) || opts.prog_id != tko_obj_id(fd))
 		return false;
 	*attached = true;
 	return true;

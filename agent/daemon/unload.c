@@ -4,9 +4,17 @@
  * one a dead agent (or --persist) left pinned, and what the agent's own exit
  * shares with them (its sessions ended, their handoff state reported).
  */
+#define _XOPEN_SOURCE 700	/* nftw() */
+#define _DEFAULT_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "agent.h"
@@ -88,6 +96,88 @@ static void unload(const struct tko_fds *f, const char *pin_dir)
 	tko_bpf_unpin(pin_dir);
 }
 
+/* The cgroup walk of sockops_detach_all(): the program to find. */
+static struct {
+	int fd;
+	__u32 id;
+	int detached;
+} sockops_walk;
+
+static int detach_sockops_at(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	__u32 ids[64], n = 64;
+	int fd;
+
+	if (type != FTW_D)
+		return 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (!bpf_prog_query(fd, BPF_CGROUP_SOCK_OPS, 0, NULL, ids, &n))
+		for (__u32 i = 0; i < n && i < 64; i++)
+			if (ids[i] == sockops_walk.id &&
+			    !bpf_prog_detach2(sockops_walk.fd, fd, BPF_CGROUP_SOCK_OPS))
+				sockops_walk.detached++;
+	close(fd);
+	return 0;
+}
+
+/*
+ * The sockops program prog_fd, from every cgroup it is attached to: where
+ * the datapath's record of its cgroup cannot be read, the cgroup tree is
+ * walked (as bpftool cgroup tree does).
+ */
+static void sockops_detach_all(int prog_fd)
+{
+	char root[PATH_MAX];
+
+	if (prog_fd < 0 || cgroup2_root(root, sizeof(root)))
+		return;
+	sockops_walk.fd = prog_fd;
+	sockops_walk.id = tko_obj_id(prog_fd);
+	sockops_walk.detached = 0;
+	if (sockops_walk.id)
+		nftw(root, detach_sockops_at, 16, FTW_PHYS | FTW_MOUNT);
+	if (sockops_walk.detached)
+		pr_info("sockops detached from %d cgroup(s)", sockops_walk.detached);
+}
+
+/* What unpinning left in pin_dir: files of another version's datapath. */
+static void report_leftovers(const char *pin_dir)
+{
+	DIR *d = opendir(pin_dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			pr_warn("%s/%s is left: no pin of this version of tko (rm removes it)",
+				pin_dir, e->d_name);
+	closedir(d);
+}
+
+/*
+ * A datapath this tko cannot read (another version's maps, or pins a crash
+ * left incomplete): its sessions cannot be reported, but its programs are
+ * found by their ids wherever they are attached, and all of it removed.
+ */
+static void unload_unreadable(const struct tko_fds *f, const char *pin_dir)
+{
+	struct if_nameindex *ifs = if_nameindex();
+
+	pr_warn("the datapath pinned in %s cannot be read by this version of tko (another "
+		"version's, or pins left incomplete): its sessions end unreported; removing its "
+		"programs, carrier and pins", pin_dir);
+	sockops_detach_all(f->fd[P_PROG_SOCKOPS]);
+	for (struct if_nameindex *i = ifs; i && i->if_index; i++)
+		iface_detach_ours((int)i->if_index, f);
+	if_freenameindex(ifs);
+	carrier_remove();
+	tko_bpf_unpin(pin_dir);
+	report_leftovers(pin_dir);
+}
+
 int agent_unload(const char *pin_dir)
 {
 	struct tko_fds f;
@@ -96,6 +186,13 @@ int agent_unload(const char *pin_dir)
 	if (lock < 0)
 		return lock;
 	err = tko_pins_open(pin_dir, &f);
+	if ((err == -ENOENT || err == -ESTALE || err == -EPROTO) && !tko_pins_open_any(pin_dir, &f)) {
+		unload_unreadable(&f, pin_dir);
+		tko_fds_close(&f);
+		lock_release(pin_dir, lock);
+		pr_info("removed the datapath pinned in %s", pin_dir);
+		return 0;
+	}
 	if (err == -ENOENT) {
 		pr_info("nothing pinned in %s", pin_dir);
 		/* A carrier without pins can only be a leftover. */

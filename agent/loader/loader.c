@@ -570,9 +570,11 @@ int tko_pins_open(const char *dir, struct tko_fds *f)
 			tko_pin_path(path, dir, i);
 			if (err != -ENOENT)
 				pr_warn("cannot open %s: %s", path, strerror(-err));
-			else if (i)
+			else if (i) {
 				pr_warn("%s is missing: the pins in %s are incomplete ('tko unload' "
 					"removes them)", path, dir);
+				err = -ESTALE;	/* not "nothing pinned": never loaded over */
+			}
 		}
 	}
 	if (!err)
@@ -580,6 +582,20 @@ int tko_pins_open(const char *dir, struct tko_fds *f)
 	if (err)
 		tko_fds_close(f);
 	return err;
+}
+
+int tko_pins_open_any(const char *dir, struct tko_fds *f)
+{
+	int n = 0;
+
+	for (int i = 0; i < P_MAX; i++) {
+		f->fd[i] = tko_pin_get(dir, i);
+		if (f->fd[i] < 0)
+			f->fd[i] = -1;
+		else
+			n++;
+	}
+	return n ? 0 : -ENOENT;
 }
 
 int tko_ensure_bpffs(const char *dir)

@@ -81,11 +81,18 @@ void tko_bpf_unpin(const char *dir);
 
 /*
  * Open a pinned datapath (fds owned by f: tko_fds_close). -ENOENT if there
- * is none; -EPROTO if one of its maps is not what this build's objects
+ * is none; -ESTALE if some of its pins are missing; -EPROTO if one of its
+ * maps is not what this build's objects
  * define (type, key and value sizes, entries: those sized by the session
  * table as the pinned one's), said with the map's name.
  */
 int tko_pins_open(const char *dir, struct tko_fds *f);
+/*
+ * The pins of dir that exist, unchecked (fds owned by f, -1 where absent):
+ * for removing a datapath another version of tko made, or one whose pins
+ * are incomplete. -ENOENT if none of them is there.
+ */
+int tko_pins_open_any(const char *dir, struct tko_fds *f);
 void tko_fds_close(struct tko_fds *f);
 
 /* The kernel id of a pinned program or map fd, 0 on error. */

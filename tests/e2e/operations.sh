@@ -165,4 +165,31 @@ check "XDP detached" bash -c "! ip -n '$TOPO_GW' link show g1 | grep -q xdp"
 check "TC filter detached" bash -c "! tc -n '$TOPO_GW' filter show dev g1 egress | grep -q tko"
 check "carrier removed" bash -c "! ip -n '$TOPO_GW' link show tko0 2>/dev/null"
 check "unload with nothing pinned is fine" in_gw "$TKO" unload --pin-dir "$PIN"
+
+# A datapath this tko cannot read: left by another version (one of its maps
+# has another layout), or with a pin missing. An agent refuses to adopt it
+# and says 'tko unload' removes it: it must, attachments and carrier too.
+for how in layout missing; do
+	check "$how: agent --persist starts" agent_start --iface g1 --persist
+	check "$how: agent --persist exits 0" agent_stop
+	if [ $how = layout ]; then
+		rm "$PIN/stats"
+		bpftool map create "$PIN/stats" type array key 4 value 4 entries 1 name stats
+	else
+		rm "$PIN/ifaces"
+	fi
+	check "$how: the sockops program is on the test's cgroup" \
+		bash -c "bpftool cgroup show '$TEST_CG' | grep -q sock_ops"
+	in_gw "$TKO" agent --pin-dir "$PIN" --cgroup "$TEST_CG" --iface g1 2>"$WORK/refused.err"
+	check "$how: an agent refuses to adopt it, and says what removes it" \
+		grep -q "'tko unload' removes" "$WORK/refused.err"
+	check "$how: tko unload removes it" in_gw "$TKO" unload --pin-dir "$PIN"
+	check "$how: pins gone" test ! -e "$PIN"
+	check "$how: XDP detached" bash -c "! ip -n '$TOPO_GW' link show g1 | grep -q xdp"
+	check "$how: TC filters detached" bash -c "! tc -n '$TOPO_GW' filter show dev g1 egress | grep -q . &&
+		! tc -n '$TOPO_GW' filter show dev g1 ingress | grep -q ."
+	check "$how: carrier removed" bash -c "! ip -n '$TOPO_GW' link show tko0 2>/dev/null"
+	check "$how: sockops detached from the cgroup" \
+		bash -c "! bpftool cgroup show '$TEST_CG' | grep -q sock_ops"
+done
 finish
