@@ -41,8 +41,11 @@ jq -n -R --arg kernel "$(uname -r)" --arg cpu "$cpu" --argjson cores "$(nproc)" 
 		.reruns = ([.reruns[]? | select(.only != $only)] +
 			   [{ only: $only, date: $date, quick: $quick, kernel: $kernel }])
 	  end' <"$RAW" >"$WORK/results.json"
+# The regression guard: each key of the contract next to the last run's.
+if [ -f bench/results.json ]; then cp bench/results.json "$WORK/previous.json"; fi
 cp "$WORK/results.json" bench/results.json
 echo "bench: wrote bench/results.json${ONLY:+ (merged: $ONLY)}"
+bench/compare.sh "$WORK/previous.json" bench/results.json "$CONTRACT" || true
 
 # --- the table ------------------------------------------------------------------
 v() { jq -r --arg k "$1" 'getpath($k | split(".")) // "n/a" |
