@@ -53,6 +53,7 @@
 #include "log.h"
 #include "tko_dp.h"
 #include "policies.h"
+#include "flows.h"	/* the device's and the server's segments, as prog_policy's */
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -60,14 +61,7 @@
 #include "tests/xdp_ingress_race.skel.h"
 #pragma GCC diagnostic pop
 
-#define SEQ0		1000u		/* the device's SND.NXT once open */
-#define ACK0		5000u		/* its RCV.NXT */
-#define DEV_WIN		0x0400
-#define SRV_PORT	443
 #define WRAPPED		(1ULL << 63)	/* a __u64 count above this went below zero */
-
-static const uint8_t dev_mac[6] = { 0x02, 0, 0, 0, 0, 0x11 };
-static const uint8_t gw_mac[6] = { 0x02, 0, 0, 0, 0, 0x22 };
 
 /* The two CPUs (the first two this process may use); A is the test's thread. */
 static int cpu_a = -1, cpu_b = -1;
@@ -84,49 +78,6 @@ static unsigned long env_ul(const char *name, unsigned long dflt)
 
 /* ---------------------------------------------------------------- frames */
 
-/* Device 10.1.2.3 to server 192.0.2.10 (as tests/prog/prog_policy.c). */
-static struct seg_spec dev_seg(uint16_t port, uint8_t flags, uint32_t seq, uint32_t ack)
-{
-	struct seg_spec s = {
-		.sport = port, .dport = SRV_PORT, .seq = seq, .ack = ack,
-		.flags = flags, .window = DEV_WIN, .ttl = 64,
-	};
-
-	memcpy(s.smac, gw_mac, 6);	/* forwarded: leaves with the gateway's MAC */
-	memcpy(s.dmac, dev_mac, 6);
-	inet_pton(AF_INET, "10.1.2.3", s.saddr);
-	inet_pton(AF_INET, "192.0.2.10", s.daddr);
-	return s;
-}
-
-/* The server's segment to the device (XDP ingress). */
-static struct seg_spec srv_seg(const struct seg_spec *d, uint8_t flags, uint32_t seq,
-			       uint32_t ack)
-{
-	struct seg_spec s = *d;
-
-	memcpy(s.saddr, d->daddr, 16);
-	memcpy(s.daddr, d->saddr, 16);
-	memcpy(s.smac, d->dmac, 6);
-	memcpy(s.dmac, d->smac, 6);
-	s.sport = d->dport;
-	s.dport = d->sport;
-	s.seq = seq;
-	s.ack = ack;
-	s.flags = flags;
-	return s;
-}
-
-static struct tko_key seg_key(const struct seg_spec *s)
-{
-	struct tko_key k = { .family = TKO_AF_INET, .lport = s->sport, .rport = s->dport };
-
-	memcpy(k.laddr, s->saddr, 4);
-	memcpy(k.raddr, s->daddr, 4);
-	return k;
-}
-
-/* One run of prog on f; thread-safe (no cmocka, nothing shared): 0 or -errno. */
 static int run_frame(struct bpf_program *prog, const struct frame *f)
 {
 	uint8_t out[FRAME_MAX];
@@ -175,13 +126,6 @@ static __u64 policy_sessions(void)
 	if (bpf_map_lookup_elem(bpf_map__fd(H.b.ctl->maps.policy_stats), &slot, &st))
 		fail_msg("cannot read policy_stats[0]: %s", strerror(errno));
 	return st.sessions;
-}
-
-static bool has_session(const struct tko_key *k)
-{
-	struct tko_session x;
-
-	return h_lookup(k, &x);
 }
 
 /* ------------------------------------------------- the other CPU (B) */
@@ -356,9 +300,9 @@ static __u64 ev_count(__u8 type, __u8 reason)
  */
 static void flow_end_not_revived(void **state)
 {
-	struct seg_spec syn = dev_seg(42000, F_SYN, SEQ0 - 1, 0);
-	struct seg_spec ack = dev_seg(42000, F_ACK, SEQ0, ACK0);
-	struct seg_spec fin = dev_seg(42000, F_FIN | F_ACK, SEQ0, ACK0);
+	struct seg_spec syn = dev_seg(false, 42000, F_SYN, SEQ0 - 1, 0, 0);
+	struct seg_spec ack = dev_seg(false, 42000, F_ACK, SEQ0, ACK0, 0);
+	struct seg_spec fin = dev_seg(false, 42000, F_FIN | F_ACK, SEQ0, ACK0, 0);
 	struct tko_key k = seg_key(&ack);
 	struct bpf_program *tc = RT->progs.tko_tc_egress;
 	struct frame fsyn, fack, ffin;
@@ -467,8 +411,8 @@ static void flow_end_not_revived(void **state)
  */
 static void count_never_below_zero(void **state)
 {
-	struct seg_spec syn = dev_seg(42100, F_SYN, SEQ0 - 1, 0);
-	struct seg_spec ack = dev_seg(42100, F_ACK, SEQ0, ACK0);
+	struct seg_spec syn = dev_seg(false, 42100, F_SYN, SEQ0 - 1, 0, 0);
+	struct seg_spec ack = dev_seg(false, 42100, F_ACK, SEQ0, ACK0, 0);
 	struct seg_spec rst = srv_seg(&ack, F_RST, ACK0, 0);
 	struct tko_key k = seg_key(&ack);
 	struct frame fsyn, fack;
@@ -506,7 +450,7 @@ static void count_never_below_zero(void **state)
 			run_a(tc, &fack, "the device's ACK");
 			/* a whole run of B after the session was published ends it */
 			other_wait(&b, atomic_load(&b.started) + 1);
-			if (has_session(&k)) {
+			if (has_session(&ack)) {
 				left[i]++;
 				CHECK_EQ(h_stop(&k), 0, "tko stop of a session the RST left");
 			}
