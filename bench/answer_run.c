@@ -17,8 +17,12 @@
  * made ACTIVE in place (inproc_install: as the clock leaves them), and the
  * probed ones are spread over the table, so with 10^6 the lookups (index
  * bucket, then entry) miss the CPU caches as they would on a busy gateway.
+ *
+ * With TKO_PROFILE_SESSIONS=N it only answers probes of N sessions in a
+ * loop, untimed, for bench/profile.sh (SIGUSR1: print how many so far).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -85,19 +89,43 @@ static void install(struct inproc *p, uint32_t from, uint32_t to)
 	};
 	uint64_t t0 = now_ns();
 
-	s.started_ns = s.last_seen_ns = s.probe_ns = t0;
+	/* Their conntrack entries were refreshed a moment ago: an answer
+	 * within the refresh period (bpf/lib/conntrack.h), as most are. */
+	s.started_ns = s.last_seen_ns = s.probe_ns = s.ct_refresh_ns = t0;
 	inproc_fill(p, from, to, &s);
 	if (to - from > 1000)
 		progress("%u sessions inserted in %.1f s", to - from, (now_ns() - t0) / 1e9);
 }
 
-static void measure(struct inproc *p, uint32_t count, int rounds, size_t samples)
+/*
+ * How the sessions answered are chosen (each round answers one probe of
+ * `samples` sessions spread evenly over the table; QUICK and the full run
+ * differ only in the number of rounds):
+ *  - WARM: the same ones every round, their budget opened again before each
+ *    run: in the CPU's caches (with 10^6, not all in its TLB), as the
+ *    sessions of a gateway's busiest peers;
+ *  - COLD: every round sessions of its own, not touched since they were
+ *    installed: the index bucket and the entry are each a miss to memory
+ *    (and the TLB), one after the other, as on a gateway whose 10^6
+ *    sessions are each probed once a minute;
+ *  - REFRESH: WARM, each answer also refreshing the flow's conntrack entry
+ *    (once per refresh period in a session's life, bpf/lib/conntrack.h).
+ */
+enum pick { WARM, COLD, REFRESH };
+
+static void measure(struct inproc *p, uint32_t count, int rounds, size_t samples, enum pick pick)
 {
+	static const char *const suffix[] = { [WARM] = "", [COLD] = "_cold", [REFRESH] = "_ct_refresh" };
+	static const char *const what[] = {
+		[WARM] = "", [COLD] = ", each a session not touched since", [REFRESH] = " refreshing conntrack",
+	};
 	int xdp_fd = bpf_program__fd(p->b.xdp->progs.tko_xdp_ingress);
 	int nop_fd = bpf_program__fd(p->h->progs.bench_nop);
+	bool cold = pick == COLD;
 	size_t m = samples < count ? samples : count;
-	uint32_t *idx = calloc(m, sizeof(*idx));
-	struct frame *f = calloc(m, sizeof(*f));
+	size_t sets = cold ? (size_t)rounds + 1 : 1;
+	uint32_t *idx = calloc(m * sets, sizeof(*idx));
+	struct frame *f = calloc(m * sets, sizeof(*f));
 	double *tko = calloc(m, sizeof(double)), *nop = calloc(m, sizeof(double));
 	double *net = calloc(rounds, sizeof(double)), *base = calloc(rounds, sizeof(double));
 	struct stats st, sb;
@@ -105,18 +133,24 @@ static void measure(struct inproc *p, uint32_t count, int rounds, size_t samples
 
 	if (!idx || !f || !tko || !nop || !net || !base)
 		die("out of memory");
-	for (size_t j = 0; j < m; j++) {
-		idx[j] = (uint32_t)((uint64_t)j * count / m);
-		probe_frame(idx[j], &f[j]);
-	}
-	/* round -1 warms the caches and the JIT'ed code up; not counted */
+	/* set k, sample j: session (j * sets + k) of m * sets spread evenly */
+	for (size_t k = 0; k < sets; k++)
+		for (size_t j = 0; j < m; j++) {
+			size_t i = k * m + j;
+
+			idx[i] = (uint32_t)((uint64_t)(j * sets + k) * count / (m * sets));
+			probe_frame(idx[i], &f[i]);
+		}
+	/* round -1 warms the JIT'ed code up (and, hot, the caches); not counted */
 	for (int r = -1; r < rounds; r++) {
+		size_t k0 = cold ? (size_t)(r + 1) * m : 0;
 		struct stats a, b;
 
 		for (size_t j = 0; j < m; j++) {
-			inproc_open_window(p, idx[j]);	/* id = index: a fresh table */
-			nop[j] = run_once(nop_fd, &f[j], XDP_PASS);
-			tko[j] = run_once(xdp_fd, &f[j], XDP_TX);
+			if (!cold)	/* id = index: a fresh table */
+				inproc_open_window(p, idx[j], pick == REFRESH);
+			nop[j] = run_once(nop_fd, &f[k0 + j], XDP_PASS);
+			tko[j] = run_once(xdp_fd, &f[k0 + j], XDP_TX);
 		}
 		if (r < 0)
 			continue;
@@ -127,12 +161,14 @@ static void measure(struct inproc *p, uint32_t count, int rounds, size_t samples
 	}
 	stats_of(net, rounds, &st);
 	stats_of(base, rounds, &sb);
-	progress("%8u sessions: %s per answer (BPF_PROG_RUN overhead %s subtracted)", count,
-		 stats_str(&st, "ns"), stats_str(&sb, "ns"));
-	snprintf(key, sizeof(key), "answer.run_ns.s%u", count);
+	progress("%8u sessions: %s per answer%s (BPF_PROG_RUN overhead %s subtracted)", count,
+		 stats_str(&st, "ns"), what[pick], stats_str(&sb, "ns"));
+	snprintf(key, sizeof(key), "answer.run_ns%s.s%u", suffix[pick], count);
 	result_stats(key, &st);
-	snprintf(key, sizeof(key), "answer.run_overhead_ns.s%u", count);
-	result(key, sb.median);
+	if (pick == WARM) {
+		snprintf(key, sizeof(key), "answer.run_overhead_ns.s%u", count);
+		result(key, sb.median);
+	}
 	free(idx);
 	free(f);
 	free(tko);
@@ -141,20 +177,81 @@ static void measure(struct inproc *p, uint32_t count, int rounds, size_t samples
 	free(base);
 }
 
+static volatile sig_atomic_t marks;
+
+static void on_mark(int sig)
+{
+	(void)sig;
+	marks = 1;
+}
+
+/*
+ * For a profiler (bench/profile.sh): answer probes of `count` sessions in a
+ * loop for `seconds`, as measure() does, untimed. perf samples the CPU
+ * meanwhile and attributes what it finds in tko_xdp_ingress to its lines.
+ */
+static void profile_loop(struct inproc *p, uint32_t count, double seconds)
+{
+	int xdp_fd = bpf_program__fd(p->b.xdp->progs.tko_xdp_ingress);
+	size_t m = count < 2000 ? count : 2000;
+	struct frame *f = calloc(m, sizeof(*f));
+	uint32_t *idx = calloc(m, sizeof(*idx));
+	uint64_t end, n = 0;
+
+	if (!f || !idx)
+		die("out of memory");
+	for (size_t j = 0; j < m; j++) {
+		idx[j] = (uint32_t)((uint64_t)j * count / m);
+		probe_frame(idx[j], &f[j]);
+	}
+	signal(SIGUSR1, on_mark);
+	progress("profiling: %u sessions, %.0f s", count, seconds);
+	end = now_ns() + (uint64_t)(seconds * 1e9);
+	while (now_ns() < end)
+		for (size_t j = 0; j < m; j++, n++) {
+			inproc_open_window(p, idx[j], false);
+			run_once(xdp_fd, &f[j], XDP_TX);
+			if (marks) {
+				marks = 0;
+				progress("mark %llu answers at %llu ns", (unsigned long long)n,
+					 (unsigned long long)now_ns());
+			}
+		}
+	progress("profiling: %llu answers", (unsigned long long)n);
+	free(f);
+	free(idx);
+}
+
 int main(int argc, char **argv)
 {
 	static const uint32_t counts[] = { 1, 10000, 1000000 };
+	const char *prof = getenv("TKO_PROFILE_SESSIONS");
 	struct inproc p;
 	struct opts o;
 	uint32_t have = 0;
 
 	bench_init("answer_run");
 	opts_parse(&o, argc, argv);
+	/* one CPU's caches and TLB, whatever the scheduler does meanwhile */
+	pin_cpu(1);
 	inproc_load(&p, 1u << 20);
+	if (prof) {
+		uint32_t n = (uint32_t)strtoul(prof, NULL, 0);
+		const char *secs = getenv("TKO_PROFILE_SECONDS");
+
+		install(&p, 0, n);
+		profile_loop(&p, n, secs ? atof(secs) : 10);
+		inproc_destroy(&p);
+		return 0;
+	}
 	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
 		install(&p, have, counts[c]);
 		have = counts[c];
-		measure(&p, counts[c], o.quick ? 3 : 7, o.quick ? 300 : 2000);
+		measure(&p, counts[c], o.quick ? 3 : 7, 2000, WARM);
+		if (counts[c] == 1)
+			measure(&p, 1, o.quick ? 3 : 7, 1, REFRESH);
+		if (counts[c] == 1000000)
+			measure(&p, counts[c], o.quick ? 3 : 7, 2000, COLD);
 	}
 	inproc_destroy(&p);
 	return 0;

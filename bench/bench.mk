@@ -12,10 +12,10 @@ BENCH_SKELS := $(BENCH_BPF:%=$(BUILD)/bench/%.skel.h)
 BENCH_HDRS := $(wildcard bench/*.h) $(SKELS) $(BENCH_SKELS)
 BENCH_CFLAGS := -I$(BUILD)/bench -Ibench -Itests/prog
 
-.PHONY: bench bench-build
+.PHONY: bench bench-build profile
 .SECONDARY: $(BENCH_SKELS) $(BENCH_BPF:%=$(BUILD)/bench/%.bpf.o)
 
-bench-build: $(BENCH_BINS)
+bench-build: $(BENCH_BINS) $(BUILD)/bench/prog_lines
 
 $(BUILD)/bench:
 	mkdir -p $@
@@ -36,8 +36,18 @@ $(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_LIB_OBJS) $(INTERNAL
 # policy_run keeps the policy tables as `tko policy` does.
 $(BUILD)/bench/policy_run: $(BUILD)/agent/daemon/policies.o
 
+# The profiler's line map (bench/profile.sh): libbpf alone.
+$(BUILD)/bench/prog_lines: bench/prog_lines.c | $(BUILD)/bench
+	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+
 # deps.sh bench adds what only the benchmarks need (gnuplot for the plot).
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all bench-build
 	@bench/run.sh $(BUILD) $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
+
+# Where the answer path's time goes, step by step (docs/performance.md).
+profile:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all bench-build
+	@bench/profile.sh $(BUILD)

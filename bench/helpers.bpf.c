@@ -15,7 +15,8 @@
  *  - bench_open_window: clears the per-session answer budget of one session
  *    (TKO_ANSWER_BURST answers per second), so that the next run of the XDP
  *    program takes the path of a real probe (the first in its second)
- *    instead of the rate-limited one. It writes in place, one field.
+ *    instead of the rate-limited one; asked to, the time of its last
+ *    conntrack refresh too (the next answer refreshes). It writes in place.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -53,15 +54,17 @@ SEC("syscall")
 int bench_open_window(__u32 *ctx)
 {
 	struct tko_session *s;
-	__u32 id;
+	__u32 req[2];	/* the session's id; whether its conntrack refresh is due */
 
-	if (bpf_probe_read_kernel(&id, sizeof(id), ctx))
+	if (bpf_probe_read_kernel(req, sizeof(req), ctx))
 		return -1;
-	s = bpf_map_lookup_elem(&sessions, &id);
+	s = bpf_map_lookup_elem(&sessions, &req[0]);
 	if (!s)
 		return -2;
 	s->answer_window_ns = 0;
 	s->answers_in_window = 0;
+	if (req[1])
+		s->ct_refresh_ns = 0;
 	return 0;
 }
 

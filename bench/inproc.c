@@ -179,9 +179,10 @@ void inproc_request(struct inproc *p, uint32_t id)
 		die("cannot queue session %u for the clock: %s", id, strerror(errno));
 }
 
-void inproc_open_window(struct inproc *p, uint32_t id)
+void inproc_open_window(struct inproc *p, uint32_t id, bool ct_due)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &id, .ctx_size_in = sizeof(id));
+	uint32_t req[2] = { id, ct_due };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = req, .ctx_size_in = sizeof(req));
 
 	if (bpf_prog_test_run_opts(bpf_program__fd(p->h->progs.bench_open_window), &o) ||
 	    o.retval)

@@ -61,8 +61,11 @@ void inproc_write(struct inproc *p, uint32_t first, uint32_t n, const struct tko
  */
 void inproc_request(struct inproc *p, uint32_t id);
 
-/* Clear session id's answer budget (helpers.bpf.c). */
-void inproc_open_window(struct inproc *p, uint32_t id);
+/*
+ * Clear session id's answer budget (helpers.bpf.c); with ct_due, also when
+ * its conntrack entry was refreshed last (its next answer refreshes it).
+ */
+void inproc_open_window(struct inproc *p, uint32_t id, bool ct_due);
 
 /* Sum of a per-CPU counter of tko's stats map. */
 uint64_t inproc_stat(struct inproc *p, uint32_t idx);

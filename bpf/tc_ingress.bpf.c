@@ -51,7 +51,7 @@ static __always_inline int load_headers(struct __sk_buff *skb, __u32 l3_off, __u
  * otherwise the checksums are complete as forged.
  */
 static __always_inline int tc_answer_probe(struct __sk_buff *skb, struct pkt *p, __u32 id,
-					   struct tko_session *s, struct tko_iface *ifc)
+					   struct tko_session *s, struct tko_iface *ifc, __u64 now)
 {
 	void *data_end = (void *)(long)skb->data_end;
 	__u8 summed = skb_ip_summed(skb);
@@ -101,7 +101,7 @@ static __always_inline int tc_answer_probe(struct __sk_buff *skb, struct pkt *p,
 	if (err && !(err == NET_XMIT_CN && !ifc->down))
 		goto refused;
 	answer_sent(s, p, ifc, TKO_ANSWER_TC);
-	ct_refresh_skb(skb, id, s);	/* the answer does not cross netfilter */
+	ct_refresh_skb(skb, id, s, now);	/* the answer does not cross netfilter */
 	return TC_ACT_STOLEN;	/* the probe became the answer: consumed */
 refused:
 	stat_inc(TKO_ST_ANSWER_ERRORS);
@@ -117,6 +117,7 @@ int tko_tc_ingress(struct __sk_buff *skb)
 	struct tko_iface *ifc;
 	struct tko_key key;
 	struct pkt p = {};
+	__u64 now;
 	int id;
 
 	ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
@@ -135,9 +136,10 @@ int tko_tc_ingress(struct __sk_buff *skb)
 	/* XDP ingress has judged every other segment already. */
 	if (s->state != TKO_ACTIVE || !is_peer_probe(&p, s))
 		return TC_ACT_OK;
-	if (!answer_wanted(id, &p, s, bpf_ktime_get_ns()))
+	now = bpf_ktime_get_ns();
+	if (!answer_wanted(id, &p, s, now))
 		return TC_ACT_OK;
-	return tc_answer_probe(skb, &p, id, s, ifc);
+	return tc_answer_probe(skb, &p, id, s, ifc, now);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

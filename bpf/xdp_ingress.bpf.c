@@ -126,7 +126,6 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	if (!s)
 		return XDP_PASS;
 	stat_inc(TKO_ST_XDP_SEEN);
-	now = bpf_ktime_get_ns();
 
 	if (!(s->have & TKO_HAVE_SEQ))
 		return XDP_PASS;	/* nothing to compare with yet: TC egress learns */
@@ -139,13 +138,14 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 		/* Where XDP_TX is not delivered, TC ingress answers. */
 		if (ifc && ifc->path == TKO_ANSWER_TC)
 			return XDP_PASS;
+		now = bpf_ktime_get_ns();
 		if (!answer_wanted(id, &p, s, now))
 			return XDP_PASS;
 		/* The answer does not cross netfilter: the gateway's own
 		 * conntrack entry of the flow is refreshed here. */
 		act = xdp_answer_probe(ctx, &p, id, s, ifc);
 		if (act == XDP_TX)
-			ct_refresh_xdp(ctx, id, s);
+			ct_refresh_xdp(ctx, id, s, now);
 		return act;
 	}
 
@@ -167,7 +167,7 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 			return XDP_PASS;	/* conntrack sees it on its way */
 		}
 		if (ours) {
-			ct_refresh_xdp(ctx, id, s);
+			ct_refresh_xdp(ctx, id, s, bpf_ktime_get_ns());
 			return XDP_DROP;
 		}
 		return XDP_PASS;	/* not asked for by tko: the endpoint's */
@@ -186,6 +186,7 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	if (p.flags & TH_SYN)
 		return XDP_PASS;
 	if (p.flags & TH_FIN || p.payload_len) {
+		now = bpf_ktime_get_ns();
 		/* FIN and data must also acknowledge what the endpoint sent
 		 * (RFC 5961 5). Without the ACK bit, or acknowledging what was
 		 * never sent, the endpoint drops the segment itself (RFC 9293

@@ -312,25 +312,23 @@ struct tko_clock {
  * One entry of the session table, an array indexed by session id. The
  * index (struct tko_bucket) finds a tuple's id; state TKO_FREE marks an
  * unused entry.
+ *
+ * Laid out for the answer path (bpf/lib/answer.h): what it reads and writes
+ * to answer a peer's probe is in the first 128 bytes, two cache lines
+ * fetched together (the table is page-aligned, BPF_F_MMAPABLE, and an entry
+ * is five whole lines); the rest is for the clock, learning and reports.
+ * TKO_SESSION_HOT and the static assertions below keep it so.
  */
 struct tko_session {
+	/* hot: the answer path */
 	struct tko_key key;
-	struct tko_config cfg;
 	struct tko_tcp_state tcp;
-	struct tko_counters cnt;
 	__u8 state;		/* enum tko_state */
 	__u8 prev_state;	/* state before the last transition */
 	__u8 endpoint_probe;	/* the endpoint's own keepalive awaits its answer */
 	__u8 fail;		/* why the last probe did not leave (enum tko_reason), 0 if it did */
 	__u32 have;		/* TKO_HAVE_* (set and cleared atomically: several programs learn) */
-	__u32 ifindex;		/* egress interface towards the peer */
-	__u8 lmac[6];		/* source MAC of the endpoint's frames */
-	__u8 rmac[6];		/* their destination MAC (peer or next hop) */
-	__u16 vlan_tci;		/* 802.1Q tag of the endpoint's frames (host order), 0: none */
-	__u16 vlan_proto;	/* its TPID, network order (0x8100, 0x88a8) */
-	__u16 policy;		/* id of the policy that created it, 0 for tko start */
-	__u16 policy_gen;	/* that policy's generation (tko_policy.gen) */
-	__u32 answers_in_window;
+	__u32 notes;		/* TKO_NOTE_* */
 	/*
 	 * What the endpoint's own segments carry in the IP header and tko's
 	 * must carry too (flow-label ECMP, DSCP queues): the traffic class
@@ -338,7 +336,19 @@ struct tko_session {
 	 * flow label. Learned at TC egress; 0 until a segment was seen.
 	 */
 	__u32 flowinfo;
-	__u32 notes;		/* TKO_NOTE_* */
+	__u32 answers_in_window;
+	__u64 answer_window_ns;	/* start of the current rate-limit second */
+	struct tko_counters cnt;
+	__u64 ct_refresh_ns;	/* its conntrack entry's last refresh (bpf/lib/conntrack.h) */
+	/* cold */
+	struct tko_config cfg;
+	__u32 ifindex;		/* egress interface towards the peer */
+	__u8 lmac[6];		/* source MAC of the endpoint's frames */
+	__u8 rmac[6];		/* their destination MAC (peer or next hop) */
+	__u16 vlan_tci;		/* 802.1Q tag of the endpoint's frames (host order), 0: none */
+	__u16 vlan_proto;	/* its TPID, network order (0x8100, 0x88a8) */
+	__u16 policy;		/* id of the policy that created it, 0 for tko start */
+	__u16 policy_gen;	/* that policy's generation (tko_policy.gen) */
 	__u8 deferred;		/* the probe due at next_ns waits for a device's full queue */
 	__u8 wakes;		/* wakes sent in the current episode (bpf/lib/wake.h) */
 	__u8 pad[2];
@@ -362,6 +372,7 @@ struct tko_session {
 	/* its own address (behind the gateway's NAT: conntrack's), once
 	 * learned with its MAC; the key's local address until then */
 	__u8 wake_addr[16];
+	__u8 pad3[4];
 	__u64 wake_since_ns;
 	__u64 wake_ns;
 	__u64 ts_seen_ns;	/* when tcp.ts_val was first seen */
@@ -369,11 +380,16 @@ struct tko_session {
 	__u64 last_seen_ns;	/* last payload/SYN/FIN in either direction */
 	__u64 next_ns;		/* the session's next deadline */
 	__u64 probe_ns;		/* when our last probe left */
-	__u64 answer_window_ns;	/* start of the current rate-limit second */
 	__u32 index_pos;	/* where the index holds it: bucket * TKO_BUCKET_SLOTS + slot */
 	__u32 index_entry;	/* what it holds there */
-	struct tko_clock clock;
+	struct tko_clock clock;	/* last: the carrier's alone (bpf/lib/table.h, session_clear) */
 };
+
+#define TKO_SESSION_HOT 128	/* bytes: what the answer path touches */
+_Static_assert(__builtin_offsetof(struct tko_session, cfg) == TKO_SESSION_HOT,
+	       "the answer path's fields fill the first two cache lines, no more");
+_Static_assert(sizeof(struct tko_session) % 64 == 0,
+	       "a session is whole cache lines: every entry starts on one");
 
 /*
  * The index of the session table: a tuple hashes to two buckets (struct
@@ -710,6 +726,9 @@ struct tko_prefix_key {
 
 /* The kernel's default nf_conntrack_tcp_timeout_established (5 days), in ms. */
 #define TKO_CT_ESTABLISHED_MS_DEFAULT (432000u * 1000u)
+/* A session's conntrack entry is refreshed at most once per period: a
+ * quarter of the established timeout, at most this (bpf/lib/conntrack.h). */
+#define TKO_CT_REFRESH_MAX_NS (600ULL * 1000000000ULL)
 
 /* What the agent that loaded the datapath attached where (for adoption, unload). */
 struct tko_agent_info {

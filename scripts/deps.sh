@@ -3,8 +3,8 @@
 # Only missing packages are installed; nothing is upgraded.
 #   scripts/deps.sh          what the build and the tests need
 #   scripts/deps.sh bench    that, and what only `make bench` needs: jq (the
-#                            results file) and gnuplot (the plot in
-#                            docs/performance.md)
+#                            results file), gnuplot (the plot in
+#                            docs/performance.md) and perf (`make profile`)
 #   scripts/deps.sh vm       that, and what only `make test-kernels` needs:
 #                            qemu, a static busybox and cpio (tests/vm/)
 set -euo pipefail
@@ -22,7 +22,7 @@ PKGS=(make gcc pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
       conntrack openssh-server openssh-client)
 
 if [ "${1:-}" = bench ]; then
-	PKGS+=(jq gnuplot-nox)
+	PKGS+=(jq gnuplot-nox linux-perf)
 fi
 if [ "${1:-}" = vm ]; then
 	PKGS+=(qemu-system-x86 busybox-static cpio xz-utils)

@@ -178,8 +178,10 @@ static __always_inline void answer_sent(struct tko_session *s, const struct pkt 
 {
 	if (p->has_ts)
 		seq_advance(&s->tcp.ts_ecr, p->ts_val);
-	/* The peer is alive: whatever the carrier counted meanwhile. */
-	__sync_lock_test_and_set(&s->cnt.unanswered, 0);
+	/* The peer is alive: whatever the carrier counted meanwhile (an
+	 * exchange, locked, only when there is something to take back). */
+	if (s->cnt.unanswered)
+		__sync_lock_test_and_set(&s->cnt.unanswered, 0);
 	__sync_fetch_and_add(&s->cnt.peer_probes_answered, 1);
 	stat_inc(TKO_ST_PEER_PROBES_ANSWERED);
 	if (path == TKO_ANSWER_TC) {

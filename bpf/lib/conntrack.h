@@ -12,6 +12,9 @@
  * established timeout again. One call per site: ct_refresh_xdp() at XDP,
  * ct_refresh_skb() at TC, with the session's key. No other entry is touched.
  *
+ * Not at every answer: a lookup costs more than all the rest of an answer
+ * (docs/performance.md), and one a refresh period is enough (ct_due()).
+ *
  * The conntrack kfuncs (lookups since Linux 5.18, bpf_ct_change_timeout
  * since 6.1) are weak, and not used where the loader did not find them in
  * the kernel's BTF (ct_kfuncs_absent, tko_ct_kfuncs()): where the kernel has no
@@ -73,6 +76,29 @@ static __always_inline __u32 ct_established_ms(void)
 }
 
 /*
+ * Is session s's entry due for a refresh at now? Once per period: a quarter
+ * of the established timeout, ten minutes at most. The entry is refreshed
+ * when the flow is kept alive (an answer, either way), at most an interval
+ * apart: it never expires while the interval is shorter than three quarters
+ * of its timeout (a gateway that forgets flows sooner than tko probes loses
+ * them without tko too), and a flushed entry is noticed (ct_missing) within
+ * ten minutes of keeping the flow alive. With probes every minute, one
+ * answer in ten looks conntrack up. Two CPUs may both find it due: two
+ * refreshes, no harm.
+ */
+static __always_inline bool ct_due(struct tko_session *s, __u64 now)
+{
+	__u64 period = ct_established_ms() * (NSEC_PER_MSEC / 4);
+
+	if (period > TKO_CT_REFRESH_MAX_NS)
+		period = TKO_CT_REFRESH_MAX_NS;
+	if (s->ct_refresh_ns && now - s->ct_refresh_ns < period)
+		return false;
+	s->ct_refresh_ns = now;
+	return true;
+}
+
+/*
  * The tuple of the peer's segments as they arrive on the interface: from
  * the remote end to the local one (after the gateway's masquerade, as the
  * session key is). conntrack finds a flow by either direction's tuple: the
@@ -131,27 +157,29 @@ static __always_inline void ct_refreshed(__u32 id, struct tko_session *s, struct
 		session_warn(id, s, TKO_NOTE_CT_MISSING, TKO_R_CT_MISSING);
 }
 
-/* At XDP: session id's flow was kept alive; refresh its conntrack entry. */
-static __always_inline void ct_refresh_xdp(struct xdp_md *ctx, __u32 id, struct tko_session *s)
+/* At XDP: session id's flow was kept alive at now; refresh its conntrack entry. */
+static __always_inline void ct_refresh_xdp(struct xdp_md *ctx, __u32 id, struct tko_session *s,
+					   __u64 now)
 {
 	struct bpf_ct_opts opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
 	struct bpf_sock_tuple t = {};
 	__u32 len;
 
-	if (ct_kfuncs_absent)
+	if (ct_kfuncs_absent || !ct_due(s, now))
 		return;
 	len = ct_tuple(&s->key, &t);
 	ct_refreshed(id, s, bpf_xdp_ct_lookup(ctx, &t, len, &opts, TKO_CT_OPTS_SZ));
 }
 
 /* At TC: the same, with the skb's device's (or socket's) namespace. */
-static __always_inline void ct_refresh_skb(struct __sk_buff *skb, __u32 id, struct tko_session *s)
+static __always_inline void ct_refresh_skb(struct __sk_buff *skb, __u32 id, struct tko_session *s,
+					   __u64 now)
 {
 	struct bpf_ct_opts opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
 	struct bpf_sock_tuple t = {};
 	__u32 len;
 
-	if (ct_kfuncs_absent)
+	if (ct_kfuncs_absent || !ct_due(s, now))
 		return;
 	len = ct_tuple(&s->key, &t);
 	ct_refreshed(id, s, bpf_skb_ct_lookup(skb, &t, len, &opts, TKO_CT_OPTS_SZ));

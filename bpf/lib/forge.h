@@ -28,17 +28,55 @@ struct seg {
 	__u32 flowinfo;		/* the endpoint's DSCP and flow label (tko_session.flowinfo) */
 };
 
+/* Fold a ones' complement sum (of any number of 32-bit words) to 16 bits, inverted. */
 static __always_inline __u16 csum_fold32(__u64 sum)
 {
+	sum = (sum & 0xffffffff) + (sum >> 32);
 	sum = (sum & 0xffffffff) + (sum >> 32);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return (__u16)~sum;
 }
 
+/*
+ * The ones' complement sum of n 32-bit words at w, not folded: as the
+ * words' bytes lie in memory (RFC 1071 2(B): the sum of byte-swapped words
+ * is the byte-swapped sum), so it can go straight into a header. Summed
+ * here, not with bpf_csum_diff(): a helper call per header cost more than
+ * the sums themselves (docs/performance.md).
+ */
+static __always_inline __u64 csum_words(const void *w, int n)
+{
+	const __u32 *v = w;
+	__u64 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < n; i++)
+		sum += v[i];
+	return sum;
+}
+
 static __always_inline void swap_bytes(__u8 *a, __u8 *b, int n)
 {
 	__u8 t;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < n; i++) {
+		t = a[i];
+		a[i] = b[i];
+		b[i] = t;
+	}
+}
+
+/*
+ * The same for n 32-bit words: the IPv6 addresses, read again as words by
+ * the checksum (a word load over byte stores waits for them to retire).
+ */
+static __always_inline void swap_words(__u32 *a, __u32 *b, int n)
+{
+	__u32 t;
 	int i;
 
 #pragma unroll
@@ -61,7 +99,7 @@ static __always_inline void pkt_reverse(struct pkt *p)
 		p->ip4->saddr = p->ip4->daddr;
 		p->ip4->daddr = a;
 	} else {
-		swap_bytes((__u8 *)&p->ip6->saddr, (__u8 *)&p->ip6->daddr, 16);
+		swap_words((__u32 *)&p->ip6->saddr, (__u32 *)&p->ip6->daddr, 4);
 	}
 	port = p->tcp->source;
 	p->tcp->source = p->tcp->dest;
@@ -71,27 +109,11 @@ static __always_inline void pkt_reverse(struct pkt *p)
 /* The TCP pseudo-header's sum (RFC 9293 3.1, RFC 8200 8.1), not folded. */
 static __always_inline __u64 pseudo_sum(const struct pkt *p, __u32 tcp_len)
 {
-	if (!p->v6) {
-		struct {
-			__be32 saddr, daddr;
-			__u8 zero, proto;
-			__be16 len;
-		} ph = { p->ip4->saddr, p->ip4->daddr, 0, IPPROTO_TCP, bpf_htons(tcp_len) };
-
-		return bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
-	} else {
-		struct {
-			struct in6_addr saddr, daddr;
-			__be32 len;
-			__u8 zero[3], proto;
-		} ph = {};
-
-		__builtin_memcpy(&ph.saddr, &p->ip6->saddr, 16);
-		__builtin_memcpy(&ph.daddr, &p->ip6->daddr, 16);
-		ph.len = bpf_htonl(tcp_len);
-		ph.proto = IPPROTO_TCP;
-		return bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
-	}
+	if (!p->v6)	/* saddr, daddr, then zero, protocol and length in one word */
+		return (__u64)p->ip4->saddr + p->ip4->daddr +
+		       bpf_htonl(IPPROTO_TCP << 16 | tcp_len);
+	/* saddr, daddr (8 words), the 32-bit length, 3 zero bytes and the protocol */
+	return csum_words(&p->ip6->saddr, 8) + bpf_htonl(tcp_len) + bpf_htonl(IPPROTO_TCP);
 }
 
 /*
@@ -99,6 +121,13 @@ static __always_inline __u64 pseudo_sum(const struct pkt *p, __u32 tcp_len)
  * payload byte, if any, right after it) and fix up the IP header for it. The
  * caller sizes the frame to the returned length (from the start of the IP
  * header). Returns -1 if the frame is too short.
+ *
+ * The checksums are summed from the words as they are written (and the few
+ * kept from the frame: ports, addresses, IPv4's version and protocol), never
+ * read back: a word load over smaller stores waits for them, and a helper
+ * call per header cost more than all of it (docs/performance.md). Complete
+ * checksums, whatever the frame held: at XDP a probe from a local stack
+ * (veth) may carry only a partial one.
  */
 static __always_inline int forge_segment(struct pkt *p, const struct seg *g, void *data_end)
 {
@@ -106,6 +135,7 @@ static __always_inline int forge_segment(struct pkt *p, const struct seg *g, voi
 	__u32 hdr_len = g->has_ts ? TCP_TS_HDRLEN : sizeof(struct tcphdr);
 	__u32 tcp_len = hdr_len + (g->payload_len ? 1 : 0);
 	__u32 need = hdr_len + 1;
+	__be32 w;
 	__u64 sum;
 
 	/* An opaque length: clang would write th + 4k + 1 as th | 1 (it knows
@@ -115,24 +145,29 @@ static __always_inline int forge_segment(struct pkt *p, const struct seg *g, voi
 		return -1;
 	if ((void *)th + TCP_TS_HDRLEN > data_end && g->has_ts)
 		return -1;
-	th->seq = bpf_htonl(g->seq);
-	th->ack_seq = bpf_htonl(g->ack);
-	((__u8 *)th)[12] = (hdr_len / 4) << 4;	/* data offset, reserved bits 0 */
-	((__u8 *)th)[13] = g->flags ?: TH_ACK;
-	th->window = bpf_htons(g->window);
-	th->check = 0;
-	th->urg_ptr = 0;
+	/* the ports, already in place: as two 16-bit words, the same sum */
+	sum = (__u64)th->source + th->dest;
+	th->seq = w = bpf_htonl(g->seq);
+	sum += w;
+	th->ack_seq = w = bpf_htonl(g->ack);
+	sum += w;
+	/* data offset (reserved bits 0), flags, window */
+	w = bpf_htonl((hdr_len / 4) << 28 | (__u32)(g->flags ?: TH_ACK) << 16 | g->window);
+	*(__be32 *)((__u8 *)th + 12) = w;
+	sum += w;
+	*(__be32 *)((__u8 *)th + 16) = 0;	/* checksum (last), urgent pointer */
 	if (g->has_ts) {
 		__u8 *o = (__u8 *)(th + 1);
 
 		if ((void *)(o + 12) > data_end)
 			return -1;
-		o[0] = TCPOPT_NOP;
-		o[1] = TCPOPT_NOP;
-		o[2] = TCPOPT_TS;
-		o[3] = TCPOLEN_TS;
-		*(__be32 *)(o + 4) = bpf_htonl(g->ts_val);
-		*(__be32 *)(o + 8) = bpf_htonl(g->ts_ecr);
+		*(__be32 *)o = w = bpf_htonl(TCPOPT_NOP << 24 | TCPOPT_NOP << 16 |
+					     TCPOPT_TS << 8 | TCPOLEN_TS);
+		sum += w;
+		*(__be32 *)(o + 4) = w = bpf_htonl(g->ts_val);
+		sum += w;
+		*(__be32 *)(o + 8) = w = bpf_htonl(g->ts_ecr);
+		sum += w;
 	}
 	/* The probe's byte is zero: it adds nothing to the checksum, only its
 	 * length (in the pseudo-header) counts. */
@@ -145,17 +180,20 @@ static __always_inline int forge_segment(struct pkt *p, const struct seg *g, voi
 	}
 
 	if (!p->v6) {
-		struct iphdr *ip = p->ip4;
+		__be32 *ip = (__be32 *)p->ip4;
+		__be32 w0, w1, w2;
 
-		/* The endpoint's DSCP, ECN not-ECT: a pure ACK is never ECT
-		 * (RFC 3168 6.1.4). */
-		ip->tos = (__u8)(g->flowinfo >> 20);
-		ip->tot_len = bpf_htons(sizeof(*ip) + tcp_len);
-		ip->id = 0;
-		ip->frag_off = bpf_htons(IP_DF);
-		ip->ttl = TKO_TTL;
-		ip->check = 0;
-		ip->check = csum_fold32(bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0));
+		/* version 4, 20 bytes (parse_frame takes no other); the
+		 * endpoint's DSCP, ECN not-ECT: a pure ACK is never ECT (RFC
+		 * 3168 6.1.4); the length */
+		w0 = bpf_htonl(0x45u << 24 | (__u32)(__u8)(g->flowinfo >> 20) << 16 |
+			       (sizeof(struct iphdr) + tcp_len));
+		w1 = bpf_htonl(IP_DF);	/* id 0, don't fragment */
+		w2 = bpf_htonl(TKO_TTL << 24 | IPPROTO_TCP << 16);	/* checksum 0 */
+		ip[0] = w0;
+		ip[1] = w1;
+		ip[2] = w2;
+		p->ip4->check = csum_fold32((__u64)w0 + w1 + w2 + ip[3] + ip[4]);
 	} else {
 		struct ipv6hdr *ip6 = p->ip6;
 
@@ -165,12 +203,7 @@ static __always_inline int forge_segment(struct pkt *p, const struct seg *g, voi
 		ip6->payload_len = bpf_htons(tcp_len);
 		ip6->hop_limit = TKO_TTL;
 	}
-	sum = pseudo_sum(p, tcp_len);
-	if (g->has_ts)
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)th, TCP_TS_HDRLEN, sum);
-	else
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)th, sizeof(*th), sum);
-	th->check = csum_fold32(sum);
+	th->check = csum_fold32(sum + pseudo_sum(p, tcp_len));
 	return (p->v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) + tcp_len;
 }
 

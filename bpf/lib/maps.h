@@ -14,11 +14,15 @@
 /*
  * The session table (bpf/lib/table.h): preallocated entries by id, found by
  * tuple through the index. Creating a session allocates nothing. The loader
- * sizes the table, the index and the id queues together.
+ * sizes the table, the index and the id queues together. Both arrays are
+ * BPF_F_MMAPABLE for its layout alone: their elements then start on a page,
+ * so an entry's hot half and a bucket are whole cache lines (any other array
+ * starts 16 bytes into one).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct tko_session);
 } sessions SEC(".maps");
@@ -26,6 +30,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TKO_MAX_SESSIONS_DEFAULT / 8);	/* a power of two */
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct tko_bucket);
 } sessions_index SEC(".maps");

@@ -12,12 +12,13 @@
 
 struct tko_key ct_key;
 struct tko_session ct_session;
+__u64 ct_now;	/* the time of the run, as the test sets it (bpf_ktime_get_ns() if 0) */
 
 SEC("tc")
 int tko_test_ct_skb(struct __sk_buff *skb)
 {
 	ct_session.key = ct_key;
-	ct_refresh_skb(skb, ~0u, &ct_session);
+	ct_refresh_skb(skb, ~0u, &ct_session, ct_now ?: bpf_ktime_get_ns());
 	return TC_ACT_OK;
 }
 

@@ -274,11 +274,27 @@ static void run_case(void **state)
 	check_timeout(&n, ENTRY_TIMEOUT_S - 5, ENTRY_TIMEOUT_S, "the neighbour's entry");
 }
 
+/* The refresh period of REFRESH_MS (bpf/lib/conntrack.h, ct_due()). */
+#define PERIOD_NS	(REFRESH_MS * 1000000ULL / 4)
+
+/* Session k's last refresh, moved back by a whole period: the next is due. */
+static void refresh_due(const struct tko_key *k)
+{
+	struct tko_session s;
+	__u32 id;
+
+	assert_true(h_find(k, &id, &s));
+	s.ct_refresh_ns -= PERIOD_NS;
+	h_write(id, &s);
+}
+
 /*
  * The gateway's entry of a flow tko keeps alive, found once and then gone
  * (it expired, somebody flushed the table): the gateway now drops or
- * un-NATs the device's next segment. Said once, with a warning event
- * (reason ct_missing), and counted each time.
+ * un-NATs the device's next segment. Conntrack is asked once per refresh
+ * period, not at every answer: an answer within the period does not look.
+ * The next that does finds it gone: said once, with a warning event
+ * (reason ct_missing), and counted at each lookup.
  */
 static void test_entry_gone(void **state)
 {
@@ -301,7 +317,11 @@ static void test_entry_gone(void **state)
 		 ">/dev/null 2>&1", f.src, f.dst, f.sport, f.dport);
 	if (run_cmd(cmd))
 		fail_msg("cannot delete the entry: %s", cmd);
+	st = ct_stats();
+	CHECK_EQ(h_run_xdp(in.b, in.len, out, &out_len), XDP_TX, "verdict, within the period");
+	check_ct_stats(&st, 0, 0, 0);
 	for (int i = 0; i < 2; i++) {
+		refresh_due(&k);
 		st = ct_stats();
 		CHECK_EQ(h_run_xdp(in.b, in.len, out, &out_len), XDP_TX, "verdict, entry gone");
 		check_ct_stats(&st, 0, 1, 0);
@@ -355,7 +375,21 @@ static void test_skb(void **state)
 	check_timeout(&f, REFRESH_MS / 1000 - 2, REFRESH_MS / 1000, "the flow's entry");
 	check_timeout(&n, ENTRY_TIMEOUT_S - 5, ENTRY_TIMEOUT_S, "the neighbour's entry");
 
-	/* A tuple conntrack does not track: counted, nothing changes. */
+	/* Once per period: not again just under a period later, again at it. */
+	skel->bss->ct_now = skel->bss->ct_session.ct_refresh_ns + PERIOD_NS - 1;
+	st = ct_stats();
+	assert_int_equal(h_try_skb_prog(skel->progs.tko_test_ct_skb, in.b, in.len, &ctx, out,
+					&out_len, &verdict), 0);
+	check_ct_stats(&st, 0, 0, 0);
+	skel->bss->ct_now++;
+	assert_int_equal(h_try_skb_prog(skel->progs.tko_test_ct_skb, in.b, in.len, &ctx, out,
+					&out_len, &verdict), 0);
+	check_ct_stats(&st, 1, 0, 0);
+	CHECK_EQ(skel->bss->ct_session.ct_refresh_ns, skel->bss->ct_now, "the refresh's time");
+	skel->bss->ct_now = 0;
+
+	/* A tuple conntrack does not track (another session): counted, nothing changes. */
+	skel->bss->ct_session.ct_refresh_ns = 0;
 	skel->bss->ct_key = sess_key(P_V4, PORT_SKB + 1);
 	st = ct_stats();
 	assert_int_equal(h_try_skb_prog(skel->progs.tko_test_ct_skb, in.b, in.len, &ctx, out,

@@ -831,7 +831,7 @@ struct expect {
 	int target;		/* session index, -1: none of ours */
 	bool present;		/* the target is live after the run (else freed) */
 	struct tko_session s;	/* its entry after the run (time fields per policy) */
-	enum tpol last_seen, answer_win;
+	enum tpol last_seen, answer_win, ct_refresh;
 	bool ts_learned;	/* the endpoint's TS clock sampled: ts_seen_ns stamped, rate per the clock */
 	bool next_from_last_seen;	/* next_ns = last_seen_ns + idle */
 	uint8_t ev_type, ev_reason, ev_state;	/* ev_type 0: no event */
@@ -839,6 +839,35 @@ struct expect {
 	struct tko_counters ev_cnt;
 	uint8_t st[TKO_ST_MAX];	/* how much each global counter moves */
 };
+
+/*
+ * The conntrack refresh period (bpf/lib/conntrack.h, ct_due()): the fuzzed
+ * datapath's agent_info leaves the established timeout at its default.
+ */
+#define CT_PERIOD_NS	(TKO_CT_ESTABLISHED_MS_DEFAULT * 1000000ULL / 4 < TKO_CT_REFRESH_MAX_NS ? \
+			 TKO_CT_ESTABLISHED_MS_DEFAULT * 1000000ULL / 4 : TKO_CT_REFRESH_MAX_NS)
+
+/*
+ * A session kept alive (an answer, either way) looks its conntrack entry up
+ * once per refresh period; none of the fuzzed flows has one.
+ */
+static void x_ct_lookup(struct expect *e, const struct tko_session *b, uint64_t t0, uint64_t t1,
+			const struct tko_session *act, bool act_present)
+{
+	uint64_t r = b->ct_refresh_ns;
+	bool due;
+
+	if (!r || t0 - r >= CT_PERIOD_NS)
+		due = true;
+	else if (t1 - r < CT_PERIOD_NS)
+		due = false;
+	else	/* the period ended during the run: either is right */
+		due = act_present && act->ct_refresh_ns != r;
+	if (!due)
+		return;
+	e->st[TKO_ST_CT_MISSING]++;
+	e->ct_refresh = T_NOW;
+}
 
 static void x_none(struct expect *e, const char *why, int verdict)
 {
@@ -1013,7 +1042,7 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		if (p->has_ts && after32(p->tsval, a->tcp.ts_ecr))	/* TS.Recent: forward only */
 			a->tcp.ts_ecr = p->tsval;
 		e->st[TKO_ST_ANSWERS_XDP]++;	/* the fuzzed interface answers with XDP */
-		e->st[TKO_ST_CT_MISSING]++;	/* no conntrack entry for the fuzzed flows */
+		x_ct_lookup(e, b, t0, t1, act, act_present);
 		return x_none(e, "answered", XDP_TX);
 	}
 
@@ -1034,7 +1063,7 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		}
 		if (!ours)
 			return x_none(e, "an ACK tko did not ask for", XDP_PASS);
-		e->st[TKO_ST_CT_MISSING]++;
+		x_ct_lookup(e, b, t0, t1, act, act_present);
 		return x_none(e, "consumed", XDP_DROP);
 	}
 
@@ -1294,6 +1323,11 @@ static void check_session(const struct expect *e, const struct tko_session *act,
 			fz_fail("answer_window_ns not restarted during the run");
 		want.answer_window_ns = act->answer_window_ns;
 	}
+	if (e->ct_refresh == T_NOW) {
+		if (act->ct_refresh_ns < t0 || act->ct_refresh_ns > t1)
+			fz_fail("ct_refresh_ns not stamped during the run");
+		want.ct_refresh_ns = act->ct_refresh_ns;
+	}
 	/* TS.Recent of a session without TSopt never reaches the wire (nothing
 	 * forged for it carries TSopt; learning TSopt overwrites it): not state */
 	if (!(want.have & TKO_HAVE_TS) && !(got.have & TKO_HAVE_TS))
@@ -1312,6 +1346,7 @@ static void check_session(const struct expect *e, const struct tko_session *act,
 	DIFF(cnt.peer_probes_answered); DIFF(cnt.answers_limited); DIFF(cnt);
 	DIFF(cfg); DIFF(ifindex); DIFF(lmac); DIFF(rmac); DIFF(started_ns);
 	DIFF(last_seen_ns); DIFF(next_ns); DIFF(probe_ns); DIFF(answer_window_ns);
+	DIFF(ct_refresh_ns);
 	DIFF(answers_in_window); DIFF(vlan_tci); DIFF(vlan_proto);
 	DIFF(key); DIFF(policy); DIFF(index_pos); DIFF(index_entry);
 #undef DIFF
