@@ -26,9 +26,13 @@
  * The idle pass: nothing due for a whole hold (1 s at the default tick,
  * what an idle carrier waits): the pass takes the ticks that came (empty
  * lists) and looks ahead for the next tick with work (none within a hold).
+ *
+ * With TKO_PROFILE_SECONDS it only runs the maximum rate's passes in a loop,
+ * for bench/profile.sh.
  */
 #include <errno.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -170,8 +174,45 @@ static void setup(void)
 		die("out of memory");
 }
 
+static volatile sig_atomic_t marks;
+
+static void on_mark(int sig)
+{
+	(void)sig;
+	marks = 1;
+}
+
+/*
+ * For a profiler (bench/profile.sh): the maximum rate's passes (every
+ * session due at one tick, then passes back to back) again and again, for
+ * `seconds`. SIGUSR1: print how many probes so far.
+ */
+static void profile_loop(double seconds)
+{
+	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9), s0 = emitted();
+
+	signal(SIGUSR1, on_mark);
+	progress("profiling: %u sessions due at once, %.0f s", NSESSIONS, seconds);
+	while (now_ns() < end) {
+		uint64_t T = tick_ahead(200 * 1000000ULL);
+
+		make_due(0, NSESSIONS, T);
+		sleep_until_ns(T + MARGIN_NS);
+		for (int i = 0; i < NSESSIONS / TKO_PASS_SESSIONS; i++) {
+			passes(1);
+			if (marks) {
+				marks = 0;
+				progress("mark %llu probes at %llu ns",
+					 (unsigned long long)(emitted() - s0),
+					 (unsigned long long)now_ns());
+			}
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
+	const char *prof = getenv("TKO_PROFILE_SECONDS");
 	int rounds, idle_rounds;
 	struct opts o;
 	struct stats st;
@@ -184,11 +225,17 @@ int main(int argc, char **argv)
 	idle_rounds = o.quick ? 3 : 7;
 	if (o.ns_a)
 		netns_enter(o.ns_a);	/* where the output veth is */
+	pin_cpu(1);	/* one CPU's caches, whatever the scheduler does meanwhile */
 	if (now_ns() < 2 * WAIT_S * NSEC_PER_SEC)
 		die("the machine has been up less than %d s: the fixtures put deadlines %d s back",
 		    2 * WAIT_S, WAIT_S);
 	inproc_load(&P, NSESSIONS);
 	setup();
+	if (prof) {
+		profile_loop(atof(prof));
+		inproc_destroy(&P);
+		return 0;
+	}
 
 	/* Warm-up: every session's path once (code, caches). */
 	{

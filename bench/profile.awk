@@ -1,8 +1,9 @@
 # bench/profile.sh's analysis of `perf script -F ip,sym,symoff` call chains
-# (one record per sample, frames leaf first). Variables: n (sessions), period
-# (ns of CPU between samples), log_ (answer_run's log: two "mark" lines around the
-# sampled window), funcs (FILE LINE NAME of each function's first line),
-# lines (bench/prog_lines: FUNCTION OFFSET FILE:LINE SOURCE).
+# (one record per sample, frames leaf first). Variables: what (a title),
+# period (ns of CPU between samples), log_ (the loop's log: two "mark N UNITS
+# at T ns" lines around the sampled window), funcs (FILE LINE NAME of each
+# function's first line), lines (bench/prog_lines: FUNCTION OFFSET FILE:LINE
+# SOURCE).
 function hex(s,    i, v) {
 	v = 0
 	for (i = 1; i <= length(s); i++)
@@ -37,8 +38,8 @@ BEGIN {
 	}
 	m = 0
 	while ((getline x < log_) > 0)
-		if (x ~ /mark [0-9]+ answers at [0-9]+ ns/) {
-			split(x, a, /mark | answers at | ns/); m++; cnt[m] = a[2]; at[m] = a[3]
+		if (x ~ /mark [0-9]+ [a-z]+ at [0-9]+ ns/) {
+			sub(/^.*mark /, "", x); split(x, a, " "); m++; cnt[m] = a[1]; unit = a[2]
 		}
 	if (m < 2) {
 		print "profile: the loop did not report its answers" > "/dev/stderr"; exit 1
@@ -78,10 +79,11 @@ BEGIN {
 }
 END {
 	if (!total || answers <= 0) {
-		print "profile: no samples in tko_xdp_ingress" > "/dev/stderr"; exit 1
+		print "profile: no samples in the program" > "/dev/stderr"; exit 1
 	}
 	ns = total * period / answers
-	printf "%u sessions: %.0f ns per answer in the program (%u samples, %u answers)\n", n, ns, total, answers
+	sub(/s$/, "", unit)
+	printf "%s: %.0f ns per %s in the program (%u samples, %u %ss)\n", what, ns, unit, total, answers, unit
 	printf "  %-28s %6s %7s\n", "step (function)", "share", "ns"
 	for (s in by_step)
 		printf "  %-28s %5.1f%% %7.1f\n", s, 100 * by_step[s] / total, ns * by_step[s] / total | "sort -k3 -rn"

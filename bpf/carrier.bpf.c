@@ -117,10 +117,7 @@ static __always_inline int build_frame(__u8 *buf, const struct tko_key *k,
 	} else {
 		struct iphdr *ip = (void *)(eth + 1);
 
-		eth->h_proto = bpf_htons(ETH_P_IP);
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->protocol = IPPROTO_TCP;
+		eth->h_proto = bpf_htons(ETH_P_IP);	/* forge_segment() writes the rest */
 		__builtin_memcpy(&ip->saddr, src, 4);
 		__builtin_memcpy(&ip->daddr, dst, 4);
 		p.ip4 = ip;
@@ -145,7 +142,8 @@ static __always_inline int emit_copy(struct __sk_buff *skb, __u8 *buf, int len,
 	if (len < (int)(sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr)) ||
 	    len > MAX_FRAME)
 		return -1;
-	if (bpf_skb_change_tail(skb, len, 0))
+	/* the frame before was most likely as long: no call then */
+	if (skb->len != (__u32)len && bpf_skb_change_tail(skb, len, 0))
 		return -1;
 	if (bpf_skb_store_bytes(skb, 0, buf, len & 0x7f, 0))
 		return -1;

@@ -183,9 +183,9 @@ static __always_inline int forge_segment(struct pkt *p, const struct seg *g, voi
 		__be32 *ip = (__be32 *)p->ip4;
 		__be32 w0, w1, w2;
 
-		/* version 4, 20 bytes (parse_frame takes no other); the
-		 * endpoint's DSCP, ECN not-ECT: a pure ACK is never ECT (RFC
-		 * 3168 6.1.4); the length */
+		/* version 4, 20 bytes (parse_frame() takes no other, the
+		 * carrier builds no other); the endpoint's DSCP, ECN not-ECT: a
+		 * pure ACK is never ECT (RFC 3168 6.1.4); the length */
 		w0 = bpf_htonl(0x45u << 24 | (__u32)(__u8)(g->flowinfo >> 20) << 16 |
 			       (sizeof(struct iphdr) + tcp_len));
 		w1 = bpf_htonl(IP_DF);	/* id 0, don't fragment */

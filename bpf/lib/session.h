@@ -51,10 +51,12 @@ static __always_inline __u32 session_tsval(const struct tko_session *s)
  */
 static __always_inline __u64 ts_limit_ns(const struct tko_session *s)
 {
-	__u64 hz = s->ts_hz > 1000 ? s->ts_hz : 1000;
+	__u64 hz;
 
+	/* before the rate: a 64-bit division at every probe costs */
 	if (!(s->have & TKO_HAVE_TS) || s->tcp.ts_clock != TKO_TS_CLOCK_LAST)
 		return 0;
+	hz = s->ts_hz > 1000 ? s->ts_hz : 1000;
 	return s->ts_seen_ns + (1ULL << 30) * NSEC_PER_SEC / hz;
 }
 
