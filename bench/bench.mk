@@ -7,7 +7,7 @@ BENCH_LIB_OBJS := $(BENCH_LIB_SRCS:bench/%.c=$(BUILD)/bench/%.o)
 BENCH_TOOLS := answer_run answer_wire forge_run scale steady keepalive_cost heartbeat \
 	       invalidation timing clock policy_run wake
 BENCH_BINS := $(BENCH_TOOLS:%=$(BUILD)/bench/%)
-BENCH_BPF := helpers peer
+BENCH_BPF := helpers peer softirq
 BENCH_SKELS := $(BENCH_BPF:%=$(BUILD)/bench/%.skel.h)
 BENCH_HDRS := $(wildcard bench/*.h) $(SKELS) $(BENCH_SKELS)
 BENCH_CFLAGS := -I$(BUILD)/bench -Ibench -Itests/prog

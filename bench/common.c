@@ -13,7 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "common.h"
+#include "softirq.skel.h"
+
+static uint64_t softirq_meter(int cpu);
 
 static const char *prog_name = "bench";
 
@@ -174,7 +179,31 @@ void cpu_sample(int cpu, struct cpu_sample *s)
 
 	s->busy_ns = busy * NSEC_PER_SEC / hz;
 	s->total_ns = total * NSEC_PER_SEC / hz;
-	s->softirq_ns = v[6] * NSEC_PER_SEC / hz;
+	s->softirq_ns = softirq_meter(cpu);
+}
+
+/* ns in softirq since the meter was attached: on cpu, or all (-1). */
+static uint64_t softirq_meter(int cpu)
+{
+	static struct bench_softirq *m;
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 k = 1;
+
+	if (!m) {
+		m = bench_softirq__open_and_load();
+		if (!m || bench_softirq__attach(m))
+			die("cannot attach the softirq meter (bench/softirq.bpf.c)");
+	}
+	if (ncpu <= 0)
+		die("cannot count the CPUs");
+	uint64_t v[ncpu], sum = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(m->maps.softirq_time), &k, v))
+		die("cannot read the softirq meter: %s", strerror(errno));
+	for (int i = 0; i < ncpu; i++)
+		if (cpu < 0 || cpu == i)
+			sum += v[i];
+	return sum;
 }
 
 uint64_t proc_ctxsw(pid_t pid)

@@ -45,7 +45,9 @@ void result_stats(const char *key, const struct stats *s);
 /*
  * CPU time of the machine from /proc/stat, in ns (the counters tick at
  * USER_HZ; resolution 10 ms, so measure for seconds). busy is everything but
- * idle and iowait: user, system, irq, softirq, steal.
+ * idle and iowait: user, system, irq, softirq, steal. softirq_ns is the
+ * softirq meter's (bench/softirq.bpf.c, loaded at the first sample): to the
+ * ns, not in /proc/stat's 10 ms units.
  */
 struct cpu_sample {
 	uint64_t busy_ns, total_ns;

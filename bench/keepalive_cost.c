@@ -15,7 +15,10 @@
  * machine's busy time (this machine is shared: other users' load swamps a
  * few per cent): the kernel's keepalives and tko run entirely in softirq
  * context (timers, packet processing), so theirs is the machine's softirq
- * time during the window minus the same measured with the connections idle;
+ * time (the softirq meter, to the ns: bench/softirq.bpf.c) during a window
+ * with the keepalives on minus that of the window just before, the same
+ * connections idle (SO_KEEPALIVE off, tko's sessions stopped): pairs of
+ * windows, so that the machine's own softirq load, which drifts, cancels;
  * the heartbeat's is its process's CPU time (user + system, which includes
  * the softirq work its sends trigger in its own context: the veth, the
  * simulated peer and the ACK's processing). Over the keepalives the peer
@@ -54,12 +57,31 @@ struct window {
 
 static struct bench_peer *peer;
 
+/* The machine's softirq ns a second over a window of w s. */
+static double softirq_rate(double w)
+{
+	struct cpu_sample a, b;
+	uint64_t t0 = now_ns();
+
+	cpu_sample(-1, &a);
+	sleep_ns((uint64_t)(w * NSEC_PER_SEC));
+	cpu_sample(-1, &b);
+	return (double)(b.softirq_ns - a.softirq_ns) * 1e9 / (double)(now_ns() - t0);
+}
+
+/*
+ * Turns the keepalives of the approach measured on (true) or off, and
+ * returns once they run as they will (or have stopped).
+ */
+typedef void (*switch_fn)(void *ctx, bool on);
+
 /*
  * CPU per keepalive over reps windows of w seconds: the process cpu_of's
- * CPU time if given, else the machine's softirq time above idle_rate.
- * Wakeups: context switches of wake_of (0: none).
+ * CPU time if given; else, with sw, the machine's softirq time above that
+ * of a window just before with the keepalives off (sw turns them off, then
+ * on again). Wakeups: context switches of wake_of (0: none).
  */
-static void measure(double w, int reps, double idle_rate, pid_t cpu_of, pid_t wake_of,
+static void measure(double w, int reps, switch_fn sw, void *ctx, pid_t cpu_of, pid_t wake_of,
 		    struct window *out)
 {
 	double ns[8], wk[8];
@@ -67,6 +89,13 @@ static void measure(double w, int reps, double idle_rate, pid_t cpu_of, pid_t wa
 
 	out->keepalives = 0;
 	for (int r = 0; r < reps && r < 8; r++) {
+		double idle_rate = 0;
+
+		if (sw) {
+			sw(ctx, false);
+			idle_rate = softirq_rate(w);
+			sw(ctx, true);
+		}
 		uint64_t k0 = peer_count(peer, PEER_REFLECT), c0 = wake_of ? proc_ctxsw(wake_of) : 0;
 		uint64_t p0 = cpu_of ? proc_cpu_ns(cpu_of) : 0, t0 = now_ns(), k;
 		struct cpu_sample a, b;
@@ -90,6 +119,51 @@ static void measure(double w, int reps, double idle_rate, pid_t cpu_of, pid_t wa
 	out->ns_p75 = st.p75;
 	stats_of(wk, reps, &st);
 	out->wakeups_per_keepalive = st.median;
+}
+
+struct kernel_ka {
+	struct conns *cs;
+	int interval;
+};
+
+static void set_keepalive(struct conns *cs, int on, int interval);
+
+/* The kernel's keepalives: SO_KEEPALIVE on every endpoint socket, or off. */
+static void kernel_switch(void *ctx, bool on)
+{
+	struct kernel_ka *k = ctx;
+
+	set_keepalive(k->cs, on, k->interval);
+	if (on)	/* the first probes leave after TCP_KEEPIDLE */
+		sleep_ns((uint64_t)(k->interval + 1) * NSEC_PER_SEC);
+}
+
+struct tko_ka {
+	struct tko *t;
+	struct conns *cs;
+	const struct tko_config *cfg;
+};
+
+/* tko's: every connection's session started (from its state now), or stopped. */
+static void tko_switch(void *ctx, bool on)
+{
+	struct tko_ka *k = ctx;
+	int err;
+
+	if (on)
+		conns_read_state(k->cs);
+	for (size_t i = 0; i < k->cs->n; i++) {
+		const struct conn *c = &k->cs->c[i];
+
+		err = on ? tko_dp_session_start(k->t, &c->key, k->cfg, &c->tcp, TKO_HAVE_SEQ) :
+			   tko_dp_session_stop(k->t, &c->key);
+		if (err)
+			die("tko_dp_session_%s: %s", on ? "start" : "stop", strerror(-err));
+	}
+	if (on)	/* ACTIVE after the idle time, the first probe an interval later */
+		sleep_ns((uint64_t)(k->cfg->idle_s + k->cfg->interval_s + 1) * NSEC_PER_SEC);
+	else
+		sleep_ns(NSEC_PER_SEC / 2);	/* the stops' events read by the agent */
 }
 
 static void set_keepalive(struct conns *cs, int on, int interval)
@@ -183,26 +257,18 @@ static void one_n(const struct opts *o, size_t n, struct bench_helpers *h, bool 
 	progress("N=%zu, every %d s, windows of %.0f s; %.0f bytes per socket", n, interval, w,
 		 per_sock);
 
-	/* The machine with the connections idle: subtracted from every window. */
 	peer_mode(peer, PEER_REFLECT);
 	xdp_set(o->ns_a, BENCH_ENDPOINT_IF, bpf_program__fd(h->progs.bench_nop));
-	struct cpu_sample a, b;
+	struct kernel_ka kka = { &cs, interval };
 
-	cpu_sample(-1, &a);
-	sleep_ns((uint64_t)(w * NSEC_PER_SEC));
-	cpu_sample(-1, &b);
-	double idle_rate = (double)(b.softirq_ns - a.softirq_ns) / w;
-
-	set_keepalive(&cs, 1, interval);
-	sleep_ns((uint64_t)(interval + 1) * NSEC_PER_SEC);
-	measure(w, reps, idle_rate, 0, 0, &kern);
+	measure(w, reps, kernel_switch, &kka, 0, 0, &kern);
 	set_keepalive(&cs, 0, interval);
 	emit("kernel", n, &kern);
 
 	pid_t hpid = heartbeat_start(o, &cs, interval);
 
 	sleep_ns((uint64_t)(interval + 1) * NSEC_PER_SEC);
-	measure(w, reps, 0, hpid, hpid, &hb);
+	measure(w, reps, NULL, NULL, hpid, hpid, &hb);
 	kill(hpid, SIGKILL);
 	waitpid(hpid, NULL, 0);
 	emit("heartbeat", n, &hb);
@@ -218,12 +284,10 @@ static void one_n(const struct opts *o, size_t n, struct bench_helpers *h, bool 
 	agent_start(&ag, o, o->ns_a, BENCH_ENDPOINT_IF, AGENT_TICK_DEFAULT, n + 1024, false);
 	if ((err = tko_open(ag.pin_dir, &t)))
 		die("tko_open: %s", strerror(-err));
-	conns_read_state(&cs);
-	for (size_t i = 0; i < cs.n; i++)
-		if ((err = tko_dp_session_start(t, &cs.c[i].key, &cfg, &cs.c[i].tcp, TKO_HAVE_SEQ)))
-			die("tko_dp_session_start: %s", strerror(-err));
-	sleep_ns((uint64_t)(interval + 2) * NSEC_PER_SEC);
-	measure(w, reps, idle_rate, 0, ag.pid, &tk);
+	struct tko_ka tka = { t, &cs, &cfg };
+
+	tko_switch(&tka, true);
+	measure(w, reps, tko_switch, &tka, 0, ag.pid, &tk);
 	emit("tko", n, &tk);
 	tko_close(t);
 	agent_stop(&ag);

@@ -57,9 +57,19 @@ spread() {
 	a=$(v "${1}_p25") b=$(v "${1}_p75")
 	[ "$a" = n/a ] && echo "" || echo "[$a..$b]"
 }
+# A row with a baseline is only written with the baseline measured: a row
+# against nothing (n/a, or 0 from a method that saw nothing) says nothing.
 row() {	# metric, tko key, baseline label, baseline key, unit
-	printf '| %s | %s %s | %s | %s | %s |\n' "$1" "$(v "$2")" "$(spread "$2")" "$3" \
-		"$([ -n "$4" ] && v "$4" || echo "—")" "$5"
+	local base=—
+	if [ -n "$4" ]; then
+		base=$(v "$4")
+		case $base in
+		n/a|0|-*)
+			echo "bench: table: \"$1\" left out: its baseline $4 is $base" >&2
+			return ;;
+		esac
+	fi
+	printf '| %s | %s %s | %s | %s | %s |\n' "$1" "$(v "$2")" "$(spread "$2")" "$3" "$base" "$5"
 }
 TABLE=$WORK/table.md
 {
@@ -138,9 +148,33 @@ fi
 DATA=$WORK/plot.dat
 jq -r '.cost // {} | to_entries[] | .key as $a | .value | to_entries[] |
 	"\($a) \(.key | ltrimstr("n")) \(.value)"' bench/results.json | sort -k1,1 -k2n >"$DATA"
+# The plot compares three series: each must be there, over the same session
+# counts, every point measured (> 0: a log scale drops the rest silently).
+plot_ok() {
+	local a ns bad want=
+	for a in tko kernel heartbeat; do
+		ns=$(awk -v a=$a '$1 == a && $3 > 0 { printf "%s ", $2 }' "$DATA")
+		bad=$(awk -v a=$a '$1 == a && !($3 > 0) { printf "%s ", $2 }' "$DATA")
+		if [ -n "$bad" ]; then
+			echo "bench: no plot: the $a series measured nothing at ${bad% } sessions"
+			return 1
+		fi
+		if [ -z "$ns" ]; then
+			echo "bench: no plot: no $a series"
+			return 1
+		fi
+		want=${want:-$ns}
+		if [ "$ns" != "$want" ]; then
+			echo "bench: no plot: the $a series is over ${ns% } sessions, the tko one over ${want% }"
+			return 1
+		fi
+	done
+}
 if [ -n "$ONLY" ] && [[ ",$ONLY," != *,keepalive_cost,* ]]; then
 	echo "bench: keepalive_cost not re-run: docs/performance.png unchanged"
-elif [ -s "$DATA" ] && command -v gnuplot >/dev/null; then
+elif ! plot_ok; then
+	echo "bench: docs/performance.png unchanged (it is the last run's that had all three)"
+elif command -v gnuplot >/dev/null; then
 	gnuplot <<EOF
 set terminal pngcairo size 900,540 font "sans,11"
 set output "docs/performance.png"
@@ -157,5 +191,5 @@ plot for [a in "tko kernel heartbeat"] \
 EOF
 	echo "bench: wrote docs/performance.png"
 else
-	echo "bench: no cost-per-session data (or no gnuplot): docs/performance.png unchanged"
+	echo "bench: no gnuplot: docs/performance.png unchanged"
 fi
