@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 # Every key of the output contract, null when a benchmark failed to give it.
-CONTRACT='answer.xdp_ns answer.kernel_ns answer.ratio forge.ns_per_probe
+CONTRACT='answer.xdp_ns answer.kernel_ns answer.ratio answer.run_ns.s1000000
+answer.run_ns_cold.s1000000 forge.ns_per_probe
 forge.max_probes_per_s forge.capacity_probes_per_s forge.capacity_clock_probes_per_s
-forge.idle_pass_ns idle.carrier_passes_per_s agent.ready_ms scale.max_active_sessions
+forge.idle_pass_ns idle.carrier_passes_per_s agent.ready_ms agent.ready_ms_cold scale.max_active_sessions
 scale.installs_per_s_batched scale.bytes_per_session scale.max_sessions scale.installs_per_s
 scale.cpu_pct_1e6_at_60s baseline.so_keepalive_bytes_per_socket
 baseline.heartbeat_ns_per_keepalive baseline.heartbeat_wakeups_per_keepalive
@@ -87,7 +88,11 @@ TABLE=$WORK/table.md
 	row "1. ratio kernel / tko" answer.ratio "" "" "×"
 	row "1. answer in XDP, BPF_PROG_RUN, 1 session" answer.run_ns.s1 "" "" "ns"
 	row "1. answer in XDP, BPF_PROG_RUN, 10^4 sessions" answer.run_ns.s10000 "" "" "ns"
-	row "1. answer in XDP, BPF_PROG_RUN, 10^6 sessions" answer.run_ns.s1000000 "" "" "ns"
+	row "1. answer in XDP, BPF_PROG_RUN, 10^6 sessions (2000 of them, in the caches)" answer.run_ns.s1000000 "" "" "ns"
+	row "1. same, each session untouched since it was installed (its lines in memory)" \
+		answer.run_ns_cold.s1000000 "" "" "ns"
+	row "1. an answer that also refreshes the flow's conntrack entry (once a period), 1 session" \
+		answer.run_ns_ct_refresh.s1 "" "" "ns"
 	row "2. forge one probe (carrier, K=1024 due)" forge.ns_per_probe \
 		"kernel SO_KEEPALIVE, CPU per probe" baseline.so_keepalive_ns_per_probe "ns"
 	row "2. forge one probe (carrier, K=1 due)" forge.ns_per_probe_k.k1 "" "" "ns"
@@ -125,6 +130,7 @@ TABLE=$WORK/table.md
 		row "7. probe sent - due, tick $t ms, p99" timing_ms.tick_$t.p99 "" "" "ms"
 	done
 	row "8. tko agent: start to its ready line (fresh load, in a netns with a veth)" agent.ready_ms "" "" "ms"
+	row "8. same, cold: a new netns each time, the page cache dropped" agent.ready_ms_cold "" "" "ms"
 	row "9. forwarded flows created and ended at TC, one core" policy.flows_per_s "" "" "flows/s"
 	row "9. segment of a flow no forwarded policy matches (8 policies)" policy.miss_ns \
 		"no forwarded policy at all" policy.miss_base_ns "ns"

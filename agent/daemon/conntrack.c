@@ -34,7 +34,8 @@ __u32 conntrack_setup(void)
 	}
 	if (s > UINT32_MAX / 1000)
 		s = UINT32_MAX / 1000;
-	pr_info("conntrack: entries of offloaded flows are refreshed at each keepalive to "
-		"this namespace's established timeout, %llu s", s);
+	pr_info("conntrack: entries of offloaded flows are refreshed to this namespace's "
+		"established timeout, %llu s, at a keepalive at most every %g s", s,
+		s / 4.0 < TKO_CT_REFRESH_MAX_NS / 1e9 ? s / 4.0 : TKO_CT_REFRESH_MAX_NS / 1e9);
 	return (__u32)(s * 1000);
 }

@@ -13,7 +13,8 @@
 # (tko start with the tuple as it appears on g1, after the NAT), the other is
 # the control: same device, same sleep, no offload. The device sleeps
 # SLEEP_S s, far longer than CT_TIMEOUT. The offloaded flow's entry is there
-# all along, refreshed to CT_TIMEOUT at each answered probe and never beyond;
+# all along, refreshed to CT_TIMEOUT at each answered probe (INTERVAL is
+# longer than the refresh period, CT_TIMEOUT / 4) and never beyond;
 # the control's entry expires, and its data after waking is lost. The server
 # runs no keepalive of its own and nothing of tko's. IPv4 and IPv6.
 . "$(dirname "$0")/lib.sh"
