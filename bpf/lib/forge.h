@@ -57,49 +57,37 @@ static __always_inline __u64 csum_words(const void *w, int n)
 	return sum;
 }
 
-static __always_inline void swap_bytes(__u8 *a, __u8 *b, int n)
-{
-	__u8 t;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < n; i++) {
-		t = a[i];
-		a[i] = b[i];
-		b[i] = t;
-	}
-}
-
 /*
- * The same for n 32-bit words: the IPv6 addresses, read again as words by
- * the checksum (a word load over byte stores waits for them to retire).
+ * Swap the n elements of arrays a and b, in the arrays' own element size:
+ * the IPv6 addresses as 32-bit words, which the checksum reads again as
+ * words (a word load over byte stores waits for them to retire).
  */
-static __always_inline void swap_words(__u32 *a, __u32 *b, int n)
-{
-	__u32 t;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < n; i++) {
-		t = a[i];
-		a[i] = b[i];
-		b[i] = t;
-	}
-}
+#define swap_n(a, b, n)						\
+	do {							\
+		typeof(*(a)) t_;				\
+		int i_;						\
+								\
+		_Pragma("unroll")				\
+		for (i_ = 0; i_ < (n); i_++) {			\
+			t_ = (a)[i_];				\
+			(a)[i_] = (b)[i_];			\
+			(b)[i_] = t_;				\
+		}						\
+	} while (0)
 
 /* Turn the received segment at p into a reply: swap MACs, addresses and ports. */
 static __always_inline void pkt_reverse(struct pkt *p)
 {
 	__be16 port;
 
-	swap_bytes(p->eth->h_dest, p->eth->h_source, 6);
+	swap_n(p->eth->h_dest, p->eth->h_source, 6);
 	if (!p->v6) {
 		__be32 a = p->ip4->saddr;
 
 		p->ip4->saddr = p->ip4->daddr;
 		p->ip4->daddr = a;
 	} else {
-		swap_words((__u32 *)&p->ip6->saddr, (__u32 *)&p->ip6->daddr, 4);
+		swap_n((__u32 *)&p->ip6->saddr, (__u32 *)&p->ip6->daddr, 4);
 	}
 	port = p->tcp->source;
 	p->tcp->source = p->tcp->dest;
