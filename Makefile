@@ -83,7 +83,8 @@ help:
 	@echo "make demo    show tko answering a server's keepalives for a sleeping device"
 	@echo "make fuzz    fuzz the XDP and TC programs (root; FUZZ_ITERATIONS=$(FUZZ_ITERATIONS), FUZZ_SEED=)"
 	@echo "make vmlinux regenerate vmlinux/vmlinux.h from this kernel's BTF"
-	@echo "make bench   run the benchmarks (root; ~17 min, QUICK=1 ~4 min); see docs/performance.md"
+	@echo "make bench   run the benchmarks (root; ~15 min, QUICK=1 ~4 min); see docs/performance.md"
+	@echo "make profile where the answer and forge paths spend their time, by step (root, perf)"
 	@echo "make install install tko(8), libtko, the systemd unit (PREFIX=$(PREFIX), DESTDIR=)"
 	@echo "make deb     build the Debian packages into $(BUILD)/deb (tko, libtko-dev)"
 
