@@ -117,7 +117,7 @@ static void measure(struct inproc *p, uint32_t count, int rounds, size_t samples
 {
 	static const char *const suffix[] = { [WARM] = "", [COLD] = "_cold", [REFRESH] = "_ct_refresh" };
 	static const char *const what[] = {
-		[WARM] = "", [COLD] = ", each a session not touched since", [REFRESH] = " refreshing conntrack",
+		[WARM] = "", [COLD] = ", each session untouched since installed", [REFRESH] = " refreshing conntrack",
 	};
 	int xdp_fd = bpf_program__fd(p->b.xdp->progs.tko_xdp_ingress);
 	int nop_fd = bpf_program__fd(p->h->progs.bench_nop);
