@@ -22,7 +22,6 @@
  * loop, untimed, for bench/profile.sh (SIGUSR1: print how many so far).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -177,14 +176,6 @@ static void measure(struct inproc *p, uint32_t count, int rounds, size_t samples
 	free(base);
 }
 
-static volatile sig_atomic_t marks;
-
-static void on_mark(int sig)
-{
-	(void)sig;
-	marks = 1;
-}
-
 /*
  * For a profiler (bench/profile.sh): answer probes of `count` sessions in a
  * loop for `seconds`, as measure() does, untimed. perf samples the CPU
@@ -204,18 +195,14 @@ static void profile_loop(struct inproc *p, uint32_t count, double seconds)
 		idx[j] = (uint32_t)((uint64_t)j * count / m);
 		probe_frame(idx[j], &f[j]);
 	}
-	signal(SIGUSR1, on_mark);
+	profile_marks_arm();
 	progress("profiling: %u sessions, %.0f s", count, seconds);
 	end = now_ns() + (uint64_t)(seconds * 1e9);
 	while (now_ns() < end)
 		for (size_t j = 0; j < m; j++, n++) {
 			inproc_open_window(p, idx[j], false);
 			run_once(xdp_fd, &f[j], XDP_TX);
-			if (marks) {
-				marks = 0;
-				progress("mark %llu answers at %llu ns", (unsigned long long)n,
-					 (unsigned long long)now_ns());
-			}
+			profile_mark(n, "answers");
 		}
 	progress("profiling: %llu answers", (unsigned long long)n);
 	free(f);

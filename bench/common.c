@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,28 @@ void raise_nofile(size_t n)
 		    (unsigned long long)r.rlim_max);
 	r.rlim_cur = r.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &r);
+}
+
+static volatile sig_atomic_t mark_asked;
+
+static void on_mark(int sig)
+{
+	(void)sig;
+	mark_asked = 1;
+}
+
+void profile_marks_arm(void)
+{
+	signal(SIGUSR1, on_mark);
+}
+
+void profile_mark(uint64_t count, const char *units)
+{
+	if (!mark_asked)
+		return;
+	mark_asked = 0;
+	progress("mark %llu %s at %llu ns", (unsigned long long)count, units,
+		 (unsigned long long)now_ns());
 }
 
 void pin_cpu(int cpu)

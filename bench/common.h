@@ -85,6 +85,14 @@ void raise_nofile(size_t n);
 /* Pin the calling thread to one CPU. */
 void pin_cpu(int cpu);
 
+/*
+ * The profiling loops' marks (bench/profile.sh): after profile_marks_arm(),
+ * each SIGUSR1 makes profile_mark() print "mark COUNT UNITS at NOW ns" once,
+ * between two runs of the loop.
+ */
+void profile_marks_arm(void);
+void profile_mark(uint64_t count, const char *units);
+
 /* Command line: --quick and KEY=VALUE settings common to every program. */
 struct opts {
 	bool quick;

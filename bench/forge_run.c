@@ -32,7 +32,6 @@
  */
 #include <errno.h>
 #include <net/if.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -174,14 +173,6 @@ static void setup(void)
 		die("out of memory");
 }
 
-static volatile sig_atomic_t marks;
-
-static void on_mark(int sig)
-{
-	(void)sig;
-	marks = 1;
-}
-
 /*
  * For a profiler (bench/profile.sh): the maximum rate's passes (every
  * session due at one tick, then passes back to back) again and again, for
@@ -191,7 +182,7 @@ static void profile_loop(double seconds)
 {
 	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9), s0 = emitted();
 
-	signal(SIGUSR1, on_mark);
+	profile_marks_arm();
 	progress("profiling: %u sessions due at once, %.0f s", NSESSIONS, seconds);
 	while (now_ns() < end) {
 		uint64_t T = tick_ahead(200 * 1000000ULL);
@@ -200,12 +191,7 @@ static void profile_loop(double seconds)
 		sleep_until_ns(T + MARGIN_NS);
 		for (int i = 0; i < NSESSIONS / TKO_PASS_SESSIONS; i++) {
 			passes(1);
-			if (marks) {
-				marks = 0;
-				progress("mark %llu probes at %llu ns",
-					 (unsigned long long)(emitted() - s0),
-					 (unsigned long long)now_ns());
-			}
+			profile_mark(emitted() - s0, "probes");
 		}
 	}
 }
