@@ -186,11 +186,11 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 	if (p.flags & TH_SYN)
 		return XDP_PASS;
 	if (p.flags & TH_FIN || p.payload_len) {
-		now = bpf_ktime_get_ns();
 		/* FIN and data must also acknowledge what the endpoint sent
 		 * (RFC 5961 5). Without the ACK bit, or acknowledging what was
 		 * never sent, the endpoint drops the segment itself (RFC 9293
 		 * 3.10.7.4): it must not end or suspend the offload either. */
+		now = bpf_ktime_get_ns();
 		if (!(p.flags & TH_ACK) || !acks_sent(&p, s)) {
 			stat_inc(TKO_ST_OFF_PATH);
 		} else if (in_seq) {

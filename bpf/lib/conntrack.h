@@ -88,12 +88,15 @@ static __always_inline __u32 ct_established_ms(void)
  */
 static __always_inline bool ct_due(struct tko_session *s, __u64 now)
 {
-	__u64 period = ct_established_ms() * (NSEC_PER_MSEC / 4);
+	__u64 period;
 
-	if (period > TKO_CT_REFRESH_MAX_NS)
-		period = TKO_CT_REFRESH_MAX_NS;
-	if (s->ct_refresh_ns && now - s->ct_refresh_ns < period)
-		return false;
+	if (s->ct_refresh_ns) {	/* the period only then: the first refresh is due */
+		period = ct_established_ms() * (NSEC_PER_MSEC / 4);
+		if (period > TKO_CT_REFRESH_MAX_NS)
+			period = TKO_CT_REFRESH_MAX_NS;
+		if (now - s->ct_refresh_ns < period)
+			return false;
+	}
 	s->ct_refresh_ns = now;
 	return true;
 }
