@@ -78,8 +78,9 @@ typedef void (*switch_fn)(void *ctx, bool on);
 /*
  * CPU per keepalive over reps windows of w seconds: the process cpu_of's
  * CPU time if given; else, with sw, the machine's softirq time above that
- * of a window just before with the keepalives off (sw turns them off, then
- * on again). Wakeups: context switches of wake_of (0: none).
+ * of a window just before with the keepalives off (they are off when it is
+ * called; sw turns them on, and off again before each next idle window).
+ * Wakeups: context switches of wake_of (0: none).
  */
 static void measure(double w, int reps, switch_fn sw, void *ctx, pid_t cpu_of, pid_t wake_of,
 		    struct window *out)
@@ -92,7 +93,8 @@ static void measure(double w, int reps, switch_fn sw, void *ctx, pid_t cpu_of, p
 		double idle_rate = 0;
 
 		if (sw) {
-			sw(ctx, false);
+			if (r)
+				sw(ctx, false);
 			idle_rate = softirq_rate(w);
 			sw(ctx, true);
 		}
@@ -286,7 +288,6 @@ static void one_n(const struct opts *o, size_t n, struct bench_helpers *h, bool 
 		die("tko_open: %s", strerror(-err));
 	struct tko_ka tka = { t, &cs, &cfg };
 
-	tko_switch(&tka, true);
 	measure(w, reps, tko_switch, &tka, 0, ag.pid, &tk);
 	emit("tko", n, &tk);
 	tko_close(t);
