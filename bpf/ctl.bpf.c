@@ -308,4 +308,22 @@ int tko_stop(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/*
+ * jiffies and CLOCK_MONOTONIC read together, for the loader's measure of
+ * the answer path's clock (bpf/lib/coarse.h, agent/loader/clock.c); it
+ * reads them from the skeleton's .bss after each run.
+ */
+struct {
+	__u64 jiffies;
+	__u64 ns;
+} clock_sample;
+
+SEC("raw_tp")
+int tko_clock_read(struct bpf_raw_tracepoint_args *ctx)
+{
+	clock_sample.jiffies = bpf_jiffies64();
+	clock_sample.ns = bpf_ktime_get_ns();
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

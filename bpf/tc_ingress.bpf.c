@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "lib/answer.h"
+#include "lib/coarse.h"
 #include "lib/consts.h"
 #include "lib/conntrack.h"
 
@@ -136,7 +137,7 @@ int tko_tc_ingress(struct __sk_buff *skb)
 	/* XDP ingress has judged every other segment already. */
 	if (s->state != TKO_ACTIVE || !is_peer_probe(&p, s))
 		return TC_ACT_OK;
-	now = bpf_ktime_get_ns();
+	now = coarse_ns();
 	if (!answer_wanted(id, &p, s, now))
 		return TC_ACT_OK;
 	return tc_answer_probe(skb, &p, id, s, ifc, now);

@@ -14,6 +14,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "lib/answer.h"
+#include "lib/coarse.h"
 #include "lib/conntrack.h"
 #include "lib/wake.h"
 
@@ -138,7 +139,7 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 		/* Where XDP_TX is not delivered, TC ingress answers. */
 		if (ifc && ifc->path == TKO_ANSWER_TC)
 			return XDP_PASS;
-		now = bpf_ktime_get_ns();
+		now = coarse_ns();
 		if (!answer_wanted(id, &p, s, now))
 			return XDP_PASS;
 		/* The answer does not cross netfilter: the gateway's own
@@ -167,7 +168,7 @@ int tko_xdp_ingress(struct xdp_md *ctx)
 			return XDP_PASS;	/* conntrack sees it on its way */
 		}
 		if (ours) {
-			ct_refresh_xdp(ctx, id, s, bpf_ktime_get_ns());
+			ct_refresh_xdp(ctx, id, s, coarse_ns());
 			return XDP_DROP;
 		}
 		return XDP_PASS;	/* not asked for by tko: the endpoint's */

@@ -353,6 +353,7 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 {
 	struct tko_table table = {};
 	__u32 buckets, zero = 0;
+	__u64 tick, base;
 	struct bpf_map *m;
 	bool ct_absent;
 	int err;
@@ -385,6 +386,12 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	if (err) {
 		pr_warn("cannot load the control programs: %s (-v shows the verifier log)", strerror(-err));
 		goto fail;
+	}
+	/* The answer path's clock, fixed in the programs that read it; where
+	 * it cannot be measured they read the clocksource (slower, as right). */
+	if (!tko_clock_calibrate(b->ctl, &tick, &base)) {
+		b->xdp->rodata->coarse_tick_ns = b->tci->rodata->coarse_tick_ns = tick;
+		b->xdp->rodata->coarse_base_ns = b->tci->rodata->coarse_base_ns = base;
 	}
 	/* The index's geometry and hash seed, before any program can run. */
 	if (getrandom(&table.seed, sizeof(table.seed), 0) != sizeof(table.seed)) {

@@ -59,6 +59,15 @@ bool tko_ct_kfuncs(void);
  */
 __u32 tko_kernel_features(bool carrier_ring);
 
+/*
+ * The answer path's clock (bpf/lib/coarse.h): jiffies' tick (TICK_NSEC of
+ * CONFIG_HZ hz) and where jiffies stand against CLOCK_MONOTONIC, measured
+ * with the loaded control object's tko_clock_read (agent/loader/clock.c).
+ * 0, or -errno with both 0 (the programs then read the clocksource).
+ */
+__u64 tko_tick_ns(unsigned int hz);
+int tko_clock_calibrate(const struct tko_ctl *ctl, __u64 *tick_ns, __u64 *base_ns);
+
 /* Open and load all objects; max_sessions sizes the session table. */
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions);
 void tko_bpf_destroy(struct tko_bpf *b);

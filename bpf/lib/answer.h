@@ -97,7 +97,7 @@ static __always_inline bool is_peer_probe(const struct pkt *p, const struct tko_
 /* Per-session answer budget: tko must never become a reflector. */
 static __always_inline bool answer_allowed(struct tko_session *s, __u64 now)
 {
-	if (now - s->answer_window_ns >= NSEC_PER_SEC) {
+	if ((__s64)(now - s->answer_window_ns) >= (__s64)NSEC_PER_SEC) {
 		s->answer_window_ns = now;
 		s->answers_in_window = 0;
 	}

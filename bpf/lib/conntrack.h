@@ -94,7 +94,8 @@ static __always_inline bool ct_due(struct tko_session *s, __u64 now)
 		period = ct_established_ms() * (NSEC_PER_MSEC / 4);
 		if (period > TKO_CT_REFRESH_MAX_NS)
 			period = TKO_CT_REFRESH_MAX_NS;
-		if (now - s->ct_refresh_ns < period)
+		/* signed: a refresh stamped by a finer clock may be ahead */
+		if ((__s64)(now - s->ct_refresh_ns) < (__s64)period)
 			return false;
 	}
 	s->ct_refresh_ns = now;

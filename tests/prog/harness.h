@@ -69,6 +69,33 @@ static inline uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
 }
 
+/*
+ * The answer path's clock (bpf/lib/coarse.h) is CLOCK_MONOTONIC to a tick:
+ * a tick behind at most, give or take the latency of the tick's interrupt
+ * (as it was when the loader measured, and now), which prog_loader bounds
+ * by H_COARSE_SLACK_NS. Widens [*t0, *t1] of the test's clock to what that
+ * clock may read meanwhile.
+ */
+#define H_COARSE_SLACK_NS 1000000ULL
+
+static inline void h_coarse_window(uint64_t *t0, uint64_t *t1)
+{
+	__u64 tick = H.b.xdp->rodata->coarse_tick_ns;
+
+	if (!tick)
+		return;
+	*t0 -= tick + H_COARSE_SLACK_NS;
+	*t1 += H_COARSE_SLACK_NS;
+}
+
+/* When the answer path's clock has read t for sure, on the test's clock. */
+static inline uint64_t h_coarse_reached(uint64_t t)
+{
+	__u64 tick = H.b.xdp->rodata->coarse_tick_ns;
+
+	return tick ? t + tick + H_COARSE_SLACK_NS : t;
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	if (len != sizeof(struct tko_event) || H.nev >= MAX_EVENTS) {

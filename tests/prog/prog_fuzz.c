@@ -857,9 +857,9 @@ static void x_ct_lookup(struct expect *e, const struct tko_session *b, uint64_t 
 	uint64_t r = b->ct_refresh_ns;
 	bool due;
 
-	if (!r || t0 - r >= CT_PERIOD_NS)
+	if (!r || (int64_t)(t0 - r) >= (int64_t)CT_PERIOD_NS)
 		due = true;
-	else if (t1 - r < CT_PERIOD_NS)
+	else if ((int64_t)(t1 - r) < (int64_t)CT_PERIOD_NS)
 		due = false;
 	else	/* the period ended during the run: either is right */
 		due = act_present && act->ct_refresh_ns != r;
@@ -934,9 +934,10 @@ static void x_init(struct expect *e, int j)
 }
 
 /*
- * XDP ingress, the peer's frame. t0/t1 bound the program's clock; act is
- * the target after the run, used only where the clock decides (a rate
- * window that may or may not have expired during the run).
+ * XDP ingress, the peer's frame. t0/t1 bound the program's clock, c0/c1
+ * its answer path's (bpf/lib/coarse.h); act is the target after the run,
+ * used only where the clock decides (a rate window or a refresh period
+ * that may or may not have ended during the run).
  */
 static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		      const struct tko_session *act, bool act_present, struct expect *e)
@@ -944,9 +945,11 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 	const struct tko_session *b;
 	struct tko_session *a = &e->s;
 	uint32_t snd, una, rcv, wnd;
+	uint64_t c0 = t0, c1 = t1;
 	uint8_t core;
 	bool active, acks, ours, in_seq;
 
+	h_coarse_window(&c0, &c1);
 	x_init(e, j);
 	if (!p->ok)
 		return x_none(e, "unparsed", XDP_PASS);
@@ -1020,9 +1023,9 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 			return x_none(e, "probe not answerable", XDP_PASS);
 		}
 
-		if (t1 - w < NSEC_PER_SEC)
+		if ((int64_t)(c1 - w) < (int64_t)NSEC_PER_SEC)
 			reset = false;
-		else if (t0 - w >= NSEC_PER_SEC)
+		else if ((int64_t)(c0 - w) >= (int64_t)NSEC_PER_SEC)
 			reset = true;
 		else	/* the second ended during the run: either is right */
 			reset = act_present && act->answer_window_ns != w;
@@ -1042,7 +1045,7 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		if (p->has_ts && after32(p->tsval, a->tcp.ts_ecr))	/* TS.Recent: forward only */
 			a->tcp.ts_ecr = p->tsval;
 		e->st[TKO_ST_ANSWERS_XDP]++;	/* the fuzzed interface answers with XDP */
-		x_ct_lookup(e, b, t0, t1, act, act_present);
+		x_ct_lookup(e, b, c0, c1, act, act_present);
 		return x_none(e, "answered", XDP_TX);
 	}
 
@@ -1063,7 +1066,7 @@ static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
 		}
 		if (!ours)
 			return x_none(e, "an ACK tko did not ask for", XDP_PASS);
-		x_ct_lookup(e, b, t0, t1, act, act_present);
+		x_ct_lookup(e, b, c0, c1, act, act_present);
 		return x_none(e, "consumed", XDP_DROP);
 	}
 
@@ -1301,6 +1304,7 @@ static void check_session(const struct expect *e, const struct tko_session *act,
 			  uint64_t t0, uint64_t t1)
 {
 	struct tko_session want = e->s, got = *act;
+	uint64_t c0 = t0, c1 = t1;	/* the answer path's clock (bpf/lib/coarse.h) */
 
 	if (e->last_seen == T_NOW) {
 		if (act->last_seen_ns < t0 || act->last_seen_ns > t1)
@@ -1318,13 +1322,14 @@ static void check_session(const struct expect *e, const struct tko_session *act,
 		want.ts_hz = act->ts_hz;
 		want.ts_first_ms = act->ts_first_ms;
 	}
+	h_coarse_window(&c0, &c1);
 	if (e->answer_win == T_NOW) {
-		if (act->answer_window_ns < t0 || act->answer_window_ns > t1)
+		if (act->answer_window_ns < c0 || act->answer_window_ns > c1)
 			fz_fail("answer_window_ns not restarted during the run");
 		want.answer_window_ns = act->answer_window_ns;
 	}
 	if (e->ct_refresh == T_NOW) {
-		if (act->ct_refresh_ns < t0 || act->ct_refresh_ns > t1)
+		if (act->ct_refresh_ns < c0 || act->ct_refresh_ns > c1)
 			fz_fail("ct_refresh_ns not stamped during the run");
 		want.ct_refresh_ns = act->ct_refresh_ns;
 	}

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Program tests of the loader (agent/loader/loader.c): the objects share their
- * maps by name, and a pinned datapath is adopted only if each of its maps is
- * what this build's objects define.
+ * maps by name, a pinned datapath is adopted only if each of its maps is
+ * what this build's objects define, and the answer path's clock is
+ * CLOCK_MONOTONIC to a tick (agent/loader/clock.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <limits.h>
+#include <sys/utsname.h>
+#include <zlib.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -163,6 +166,71 @@ static void test_pins_refused_layout(void **state)
 	refused_with(P_STATS, other_type, P_STATS, "is of another type");
 }
 
+/* CONFIG_HZ from the kernel's config, where one is installed; 0 if none. */
+static unsigned int config_hz(void)
+{
+	char path[128], line[256];
+	unsigned int hz = 0;
+	struct utsname u;
+	gzFile f;
+
+	uname(&u);
+	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+	f = gzopen(path, "r");
+	if (!f)
+		f = gzopen("/proc/config.gz", "r");
+	while (f && !hz && gzgets(f, line, sizeof(line)))
+		if (sscanf(line, "CONFIG_HZ=%u", &hz) != 1)
+			hz = 0;
+	if (f)
+		gzclose(f);
+	return hz;
+}
+
+/*
+ * The loader measured jiffies' tick and base (the kernel's HZ where its
+ * config says it), both answer programs have them, and jiffies * tick +
+ * base stays within a tick behind the clock read with it, give or take
+ * H_COARSE_SLACK_NS, over 25 ticks and more.
+ */
+static void test_answer_clock(void **state)
+{
+	__u64 tick = H.b.xdp->rodata->coarse_tick_ns, base = H.b.xdp->rodata->coarse_base_ns;
+	int fd = bpf_program__fd(H.b.ctl->progs.tko_clock_read);
+	int64_t behind = 0, ahead = INT64_MIN;
+	unsigned int hz = config_hz();
+	uint64_t end, j0 = 0, j = 0;
+
+	if (!tick)
+		fail_msg("the loader could not measure jiffies' tick");
+	CHECK_EQ(H.b.tci->rodata->coarse_tick_ns, tick, "TC ingress's tick");
+	CHECK_EQ(H.b.tci->rodata->coarse_base_ns, base, "TC ingress's base");
+	if (hz)
+		CHECK_EQ(tick, tko_tick_ns(hz), "the tick of the kernel's CONFIG_HZ");
+	end = now_ns() + 25 * tick + 20 * 1000000ULL;
+	while (now_ns() < end) {
+		LIBBPF_OPTS(bpf_test_run_opts, o);
+		int64_t d;
+
+		if (bpf_prog_test_run_opts(fd, &o))
+			fail_msg("BPF_PROG_RUN tko_clock_read: %s", strerror(errno));
+		j = H.b.ctl->bss->clock_sample.jiffies;
+		j0 = j0 ?: j;
+		d = (int64_t)(j * tick + base - H.b.ctl->bss->clock_sample.ns);
+		behind = d < behind ? d : behind;
+		ahead = d > ahead ? d : ahead;
+	}
+	print_message("HZ %u (config: %u), jiffies * tick + base - clock in [%.3f, %.3f] ms\n",
+		      (unsigned int)tko_tick_ns(1) / (unsigned int)tick, hz, behind / 1e6,
+		      ahead / 1e6);
+	if (j - j0 < 20)
+		fail_msg("jiffies advanced %llu in %llu ticks", (unsigned long long)(j - j0),
+			 (unsigned long long)25);
+	if (behind < -(int64_t)(tick + H_COARSE_SLACK_NS) || ahead > (int64_t)H_COARSE_SLACK_NS)
+		fail_msg("jiffies * tick + base strays from the clock: [%lld, %lld] ns",
+			 (long long)behind, (long long)ahead);
+}
+
 static int group_setup(void **state)
 {
 	struct tko_fds made;
@@ -192,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_pins_adopted),
 		cmocka_unit_test(test_pins_refused_size),
 		cmocka_unit_test(test_pins_refused_layout),
+		cmocka_unit_test(test_answer_clock),
 	};
 
 	return cmocka_run_group_tests_name("prog_loader", tests, group_setup, group_teardown);
