@@ -389,7 +389,7 @@ int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions)
 	}
 	/* The answer path's clock, fixed in the programs that read it; where
 	 * it cannot be measured they read the clocksource (slower, as right). */
-	if (!tko_clock_calibrate(b->ctl, &tick, &base)) {
+	if (!tko_clock_calibrate(b->ctl, tko_config_hz(), &tick, &base)) {
 		b->xdp->rodata->coarse_tick_ns = b->tci->rodata->coarse_tick_ns = tick;
 		b->xdp->rodata->coarse_base_ns = b->tci->rodata->coarse_base_ns = base;
 	}

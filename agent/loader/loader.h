@@ -60,13 +60,27 @@ bool tko_ct_kfuncs(void);
 __u32 tko_kernel_features(bool carrier_ring);
 
 /*
- * The answer path's clock (bpf/lib/coarse.h): jiffies' tick (TICK_NSEC of
- * CONFIG_HZ hz) and where jiffies stand against CLOCK_MONOTONIC, measured
- * with the loaded control object's tko_clock_read (agent/loader/clock.c).
- * 0, or -errno with both 0 (the programs then read the clocksource).
+ * The answer path's clock (bpf/lib/coarse.h), agent/loader/clock.c: the
+ * tick of CONFIG_HZ hz (TICK_NSEC); the kernel's CONFIG_HZ from its config
+ * file, 0 where none is installed; jiffies' tick and where they stand
+ * against CLOCK_MONOTONIC, with the loaded control object's tko_clock_read,
+ * the tick measured if hz is 0: 0, or -errno with both 0 (the programs
+ * then read the clocksource).
  */
 __u64 tko_tick_ns(unsigned int hz);
-int tko_clock_calibrate(const struct tko_ctl *ctl, __u64 *tick_ns, __u64 *base_ns);
+unsigned int tko_config_hz(void);
+
+/* A change of jiffies, at the clock's time it was first seen (late, at times). */
+struct tko_clock_edge {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+/* The CONFIG_HZ whose boundaries keep the lower envelope of n >= 2 edges flattest. */
+unsigned int tko_hz_of_edges(const struct tko_clock_edge *e, int n);
+
+int tko_clock_calibrate(const struct tko_ctl *ctl, unsigned int hz, __u64 *tick_ns,
+			__u64 *base_ns);
 
 /* Open and load all objects; max_sessions sizes the session table. */
 int tko_bpf_load(struct tko_bpf *b, __u32 max_sessions);

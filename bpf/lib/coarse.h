@@ -11,12 +11,12 @@
  * The kernel advances jiffies by one every TICK_NSEC of CLOCK_MONOTONIC,
  * at the tick's interrupt, so jiffies * tick + base is CLOCK_MONOTONIC up
  * to a tick behind, give or take that interrupt's latency (µs; the base is
- * placed by one such interrupt). The loader measures both before the programs load
- * (agent/loader/clock.c): the tick is 1 s / CONFIG_HZ, which the kernel
- * does not tell a BPF program (and libbpf's __kconfig fails to load where
- * no config file is installed). Where it could not tell, coarse_tick_ns
- * stays 0 and the helper is called: the verifier drops the branch not
- * taken.
+ * placed by one such interrupt). The loader finds both before the programs
+ * load (agent/loader/clock.c): the tick from the kernel's CONFIG_HZ, read
+ * from its config file where one is installed and measured where not (an
+ * extern __kconfig would fail the load there), the base measured. Where it
+ * could not, coarse_tick_ns stays 0 and the helper is called: the verifier
+ * drops the branch not taken.
  */
 #ifndef TKO_BPF_COARSE_H
 #define TKO_BPF_COARSE_H

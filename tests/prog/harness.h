@@ -70,30 +70,31 @@ static inline uint64_t now_ns(void)
 }
 
 /*
- * The answer path's clock (bpf/lib/coarse.h) is CLOCK_MONOTONIC to a tick:
- * a tick behind at most, give or take the latency of the tick's interrupt
- * (as it was when the loader measured, and now), which prog_loader bounds
- * by H_COARSE_SLACK_NS. Widens [*t0, *t1] of the test's clock to what that
- * clock may read meanwhile.
+ * What the answer path's clock (bpf/lib/coarse.h) reads now: jiffies * tick
+ * + base, jiffies read by the control program the loader measured them
+ * with (CLOCK_MONOTONIC where the programs read that). It never goes back:
+ * two readings bound what a program run between them read, whatever the
+ * latency of the tick's interrupt (under emulation, milliseconds).
  */
-#define H_COARSE_SLACK_NS 1000000ULL
-
-static inline void h_coarse_window(uint64_t *t0, uint64_t *t1)
+static inline uint64_t h_coarse_now(void)
 {
 	__u64 tick = H.b.xdp->rodata->coarse_tick_ns;
+	LIBBPF_OPTS(bpf_test_run_opts, o);
 
 	if (!tick)
-		return;
-	*t0 -= tick + H_COARSE_SLACK_NS;
-	*t1 += H_COARSE_SLACK_NS;
+		return now_ns();
+	if (bpf_prog_test_run_opts(bpf_program__fd(H.b.ctl->progs.tko_clock_read), &o))
+		fail_msg("BPF_PROG_RUN tko_clock_read: %s", strerror(errno));
+	return H.b.ctl->bss->clock_sample.jiffies * tick + H.b.xdp->rodata->coarse_base_ns;
 }
 
-/* When the answer path's clock has read t for sure, on the test's clock. */
-static inline uint64_t h_coarse_reached(uint64_t t)
+/* Sleep until the answer path's clock has read t. */
+static inline void h_coarse_sleep_until(uint64_t t)
 {
-	__u64 tick = H.b.xdp->rodata->coarse_tick_ns;
+	struct timespec ts = { 0, 100000 };
 
-	return tick ? t + tick + H_COARSE_SLACK_NS : t;
+	while (h_coarse_now() < t)
+		nanosleep(&ts, NULL);
 }
 
 static int on_event(void *ctx, void *data, size_t len)

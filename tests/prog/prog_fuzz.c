@@ -939,17 +939,16 @@ static void x_init(struct expect *e, int j)
  * used only where the clock decides (a rate window or a refresh period
  * that may or may not have ended during the run).
  */
-static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1,
-		      const struct tko_session *act, bool act_present, struct expect *e)
+static void model_xdp(const struct mpkt *p, int j, uint64_t t0, uint64_t t1, uint64_t c0,
+		      uint64_t c1, const struct tko_session *act, bool act_present,
+		      struct expect *e)
 {
 	const struct tko_session *b;
 	struct tko_session *a = &e->s;
 	uint32_t snd, una, rcv, wnd;
-	uint64_t c0 = t0, c1 = t1;
 	uint8_t core;
 	bool active, acks, ours, in_seq;
 
-	h_coarse_window(&c0, &c1);
 	x_init(e, j);
 	if (!p->ok)
 		return x_none(e, "unparsed", XDP_PASS);
@@ -1301,10 +1300,9 @@ static void fz_fail(const char *fmt, ...)
  * differs. The clock fields are check_wheel()'s.
  */
 static void check_session(const struct expect *e, const struct tko_session *act,
-			  uint64_t t0, uint64_t t1)
+			  uint64_t t0, uint64_t t1, uint64_t c0, uint64_t c1)
 {
 	struct tko_session want = e->s, got = *act;
-	uint64_t c0 = t0, c1 = t1;	/* the answer path's clock (bpf/lib/coarse.h) */
 
 	if (e->last_seen == T_NOW) {
 		if (act->last_seen_ns < t0 || act->last_seen_ns > t1)
@@ -1322,7 +1320,6 @@ static void check_session(const struct expect *e, const struct tko_session *act,
 		want.ts_hz = act->ts_hz;
 		want.ts_first_ms = act->ts_first_ms;
 	}
-	h_coarse_window(&c0, &c1);
 	if (e->answer_win == T_NOW) {
 		if (act->answer_window_ns < c0 || act->answer_window_ns > c1)
 			fz_fail("answer_window_ns not restarted during the run");
@@ -1451,7 +1448,7 @@ static void run_checked(struct fz_iter *it, struct fz_stats *st)
 	struct mpkt p;
 	struct tko_key k;
 	int verdict, j = -1, i;
-	uint64_t t0, t1;
+	uint64_t t0, t1, c0, c1;
 	bool tc = it->tc;
 
 	CUR_IT = it;
@@ -1470,6 +1467,7 @@ static void run_checked(struct fz_iter *it, struct fz_stats *st)
 	st->runs[tc]++;
 	read_stats(st0);
 
+	c0 = h_coarse_now();
 	t0 = now_ns();
 	if (tc) {
 		int err = h_try_tc(it->f.b, it->f.len, it->mark, out, &out_len, &verdict);
@@ -1493,6 +1491,7 @@ static void run_checked(struct fz_iter *it, struct fz_stats *st)
 		out_len = o.data_size_out;
 	}
 	t1 = now_ns();
+	c1 = h_coarse_now();
 
 	/* 1. the verdict is one of the program's own */
 	if (tc ? verdict != TC_ACT_OK
@@ -1508,7 +1507,8 @@ static void run_checked(struct fz_iter *it, struct fz_stats *st)
 	if (tc)
 		model_tc(&p, j, it->mark, &e);
 	else
-		model_xdp(&p, j, t0, t1, j >= 0 ? &after[j] : NULL, j >= 0 && present[j], &e);
+		model_xdp(&p, j, t0, t1, c0, c1, j >= 0 ? &after[j] : NULL, j >= 0 && present[j],
+			  &e);
 	it->e = &e;
 	if (verdict != e.verdict)
 		fz_fail("verdict %d, the model says %d (%s)", verdict, e.verdict, e.why);
@@ -1548,7 +1548,7 @@ static void run_checked(struct fz_iter *it, struct fz_stats *st)
 					present[i] ? "still live" : "not live",
 					e.present ? "kept" : "freed", e.why);
 			}
-			check_session(&e, &after[i], t0, t1);
+			check_session(&e, &after[i], t0, t1, c0, c1);
 			continue;
 		}
 		memset(&a.clock, 0, sizeof(a.clock));

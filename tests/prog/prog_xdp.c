@@ -587,15 +587,6 @@ static void run_case(void **state)
 	}
 }
 
-/* Sleep until CLOCK_MONOTONIC (bpf_ktime_get_ns()) reaches t: a known deadline, not a guess. */
-static void sleep_until_ns(uint64_t t)
-{
-	struct timespec ts = { (time_t)(t / NSEC_PER_SEC), (long)(t % NSEC_PER_SEC) };
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
-
 /* The first TKO_ANSWER_BURST probes within a second are answered, the next is not. */
 static void test_rate_limit(void **state)
 {
@@ -631,7 +622,7 @@ static void test_rate_limit(void **state)
 
 	/* The budget comes back once the second is over: wait for exactly
 	 * that, as the answer path's clock tells it (a tick late at most). */
-	sleep_until_ns(h_coarse_reached(s.answer_window_ns + NSEC_PER_SEC));
+	h_coarse_sleep_until(s.answer_window_ns + NSEC_PER_SEC);
 	CHECK_EQ(h_run_xdp(in.b, in.len, out, &out_len), XDP_TX, "verdict after a second");
 	check_frame(out, out_len, want.b, want.len, "answer after a second");
 }
