@@ -117,13 +117,25 @@ cleanup() {
 	agent_stop
 	jobs -p | xargs -r kill 2>/dev/null
 	topo_down
-	# A cgroup goes once its processes have: move stragglers out first.
+	# A cgroup goes once its processes have exited, its children's too:
+	# kill all of the subtree (cgroup.kill, or one by one where the
+	# kernel lacks it), then remove the children and the cgroup as they
+	# empty (a process killed takes a moment to go; a removal tried once
+	# left cgroups behind).
 	if [ -d "$TEST_CG" ]; then
-		for p in $(cat "$TEST_CG"/cgroup.procs 2>/dev/null); do
-			kill "$p" 2>/dev/null
+		if [ -e "$TEST_CG/cgroup.kill" ]; then
+			echo 1 >"$TEST_CG/cgroup.kill" 2>/dev/null
+		else
+			for p in $(cat "$TEST_CG"/cgroup.procs "$TEST_CG"/*/cgroup.procs 2>/dev/null); do
+				kill -KILL "$p" 2>/dev/null
+			done
+		fi
+		for _ in $(seq 50); do
+			for sub in "$TEST_CG"/*/; do [ -d "$sub" ] && rmdir "$sub" 2>/dev/null; done
+			rmdir "$TEST_CG" 2>/dev/null && break
+			sleep 0.1
 		done
-		for sub in "$TEST_CG"/*/; do [ -d "$sub" ] && rmdir "$sub" 2>/dev/null; done
-		for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$TEST_CG" 2>/dev/null && break; sleep 0.1; done
+		[ -d "$TEST_CG" ] && echo "# cannot remove the test cgroup $TEST_CG" >&2
 	fi
 	rm -rf "$PIN"
 	if [ -n "${TKO_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf "$WORK"; fi
