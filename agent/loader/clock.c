@@ -70,7 +70,7 @@ unsigned int tko_config_hz(void)
 	return hz;
 }
 
-static int sample(const struct tko_ctl *ctl, struct tko_clock_edge *s)
+int tko_clock_sample(const struct tko_ctl *ctl, struct tko_clock_edge *s)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o);
 
@@ -87,11 +87,11 @@ static int edges_seen(const struct tko_ctl *ctl, __u64 span, struct tko_clock_ed
 	struct tko_clock_edge prev, cur;
 	int n = 0, err;
 
-	err = sample(ctl, &prev);
+	err = tko_clock_sample(ctl, &prev);
 	if (err)
 		return err;
 	for (__u64 start = prev.ns; prev.ns - start < span && n < CLOCK_EDGES; prev = cur) {
-		err = sample(ctl, &cur);
+		err = tko_clock_sample(ctl, &cur);
 		if (err)
 			return err;
 		if (cur.jiffies != prev.jiffies)

@@ -76,6 +76,9 @@ struct tko_clock_edge {
 	__u64 ns;
 };
 
+/* jiffies and CLOCK_MONOTONIC read together (tko_clock_read): 0 or -errno. */
+int tko_clock_sample(const struct tko_ctl *ctl, struct tko_clock_edge *s);
+
 /* The CONFIG_HZ whose boundaries keep the lower envelope of n >= 2 edges flattest. */
 unsigned int tko_hz_of_edges(const struct tko_clock_edge *e, int n);
 

@@ -79,13 +79,15 @@ static inline uint64_t now_ns(void)
 static inline uint64_t h_coarse_now(void)
 {
 	__u64 tick = H.b.xdp->rodata->coarse_tick_ns;
-	LIBBPF_OPTS(bpf_test_run_opts, o);
+	struct tko_clock_edge c;
+	int err;
 
 	if (!tick)
 		return now_ns();
-	if (bpf_prog_test_run_opts(bpf_program__fd(H.b.ctl->progs.tko_clock_read), &o))
-		fail_msg("BPF_PROG_RUN tko_clock_read: %s", strerror(errno));
-	return H.b.ctl->bss->clock_sample.jiffies * tick + H.b.xdp->rodata->coarse_base_ns;
+	err = tko_clock_sample(H.b.ctl, &c);
+	if (err)
+		fail_msg("BPF_PROG_RUN tko_clock_read: %s", strerror(-err));
+	return c.jiffies * tick + H.b.xdp->rodata->coarse_base_ns;
 }
 
 /* Sleep until the answer path's clock has read t. */

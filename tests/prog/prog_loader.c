@@ -176,7 +176,6 @@ static void test_pins_refused_layout(void **state)
 static void test_answer_clock(void **state)
 {
 	__u64 tick = H.b.xdp->rodata->coarse_tick_ns, base = H.b.xdp->rodata->coarse_base_ns;
-	int fd = bpf_program__fd(H.b.ctl->progs.tko_clock_read);
 	int64_t behind = 0, ahead = INT64_MIN;
 	unsigned int hz = tko_config_hz();
 	uint64_t end, j0 = 0, j = 0;
@@ -193,14 +192,15 @@ static void test_answer_clock(void **state)
 	CHECK_EQ(measured, tick, "the tick measured");
 	end = now_ns() + 100 * tick;
 	while (now_ns() < end) {
-		LIBBPF_OPTS(bpf_test_run_opts, o);
+		struct tko_clock_edge c;
 		int64_t d;
+		int err = tko_clock_sample(H.b.ctl, &c);
 
-		if (bpf_prog_test_run_opts(fd, &o))
-			fail_msg("BPF_PROG_RUN tko_clock_read: %s", strerror(errno));
-		j = H.b.ctl->bss->clock_sample.jiffies;
+		if (err)
+			fail_msg("BPF_PROG_RUN tko_clock_read: %s", strerror(-err));
+		j = c.jiffies;
 		j0 = j0 ?: j;
-		d = (int64_t)(j * tick + base - H.b.ctl->bss->clock_sample.ns);
+		d = (int64_t)(j * tick + base - c.ns);
 		behind = d < behind ? d : behind;
 		ahead = d > ahead ? d : ahead;
 	}
